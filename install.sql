@@ -1,0 +1,57 @@
+-- bearmon schema. Creates everything on an empty database; every statement is idempotent,
+-- so `bearmon db migrate` runs this file on any database (including a gobearmon one)
+-- and then adds bearmon's columns to tables that already existed.
+--
+-- The first five tables are gobearmon's, with the same names, columns and types: an
+-- existing gobearmon database keeps working unchanged.
+
+-- front-end tables (gobearmon)
+CREATE TABLE IF NOT EXISTS checks (
+	id INT NOT NULL PRIMARY KEY AUTO_INCREMENT,
+	name VARCHAR(64) NOT NULL,
+	type VARCHAR(16) NOT NULL,
+	data VARCHAR(1024) NOT NULL,
+	check_interval INT NOT NULL DEFAULT 60,
+	delay INT NOT NULL DEFAULT 1,
+	status ENUM ('online', 'offline') DEFAULT 'online',
+	enabled TINYINT(1) NOT NULL DEFAULT 1
+);
+
+CREATE TABLE IF NOT EXISTS contacts (
+	id INT NOT NULL PRIMARY KEY AUTO_INCREMENT,
+	type VARCHAR(32) NOT NULL,
+	data VARCHAR(512) NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS alerts (
+	id INT NOT NULL PRIMARY KEY AUTO_INCREMENT,
+	check_id INT NOT NULL,
+	contact_id INT NOT NULL,
+	type ENUM ('online', 'offline', 'both') DEFAULT 'both',
+	enabled TINYINT(1) NOT NULL DEFAULT 1
+);
+
+-- data tables (gobearmon)
+CREATE TABLE IF NOT EXISTS check_events (
+	id INT NOT NULL PRIMARY KEY AUTO_INCREMENT,
+	check_id INT NOT NULL,
+	type ENUM ('online', 'offline'),
+	time TIMESTAMP DEFAULT CURRENT_TIMESTAMP
+);
+
+CREATE TABLE IF NOT EXISTS charges (
+	id INT NOT NULL PRIMARY KEY AUTO_INCREMENT,
+	check_id INT NOT NULL,
+	type VARCHAR(32) NOT NULL,
+	data VARCHAR(512) NOT NULL
+);
+
+-- bearmon tables
+
+-- One row per schema change applied by `bearmon db migrate`: which bearmon version made
+-- the database what it is. Rows are only ever added.
+CREATE TABLE IF NOT EXISTS bearmon_schema (
+	version INT NOT NULL PRIMARY KEY,
+	description VARCHAR(255) NOT NULL,
+	applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+);

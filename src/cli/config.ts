@@ -1,0 +1,29 @@
+import { existsSync } from 'node:fs';
+import { ConfigError, loadConfig, loadConfigFile, type LoadedConfig } from '../config/load.ts';
+import { createLogger, type Logger } from '../log.ts';
+import type { Config } from '../config/schema.ts';
+
+/** Exit status when configuration is invalid (sysexits EX_CONFIG). */
+export const EXIT_CONFIG = 78;
+export const DEFAULT_CONFIG_PATHS = ['bearmon.cfg', '/etc/bearmon/bearmon.cfg'];
+
+/**
+ * Loads configuration for a command: --config, else $BEARMON_CONFIG, else the first
+ * default path that exists, else built-in defaults; environment variables override.
+ * Refuses to go on when anything is invalid, printing every problem.
+ */
+export function loadCommandConfig(explicitPath: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: Config; log: Logger } {
+  const path = explicitPath ?? env.BEARMON_CONFIG ?? DEFAULT_CONFIG_PATHS.find((p) => existsSync(p));
+  let loaded: LoadedConfig;
+  try {
+    loaded = path ? loadConfigFile(path, env) : loadConfig({ env });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`bearmon: ${err.message}\n`);
+    process.exit(EXIT_CONFIG);
+  }
+  const { config, warnings } = loaded;
+  const log = createLogger({ level: config.default.debug ? 'debug' : config.default.logLevel });
+  for (const warning of warnings) log.warn({ configFile: path }, warning);
+  return { config, log };
+}

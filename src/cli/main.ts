@@ -1,0 +1,68 @@
+import { Command, Option } from 'commander';
+import { describeKeys } from '../config/load.ts';
+import { parseDsn, redact } from '../db/dsn.ts';
+import { migrate } from '../db/migrate.ts';
+import { checkRunCommand } from './check-run.ts';
+import { loadCommandConfig } from './config.ts';
+
+const program = new Command('bearmon')
+  .description('Distributed uptime monitor: workers, controller and viewserver over NATS, checks in MySQL.')
+  .option('-c, --config <file>', 'configuration file (default: $BEARMON_CONFIG, ./bearmon.cfg, /etc/bearmon/bearmon.cfg)')
+  .showHelpAfterError();
+
+const globalConfig = () => loadCommandConfig(program.opts<{ config?: string }>().config);
+
+const check = program.command('check').description('work with single checks');
+check
+  .command('run')
+  .description('run one check as a worker would and print the result (exit 0 online, 1 offline, 2 misconfigured, 3 worker error)')
+  .requiredOption('-t, --type <type>', 'check type: http, tcp, icmp, ssl_expire, dns')
+  .requiredOption('-d, --data <json>', 'check parameters, the JSON stored in checks.data')
+  .option('--source-address <ip>', 'bind outgoing traffic to this local address')
+  .option('--dns-server <host[:port]>', 'resolver for dns checks without a server')
+  .option('--json', 'print the result as one JSON object')
+  .action(async (options) => {
+    const { config } = globalConfig();
+    process.exitCode = await checkRunCommand(config, options);
+  });
+
+const db = program.command('db').description('database administration');
+db.command('migrate')
+  .description('create or upgrade the schema (idempotent; keeps gobearmon rows untouched)')
+  .option('--no-create', 'fail instead of creating a missing database')
+  .action(async (options: { create: boolean }) => {
+    const { config, log } = globalConfig();
+    const dsn = config.controller.database[0]!;
+    const report = await migrate(parseDsn(dsn), { createDatabase: options.create });
+    log.info({ dsn: redact(dsn), ...report }, 'database schema is up to date');
+  });
+
+const configCommand = program.command('config').description('configuration');
+configCommand
+  .command('check')
+  .description('validate the configuration and print the effective values (secrets hidden)')
+  .action(() => {
+    const { config } = globalConfig();
+    const hidden = JSON.parse(JSON.stringify(config), (key, value) =>
+      /password|token/i.test(key) && value ? '***' : value,
+    );
+    process.stdout.write(`${JSON.stringify(hidden, null, 2)}\n`);
+  });
+configCommand
+  .command('keys')
+  .description('list every configuration key with its documentation')
+  .action(() => {
+    for (const k of describeKeys()) process.stdout.write(`[${k.section}] ${k.key}${k.list ? ' (repeatable)' : ''}: ${k.doc}\n`);
+  });
+
+program
+  .command('start')
+  .description('run the local demo: demo targets plus the demo check set, printing each result')
+  .addOption(new Option('--interval <seconds>', 'seconds between runs of each demo check').default('5'))
+  .action(async (options: { interval: string }) => {
+    const { config, log } = globalConfig();
+    const { runDemo } = await import('../demo/run.ts');
+    await runDemo(config, log, { intervalMs: Number(options.interval) * 1000 });
+  });
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,121 @@
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { hostPortSchema } from '../checks/address.ts';
+
+/**
+ * Every configuration key: its type, default, and one line of documentation. This table
+ * is the single source for parsing, validation, `bearmon config keys` and the README.
+ * Keys are spelled as in gobearmon's config (camelCase); the file reader matches them
+ * case-insensitively, as gcfg did.
+ */
+export interface KeySpec {
+  schema: z.ZodType;
+  /** Repeated `key =` lines collect into a list. */
+  list?: boolean;
+  /** Shown in docs; never printed with its value (passwords, tokens). */
+  secret?: boolean;
+  doc: string;
+}
+/** gobearmon keys bearmon no longer needs: accepted with a warning that says why. */
+export type DeprecatedKey = { deprecated: string };
+
+const int = (min: number, max: number) =>
+  z.coerce
+    .number({ error: (issue) => (issue.code === 'invalid_type' ? 'expected an integer' : undefined) })
+    .int('expected an integer')
+    .min(min, `expected at least ${min}`)
+    .max(max, `expected at most ${max}`);
+const bool = z
+  .string()
+  .transform((v) => v.toLowerCase())
+  .pipe(z.enum(['true', 'false', 'yes', 'no', 'on', 'off', '1', '0'], { error: 'expected true or false' }))
+  .transform((v) => ['true', 'yes', 'on', '1'].includes(v));
+const text = z.string();
+const optionalText = z.string().optional();
+const ipAddress = z.string().refine((v) => isIP(v) !== 0, 'expected an IP address');
+const duration = z
+  .string()
+  .regex(/^\d+[smhd]$/, 'expected a duration such as 30s, 15m, 12h or 7d')
+  .transform((v) => Number(v.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86400 }[v.slice(-1) as 's' | 'm' | 'h' | 'd']! * 1000);
+
+export const DEFAULT_DATABASE = 'bearmon:bearmon@tcp(127.0.0.1:3306)/bearmon';
+
+export const configSpec = {
+  default: {
+    debug: { schema: bool.default(false), doc: 'Log at debug level (same as logLevel = debug).' },
+    logLevel: {
+      schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+      doc: 'Minimum level of the JSON log lines written to stdout.',
+    },
+    password: { deprecated: 'bearmon authenticates with NATS credentials ([nats] user/password); the shared password is ignored' },
+  },
+  controller: {
+    database: {
+      schema: z.array(text.min(1)).min(1).default([DEFAULT_DATABASE]),
+      list: true,
+      doc: 'MySQL DSN in go-sql-driver form user:pass@tcp(host:port)/db (or a mysql:// URL). Repeat for a cluster: a failed query is retried on another.',
+    },
+    confirmations: { schema: int(1, 100).default(2), doc: 'Distinct workers that must agree before a check changes state.' },
+    reloadInterval: { schema: int(1, 86400).default(60), doc: 'Seconds between reloads of checks, contacts and alerts from MySQL.' },
+    addr: { deprecated: 'workers and the viewserver reach the controller over NATS' },
+  },
+  worker: {
+    id: {
+      schema: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, _ or -').default(safeHostname()),
+      doc: 'This worker\'s identity (it appears in NATS subjects; default: the host name).',
+    },
+    numThreads: { schema: int(1, 4096).default(16), doc: 'Checks this worker runs at the same time.' },
+    sourceAddress: { schema: ipAddress.optional(), doc: 'Local address that outgoing checks bind to (multi-homed probes).' },
+    viewAddr: { deprecated: 'workers learn the view from NATS ([nats] url)' },
+  },
+  smtp: {
+    host: { schema: optionalText, doc: 'SMTP server for e-mail contacts and admin notices.' },
+    port: { schema: int(1, 65535).default(587), doc: 'SMTP server port (587 = submission with STARTTLS).' },
+    from: { schema: optionalText, doc: 'Sender address of notification mails.' },
+    username: { schema: optionalText, doc: 'SMTP user (optional).' },
+    password: { schema: optionalText, secret: true, doc: 'SMTP password (optional; never logged).' },
+    admin: { schema: optionalText, doc: 'Address that receives admin notices (failed deliveries, lost quorum, reload failures).' },
+  },
+  dns: {
+    server: {
+      schema: hostPortSchema(53).transform(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).default('127.0.0.1:53'),
+      doc: 'Resolver for dns checks that name no server: host[:port], port 53 by default.',
+    },
+  },
+  twilio: {
+    accountSid: { schema: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC followed by 32 hex digits').optional(), doc: 'Twilio account SID for sms and voice contacts.' },
+    authToken: { schema: optionalText, secret: true, doc: 'Twilio auth token (never logged).' },
+    from: { schema: z.string().regex(/^\+[1-9]\d{1,14}$/, 'expected an E.164 number such as +15551234567').optional(), doc: 'Twilio number that SMS and calls come from (E.164).' },
+  },
+  viewserver: {
+    controller: {
+      schema: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a worker id')).default([]),
+      list: true,
+      doc: 'Worker ids allowed to act as controller (repeat the line). Empty: any worker that announces itself.',
+    },
+    addr: { deprecated: 'the viewserver talks over NATS' },
+  },
+  nats: {
+    url: {
+      schema: z.array(z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'expected a URL such as nats://127.0.0.1:4222')).min(1).default(['nats://127.0.0.1:4222']),
+      list: true,
+      doc: 'NATS server URL; repeat for a cluster.',
+    },
+    user: { schema: optionalText, doc: 'NATS user name of this process\'s role (see nats.conf).' },
+    password: { schema: optionalText, secret: true, doc: 'NATS password (never logged).' },
+    stream: { schema: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('BEARMON'), doc: 'JetStream stream that keeps the result log.' },
+    retention: { schema: duration.prefault('7d'), doc: 'How long the result log keeps events (30s, 15m, 12h, 7d).' },
+  },
+} as const satisfies Record<string, Record<string, KeySpec | DeprecatedKey>>;
+
+function safeHostname(): string {
+  const name = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);
+  return name || 'worker';
+}
+
+type Spec = typeof configSpec;
+type SectionOutput<S> = {
+  -readonly [K in keyof S as S[K] extends KeySpec ? K : never]: S[K] extends { schema: infer Z extends z.ZodType } ? z.output<Z> : never;
+};
+export type Config = { -readonly [S in keyof Spec]: SectionOutput<Spec[S]> };

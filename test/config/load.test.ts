@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, describeKeys, loadConfig } from '../../src/config/load.ts';
+import { parseGcfg } from '../../src/config/gcfg.ts';
+
+// The sample worker configuration shipped with gobearmon, as operators have it on disk.
+const GOBEARMON_WORKER_CFG = `[default]
+debug = false
+
+; shared secret
+password = secretChangeMe
+
+[controller]
+addr = :8888
+database = monitor@tcp(mysql1:3306)/monitor
+database = monitor@tcp(mysql2:3306)/monitor
+confirmations = 3
+
+[worker]
+viewAddr = viewserver:8888
+numThreads = 16
+
+[smtp]
+host = smtp.example.com
+port = 587
+from = noreply@gobearmon
+username = gobearmon
+password = gobearmon
+admin = admin@gobearmon
+
+[dns]
+server = 127.0.0.1
+
+[twilio]
+accountSid = AC0123456789abcdef0123456789abcdef
+authToken = asdf
+from = +9999999999
+`;
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('gcfg reader', () => {
+  it('keeps repeated keys, lowercases names, strips comments and quotes', () => {
+    const entries = parseGcfg('[Controller]\nDatabase = a ; first\ndatabase = "b;c"\n# note\n[worker]\nflag\n');
+    expect(entries.map((e) => [e.section, e.key, e.value])).toEqual([
+      ['controller', 'database', 'a'],
+      ['controller', 'database', 'b;c'],
+      ['worker', 'flag', 'true'],
+    ]);
+  });
+
+  it('reports the line of a syntax error', () => {
+    expect(() => parseGcfg('[a]\nkey = "open\n')).toThrow('line 2: unterminated quoted value');
+    expect(() => parseGcfg('key = 1\n')).toThrow('line 1: key key appears before any [section]');
+  });
+});
+
+describe('loadConfig', () => {
+  it('loads an unchanged gobearmon worker config, warning about keys that no longer apply', () => {
+    const { config, warnings } = loadConfig({ text: GOBEARMON_WORKER_CFG, source: 'w.cfg' });
+    expect(config.controller.database).toEqual(['monitor@tcp(mysql1:3306)/monitor', 'monitor@tcp(mysql2:3306)/monitor']);
+    expect(config.controller.confirmations).toBe(3);
+    expect(config.worker.numThreads).toBe(16);
+    expect(config.smtp).toMatchObject({ host: 'smtp.example.com', port: 587, admin: 'admin@gobearmon' });
+    expect(config.dns.server).toBe('127.0.0.1:53');
+    expect(config.default.debug).toBe(false);
+    expect(warnings).toEqual([
+      expect.stringMatching(/^w\.cfg:5: \[default\] password is ignored: .*NATS credentials/),
+      expect.stringMatching(/^w\.cfg:8: \[controller\] addr is ignored/),
+      expect.stringMatching(/^w\.cfg:14: \[worker\] viewAddr is ignored/),
+    ]);
+  });
+
+  it('gives every key its default without a file', () => {
+    const { config, warnings } = loadConfig();
+    expect(config.nats.url).toEqual(['nats://127.0.0.1:4222']);
+    expect(config.nats.retention).toBe(7 * 24 * 3600 * 1000);
+    expect(config.controller.confirmations).toBe(2);
+    expect(config.controller.reloadInterval).toBe(60);
+    expect(config.dns.server).toBe('127.0.0.1:53');
+    expect(warnings).toEqual([]);
+  });
+
+  it('lets environment variables override the file', () => {
+    const { config } = loadConfig({
+      text: '[controller]\nconfirmations = 3\n',
+      env: { BEARMON_CONTROLLER_CONFIRMATIONS: '4', BEARMON_NATS_URL: 'nats://127.0.0.1:1,nats://127.0.0.1:2' },
+    });
+    expect(config.controller.confirmations).toBe(4);
+    expect(config.nats.url).toEqual(['nats://127.0.0.1:1', 'nats://127.0.0.1:2']);
+  });
+
+  it('warns about BEARMON_ variables that are not settings', () => {
+    const { warnings } = loadConfig({ env: { BEARMON_CONTROLER_CONFIRMATIONS: '3', BEARMON_CONFIG: '/x' } });
+    expect(warnings).toEqual(['environment variable BEARMON_CONTROLER_CONFIRMATIONS is not a bearmon setting and is ignored']);
+  });
+
+  it.each([
+    ['[controller]\nconfirmations = zero\n', 'c:2: [controller] confirmations = "zero": expected an integer'],
+    ['[controller]\nconfirmations = 0\n', 'c:2: [controller] confirmations = "0": expected at least 1'],
+    ['[worker]\nnumThreads = 1.5\n', 'c:2: [worker] numThreads = "1.5": expected an integer'],
+    ['[worker]\nsourceAddress = 127.0.0.300\n', 'c:2: [worker] sourceAddress = "127.0.0.300": expected an IP address'],
+    ['[default]\ndebug = maybe\n', 'c:2: [default] debug = "maybe": expected true or false'],
+    ['[dns]\nserver = "bad host"\n', 'c:2: [dns] server = "bad host": expected host:port'],
+    ['[nats]\nretention = 7 days\n', 'c:2: [nats] retention = "7 days": expected a duration'],
+    ['[nats]\nurl = http://x\n', 'c:2: [nats] url = ["http://x"]: expected a URL'],
+    ['[twilio]\naccountSid = XY1\n', 'c:2: [twilio] accountSid = "XY1": expected AC followed by 32 hex digits'],
+    ['[smtp]\nport = 70000\n', 'c:2: [smtp] port = "70000": expected at most 65535'],
+    ['[controller]\nconfirmatons = 3\n', 'c:2: [controller] confirmatons: unknown key'],
+    ['[contoller]\nconfirmations = 3\n', 'c:2: unknown section [contoller]'],
+    ['[worker]\nnumThreads = 1\nnumThreads = 2\n', 'c:3: [worker] numThreads is set twice (also at c:2)'],
+  ])('refuses %j naming section, key and value', (text, problem) => {
+    const problems = problemsOf(() => loadConfig({ text, source: 'c' }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toContain(problem);
+  });
+
+  it('never shows a secret value in an error', () => {
+    const problems = problemsOf(() =>
+      loadConfig({ text: '[smtp]\npassword = hunter2\nport = x\n', env: { BEARMON_NATS_PASSWORD: 'tok' } }),
+    );
+    expect(problems.join('\n')).not.toMatch(/hunter2|tok/);
+  });
+
+  it('bad env values name the variable', () => {
+    const problems = problemsOf(() => loadConfig({ env: { BEARMON_WORKER_NUMTHREADS: 'many' } }));
+    expect(problems).toEqual(['env BEARMON_WORKER_NUMTHREADS: [worker] numThreads = "many": expected an integer']);
+  });
+
+  it('documents every key', () => {
+    const keys = describeKeys();
+    expect(keys.length).toBeGreaterThan(20);
+    for (const key of keys) expect(key.doc.length, `${key.section}.${key.key}`).toBeGreaterThan(10);
+  });
+});

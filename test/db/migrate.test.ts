@@ -1,0 +1,100 @@
+import { readFile } from 'node:fs/promises';
+import type { RowDataPacket } from 'mysql2/promise';
+import { describe, expect, it } from 'vitest';
+import { migrate } from '../../src/db/migrate.ts';
+import { freshDatabase, withConnection } from '../helpers/mysql.ts';
+
+const SEED_TABLES = ['alerts', 'charges', 'check_events', 'checks', 'contacts'];
+
+async function columns(options: Awaited<ReturnType<typeof freshDatabase>>) {
+  return withConnection(options, async (c) => {
+    const [rows] = await c.query<RowDataPacket[]>(
+      `SELECT table_name t, column_name c, column_type ty, is_nullable n, column_default d, extra x
+         FROM information_schema.columns WHERE table_schema = ? ORDER BY table_name, ordinal_position`,
+      [options.database],
+    );
+    return rows.map((r) => ({ ...r }));
+  });
+}
+
+async function dump(options: Awaited<ReturnType<typeof freshDatabase>>) {
+  return withConnection(options, async (c) => {
+    const out: Record<string, unknown[]> = {};
+    for (const table of SEED_TABLES) out[table] = (await c.query<RowDataPacket[]>(`SELECT * FROM ${table} ORDER BY id`))[0];
+    return out;
+  });
+}
+
+describe('bearmon db migrate', () => {
+  it('creates the seed tables with the seed columns and types on an empty database', async () => {
+    const db = await freshDatabase();
+    const report = await migrate(db);
+    expect(report.createdTables).toEqual([...SEED_TABLES, 'bearmon_schema'].sort());
+    expect(report.appliedVersions).toEqual([1]);
+    const cols = await columns(db);
+    const checks = cols.filter((c) => c.t === 'checks').map((c) => [c.c, c.ty, c.n, c.d]);
+    expect(checks).toEqual([
+      ['id', 'int(11)', 'NO', null],
+      ['name', 'varchar(64)', 'NO', null],
+      ['type', 'varchar(16)', 'NO', null],
+      ['data', 'varchar(1024)', 'NO', null],
+      ['check_interval', 'int(11)', 'NO', '60'],
+      ['delay', 'int(11)', 'NO', '1'],
+      ['status', "enum('online','offline')", 'YES', "'online'"],
+      ['enabled', 'tinyint(1)', 'NO', '1'],
+    ]);
+    const events = cols.filter((c) => c.t === 'check_events').map((c) => [c.c, c.ty, c.n]);
+    expect(events).toEqual([
+      ['id', 'int(11)', 'NO'],
+      ['check_id', 'int(11)', 'NO'],
+      ['type', "enum('online','offline')", 'YES'],
+      ['time', 'timestamp', 'YES'],
+    ]);
+  });
+
+  it('upgrades a gobearmon database without touching its rows, and a second run changes nothing', async () => {
+    const db = await freshDatabase();
+    await withConnection(db, async (c) => {
+      await c.query(await readFile(new URL('../fixtures/gobearmon-install.sql', import.meta.url), 'utf8'));
+      await c.query(`INSERT INTO checks (name, type, data, check_interval, delay, status) VALUES
+        ('ping ipv6', 'icmp', '{"target":"127.0.0.1","force_ip":6}', 60, 1, 'offline'),
+        ('my http check', 'http', '{"url":"https:\\/\\/127.0.0.1","method":"GET","expect_status":200,"timeout":15}', 120, 5, 'online')`);
+      await c.query(`INSERT INTO contacts (type, data) VALUES ('email', 'ops@example.test')`);
+      await c.query(`INSERT INTO alerts (check_id, contact_id, type, enabled) VALUES (1, 1, 'both', 1), (2, 1, 'offline', 0)`);
+      await c.query(`INSERT INTO check_events (check_id, type, time) VALUES (1, 'offline', '2020-01-02 03:04:05')`);
+      await c.query(`INSERT INTO charges (check_id, type, data) VALUES (1, 'sms', 'SM0123')`);
+    });
+    const rowsBefore = await dump(db);
+    const columnsBefore = (await columns(db)).filter((c) => SEED_TABLES.includes(String(c.t)));
+
+    const first = await migrate(db);
+    expect(first.createdTables).toEqual(['bearmon_schema']);
+    expect(await dump(db)).toEqual(rowsBefore);
+    expect((await columns(db)).filter((c) => SEED_TABLES.includes(String(c.t)))).toEqual(columnsBefore);
+
+    const schemaAfterFirst = await columns(db);
+    const second = await migrate(db);
+    expect(second).toMatchObject({ createdDatabase: false, createdTables: [], addedColumns: [], appliedVersions: [] });
+    expect(await columns(db)).toEqual(schemaAfterFirst);
+    expect(await dump(db)).toEqual(rowsBefore);
+  });
+
+  it('gives the same schema to a fresh install and to an upgraded gobearmon database', async () => {
+    const fresh = await freshDatabase();
+    const upgraded = await freshDatabase();
+    await migrate(fresh);
+    await withConnection(upgraded, async (c) =>
+      c.query(await readFile(new URL('../fixtures/gobearmon-install.sql', import.meta.url), 'utf8')),
+    );
+    await migrate(upgraded);
+    expect(await columns(upgraded)).toEqual(await columns(fresh));
+  });
+
+  it('creates the database when it does not exist', async () => {
+    const db = await freshDatabase();
+    await withConnection({ ...db, database: undefined }, (c) => c.query(`DROP DATABASE ${db.database}`));
+    const report = await migrate(db);
+    expect(report.createdDatabase).toBe(true);
+    expect(report.createdTables).toContain('checks');
+  });
+});

@@ -1,8 +1,12 @@
 import type { CheckType } from './types.ts';
 import { tcpCheck } from './tcp.ts';
+import { dnsCheck } from './dns.ts';
+import { icmpCheck } from './icmp.ts';
+import { sslExpireCheck } from './ssl_expire.ts';
+import { httpCheck } from './http.ts';
 
 /** Every check type bearmon knows. Adding a type means adding its file and one line here. */
-export const builtinCheckTypes: readonly CheckType[] = [tcpCheck];
+export const builtinCheckTypes: readonly CheckType[] = [tcpCheck, dnsCheck, icmpCheck, sslExpireCheck, httpCheck];
 
 export type CheckRegistry = ReadonlyMap<string, CheckType>;
 

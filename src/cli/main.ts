@@ -65,4 +65,5 @@ program
     await runDemo(config, log, { intervalMs: Number(options.interval) * 1000 });
   });
 
+
 await program.parseAsync(process.argv);

@@ -3,7 +3,11 @@ import { runCheck } from '../checks/run.ts';
 import type { CheckResult } from '../checks/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import { startDnsServer } from './dns-server.ts';
 import { startHttpTarget, startTcpTarget, startTlsTarget, type DemoTarget } from './targets.ts';
+
+/** The name the demo DNS server answers (the .test TLD is reserved: it never leaves the machine). */
+export const DEMO_NAME = 'www.bearmon-demo.test';
 
 export interface DemoCheck {
   name: string;
@@ -12,13 +16,14 @@ export interface DemoCheck {
 }
 
 /** The demo check set: one check of each type against the demo targets. */
-export function demoChecks(targets: { http: DemoTarget; tcp: DemoTarget; tls: DemoTarget }): DemoCheck[] {
+export function demoChecks(targets: { http: DemoTarget; tcp: DemoTarget; tls: DemoTarget; dns: { address: string } }): DemoCheck[] {
   return [
     { name: 'demo web', type: 'http', data: { url: `http://${targets.http.address}/`, expect_status: 200, expect_substring: 'ok' } },
     { name: 'demo flapping web', type: 'http', data: { url: `http://${targets.http.address}/flapping`, expect_status: 200, timeout: 3 } },
     { name: 'demo line service', type: 'tcp', data: { address: targets.tcp.address, payload: 'PING', expect: 'PONG' } },
     { name: 'demo ping', type: 'icmp', data: { target: '127.0.0.1' } },
     { name: 'demo certificate', type: 'ssl_expire', data: { address: targets.tls.address, days: 30 } },
+    { name: 'demo name', type: 'dns', data: { server: targets.dns.address, name: DEMO_NAME, type: 'a', expect: '127.0.0.1' } },
   ];
 }
 
@@ -37,21 +42,25 @@ export async function runDemo(config: Config, log: Logger, options: { intervalMs
     http: await startHttpTarget({ upMs: 40_000, downMs: 20_000 }, now),
     tcp: await startTcpTarget(),
     tls: await startTlsTarget(90, now),
+    dns: await startDnsServer({ [DEMO_NAME]: [{ type: 'A', ttl: 60, data: '127.0.0.1' }] }),
   };
   const checks = demoChecks(targets);
   const registry = createCheckRegistry();
   log.info({ targets: Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, t.address])) }, 'demo targets started');
   process.stdout.write(`bearmon demo: ${checks.length} checks every ${options.intervalMs / 1000}s (Ctrl-C to stop)\n`);
 
+  // Aborted on Ctrl-C: runs in flight stop, and their results are not printed.
+  const stopping = new AbortController();
   const runAll = () =>
     Promise.all(
       checks.map(async (check) => {
         const result = await runCheck(registry, check.type, JSON.stringify(check.data), {
           now,
+          signal: stopping.signal,
           dnsServer: config.dns.server,
           sourceAddress: config.worker.sourceAddress,
         });
-        process.stdout.write(`${formatResult(new Date(now()), check, result)}\n`);
+        if (!stopping.signal.aborted) process.stdout.write(`${formatResult(new Date(now()), check, result)}\n`);
       }),
     );
   const timer = setInterval(() => void runAll(), options.intervalMs);
@@ -62,6 +71,7 @@ export async function runDemo(config: Config, log: Logger, options: { intervalMs
     process.once('SIGTERM', stop);
   });
   clearInterval(timer);
+  stopping.abort();
   await Promise.all(Object.values(targets).map((t) => t.close()));
   process.stdout.write('bearmon demo stopped\n');
 }

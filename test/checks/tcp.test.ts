@@ -84,3 +84,34 @@ describe('tcp check', () => {
     });
   });
 });
+
+describe('runner', () => {
+  it('a run cancelled by the caller (shutdown) is a worker error, never offline', async () => {
+    let connections = 0;
+    const { address } = await tcpServer(() => connections++);
+    const before = await check('tcp', { address, expect: 'never' }, { signal: AbortSignal.abort() });
+    expect(before).toMatchObject({ status: 'error', message: 'run cancelled' });
+    expect(connections).toBe(0);
+    const cancel = new AbortController();
+    const during = check('tcp', { address, expect: 'never' }, { signal: cancel.signal });
+    await expect.poll(() => connections).toBe(1);
+    cancel.abort();
+    expect(await during).toMatchObject({ status: 'error', message: 'run cancelled' });
+  });
+
+  it('reports a crash inside a check as a worker error, never as offline', async () => {
+    const { createCheckRegistry } = await import('../../src/checks/registry.ts');
+    const { runCheck } = await import('../../src/checks/run.ts');
+    const { z } = await import('zod');
+    const registry = createCheckRegistry([
+      { type: 'boom', schema: z.object({}), deadlineMs: () => 1000, run: async () => { throw new Error('kaput'); } },
+    ]);
+    const result = await runCheck(registry, 'boom', '{}', { now: Date.now, dnsServer: '127.0.0.1:53' });
+    expect(result).toMatchObject({ status: 'error', message: 'check boom failed internally: kaput' });
+  });
+
+  it('the registry refuses duplicate type names at start-up', async () => {
+    const { createCheckRegistry, builtinCheckTypes } = await import('../../src/checks/registry.ts');
+    expect(() => createCheckRegistry([...builtinCheckTypes, builtinCheckTypes[0]!])).toThrow(/duplicate check type "tcp"/);
+  });
+});

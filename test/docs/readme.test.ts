@@ -1,0 +1,22 @@
+import { readFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { configKeysMarkdown } from '../../scripts/config-keys-md.ts';
+import { createCheckRegistry } from '../../src/checks/registry.ts';
+
+const readme = () => readFile(new URL('../../README.md', import.meta.url), 'utf8');
+
+describe('README stays true', () => {
+  it('documents every configuration key exactly as the key table says', async () => {
+    // Regenerate with: node --import tsx scripts/config-keys-md.ts
+    expect(await readme()).toContain(configKeysMarkdown());
+  });
+
+  it('documents every registered check type', async () => {
+    const text = await readme();
+    for (const type of createCheckRegistry().keys()) expect(text).toContain(`| \`${type}\` |`);
+  });
+
+  it('has the two-command quick start', async () => {
+    expect(await readme()).toMatch(/npm start[^\n]*\nnpm test/);
+  });
+});

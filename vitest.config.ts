@@ -5,7 +5,6 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    globalSetup: ['test/global-setup.ts'],
     // Two cores: two test files at a time keeps real-server tests from starving each other.
     maxWorkers: 2,
   },

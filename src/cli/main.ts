@@ -4,6 +4,7 @@ import { parseDsn, redact } from '../db/dsn.ts';
 import { migrate } from '../db/migrate.ts';
 import { checkRunCommand } from './check-run.ts';
 import { loadCommandConfig } from './config.ts';
+import { registerLogCommands } from './log-commands.ts';
 
 const program = new Command('bearmon')
   .description('Distributed uptime monitor: workers, controller and viewserver over NATS, checks in MySQL.')
@@ -65,5 +66,12 @@ program
     await runDemo(config, log, { intervalMs: Number(options.interval) * 1000 });
   });
 
+registerLogCommands(program, globalConfig);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  // Operational failures (unreachable NATS, a missing stream) end with one line, not a stack.
+  process.stderr.write(`bearmon: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+}

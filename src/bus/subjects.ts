@@ -1,0 +1,63 @@
+/**
+ * Every NATS subject bearmon uses, in one table. Each family has one builder that
+ * validates its tokens, so no code assembles a subject by hand and no id can smuggle a
+ * `.`, `*` or `>` into a subject. `nats sub 'bearmon.>'` shows all of it.
+ */
+export const PREFIX = 'bearmon';
+
+export const SUBJECTS = {
+  /** A worker's verdict on one run: bearmon.result.<workerId>.<checkId> (the worker id in the subject lets nats.conf bind it to that worker's credentials). */
+  result: `${PREFIX}.result.{worker}.{check}`,
+  /** A check's configuration as the controller loaded it: bearmon.check.<checkId>. */
+  check: `${PREFIX}.check.{check}`,
+  /** A status flip derived by the machine: bearmon.transition.<checkId>. */
+  transition: `${PREFIX}.transition.{check}`,
+  /** Intermediate facts (pending started, round completed, pending cancelled): bearmon.decision.<checkId>. */
+  decision: `${PREFIX}.decision.{check}`,
+  /** Notification outcomes: bearmon.notify.<checkId>. */
+  notify: `${PREFIX}.notify.{check}`,
+} as const;
+
+export type SubjectFamily = keyof typeof SUBJECTS;
+
+/** Families kept in the result log (JetStream). */
+export const LOGGED_FAMILIES = ['result', 'check', 'transition', 'decision', 'notify'] as const satisfies readonly SubjectFamily[];
+
+const WORKER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+export class SubjectError extends Error {}
+
+export function workerToken(worker: string): string {
+  if (!WORKER_ID.test(worker)) throw new SubjectError(`worker id ${JSON.stringify(worker)} must be 1-64 letters, digits, _ or -`);
+  return worker;
+}
+
+export function checkToken(check: number): string {
+  if (!Number.isSafeInteger(check) || check < 1) throw new SubjectError(`check id ${JSON.stringify(check)} must be a positive integer`);
+  return String(check);
+}
+
+export const subject = {
+  result: (worker: string, check: number) => `${PREFIX}.result.${workerToken(worker)}.${checkToken(check)}`,
+  check: (check: number) => `${PREFIX}.check.${checkToken(check)}`,
+  transition: (check: number) => `${PREFIX}.transition.${checkToken(check)}`,
+  decision: (check: number) => `${PREFIX}.decision.${checkToken(check)}`,
+  notify: (check: number) => `${PREFIX}.notify.${checkToken(check)}`,
+} as const satisfies Record<SubjectFamily, (...args: never[]) => string>;
+
+/** Wildcard covering a whole family, e.g. `bearmon.result.>`. */
+export function familyWildcard(family: SubjectFamily): string {
+  return `${PREFIX}.${family}.>`;
+}
+
+/** Wildcard for one check across families that end in the check id (used by `--check`). */
+export function checkFilter(family: SubjectFamily, check: number): string {
+  return family === 'result' ? `${PREFIX}.result.*.${checkToken(check)}` : `${PREFIX}.${family}.${checkToken(check)}`;
+}
+
+/** Which family a subject belongs to, or undefined for foreign subjects. */
+export function familyOf(name: string): SubjectFamily | undefined {
+  const [prefix, family] = name.split('.');
+  if (prefix !== PREFIX || !family || !(family in SUBJECTS)) return undefined;
+  return family as SubjectFamily;
+}

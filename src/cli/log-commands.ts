@@ -1,0 +1,106 @@
+import type { Command } from 'commander';
+import { connectBus } from '../bus/connect.ts';
+import { readLog } from '../bus/result-log.ts';
+import type { Config } from '../config/schema.ts';
+import { exportLog } from '../replay/export.ts';
+import { replay, type LogRecord, type ReplayIo, type ReplayMode } from '../replay/run.ts';
+import { fileRecords } from '../replay/sources.ts';
+import { trace } from '../trace.ts';
+
+/** Records from the result log stream; the connection closes when reading ends. */
+async function* streamRecords(config: Config): AsyncGenerator<LogRecord> {
+  const nc = await connectBus(config.nats, 'bearmon-replay');
+  try {
+    // The whole stream is read even with --since: earlier lines rebuild each check's state.
+    yield* readLog(nc, { stream: config.nats.stream });
+  } catch (err) {
+    if (!/stream not found/i.test((err as Error).message)) throw err;
+    throw new Error(`the result log stream ${config.nats.stream} does not exist on ${config.nats.url.join(', ')} (no controller has run there yet?)`);
+  } finally {
+    await nc.close();
+  }
+}
+
+function parseTime(name: string) {
+  return (value: string): Date => {
+    const relative = /^-(\d+)([smhd])$/.exec(value);
+    const ms = relative ? Date.now() - Number(relative[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[relative[2] as 's']! : Date.parse(value);
+    if (Number.isNaN(ms)) throw new Error(`${name}: expected an RFC 3339 time or a relative time such as -7d (value ${JSON.stringify(value)})`);
+    return new Date(ms);
+  };
+}
+
+function positiveInt(name: string, min = 1) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new Error(`${name}: expected an integer >= ${min} (value ${JSON.stringify(value)})`);
+    return n;
+  };
+}
+
+const stdio: ReplayIo = {
+  out: (text) => process.stdout.write(`${text}\n`),
+  err: (text) => process.stderr.write(`${text}\n`),
+};
+
+interface WindowFlags {
+  since?: Date;
+  until?: Date;
+  check?: number;
+}
+
+function addWindowOptions(command: Command): Command {
+  return command
+    .option('--since <time>', 'start of the window: RFC 3339 or relative (-7d, -12h)', parseTime('--since'))
+    .option('--until <time>', 'end of the window', parseTime('--until'))
+    .option('--check <id>', 'only this check', positiveInt('--check'));
+}
+
+export function registerLogCommands(program: Command, loadConfig: () => { config: Config }): void {
+  addWindowOptions(
+    program
+      .command('replay [file]')
+      .description('re-drive the check machines from a log (NDJSON file, "-" for stdin, or the stream when no file) and print what they derive'),
+  )
+    .option('--confirmations <n>', 'confirmations to replay with (default: [controller] confirmations)', positiveInt('--confirmations'))
+    .option('--delay <n>', 'override every check\'s delay (policy backtesting)', positiveInt('--delay', 0))
+    .option('--explain', 'for each transition, print the results that caused it, readable')
+    .option('--summary', 'print only a per-check summary: transitions and time offline')
+    .action(async (file: string | undefined, flags: WindowFlags & { confirmations?: number; delay?: number; explain?: boolean; summary?: boolean }) => {
+      const { config } = loadConfig();
+      const mode: ReplayMode = flags.summary ? 'summary' : flags.explain ? 'explain' : 'ndjson';
+      const records = file ? fileRecords(file) : streamRecords(config);
+      const skipped = await replay(
+        records,
+        { mode, confirmations: flags.confirmations ?? config.controller.confirmations, delay: flags.delay, since: flags.since, until: flags.until, checkId: flags.check },
+        stdio,
+      );
+      process.exitCode = skipped > 0 ? 1 : 0;
+    });
+
+  const log = program.command('log').description('the result log');
+  addWindowOptions(log.command('export').description('write the result log (or a window of it) as replay NDJSON')).action(
+    async (flags: WindowFlags) => {
+      const { config } = loadConfig();
+      const skipped = await exportLog(
+        streamRecords(config),
+        { confirmations: config.controller.confirmations, since: flags.since, until: flags.until, checkId: flags.check },
+        stdio,
+      );
+      process.exitCode = skipped > 0 ? 1 : 0;
+    },
+  );
+
+  program
+    .command('trace [subject]')
+    .description("print live events, one per line (default subject 'bearmon.>')")
+    .option('--json', 'print raw JSON payloads')
+    .action(async (subjectFilter: string | undefined, flags: { json?: boolean }) => {
+      const { config } = loadConfig();
+      const nc = await connectBus(config.nats, 'bearmon-trace');
+      const stop = () => void nc.drain();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      await trace(nc, { subject: subjectFilter ?? 'bearmon.>', json: Boolean(flags.json) }, (line) => process.stdout.write(`${line}\n`));
+    });
+}

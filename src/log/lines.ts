@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { describeIssues } from '../validation.ts';
+
+/**
+ * The result-log format (SPEC §6): one JSON object per line, the same objects whether
+ * they come from a file, stdin or the JetStream stream.
+ *   {"type":"check","checkId":1,"interval":60,"delay":1,"status":"online"}
+ *   {"type":"result","checkId":1,"worker":"w1","status":"offline","at":"2026-01-01T00:00:00Z","message":"..."}
+ * Derived lines (transition, round, pending, cancelled, notify) may be in the log too;
+ * replay re-derives them and skips them as input.
+ */
+const checkId = z.number().int().positive();
+const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/;
+const TIMESTAMP_MESSAGE = 'expected an RFC 3339 timestamp such as 2026-01-01T00:00:00Z';
+/** An RFC 3339 time, as milliseconds since the epoch (parsed once: this runs per log line). */
+const timestamp = z.string().transform((value, ctx) => {
+  const ms = RFC3339.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: TIMESTAMP_MESSAGE, input: value });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export const checkLine = z.object({
+  type: z.literal('check'),
+  checkId,
+  interval: z.number().int().positive().default(60),
+  delay: z.number().int().min(0).default(1),
+  status: z.enum(['online', 'offline']).default('online'),
+  at: timestamp.optional(),
+});
+
+export const resultLine = z.object({
+  type: z.literal('result'),
+  checkId,
+  worker: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a worker id'),
+  // Verdicts plus the worker-side outcomes the rule ignores.
+  status: z.enum(['online', 'offline', 'misconfigured', 'error', 'fail']),
+  at: timestamp,
+  message: z.string().max(4096).default(''),
+});
+
+export type CheckLine = z.output<typeof checkLine>;
+export type ResultLine = z.output<typeof resultLine>;
+export type InputLine = CheckLine | ResultLine;
+
+const INPUT_SCHEMAS = new Map<string, typeof checkLine | typeof resultLine>([
+  ['check', checkLine],
+  ['result', resultLine],
+]);
+
+/** Line types replay derives itself: present in a stream or an export, ignored as input. */
+export const DERIVED_TYPES = new Set(['transition', 'round', 'pending', 'cancelled', 'notify', 'summary']);
+
+export type ParsedLine = { ok: true; line: InputLine } | { ok: true; line: null } | { ok: false; error: string };
+
+/** Parses one line; the error names the field and value. A derived line parses to null. */
+export function parseLine(text: string): ParsedLine {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, error: `invalid JSON (${(err as Error).message})` };
+  }
+  const type = (json as { type?: unknown } | null)?.type;
+  if (typeof type === 'string' && DERIVED_TYPES.has(type)) return { ok: true, line: null };
+  const schema = typeof type === 'string' ? INPUT_SCHEMAS.get(type) : undefined;
+  if (!schema) return { ok: false, error: `type: expected "check" or "result" (value ${JSON.stringify(type) ?? 'undefined'})` };
+  // The common case skips reportInput (half the cost); only a failure re-parses to name the value.
+  const parsed = schema.safeParse(json);
+  if (parsed.success) return { ok: true, line: parsed.data };
+  return { ok: false, error: describeIssues(schema.safeParse(json, { reportInput: true }).error!) };
+}

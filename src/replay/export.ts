@@ -1,0 +1,35 @@
+import type { InputLine } from '../log/lines.ts';
+import { ReplayFold } from './fold.ts';
+import { windowed, type LogRecord, type ReplayIo, type WindowOptions } from './run.ts';
+
+/** A parsed line back in the replay format (times as RFC 3339). */
+export function formatInputLine(line: InputLine): string {
+  return JSON.stringify({ ...line, ...(line.at !== undefined ? { at: new Date(line.at).toISOString() } : {}) });
+}
+
+/**
+ * Writes the log (or a window of it) in the replay format, so that
+ * `bearmon log export … | bearmon replay -` round-trips. With a window start, the state
+ * before it is folded (same machines, same confirmations) and written as one `check` line
+ * per check carrying its status at that moment, so the export replays on its own.
+ */
+export async function exportLog(
+  records: AsyncIterable<LogRecord>,
+  options: WindowOptions & { confirmations: number },
+  io: ReplayIo,
+): Promise<number> {
+  const fold = new ReplayFold({ confirmations: options.confirmations });
+  let skipped = 0;
+  const skip = (where: string, error: string) => {
+    skipped += 1;
+    io.err(`${where}: skipped: ${error}`);
+  };
+  for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip)) {
+    if (opensWindow && options.since) for (const check of fold.currentChecks(options.since.getTime())) io.out(formatInputLine(check));
+    const { error } = fold.apply(line);
+    if (error) skip(record.where, error);
+    else if (inWindow) io.out(formatInputLine(line));
+  }
+  if (skipped > 0) io.err(`${skipped} record(s) skipped`);
+  return skipped;
+}

@@ -1,0 +1,191 @@
+import { transition } from 'xstate';
+import { checkMachine, initialSnapshot, rule, settledSnapshot, type CheckContext, type CheckSnapshot, type Evidence, type ResultEvent } from '../machines/check.ts';
+import type { CheckLine, InputLine, ResultLine } from '../log/lines.ts';
+
+/**
+ * Replaying a log is a fold: each input line goes through the same check machines the
+ * controller runs, and every fact they derive comes out as a line. The fold keeps one
+ * snapshot per check (≈0.6 KB idle) and nothing else but a per-check summary.
+ */
+export interface FoldOptions {
+  confirmations: number;
+  /** Policy backtesting: use this delay for every check instead of the logged one. */
+  delay?: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const NOTHING: { lines: DerivedLine[] } = Object.freeze({ lines: Object.freeze([]) as unknown as DerivedLine[] });
+
+export type DerivedLine =
+  | { type: 'pending'; checkId: number; status: string; suspected: string; worker: string; at: string }
+  | { type: 'round'; checkId: number; round: number; of: number; suspected: string; workers: string[]; at: string }
+  | { type: 'cancelled'; checkId: number; status: string; worker: string; at: string; rounds: number }
+  | {
+      type: 'transition';
+      checkId: number;
+      from: string;
+      to: string;
+      at: string;
+      pendingSince: string;
+      rounds: number;
+      delay: number;
+      confirmations: number;
+      evidence: (Omit<Evidence, 'at'> & { at: string })[];
+    };
+
+export interface CheckSummary {
+  type: 'summary';
+  checkId: number;
+  status: string;
+  transitions: number;
+  wentOffline: number;
+  offlineMs: number;
+  results: number;
+}
+
+type Fact = { type: string; params: unknown };
+
+/** How each machine fact becomes an output line. */
+const FACT_LINES: Record<string, (p: never) => DerivedLine> = {
+  pendingStarted: (p: { checkId: number; status: string; suspected: string; worker: string; at: number }) => ({ type: 'pending', ...p, at: iso(p.at) }),
+  roundCompleted: (p: { checkId: number; round: number; of: number; suspected: string; workers: string[]; at: number }) => ({ type: 'round', ...p, at: iso(p.at) }),
+  pendingCancelled: (p: { checkId: number; status: string; worker: string; at: number; rounds: number }) => ({ type: 'cancelled', ...p, at: iso(p.at) }),
+  transitioned: (p: { checkId: number; from: string; to: string; at: number; pendingSince: number; rounds: number; delay: number; confirmations: number; evidence: Evidence[] }) => ({
+    type: 'transition',
+    ...p,
+    at: iso(p.at),
+    pendingSince: iso(p.pendingSince),
+    evidence: p.evidence.map((e) => ({ ...e, at: iso(e.at) })),
+  }),
+};
+
+/**
+ * Per-check state in one flat object (memory matters at 100,000 checks): the machine's
+ * context, its snapshot only while a change is pending, and the summary counters.
+ */
+interface Tracked extends Omit<CheckSummary, 'type'> {
+  context: CheckContext;
+  pending: CheckSnapshot | undefined;
+  offlineSince: number | undefined;
+}
+
+const snapshotOf = (tracked: Tracked): CheckSnapshot => tracked.pending ?? settledSnapshot(tracked.context);
+
+function store(tracked: Tracked, snapshot: CheckSnapshot): void {
+  tracked.context = snapshot.context;
+  tracked.pending = snapshot.value === 'pending' ? snapshot : undefined;
+}
+
+export class ReplayFold {
+  private readonly checks = new Map<number, Tracked>();
+  private firstAt?: number;
+  private lastAt?: number;
+
+  constructor(private readonly options: FoldOptions) {}
+
+  /** Applies one line. Returns the derived lines, or an error for a line that can't apply. */
+  apply(line: InputLine): { lines: DerivedLine[]; error?: string } {
+    return line.type === 'check' ? this.configure(line) : this.result(line);
+  }
+
+  private configure(line: CheckLine): { lines: DerivedLine[] } {
+    const delay = this.options.delay ?? line.delay;
+    const known = this.checks.get(line.checkId);
+    if (known) {
+      // A reappearing check line changes the settings; the status stays the machine's.
+      store(known, transition(checkMachine, snapshotOf(known), { type: 'CONFIGURE', delay, interval: line.interval, at: line.at ?? this.lastAt ?? 0 })[0]);
+      return { lines: [] };
+    }
+    const { context } = initialSnapshot({
+      checkId: line.checkId,
+      status: line.status,
+      delay,
+      interval: line.interval,
+      confirmations: this.options.confirmations,
+    });
+    this.checks.set(line.checkId, {
+      context,
+      pending: undefined,
+      checkId: line.checkId,
+      status: line.status,
+      transitions: 0,
+      wentOffline: 0,
+      offlineMs: 0,
+      results: 0,
+      offlineSince: line.status === 'offline' ? line.at : undefined,
+    });
+    return { lines: [] };
+  }
+
+  private result(line: ResultLine): { lines: DerivedLine[]; error?: string } {
+    const tracked = this.checks.get(line.checkId);
+    if (!tracked) return { lines: [], error: `checkId: unknown check ${line.checkId} (no "check" line before this result)` };
+    this.firstAt ??= line.at;
+    this.lastAt = Math.max(this.lastAt ?? line.at, line.at);
+    if (tracked.status === 'offline') tracked.offlineSince ??= this.firstAt;
+    tracked.results += 1;
+    // Fast path: in an idle state the machine provably ignores a result that agrees or is
+    // no verdict (the same guards the machine uses); most of a log is such results.
+    if (!tracked.pending && (rule.isIgnored(line) || rule.agrees(tracked.context, line))) return NOTHING;
+    const event: ResultEvent = { type: 'RESULT', worker: line.worker, status: line.status, at: line.at, message: line.message };
+    const [next, actions] = transition(checkMachine, snapshotOf(tracked), event);
+    store(tracked, next);
+    const lines = (actions as Fact[]).filter((a) => a.type in FACT_LINES).map((a) => FACT_LINES[a.type]!(a.params as never));
+    for (const derived of lines) if (derived.type === 'transition') this.count(tracked, derived.to, line.at);
+    return { lines };
+  }
+
+  private count(tracked: Tracked, to: string, at: number): void {
+    tracked.transitions += 1;
+    tracked.status = to;
+    if (to === 'offline') {
+      tracked.wentOffline += 1;
+      tracked.offlineSince = at;
+    } else if (tracked.offlineSince !== undefined) {
+      tracked.offlineMs += at - tracked.offlineSince;
+      tracked.offlineSince = undefined;
+    }
+  }
+
+  /**
+   * Starts the reporting window (replay --since): state so far is kept, the counters
+   * restart, and a check offline at the window start counts offline from there.
+   */
+  startWindow(at: number): void {
+    this.firstAt = at;
+    for (const tracked of this.checks.values()) {
+      Object.assign(tracked, { transitions: 0, wentOffline: 0, offlineMs: 0, results: 0 });
+      tracked.offlineSince = tracked.status === 'offline' ? at : undefined;
+    }
+  }
+
+  /** The check lines that recreate every known check as it stands now (log export --since). */
+  currentChecks(at: number): CheckLine[] {
+    return [...this.checks.values()].map(({ context }) => ({
+      type: 'check',
+      checkId: context.checkId,
+      interval: context.interval,
+      delay: context.delay,
+      status: context.status,
+      at,
+    }));
+  }
+
+  /** Per-check totals; a check still offline counts until the last result in the log. */
+  summaries(): CheckSummary[] {
+    return [...this.checks.values()].map(({ checkId, status, transitions, wentOffline, offlineMs, results, offlineSince }) => ({
+      type: 'summary' as const,
+      checkId,
+      status,
+      transitions,
+      wentOffline,
+      offlineMs: offlineMs + (offlineSince !== undefined && this.lastAt !== undefined ? Math.max(0, this.lastAt - offlineSince) : 0),
+      results,
+    }));
+  }
+
+  snapshotOf(checkId: number): CheckSnapshot | undefined {
+    const tracked = this.checks.get(checkId);
+    return tracked && snapshotOf(tracked);
+  }
+}

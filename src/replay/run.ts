@@ -1,0 +1,106 @@
+import { parseLine, type InputLine } from '../log/lines.ts';
+import { explainTransition, summaryTable } from './explain.ts';
+import { ReplayFold, type DerivedLine, type FoldOptions } from './fold.ts';
+
+/** One input record: its text, where it came from ("line 12", "seq 4711"), and when it was logged if known. */
+export interface LogRecord {
+  text: string;
+  where: string;
+  time?: Date;
+}
+
+export type ReplayMode = 'ndjson' | 'explain' | 'summary';
+
+export interface WindowOptions {
+  /** Lines before this time only build up state; output and summaries start here. */
+  since?: Date;
+  /** Reading stops at the first line after this time. */
+  until?: Date;
+  /** Only lines about this check are applied. */
+  checkId?: number;
+}
+
+export interface ReplayOptions extends FoldOptions, WindowOptions {
+  mode: ReplayMode;
+}
+
+export interface ReplayIo {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+/** A line's time for windowing: the stream's timestamp, else the line's own `at`. */
+function timeOf(record: LogRecord, line: InputLine): number | undefined {
+  return record.time?.getTime() ?? line.at;
+}
+
+export interface WindowedLine {
+  line: InputLine;
+  record: LogRecord;
+  inWindow: boolean;
+  /** True for the first line inside the window (callers emit window-start state then). */
+  opensWindow: boolean;
+}
+
+/**
+ * Parses records, reports bad ones on stderr (with where they were) and yields the good
+ * ones with their position relative to the window. Shared by replay and log export.
+ */
+export async function* windowed(
+  records: AsyncIterable<LogRecord>,
+  window: WindowOptions,
+  onSkip: (where: string, error: string) => void,
+): AsyncGenerator<WindowedLine> {
+  let open = window.since === undefined;
+  let first = true;
+  for await (const record of records) {
+    if (record.text.trim() === '') continue;
+    const parsed = parseLine(record.text);
+    if (!parsed.ok) {
+      onSkip(record.where, parsed.error);
+      continue;
+    }
+    const line = parsed.line;
+    if (!line || (window.checkId !== undefined && line.checkId !== window.checkId)) continue;
+    const at = timeOf(record, line);
+    if (window.until && at !== undefined && at > window.until.getTime()) break;
+    const opensWindow = !open && at !== undefined && at >= window.since!.getTime();
+    if (opensWindow) open = true;
+    yield { line, record, inWindow: open, opensWindow: opensWindow || (open && first) };
+    first = false;
+  }
+}
+
+const PRINTERS: Record<ReplayMode, (line: DerivedLine) => string | undefined> = {
+  ndjson: (line) => JSON.stringify(line),
+  explain: (line) => (line.type === 'transition' ? `${explainTransition(line)}\n` : undefined),
+  summary: () => undefined,
+};
+
+/**
+ * Drives the fold over a log and prints what it derives. A bad record is reported on
+ * stderr with where it was and skipped; the run goes on. Returns the number skipped.
+ */
+export async function replay(records: AsyncIterable<LogRecord>, options: ReplayOptions, io: ReplayIo): Promise<number> {
+  const fold = new ReplayFold(options);
+  let skipped = 0;
+  const skip = (where: string, error: string) => {
+    skipped += 1;
+    io.err(`${where}: skipped: ${error}`);
+  };
+  for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip)) {
+    if (opensWindow && options.since) fold.startWindow(options.since.getTime());
+    const { lines, error } = fold.apply(line);
+    if (error) skip(record.where, error);
+    if (!inWindow) continue;
+    for (const derived of lines) {
+      const text = PRINTERS[options.mode](derived);
+      if (text !== undefined) io.out(text);
+    }
+  }
+  const summaries = fold.summaries();
+  if (options.mode === 'summary') io.out(summaryTable(summaries, options));
+  if (options.mode === 'ndjson') for (const summary of summaries) io.out(JSON.stringify(summary));
+  if (skipped > 0) io.err(`${skipped} record(s) skipped`);
+  return skipped;
+}

@@ -1,0 +1,147 @@
+import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { ensureResultLog, publishLogged, readLog } from '../../src/bus/result-log.ts';
+import { subject } from '../../src/bus/subjects.ts';
+import { replay } from '../../src/replay/run.ts';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+
+const BIN = new URL('../../bin/bearmon', import.meta.url).pathname;
+let server: NatsServerHandle;
+let nc: NatsConnection;
+const natsUrl = () => server.url;
+
+// A server of its own: streams may not overlap subjects, and other files use bearmon.> too.
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+/** A fresh stream name; the stream is deleted when the test finishes. */
+function uniqueStream(): string {
+  const name = `TEST_${randomBytes(4).toString('hex').toUpperCase()}`;
+  onTestFinished(async () => {
+    await (await jetstreamManager(nc)).streams.delete(name).catch(() => {});
+  });
+  return name;
+}
+
+/** Writes the outage timeline of the replay tests into a fresh stream. */
+async function writeOutage(stream: string): Promise<void> {
+  await ensureResultLog(nc, { stream, retentionMs: 3_600_000 });
+  const js = jetstream(nc);
+  const events: [string, object][] = [
+    [subject.check(1), { type: 'check', checkId: 1, interval: 60, delay: 1, status: 'online' }],
+    [subject.result('w1', 1), { type: 'result', checkId: 1, worker: 'w1', status: 'offline', at: '2026-01-01T00:00:00Z', message: 'ECONNREFUSED' }],
+    [subject.result('w2', 1), { type: 'result', checkId: 1, worker: 'w2', status: 'offline', at: '2026-01-01T00:00:01Z', message: 'ECONNREFUSED' }],
+    [subject.result('w3', 1), { type: 'result', checkId: 1, worker: 'w3', status: 'offline', at: '2026-01-01T00:01:00Z', message: 'ECONNREFUSED' }],
+    [subject.result('w1', 1), { type: 'result', checkId: 1, worker: 'w1', status: 'offline', at: '2026-01-01T00:01:01Z', message: 'ECONNREFUSED' }],
+  ];
+  let n = 0;
+  for (const [name, event] of events) await publishLogged(js, name, event, `outage-${n++}`);
+}
+
+function bearmon(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(BIN, args, { env: { PATH: process.env.PATH!, BEARMON_NATS_URL: natsUrl() } }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
+    );
+    if (input !== undefined) child.stdin!.end(input);
+  });
+}
+
+describe('the result log (JetStream)', () => {
+  it('creates the stream with every logged family, retention and a duplicate window', async () => {
+    const stream = uniqueStream();
+    await ensureResultLog(nc, { stream, retentionMs: 7 * 86_400_000 });
+    const info = await (await jetstreamManager(nc)).streams.info(stream);
+    expect(info.config.subjects.sort()).toEqual(['bearmon.check.>', 'bearmon.decision.>', 'bearmon.notify.>', 'bearmon.result.>', 'bearmon.transition.>']);
+    expect(info.config.max_age).toBe(7 * 86_400 * 1e9);
+    expect(info.config.duplicate_window).toBe(120 * 1e9);
+    // Idempotent, and a retention change is applied to the existing stream.
+    await ensureResultLog(nc, { stream, retentionMs: 86_400_000 });
+    expect((await (await jetstreamManager(nc)).streams.info(stream)).config.max_age).toBe(86_400 * 1e9);
+  });
+
+  it('drops a re-published event with the same message id', async () => {
+    const stream = uniqueStream();
+    await writeOutage(stream);
+    await writeOutage(stream); // every event again, same ids
+    const info = await (await jetstreamManager(nc)).streams.info(stream);
+    expect(info.state.messages).toBe(5);
+  });
+
+  it('replays from the stream exactly as from the same lines in a file', async () => {
+    const stream = uniqueStream();
+    await writeOutage(stream);
+    const out: string[] = [];
+    const skipped = await replay(readLog(nc, { stream }), { mode: 'ndjson', confirmations: 2 }, { out: (l) => out.push(l), err: () => {} });
+    expect(skipped).toBe(0);
+    const transitions = out.map((l) => JSON.parse(l)).filter((l) => l.type === 'transition');
+    expect(transitions.map((t) => [t.from, t.to, t.at])).toEqual([['online', 'offline', '2026-01-01T00:01:01.000Z']]);
+  });
+
+  it('reading an empty stream ends at once', async () => {
+    const stream = uniqueStream();
+    await ensureResultLog(nc, { stream, retentionMs: 3_600_000 });
+    const records = [];
+    for await (const r of readLog(nc, { stream })) records.push(r);
+    expect(records).toEqual([]);
+  });
+
+  it('bearmon log export | bearmon replay - round-trips through the CLI', async () => {
+    const stream = uniqueStream();
+    await writeOutage(stream);
+    const exportRun = await new Promise<{ stdout: string; code: number }>((resolve) =>
+      execFile(BIN, ['log', 'export'], { env: { PATH: process.env.PATH!, BEARMON_NATS_URL: natsUrl(), BEARMON_NATS_STREAM: stream } }, (err, stdout) =>
+        resolve({ stdout, code: err ? 1 : 0 }),
+      ),
+    );
+    expect(exportRun.code).toBe(0);
+    expect(exportRun.stdout.trim().split('\n')).toHaveLength(5);
+    const replayed = await bearmon(['replay', '-', '--confirmations', '2', '--explain'], exportRun.stdout);
+    expect(replayed.code).toBe(0);
+    expect(replayed.stdout).toContain('check 1 went offline at 2026-01-01 00:01:01Z (was online)');
+  });
+
+  it('bearmon trace prints live events readably', async () => {
+    const child = spawn(BIN, ['trace'], { env: { PATH: process.env.PATH!, BEARMON_NATS_URL: natsUrl() } });
+    const lines = createInterface({ input: child.stdout });
+    const seen: string[] = [];
+    const got = new Promise<void>((resolve) =>
+      lines.on('line', (line) => {
+        seen.push(line);
+        if (line.includes('TRANSITION')) resolve();
+      }),
+    );
+    // Publish until the subscriber is up (it prints nothing before its first event).
+    const timer = setInterval(() => {
+      nc.publish(subject.result('w7', 42), JSON.stringify({ type: 'result', checkId: 42, worker: 'w7', status: 'offline', at: '2026-01-01T03:14:00.000Z', message: 'timed out after 10s' }));
+      nc.publish(subject.transition(42), JSON.stringify({ type: 'transition', checkId: 42, from: 'online', to: 'offline', at: '2026-01-01T03:14:05.000Z', rounds: 2 }));
+    }, 100);
+    await got;
+    clearInterval(timer);
+    child.kill();
+    expect(seen).toContain('03:14:00.000  result      check 42     w7             offline       timed out after 10s');
+    expect(seen).toContain('03:14:05.000  TRANSITION  check 42     -              online->offline after 2 round(s)');
+  });
+});
+
+describe('bearmon replay against a missing stream', () => {
+  it('says which stream is missing where, in one line, and exits 1', async () => {
+    const run = await new Promise<{ code: number; stderr: string }>((resolve) =>
+      execFile(BIN, ['replay'], { env: { PATH: process.env.PATH!, BEARMON_NATS_URL: natsUrl(), BEARMON_NATS_STREAM: 'NOPE' } }, (err, _out, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code) : 0, stderr }),
+      ),
+    );
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(`bearmon: the result log stream NOPE does not exist on ${natsUrl()} (no controller has run there yet?)\n`);
+  });
+});

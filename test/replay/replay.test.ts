@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { replay, type LogRecord, type ReplayOptions } from '../../src/replay/run.ts';
+import { exportLog } from '../../src/replay/export.ts';
+
+const check = (checkId: number, delay = 1, status = 'online', interval = 60) => JSON.stringify({ type: 'check', checkId, interval, delay, status });
+const result = (checkId: number, worker: string, status: string, at: string, message = '') =>
+  JSON.stringify({ type: 'result', checkId, worker, status, at, message });
+
+async function* records(lines: string[]): AsyncGenerator<LogRecord> {
+  let n = 0;
+  for (const text of lines) yield { text, where: `line ${++n}` };
+}
+
+async function run(lines: string[], options: Partial<ReplayOptions> = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const skipped = await replay(records(lines), { mode: 'ndjson', confirmations: 2, ...options }, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  const parsed = options.mode && options.mode !== 'ndjson' ? [] : out.map((l) => JSON.parse(l));
+  return { out, err, skipped, parsed, transitions: parsed.filter((l) => l.type === 'transition') };
+}
+
+// Timeline: at t=0 the target dies; w1..w3 see it every minute; at t=5m it is back.
+const OUTAGE = [
+  check(1, 1),
+  result(1, 'w1', 'offline', '2026-01-01T00:00:00Z', 'ECONNREFUSED'),
+  result(1, 'w2', 'offline', '2026-01-01T00:00:01Z', 'ECONNREFUSED'),
+  result(1, 'w3', 'offline', '2026-01-01T00:01:00Z', 'ECONNREFUSED'),
+  result(1, 'w1', 'offline', '2026-01-01T00:01:01Z', 'ECONNREFUSED'),
+  result(1, 'w2', 'online', '2026-01-01T00:05:00Z', 'HTTP 200'),
+  result(1, 'w3', 'online', '2026-01-01T00:05:01Z', 'HTTP 200'),
+  result(1, 'w1', 'online', '2026-01-01T00:06:00Z', 'HTTP 200'),
+  result(1, 'w2', 'online', '2026-01-01T00:06:01Z', 'HTTP 200'),
+];
+
+describe('bearmon replay', () => {
+  it('timeline: target dies at t=0, offline at 1m01s (C=2, D=1), online again at 6m01s', async () => {
+    const { transitions, skipped } = await run(OUTAGE);
+    expect(skipped).toBe(0);
+    expect(transitions.map((t) => [t.from, t.to, t.at])).toEqual([
+      ['online', 'offline', '2026-01-01T00:01:01.000Z'],
+      ['offline', 'online', '2026-01-01T00:06:01.000Z'],
+    ]);
+    expect(transitions[0].evidence.map((e: { worker: string }) => e.worker)).toEqual(['w1', 'w2', 'w3', 'w1']);
+  });
+
+  it('prints pending and round lines and a summary per check', async () => {
+    const { parsed } = await run(OUTAGE.slice(0, 3));
+    expect(parsed.map((l) => l.type)).toEqual(['pending', 'round', 'summary']);
+    expect(parsed[1]).toMatchObject({ round: 1, of: 2, workers: ['w1', 'w2'], at: '2026-01-01T00:00:01.000Z' });
+  });
+
+  it('policy backtesting: C=3, D=2 would have sent no alert for this outage', async () => {
+    const strict = await run(OUTAGE, { confirmations: 3, delay: 2 });
+    expect(strict.transitions).toEqual([]);
+    const { out } = await run(OUTAGE, { mode: 'summary', confirmations: 1, delay: 0 });
+    expect(out[0]).toContain('policy: confirmations 1, delay 0');
+    expect(out[0]).toMatch(/\n\s+1\s+2\s+1\s+5m\s+8\s+online\n/);
+  });
+
+  it('--explain tells why a transition fired: workers, times, messages', async () => {
+    const { out } = await run(OUTAGE, { mode: 'explain' });
+    expect(out[0]).toBe(
+      [
+        'check 1 went offline at 2026-01-01 00:01:01Z (was online): 2 round(s) of 2 distinct worker(s) disagreed, delay 1, suspected since 2026-01-01 00:00:00Z',
+        '  2026-01-01 00:00:00Z  w1               offline  ECONNREFUSED',
+        '  2026-01-01 00:00:01Z  w2               offline  ECONNREFUSED',
+        '  2026-01-01 00:01:00Z  w3               offline  ECONNREFUSED',
+        '  2026-01-01 00:01:01Z  w1               offline  ECONNREFUSED',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('--check limits the replay to one check', async () => {
+    const lines = [check(2, 0), result(2, 'w1', 'offline', '2026-01-01T00:00:00Z'), result(2, 'w2', 'offline', '2026-01-01T00:00:01Z'), ...OUTAGE];
+    expect((await run(lines, { checkId: 2 })).transitions.map((t) => t.checkId)).toEqual([2]);
+  });
+
+  it('a check line that reappears changes the delay, not the status', async () => {
+    const lines = [check(1, 5), result(1, 'w1', 'offline', '2026-01-01T00:00:00Z'), check(1, 0, 'offline'), result(1, 'w2', 'offline', '2026-01-01T00:00:01Z')];
+    const { transitions } = await run(lines);
+    expect(transitions.map((t) => [t.from, t.to, t.delay])).toEqual([['online', 'offline', 0]]);
+  });
+
+  it('bad input: each bad line is reported with its line number and skipped, the run goes on', async () => {
+    const lines = [
+      ...OUTAGE.slice(0, 2),
+      '{"type":"result",',
+      result(7, 'w1', 'offline', '2026-01-01T00:00:00Z'),
+      result(1, 'w1', 'offline', 'yesterday'),
+      result(1, 'w1', 'down', '2026-01-01T00:00:00Z'),
+      JSON.stringify({ type: 'vote', checkId: 1 }),
+      JSON.stringify({ type: 'result', checkId: '1', worker: 'w1', status: 'offline', at: '2026-01-01T00:00:00Z' }),
+      ...OUTAGE.slice(2),
+    ];
+    const { err, skipped, transitions } = await run(lines);
+    expect(skipped).toBe(6);
+    expect(err).toEqual([
+      expect.stringMatching(/^line 3: skipped: invalid JSON/),
+      'line 4: skipped: checkId: unknown check 7 (no "check" line before this result)',
+      expect.stringMatching(/^line 5: skipped: at: expected an RFC 3339 timestamp.*\(value "yesterday"\)$/),
+      expect.stringMatching(/^line 6: skipped: status: .*\(value "down"\)$/),
+      'line 7: skipped: type: expected "check" or "result" (value "vote")',
+      expect.stringMatching(/^line 8: skipped: checkId: .*\(value "1"\)$/),
+      '6 record(s) skipped',
+    ]);
+    // The good lines still derive the same transitions.
+    expect(transitions.map((t) => t.at)).toEqual(['2026-01-01T00:01:01.000Z', '2026-01-01T00:06:01.000Z']);
+  });
+
+  it('derived lines in the input (an export with facts) are not re-applied', async () => {
+    const { transitions: first } = await run(OUTAGE);
+    const withFacts = [...OUTAGE.slice(0, 5), JSON.stringify(first[0]), ...OUTAGE.slice(5)];
+    const { transitions, skipped } = await run(withFacts);
+    expect(skipped).toBe(0);
+    expect(transitions).toEqual(first);
+  });
+});
+
+describe('bearmon log export', () => {
+  async function exported(lines: string[], options: { since?: Date; until?: Date; checkId?: number } = {}) {
+    const out: string[] = [];
+    await exportLog(records(lines), { confirmations: 2, ...options }, { out: (t) => out.push(t), err: () => {} });
+    return out;
+  }
+
+  it('round-trips: replaying an export derives the same transitions', async () => {
+    const out = await exported(OUTAGE);
+    expect(out).toHaveLength(OUTAGE.length);
+    expect((await run(out)).transitions).toEqual((await run(OUTAGE)).transitions);
+  });
+
+  it('a window starts with each check as it stood then, so the export replays on its own', async () => {
+    const since = new Date('2026-01-01T00:02:00Z');
+    const out = await exported(OUTAGE, { since });
+    expect(JSON.parse(out[0]!)).toEqual({ type: 'check', checkId: 1, interval: 60, delay: 1, status: 'offline', at: since.toISOString() });
+    const { transitions } = await run(out);
+    expect(transitions.map((t) => [t.to, t.at])).toEqual([['online', '2026-01-01T00:06:01.000Z']]);
+  });
+
+  it('--until stops at the end of the window', async () => {
+    const out = await exported(OUTAGE, { until: new Date('2026-01-01T00:01:00Z') });
+    expect(out.map((l) => JSON.parse(l).at ?? null)).toEqual([null, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z', '2026-01-01T00:01:00.000Z']);
+  });
+});

@@ -55,3 +55,13 @@ CREATE TABLE IF NOT EXISTS bearmon_schema (
 	description VARCHAR(255) NOT NULL,
 	applied_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
+
+-- One row per transition recorded in checks.status and check_events, keyed by the
+-- controller's name for the transition: a write retried after a lost connection (or by a
+-- successor controller) finds its key and inserts no second check_events row. Binary, so
+-- keys differing only in case or trailing spaces stay distinct.
+CREATE TABLE IF NOT EXISTS bearmon_transitions (
+	transition_key VARBINARY(128) NOT NULL PRIMARY KEY,
+	check_id INT NOT NULL,
+	created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+);

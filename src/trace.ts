@@ -13,6 +13,10 @@ const FORMATS: Record<SubjectFamily, (p: Payload) => string> = {
   transition: (p) => `${time(p.at)}  TRANSITION  check ${str(p.checkId).padEnd(6)} ${'-'.padEnd(14)} ${`${str(p.from)}->${str(p.to)}`.padEnd(13)} after ${str(p.rounds)} round(s)`,
   decision: (p) => `${time(p.at)}  ${str(p.type).padEnd(11)} check ${str(p.checkId).padEnd(6)} ${str(p.worker ?? (p.workers as string[] | undefined)?.join(',')).padEnd(14)} ${str(p.suspected ?? p.status).padEnd(13)} ${p.round ? `round ${str(p.round)}/${str(p.of)}` : ''}`,
   notify: (p) => `${time(p.at)}  notify      check ${str(p.checkId).padEnd(6)} ${str(p.contact).padEnd(14)} ${str(p.outcome).padEnd(13)} ${str(p.message)}`,
+  assign: (p) => `${time(p.at)}  assign      check ${str(p.checkId).padEnd(6)} ${str(p.worker).padEnd(14)} ${str(p.kind ?? 'run').padEnd(13)} ${str(p.assignment)}`,
+  run: (p) => `${time(p.at)}  run         check ${str(p.checkId).padEnd(6)} ${'-'.padEnd(14)} ${str(p.checkType).padEnd(13)} ${str(p.assignment)}`,
+  worker: (p) => `${time(p.at)}  heartbeat   ${' '.repeat(12)} ${str(p.worker).padEnd(14)} ${`${str(p.running)}/${str(p.capacity)} busy`.padEnd(13)}`,
+  control: (p) => `${time(p.at)}  control     ${JSON.stringify(p).slice(0, 120)}`,
 };
 
 /** Formats one message for `bearmon trace`; foreign or malformed payloads print raw. */

@@ -16,12 +16,23 @@ export const SUBJECTS = {
   decision: `${PREFIX}.decision.{check}`,
   /** Notification outcomes: bearmon.notify.<checkId>. */
   notify: `${PREFIX}.notify.{check}`,
+  /** The controller handed a run to a worker (logged before the worker is told): bearmon.assign.<checkId>. */
+  assign: `${PREFIX}.assign.{check}`,
+  /** The run request itself, to one worker: bearmon.run.<workerId>. Not logged. */
+  run: `${PREFIX}.run.{worker}`,
+  /** A worker's liveness and free capacity, every second: bearmon.worker.<workerId>. Not logged. */
+  worker: `${PREFIX}.worker.{worker}`,
+  /** Requests to the controller (request/reply): bearmon.control.status, bearmon.control.reload. */
+  control: `${PREFIX}.control.{command}`,
 } as const;
 
 export type SubjectFamily = keyof typeof SUBJECTS;
 
 /** Families kept in the result log (JetStream). */
-export const LOGGED_FAMILIES = ['result', 'check', 'transition', 'decision', 'notify'] as const satisfies readonly SubjectFamily[];
+export const LOGGED_FAMILIES = ['result', 'check', 'transition', 'decision', 'notify', 'assign'] as const satisfies readonly SubjectFamily[];
+
+export const CONTROL_COMMANDS = ['status', 'reload'] as const;
+export type ControlCommand = (typeof CONTROL_COMMANDS)[number];
 
 const WORKER_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -43,6 +54,13 @@ export const subject = {
   transition: (check: number) => `${PREFIX}.transition.${checkToken(check)}`,
   decision: (check: number) => `${PREFIX}.decision.${checkToken(check)}`,
   notify: (check: number) => `${PREFIX}.notify.${checkToken(check)}`,
+  assign: (check: number) => `${PREFIX}.assign.${checkToken(check)}`,
+  run: (worker: string) => `${PREFIX}.run.${workerToken(worker)}`,
+  worker: (worker: string) => `${PREFIX}.worker.${workerToken(worker)}`,
+  control: (command: ControlCommand) => {
+    if (!CONTROL_COMMANDS.includes(command)) throw new SubjectError(`unknown control command ${JSON.stringify(command)}`);
+    return `${PREFIX}.control.${command}`;
+  },
 } as const satisfies Record<SubjectFamily, (...args: never[]) => string>;
 
 /** Wildcard covering a whole family, e.g. `bearmon.result.>`. */

@@ -58,12 +58,57 @@ configCommand
 
 program
   .command('start')
-  .description('run the local demo: demo targets plus the demo check set, printing each result')
+  .description('run the local cluster: 3 workers (one is the controller), demo targets and demo checks, printing events')
   .addOption(new Option('--interval <seconds>', 'seconds between runs of each demo check').default('5'))
   .action(async (options: { interval: string }) => {
     const { config, log } = globalConfig();
-    const { runDemo } = await import('../demo/run.ts');
-    await runDemo(config, log, { intervalMs: Number(options.interval) * 1000 });
+    const { runCluster } = await import('../demo/cluster.ts');
+    await runCluster(config, log, { intervalSeconds: Number(options.interval), upMs: 40_000, downMs: 30_000 });
+  });
+
+program
+  .command('worker')
+  .description('run a worker ([worker] id, numThreads, sourceAddress); with --controller it also acts as the controller')
+  .option('--controller', 'also act as the controller (until the viewserver picks one)')
+  .action(async (options: { controller?: boolean }) => {
+    const { config, log } = globalConfig();
+    const { runWorkerProcess, terminationSignal } = await import('../actors/worker.ts');
+    const { controllerRole } = await import('../actors/controller.ts');
+    await runWorkerProcess(config, log, terminationSignal(), options.controller ? [controllerRole(config, log)] : []);
+  });
+
+program
+  .command('status')
+  .description('ask the controller for every check (state, confirmations, last result per worker, next run) and the live workers')
+  .option('--json', 'print the controller\'s answer as JSON')
+  .action(async (options: { json?: boolean }) => {
+    const { config } = globalConfig();
+    const { connectBus } = await import('../bus/connect.ts');
+    const { requestStatus, formatStatus } = await import('./status.ts');
+    const nc = await connectBus(config.nats, 'bearmon-status');
+    try {
+      const status = await requestStatus(nc);
+      process.stdout.write(`${options.json ? JSON.stringify(status, null, 2) : formatStatus(status)}\n`);
+    } finally {
+      await nc.close();
+    }
+  });
+
+program
+  .command('reload')
+  .description('ask the controller to reload checks from MySQL now')
+  .action(async () => {
+    const { config } = globalConfig();
+    const { connectBus } = await import('../bus/connect.ts');
+    const { subject } = await import('../bus/subjects.ts');
+    const nc = await connectBus(config.nats, 'bearmon-reload');
+    try {
+      const reply = (await nc.request(subject.control('reload'), '', { timeout: 10_000 })).json<{ ok: boolean; checks?: number; misconfigured?: number; error?: string }>();
+      if (!reply.ok) throw new Error(`reload failed: ${reply.error}`);
+      process.stdout.write(`reloaded: ${reply.checks} checks monitored, ${reply.misconfigured} misconfigured\n`);
+    } finally {
+      await nc.close();
+    }
   });
 
 registerLogCommands(program, globalConfig);

@@ -12,7 +12,10 @@ export const INSTALL_SQL_PATH = fileURLToPath(new URL('../../install.sql', impor
 export const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [];
 
 /** Schema versions bearmon records in `bearmon_schema`; append, never edit. */
-export const SCHEMA_VERSIONS = [{ version: 1, description: 'gobearmon tables + bearmon_schema' }] as const;
+export const SCHEMA_VERSIONS = [
+  { version: 1, description: 'gobearmon tables + bearmon_schema' },
+  { version: 2, description: 'bearmon_transitions: idempotent transition writes' },
+] as const;
 
 export interface MigrationReport {
   database: string;

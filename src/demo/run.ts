@@ -4,10 +4,7 @@ import type { CheckResult } from '../checks/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { startDnsServer } from './dns-server.ts';
-import { startHttpTarget, startTcpTarget, startTlsTarget, type DemoTarget } from './targets.ts';
-
-/** The name the demo DNS server answers (the .test TLD is reserved: it never leaves the machine). */
-export const DEMO_NAME = 'www.bearmon-demo.test';
+import { DEMO_NAME, startHttpTarget, startTcpTarget, startTlsTarget, type DemoTarget } from './targets.ts';
 
 export interface DemoCheck {
   name: string;

@@ -3,6 +3,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { selfSignedCertificate } from './certificate.ts';
 
+/** The name the demo DNS server answers (the .test TLD is reserved: it never leaves the machine). */
+export const DEMO_NAME = 'www.bearmon-demo.test';
+
 /** A demo target: where it listens, and how to stop it. */
 export interface DemoTarget {
   address: string;

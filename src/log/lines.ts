@@ -31,27 +31,41 @@ export const checkLine = z.object({
   at: timestamp.optional(),
 });
 
+const worker = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a worker id');
+const assignment = z.string().regex(/^[A-Za-z0-9_.:-]{1,80}$/, 'expected an assignment id');
+
 export const resultLine = z.object({
   type: z.literal('result'),
   checkId,
-  worker: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a worker id'),
+  worker,
   // Verdicts plus the worker-side outcomes the rule ignores.
   status: z.enum(['online', 'offline', 'misconfigured', 'error', 'fail']),
   at: timestamp,
   message: z.string().max(4096).default(''),
+  /** Which run this answers. Present in the live log; absent in hand-written logs (then always accepted). */
+  assignment: assignment.optional(),
 });
+
+/** The controller handed a run of the check to a worker (logged before the worker hears of it). */
+export const assignLine = z.object({ type: z.literal('assign'), checkId, worker, assignment, at: timestamp });
+/** The run was not answered in time: a late result for it is rejected. */
+export const expireLine = z.object({ type: z.literal('expire'), checkId, worker, assignment, at: timestamp });
 
 export type CheckLine = z.output<typeof checkLine>;
 export type ResultLine = z.output<typeof resultLine>;
-export type InputLine = CheckLine | ResultLine;
+export type AssignLine = z.output<typeof assignLine>;
+export type ExpireLine = z.output<typeof expireLine>;
+export type InputLine = CheckLine | ResultLine | AssignLine | ExpireLine;
 
-const INPUT_SCHEMAS = new Map<string, typeof checkLine | typeof resultLine>([
+const INPUT_SCHEMAS = new Map<string, z.ZodType<InputLine>>([
   ['check', checkLine],
   ['result', resultLine],
+  ['assign', assignLine],
+  ['expire', expireLine],
 ]);
 
 /** Line types replay derives itself: present in a stream or an export, ignored as input. */
-export const DERIVED_TYPES = new Set(['transition', 'round', 'pending', 'cancelled', 'notify', 'summary']);
+export const DERIVED_TYPES = new Set(['transition', 'round', 'pending', 'cancelled', 'rejected', 'notify', 'summary']);
 
 export type ParsedLine = { ok: true; line: InputLine } | { ok: true; line: null } | { ok: false; error: string };
 
@@ -66,7 +80,7 @@ export function parseLine(text: string): ParsedLine {
   const type = (json as { type?: unknown } | null)?.type;
   if (typeof type === 'string' && DERIVED_TYPES.has(type)) return { ok: true, line: null };
   const schema = typeof type === 'string' ? INPUT_SCHEMAS.get(type) : undefined;
-  if (!schema) return { ok: false, error: `type: expected "check" or "result" (value ${JSON.stringify(type) ?? 'undefined'})` };
+  if (!schema) return { ok: false, error: `type: expected "check", "result", "assign" or "expire" (value ${JSON.stringify(type) ?? 'undefined'})` };
   // The common case skips reportInput (half the cost); only a failure re-parses to name the value.
   const parsed = schema.safeParse(json);
   if (parsed.success) return { ok: true, line: parsed.data };

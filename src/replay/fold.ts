@@ -1,6 +1,6 @@
 import { transition } from 'xstate';
 import { checkMachine, initialSnapshot, rule, settledSnapshot, type CheckContext, type CheckSnapshot, type Evidence, type ResultEvent } from '../machines/check.ts';
-import type { CheckLine, InputLine, ResultLine } from '../log/lines.ts';
+import type { AssignLine, CheckLine, ExpireLine, InputLine, ResultLine } from '../log/lines.ts';
 
 /**
  * Replaying a log is a fold: each input line goes through the same check machines the
@@ -17,6 +17,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const NOTHING: { lines: DerivedLine[] } = Object.freeze({ lines: Object.freeze([]) as unknown as DerivedLine[] });
 
 export type DerivedLine =
+  | { type: 'rejected'; checkId: number; worker: string; assignment: string; reason: string; at: string }
   | { type: 'pending'; checkId: number; status: string; suspected: string; worker: string; at: string }
   | { type: 'round'; checkId: number; round: number; of: number; suspected: string; workers: string[]; at: string }
   | { type: 'cancelled'; checkId: number; status: string; worker: string; at: string; rounds: number }
@@ -67,6 +68,15 @@ interface Tracked extends Omit<CheckSummary, 'type'> {
   context: CheckContext;
   pending: CheckSnapshot | undefined;
   offlineSince: number | undefined;
+  /** Runs handed out and not yet answered or expired: assignment id -> worker. */
+  outstanding: Map<string, string> | undefined;
+}
+
+const unknownCheck = (checkId: number, what: string) => `checkId: unknown check ${checkId} (no "check" line before this ${what})`;
+
+function forget(tracked: Tracked, assignment: string): void {
+  tracked.outstanding?.delete(assignment);
+  if (tracked.outstanding?.size === 0) tracked.outstanding = undefined; // idle checks hold no Map
 }
 
 const snapshotOf = (tracked: Tracked): CheckSnapshot => tracked.pending ?? settledSnapshot(tracked.context);
@@ -85,7 +95,65 @@ export class ReplayFold {
 
   /** Applies one line. Returns the derived lines, or an error for a line that can't apply. */
   apply(line: InputLine): { lines: DerivedLine[]; error?: string } {
-    return line.type === 'check' ? this.configure(line) : this.result(line);
+    switch (line.type) {
+      case 'check':
+        return this.configure(line);
+      case 'result':
+        return this.result(line);
+      case 'assign':
+        return this.assign(line);
+      case 'expire':
+        return this.expire(line);
+    }
+  }
+
+  /** Forgets a check (deleted or disabled in the database). */
+  remove(checkId: number): void {
+    this.checks.delete(checkId);
+  }
+
+  has(checkId: number): boolean {
+    return this.checks.has(checkId);
+  }
+
+  /** The machine context of a check: status, turn, rounds, settings. */
+  contextOf(checkId: number): CheckContext | undefined {
+    return this.checks.get(checkId)?.context;
+  }
+
+  /** Workers with a run of this check outstanding. */
+  outstandingWorkers(checkId: number): string[] {
+    return [...(this.checks.get(checkId)?.outstanding?.values() ?? [])];
+  }
+
+  private assign(line: AssignLine): { lines: DerivedLine[]; error?: string } {
+    const tracked = this.checks.get(line.checkId);
+    if (!tracked) return { lines: [], error: unknownCheck(line.checkId, 'assignment') };
+    (tracked.outstanding ??= new Map()).set(line.assignment, line.worker);
+    return NOTHING;
+  }
+
+  private expire(line: ExpireLine): { lines: DerivedLine[]; error?: string } {
+    const tracked = this.checks.get(line.checkId);
+    if (!tracked) return { lines: [], error: unknownCheck(line.checkId, 'expiry') };
+    forget(tracked, line.assignment);
+    return NOTHING;
+  }
+
+  /**
+   * A result counts only when it answers an outstanding run of that worker (SPEC §3): a
+   * late, duplicate or foreign result changes nothing. Results without an assignment id
+   * (hand-written logs, SPEC §6) are always taken.
+   */
+  private accept(tracked: Tracked, line: ResultLine): DerivedLine | undefined {
+    if (line.assignment === undefined) return undefined;
+    const assignedTo = tracked.outstanding?.get(line.assignment);
+    if (assignedTo === line.worker) {
+      forget(tracked, line.assignment);
+      return undefined;
+    }
+    const reason = assignedTo === undefined ? 'not an outstanding run (late, duplicate or expired)' : `run was assigned to ${assignedTo}`;
+    return { type: 'rejected', checkId: line.checkId, worker: line.worker, assignment: line.assignment, reason, at: iso(line.at) };
   }
 
   private configure(line: CheckLine): { lines: DerivedLine[] } {
@@ -113,13 +181,16 @@ export class ReplayFold {
       offlineMs: 0,
       results: 0,
       offlineSince: line.status === 'offline' ? line.at : undefined,
+      outstanding: undefined,
     });
     return { lines: [] };
   }
 
   private result(line: ResultLine): { lines: DerivedLine[]; error?: string } {
     const tracked = this.checks.get(line.checkId);
-    if (!tracked) return { lines: [], error: `checkId: unknown check ${line.checkId} (no "check" line before this result)` };
+    if (!tracked) return { lines: [], error: unknownCheck(line.checkId, 'result') };
+    const rejected = this.accept(tracked, line);
+    if (rejected) return { lines: [rejected] };
     this.firstAt ??= line.at;
     this.lastAt = Math.max(this.lastAt ?? line.at, line.at);
     if (tracked.status === 'offline') tracked.offlineSince ??= this.firstAt;

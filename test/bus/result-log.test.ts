@@ -62,7 +62,7 @@ describe('the result log (JetStream)', () => {
     const stream = uniqueStream();
     await ensureResultLog(nc, { stream, retentionMs: 7 * 86_400_000 });
     const info = await (await jetstreamManager(nc)).streams.info(stream);
-    expect(info.config.subjects.sort()).toEqual(['bearmon.check.>', 'bearmon.decision.>', 'bearmon.notify.>', 'bearmon.result.>', 'bearmon.transition.>']);
+    expect(info.config.subjects.sort()).toEqual(['bearmon.assign.>', 'bearmon.check.>', 'bearmon.decision.>', 'bearmon.notify.>', 'bearmon.result.>', 'bearmon.transition.>']);
     expect(info.config.max_age).toBe(7 * 86_400 * 1e9);
     expect(info.config.duplicate_window).toBe(120 * 1e9);
     // Idempotent, and a retention change is applied to the existing stream.

@@ -100,7 +100,7 @@ describe('bearmon replay', () => {
       'line 4: skipped: checkId: unknown check 7 (no "check" line before this result)',
       expect.stringMatching(/^line 5: skipped: at: expected an RFC 3339 timestamp.*\(value "yesterday"\)$/),
       expect.stringMatching(/^line 6: skipped: status: .*\(value "down"\)$/),
-      'line 7: skipped: type: expected "check" or "result" (value "vote")',
+      'line 7: skipped: type: expected "check", "result", "assign" or "expire" (value "vote")',
       expect.stringMatching(/^line 8: skipped: checkId: .*\(value "1"\)$/),
       '6 record(s) skipped',
     ]);
@@ -141,5 +141,37 @@ describe('bearmon log export', () => {
   it('--until stops at the end of the window', async () => {
     const out = await exported(OUTAGE, { until: new Date('2026-01-01T00:01:00Z') });
     expect(out.map((l) => JSON.parse(l).at ?? null)).toEqual([null, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:01.000Z', '2026-01-01T00:01:00.000Z']);
+  });
+});
+
+describe('replay applies the acceptance rule of the live log', () => {
+  const assign = (worker: string, assignment: string, at: string) => JSON.stringify({ type: 'assign', checkId: 1, worker, assignment, at });
+  const expire = (worker: string, assignment: string, at: string) => JSON.stringify({ type: 'expire', checkId: 1, worker, assignment, at });
+  const res = (worker: string, assignment: string, at: string, status = 'offline') =>
+    JSON.stringify({ type: 'result', checkId: 1, worker, status, at, message: '', assignment });
+
+  it('counts a result only from the assigned worker, once, and not after expiry', async () => {
+    const lines = [
+      check(1, 0),
+      assign('w1', 'a1', '2026-01-01T00:00:00Z'),
+      res('w2', 'a1', '2026-01-01T00:00:01Z'), // not w2's run
+      res('w1', 'a1', '2026-01-01T00:00:02Z'), // counted
+      res('w1', 'a1', '2026-01-01T00:00:03Z'), // duplicate
+      assign('w2', 'a2', '2026-01-01T00:00:04Z'),
+      expire('w2', 'a2', '2026-01-01T00:00:14Z'),
+      res('w2', 'a2', '2026-01-01T00:00:15Z'), // late
+      assign('w3', 'a3', '2026-01-01T00:00:16Z'),
+      res('w3', 'a3', '2026-01-01T00:00:17Z'), // counted: w1 + w3 = a round, delay 0 -> flip
+    ];
+    const { parsed, transitions, skipped } = await run(lines);
+    expect(skipped).toBe(0);
+    expect(parsed.filter((l) => l.type === 'rejected').map((l) => [l.worker, l.assignment, l.reason])).toEqual([
+      ['w2', 'a1', 'run was assigned to w1'],
+      ['w1', 'a1', 'not an outstanding run (late, duplicate or expired)'],
+      ['w2', 'a2', 'not an outstanding run (late, duplicate or expired)'],
+    ]);
+    expect(transitions.map((t) => [t.to, t.at, t.evidence.map((e: { worker: string }) => e.worker)])).toEqual([
+      ['offline', '2026-01-01T00:00:17.000Z', ['w1', 'w3']],
+    ]);
   });
 });

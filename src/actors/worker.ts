@@ -1,0 +1,243 @@
+import { jetstream } from '@nats-io/jetstream';
+import type { Msg } from '@nats-io/transport-node';
+import { connectBus, type NatsConnection } from '../bus/connect.ts';
+import { decode, runRequest, type Heartbeat, type ResultMessage, type RunRequest } from '../bus/messages.ts';
+import { subject } from '../bus/subjects.ts';
+import { createCheckRegistry } from '../checks/registry.ts';
+import { CheckRunner } from '../checks/run.ts';
+import type { CheckResult } from '../checks/types.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import { showValue } from '../validation.ts';
+import { DEFAULT_RETRY, publishWithRetry, type RetryPolicy } from './publish-retry.ts';
+import { createWorkQueue } from './work-queue.ts';
+
+/**
+ * The worker actor: takes run requests from bearmon.run.<id>, runs each check with
+ * bounded concurrency and publishes the verdict into the result log. It holds no state
+ * beyond the runner's cache of prepared definitions and needs nothing but NATS: the
+ * check definition travels with the request.
+ */
+export interface WorkerDeps {
+  nc: NatsConnection;
+  id: string;
+  /** Checks run at the same time ([worker] numThreads). */
+  numThreads: number;
+  sourceAddress?: string;
+  dnsServer: string;
+  log: Logger;
+  now?: () => number;
+  runner?: CheckRunner;
+  heartbeatMs?: number;
+  /** Requests allowed to wait for a free slot; default QUEUE_FACTOR × numThreads. */
+  maxQueued?: number;
+  publishRetry?: RetryPolicy;
+}
+
+export interface WorkerStats {
+  running: number;
+  queued: number;
+  /** Runs that finished with a verdict (cancelled runs are not counted). */
+  completed: number;
+  /** Requests refused: undecodable, or the queue was full. */
+  dropped: number;
+}
+
+export interface WorkerHandle {
+  /** Stops taking work, drops queued requests, cancels runs in flight (publishing nothing for them). */
+  stop(): Promise<void>;
+  stats(): WorkerStats;
+}
+
+export const DEFAULT_HEARTBEAT_MS = 1000;
+/** A worker this far behind sheds load instead of buffering without bound. */
+export const QUEUE_FACTOR = 10;
+/** The result schema caps messages; a longer one would be dropped by every reader. */
+const MAX_MESSAGE_CHARS = 4096;
+
+/**
+ * The JetStream message id of a result. Namespaced so it can never collide with another
+ * event logged under the same assignment id (the controller's assign event), and stable
+ * across retries, so a re-sent result is stored once.
+ */
+export function resultMessageId(worker: string, assignment: string): string {
+  return `result.${worker}.${assignment}`;
+}
+
+export function startWorker(deps: WorkerDeps): WorkerHandle {
+  const runSubject = subject.run(deps.id);
+  if (!Number.isInteger(deps.numThreads) || deps.numThreads < 1) throw new RangeError(`numThreads must be a positive integer, got ${deps.numThreads}`);
+  const now = deps.now ?? Date.now;
+  const runner = deps.runner ?? new CheckRunner(createCheckRegistry());
+  const log = deps.log.child({ worker: deps.id });
+  const js = jetstream(deps.nc);
+  const shutdown = new AbortController();
+  const counters = { completed: 0, dropped: 0 };
+
+  const queue = createWorkQueue<RunRequest>({
+    concurrency: deps.numThreads,
+    maxQueued: deps.maxQueued ?? QUEUE_FACTOR * deps.numThreads,
+    run: (request) => execute(request),
+    onError: (request, err) =>
+      log.error({ checkId: request.checkId, assignment: request.assignment, err: (err as Error)?.message ?? String(err) }, 'run failed unexpectedly'),
+  });
+
+  async function execute(request: RunRequest): Promise<void> {
+    const result = await runner.run(request.checkType, request.data, {
+      now,
+      dnsServer: deps.dnsServer,
+      sourceAddress: deps.sourceAddress,
+      signal: shutdown.signal,
+    });
+    // A run cut short by shutdown says nothing about the target: publish nothing, the
+    // controller reassigns it when no result arrives.
+    if (shutdown.signal.aborted && result.status === 'error') {
+      log.debug({ checkId: request.checkId, assignment: request.assignment }, 'run cancelled by shutdown; no result published');
+      return;
+    }
+    counters.completed++;
+    const message = buildResult(deps.id, request, result, now());
+    logRun(log, message);
+    await publishWithRetry(
+      js,
+      {
+        subject: subject.result(deps.id, request.checkId),
+        payload: JSON.stringify(message),
+        msgID: resultMessageId(deps.id, request.assignment),
+        context: { checkId: request.checkId, assignment: request.assignment },
+      },
+      deps.publishRetry ?? DEFAULT_RETRY,
+      log,
+      shutdown.signal,
+    );
+  }
+
+  const onRequest = (err: Error | null, msg: Msg) => {
+    if (err) return log.error({ subject: runSubject, err: err.message }, 'run subscription failed');
+    if (shutdown.signal.aborted) return;
+    const decoded = decode(runRequest, msg.data);
+    if (!decoded.ok) {
+      counters.dropped++;
+      log.warn({ subject: msg.subject, error: decoded.error, payload: showValue(msg.string(), 200) }, `dropped a bad run request: ${decoded.error}`);
+      return;
+    }
+    const request = decoded.value;
+    if (!queue.offer(request)) {
+      counters.dropped++;
+      log.warn({ checkId: request.checkId, assignment: request.assignment, running: queue.running, queued: queue.queued }, 'run queue full: dropped a run request');
+    }
+  };
+  const subscription = deps.nc.subscribe(runSubject, { callback: onRequest });
+
+  const heartbeat = startHeartbeat(deps, now, log, () => queue.running);
+
+  let stopped: Promise<void> | undefined;
+  const stop = async () => {
+    subscription.unsubscribe();
+    heartbeat.stop();
+    const unstarted = queue.clear();
+    if (unstarted.length > 0) log.info({ dropped: unstarted.length }, 'worker stopping: dropped queued run requests');
+    shutdown.abort();
+    await queue.idle();
+    log.info({ completed: counters.completed }, 'worker stopped');
+  };
+
+  return {
+    stop: () => (stopped ??= stop()),
+    stats: () => ({ running: queue.running, queued: queue.queued, ...counters }),
+  };
+}
+
+export function buildResult(worker: string, request: RunRequest, result: CheckResult, completedAt: number): ResultMessage {
+  return {
+    type: 'result',
+    checkId: request.checkId,
+    worker,
+    assignment: request.assignment,
+    status: result.status,
+    message: result.message.length > MAX_MESSAGE_CHARS ? `${result.message.slice(0, MAX_MESSAGE_CHARS - 1)}…` : result.message,
+    durationMs: Math.max(0, result.durationMs),
+    view: request.view,
+    at: new Date(completedAt).toISOString(),
+  };
+}
+
+function logRun(log: Logger, message: ResultMessage): void {
+  const fields = { checkId: message.checkId, assignment: message.assignment, status: message.status, durationMs: message.durationMs };
+  // `error` is the worker's own failure, worth an operator's eye; verdicts are routine.
+  if (message.status === 'error') log.warn({ ...fields, message: message.message }, 'run failed inside the worker');
+  else log.debug(fields, 'run completed');
+}
+
+/** Announces liveness and load at once and every heartbeatMs (core NATS: not logged). */
+function startHeartbeat(deps: WorkerDeps, now: () => number, log: Logger, running: () => number): { stop(): void } {
+  const heartbeatSubject = subject.worker(deps.id);
+  const startedAt = new Date(now()).toISOString();
+  const beat = () => {
+    const message: Heartbeat = { type: 'heartbeat', worker: deps.id, capacity: deps.numThreads, running: running(), startedAt, at: new Date(now()).toISOString() };
+    try {
+      deps.nc.publish(heartbeatSubject, JSON.stringify(message));
+    } catch (err) {
+      log.warn({ subject: heartbeatSubject, err: (err as Error).message }, 'heartbeat not sent');
+    }
+  };
+  beat();
+  const timer = setInterval(beat, deps.heartbeatMs ?? DEFAULT_HEARTBEAT_MS);
+  return { stop: () => clearInterval(timer) };
+}
+
+/**
+ * `bearmon worker`: connects to NATS, runs the worker until `shutdown` aborts (by default
+ * on SIGINT or SIGTERM), then stops it and drains the connection so every result already
+ * handed to NATS is flushed.
+ */
+/** Another role the same process plays on the same connection (the controller). */
+export type ExtraRole = (nc: NatsConnection) => Promise<{ stop(): Promise<void> }>;
+
+export async function runWorkerProcess(
+  config: Config,
+  log: Logger,
+  shutdown: AbortSignal = terminationSignal(),
+  roles: ExtraRole[] = [],
+): Promise<void> {
+  const nc = await connectBus(config.nats, `bearmon-worker-${config.worker.id}`);
+  void logConnectionEvents(nc, log.child({ worker: config.worker.id }));
+  const worker = startWorker({
+    nc,
+    id: config.worker.id,
+    numThreads: config.worker.numThreads,
+    sourceAddress: config.worker.sourceAddress,
+    dnsServer: config.dns.server,
+    log,
+  });
+  log.info({ worker: config.worker.id, numThreads: config.worker.numThreads, sourceAddress: config.worker.sourceAddress, server: nc.getServer() }, 'worker started');
+  const started = await Promise.all(roles.map((role) => role(nc)));
+  await aborted(shutdown);
+  log.info({ worker: config.worker.id }, 'worker shutting down');
+  for (const role of started) await role.stop();
+  await worker.stop();
+  await nc.drain();
+}
+
+/** Aborts on the first SIGINT or SIGTERM: the process's edge, so only the CLI path uses it. */
+export function terminationSignal(): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return controller.signal;
+}
+
+function aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+}
+
+/** Lost and regained connections are what an operator looks for when results stop. */
+async function logConnectionEvents(nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const status of nc.status()) {
+    if (status.type === 'disconnect') log.warn({ server: status.server }, 'lost the NATS connection; reconnecting');
+    else if (status.type === 'reconnect') log.info({ server: status.server }, 'reconnected to NATS');
+    else if (status.type === 'slowConsumer' || status.type === 'error') log.warn({ status }, 'NATS connection problem');
+  }
+}

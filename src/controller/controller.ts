@@ -1,0 +1,317 @@
+import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import type { CheckRegistry } from '../checks/registry.ts';
+import { decode, heartbeat, resultMessage, type ResultMessage, type RunRequest } from '../bus/messages.ts';
+import { ensureResultLog } from '../bus/result-log.ts';
+import { PREFIX, subject } from '../bus/subjects.ts';
+import type { Logger } from '../log.ts';
+import type { AssignLine, ExpireLine, ResultLine } from '../log/lines.ts';
+import type { Store } from '../db/store.ts';
+import type { TransitionWriter } from '../db/transition-writer.ts';
+import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
+import { changed, defineCheck, isMisconfigured, type CheckDefinition, type MisconfiguredCheck } from './checks.ts';
+import { DueHeap } from './heap.ts';
+import { buildStatus, type ControllerStatus, type LastResult } from './status.ts';
+import { chooseWorker, WorkerTable } from './workers.ts';
+
+export type ControllerStore = Pick<Store, 'loadChecks'>;
+
+/** Where transitions go to be written to MySQL (the retrying writer queue). */
+export type TransitionSink = Pick<TransitionWriter, 'enqueue'>;
+
+export type AdminNotice = { kind: 'quorum-lost'; alive: number; confirmations: number } | { kind: 'quorum-restored'; alive: number } | { kind: 'reload-failed'; consecutive: number; error: string };
+
+export interface ControllerDeps {
+  nc: NatsConnection;
+  /** The worker id of the process acting as controller. */
+  id: string;
+  confirmations: number;
+  reloadIntervalMs: number;
+  store: ControllerStore;
+  writer: TransitionSink;
+  registry: CheckRegistry;
+  log: Logger;
+  resultLog: { stream: string; retentionMs: number };
+  now?: () => number;
+  tickMs?: number;
+  workerTimeoutMs?: number;
+  /** Admin notices (the contacts issue delivers them; until then they are logged). */
+  onNotice?: (notice: AdminNotice) => void;
+}
+
+export interface ControllerHandle {
+  stop(): Promise<void>;
+  reload(): Promise<{ checks: number; misconfigured: number }>;
+  status(): ControllerStatus;
+}
+
+interface InFlight {
+  checkId: number;
+  worker: string;
+  expiresAt: number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * The controller actor: loads checks, keeps one machine per check (through the same fold
+ * replay uses), schedules runs (SPEC §3), accepts results only for outstanding runs,
+ * and turns the machines' facts into effects: log events, MySQL writes, notices.
+ */
+export async function startController(deps: ControllerDeps): Promise<ControllerHandle> {
+  const now = deps.now ?? Date.now;
+  const log = deps.log.child({ role: 'controller', worker: deps.id });
+  await ensureResultLog(deps.nc, deps.resultLog);
+  const js = jetstream(deps.nc);
+  const fold = new ReplayFold({ confirmations: deps.confirmations });
+  const checks = new Map<number, CheckDefinition>();
+  let misconfigured = new Map<number, MisconfiguredCheck>();
+  const due = new DueHeap();
+  const workers = new WorkerTable(deps.workerTimeoutMs ?? 3000);
+
+  const inFlight = new Map<string, InFlight>();
+  const lastResults = new Map<number, Map<string, LastResult>>();
+  let cursor = 0;
+  let sequence = 0;
+  let quorum: boolean | undefined;
+  let reloadFailures = 0;
+  const notice = deps.onNotice ?? ((n: AdminNotice) => log.warn({ notice: n }, `admin notice: ${n.kind}`));
+
+  const publishLogged = (name: string, event: object, msgID: string) => {
+    js.publish(name, JSON.stringify(event), { msgID }).catch((err: Error) => log.error({ err: err.message, subject: name }, 'could not write to the result log'));
+  };
+
+  // --- facts -> effects -------------------------------------------------------------
+  const EFFECTS: Record<DerivedLine['type'], (line: never) => void> = {
+    transition: (line: Extract<DerivedLine, { type: 'transition' }>) => {
+      const key = `${line.checkId}:${line.at}:${line.to}`;
+      log.info({ checkId: line.checkId, from: line.from, to: line.to, at: line.at, rounds: line.rounds }, `check ${line.checkId} is ${line.to}`);
+      deps.writer.enqueue({ checkId: line.checkId, to: line.to as 'online' | 'offline', at: new Date(line.at), key });
+      publishLogged(subject.transition(line.checkId), line, `transition:${key}`);
+    },
+    rejected: (line: Extract<DerivedLine, { type: 'rejected' }>) => {
+      log.warn({ checkId: line.checkId, worker: line.worker, assignment: line.assignment }, `result rejected: ${line.reason}`);
+      publishLogged(subject.decision(line.checkId), line, `rejected:${line.assignment}:${line.worker}`);
+    },
+    pending: (line: Extract<DerivedLine, { type: 'pending' }>) => publishLogged(subject.decision(line.checkId), line, `pending:${line.checkId}:${line.at}`),
+    round: (line: Extract<DerivedLine, { type: 'round' }>) => publishLogged(subject.decision(line.checkId), line, `round:${line.checkId}:${line.at}`),
+    cancelled: (line: Extract<DerivedLine, { type: 'cancelled' }>) =>
+      publishLogged(subject.decision(line.checkId), line, `cancelled:${line.checkId}:${line.at}`),
+  };
+  const effect = (lines: DerivedLine[]) => {
+    for (const line of lines) EFFECTS[line.type](line as never);
+  };
+
+  // --- assignments ------------------------------------------------------------------
+  const assign = (check: CheckDefinition, worker: string, at: number) => {
+    const assignment = `${deps.id}.${at.toString(36)}.${(sequence++).toString(36)}`;
+    const line: AssignLine = { type: 'assign', checkId: check.id, worker, assignment, at };
+    fold.apply(line);
+    inFlight.set(assignment, { checkId: check.id, worker, expiresAt: at + check.expireAfterMs });
+    workers.reserve(worker);
+    check.lastWorker = worker;
+    const request: RunRequest = { type: 'run', assignment, checkId: check.id, checkType: check.type, data: check.data, view: 0, at: iso(at) };
+    // The assignment is in the log before the worker hears of it, so a replay sees it first.
+    js.publish(subject.assign(check.id), JSON.stringify({ ...line, at: iso(at) }), { msgID: assignment })
+      .catch((err: Error) => log.error({ err: err.message, checkId: check.id }, 'could not log an assignment'))
+      .finally(() => deps.nc.publish(subject.run(worker), JSON.stringify(request)));
+  };
+
+  /** The regular run of a due check, on the next worker in rotation. */
+  const runDue = (check: CheckDefinition, at: number): boolean => {
+    const worker = chooseWorker(workers.alive(at), { avoid: check.lastWorker, cursor: cursor++ });
+    if (!worker) return false;
+    assign(check, worker.id, at);
+    return true;
+  };
+
+  /** While a change is suspected, confirmation runs go at once to workers not yet heard from. */
+  const confirm = (check: CheckDefinition, at: number) => {
+    const context = fold.contextOf(check.id);
+    if (!context || context.turn.length === 0) return;
+    const busy = new Set([...context.turn, ...fold.outstandingWorkers(check.id)]);
+    let needed = context.confirmations - busy.size;
+    while (needed > 0) {
+      const worker = chooseWorker(workers.alive(at), { exclude: busy, cursor: cursor++ });
+      if (!worker) return;
+      assign(check, worker.id, at);
+      busy.add(worker.id);
+      needed -= 1;
+    }
+  };
+
+  const expire = (assignment: string, flight: InFlight, at: number) => {
+    inFlight.delete(assignment);
+    workers.release(flight.worker);
+    const line: ExpireLine = { type: 'expire', checkId: flight.checkId, worker: flight.worker, assignment, at };
+    fold.apply(line);
+    publishLogged(subject.assign(flight.checkId), { ...line, at: iso(at) }, `expire:${assignment}`);
+    log.warn({ checkId: flight.checkId, worker: flight.worker, assignment }, 'run not answered in time: handing it to another worker');
+    const check = checks.get(flight.checkId);
+    if (check && !runDue(check, at)) due.set(check.id, at);
+  };
+
+  // --- the clock ----------------------------------------------------------------------
+  const tick = () => {
+    const at = now();
+    for (const dead of workers.reapDead(at)) {
+      log.warn({ worker: dead }, 'worker stopped sending heartbeats');
+      for (const [assignment, flight] of inFlight) if (flight.worker === dead) expire(assignment, flight, at);
+    }
+    for (const [assignment, flight] of inFlight) if (flight.expiresAt <= at) expire(assignment, flight, at);
+    for (const id of due.popDue(at)) {
+      const check = checks.get(id);
+      if (!check) continue;
+      // A check whose run is still out is not run again (gobearmon's lock); expiry frees it.
+      if (fold.outstandingWorkers(id).length > 0) due.set(id, at + check.interval * 1000);
+      // No worker free: try again shortly rather than skipping a whole interval.
+      else due.set(id, runDue(check, at) ? at + check.interval * 1000 : at + 1000);
+    }
+    watchQuorum(at);
+  };
+
+  const startedAt = now();
+  const workerTimeoutMs = deps.workerTimeoutMs ?? 3000;
+  const watchQuorum = (at: number) => {
+    // Workers announce themselves within a heartbeat: judging before that would cry wolf at every start.
+    if (at - startedAt < workerTimeoutMs) return;
+    const alive = workers.alive(at).length;
+    const ok = alive >= deps.confirmations;
+    if (ok === quorum) return;
+    quorum = ok;
+    if (!ok) {
+      log.error({ alive, confirmations: deps.confirmations }, `only ${alive} live worker(s) but confirmations = ${deps.confirmations}: no check can change state`);
+      notice({ kind: 'quorum-lost', alive, confirmations: deps.confirmations });
+    } else {
+      log.info({ alive }, 'enough live workers to confirm changes again');
+      notice({ kind: 'quorum-restored', alive });
+    }
+  };
+
+  // --- results --------------------------------------------------------------------------
+  const onResult = (msg: Msg) => {
+    const decoded = decode(resultMessage, msg.data);
+    if (!decoded.ok) return void log.warn({ subject: msg.subject, error: decoded.error }, 'dropped a malformed result');
+    const result = decoded.value;
+    const [, , worker, check] = msg.subject.split('.');
+    if (worker !== result.worker || check !== String(result.checkId)) {
+      return void log.warn({ subject: msg.subject, worker: result.worker, checkId: result.checkId }, 'dropped a result whose subject does not match its worker or check');
+    }
+    const flight = inFlight.get(result.assignment);
+    if (flight && flight.worker === result.worker) {
+      inFlight.delete(result.assignment);
+      workers.release(flight.worker);
+    }
+    const definition = checks.get(result.checkId);
+    if (!definition || !fold.has(result.checkId)) return void log.warn({ checkId: result.checkId, worker: result.worker }, 'dropped a result for an unknown check');
+    const line: ResultLine = { type: 'result', checkId: result.checkId, worker: result.worker, status: result.status, at: Date.parse(result.at), message: result.message, assignment: result.assignment };
+    const { lines } = fold.apply(line);
+    if (!lines.some((l) => l.type === 'rejected')) remember(result);
+    effect(lines);
+    confirm(definition, now());
+  };
+
+  const remember = (result: ResultMessage) => {
+    let perWorker = lastResults.get(result.checkId);
+    if (!perWorker) lastResults.set(result.checkId, (perWorker = new Map()));
+    perWorker.set(result.worker, { status: result.status, message: result.message, at: result.at, durationMs: result.durationMs });
+  };
+
+  const onHeartbeat = (msg: Msg) => {
+    const decoded = decode(heartbeat, msg.data);
+    if (!decoded.ok) return void log.warn({ subject: msg.subject, error: decoded.error }, 'dropped a malformed heartbeat');
+    if (msg.subject !== subject.worker(decoded.value.worker)) return void log.warn({ subject: msg.subject }, 'dropped a heartbeat whose subject does not match its worker');
+    const wasAlive = workers.isAlive(decoded.value.worker, now());
+    workers.heartbeat(decoded.value, now());
+    if (!wasAlive) log.info({ worker: decoded.value.worker, capacity: decoded.value.capacity }, 'worker is alive');
+  };
+
+  // --- configuration ----------------------------------------------------------------------
+  const reload = async () => {
+    let loaded;
+    try {
+      loaded = await deps.store.loadChecks();
+    } catch (err) {
+      reloadFailures += 1;
+      log.error({ err: (err as Error).message, consecutive: reloadFailures }, 'could not load checks; monitoring goes on with the last configuration');
+      if (reloadFailures % 10 === 0) notice({ kind: 'reload-failed', consecutive: reloadFailures, error: (err as Error).message });
+      throw err;
+    }
+    reloadFailures = 0;
+    const at = now();
+    const nextMisconfigured = new Map(loaded.misconfigured.map((m) => [m.id ?? -1, m]));
+    const seen = new Set<number>();
+    for (const row of loaded.checks) {
+      const definition = defineCheck(deps.registry, row);
+      if (isMisconfigured(definition)) {
+        nextMisconfigured.set(row.id, definition);
+        continue;
+      }
+      seen.add(row.id);
+      const before = checks.get(row.id);
+      if (before && !changed(before, row)) continue;
+      checks.set(row.id, { ...definition, lastWorker: before?.lastWorker });
+      fold.apply({ type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at });
+      publishLogged(subject.check(row.id), { type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at: iso(at), name: row.name, checkType: row.type }, `check:${row.id}:${at}`);
+      // New checks start spread over their interval so they don't all fire at once.
+      if (!before) due.set(row.id, at + spread(row.id, row.interval));
+    }
+    for (const id of [...checks.keys()]) {
+      if (seen.has(id)) continue;
+      checks.delete(id);
+      fold.remove(id);
+      due.delete(id);
+      lastResults.delete(id);
+    }
+    for (const [id, bad] of nextMisconfigured) {
+      // Said once per problem, not on every reload.
+      if (misconfigured.get(id)?.message !== bad.message) {
+        log.error({ checkId: bad.id, field: bad.field }, `check ${bad.id} (${bad.name}) is misconfigured and not monitored: ${bad.message}`);
+      }
+    }
+    misconfigured = nextMisconfigured;
+    return { checks: checks.size, misconfigured: misconfigured.size };
+  };
+
+  const status = (): ControllerStatus =>
+    buildStatus({ id: deps.id, now: now(), confirmations: deps.confirmations, checks, misconfigured, fold, due, workers, lastResults, quorum: quorum ?? false });
+
+  // --- wiring -----------------------------------------------------------------------------
+  const subscriptions: Subscription[] = [
+    deps.nc.subscribe(`${PREFIX}.result.>`, { callback: (err, msg) => (err ? log.error({ err: err.message }, 'result subscription failed') : onResult(msg)) }),
+    deps.nc.subscribe(`${PREFIX}.worker.*`, { callback: (err, msg) => (err ? undefined : onHeartbeat(msg)) }),
+    deps.nc.subscribe(subject.control('status'), { callback: (_err, msg) => void msg.respond(JSON.stringify(status())) }),
+    deps.nc.subscribe(subject.control('reload'), {
+      callback: (_err, msg) => {
+        reload().then(
+          (counts) => msg.respond(JSON.stringify({ ok: true, ...counts })),
+          (err: Error) => msg.respond(JSON.stringify({ ok: false, error: err.message })),
+        );
+      },
+    }),
+  ];
+  await deps.nc.flush();
+  await reload().catch(() => {});
+  const ticker = setInterval(tick, deps.tickMs ?? 100);
+  const reloader = setInterval(() => void reload().catch(() => {}), deps.reloadIntervalMs);
+  log.info({ checks: checks.size, misconfigured: misconfigured.size, confirmations: deps.confirmations }, 'controller started');
+
+  return {
+    reload,
+    status,
+    stop: async () => {
+      clearInterval(ticker);
+      clearInterval(reloader);
+      for (const sub of subscriptions) sub.unsubscribe();
+      log.info('controller stopped');
+    },
+  };
+}
+
+/** A stable offset within the interval for a check's first run (ms). */
+function spread(checkId: number, intervalSeconds: number): number {
+  const hash = Math.imul(checkId ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  return hash % Math.max(1, intervalSeconds * 1000);
+}
+
+export type { JetStreamClient };

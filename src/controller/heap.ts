@@ -1,0 +1,81 @@
+/**
+ * A binary min-heap of (time, id) with lazy deletion: rescheduling an id pushes a new
+ * entry and the stale one is skipped when popped (its time no longer matches). Keeps the
+ * controller's per-tick work proportional to what is due, not to the number of checks.
+ */
+export class DueHeap {
+  private times: number[] = [];
+  private ids: number[] = [];
+  private readonly current = new Map<number, number>();
+
+  get size(): number {
+    return this.current.size;
+  }
+
+  /** Schedules `id` at `time`, replacing any earlier schedule of it. */
+  set(id: number, time: number): void {
+    this.current.set(id, time);
+    this.times.push(time);
+    this.ids.push(id);
+    this.up(this.times.length - 1);
+  }
+
+  delete(id: number): void {
+    this.current.delete(id);
+  }
+
+  timeOf(id: number): number | undefined {
+    return this.current.get(id);
+  }
+
+  /** Removes and returns every id due at or before `now`, earliest first. */
+  popDue(now: number, limit = Infinity): number[] {
+    const due: number[] = [];
+    while (this.times.length > 0 && this.times[0]! <= now && due.length < limit) {
+      const time = this.times[0]!;
+      const id = this.ids[0]!;
+      this.removeTop();
+      if (this.current.get(id) !== time) continue; // stale entry
+      this.current.delete(id);
+      due.push(id);
+    }
+    return due;
+  }
+
+  private removeTop(): void {
+    const lastTime = this.times.pop()!;
+    const lastId = this.ids.pop()!;
+    if (this.times.length === 0) return;
+    this.times[0] = lastTime;
+    this.ids[0] = lastId;
+    this.down(0);
+  }
+
+  private swap(a: number, b: number): void {
+    [this.times[a], this.times[b]] = [this.times[b]!, this.times[a]!];
+    [this.ids[a], this.ids[b]] = [this.ids[b]!, this.ids[a]!];
+  }
+
+  private up(i: number): void {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (this.times[parent]! <= this.times[i]!) return;
+      this.swap(i, parent);
+      i = parent;
+    }
+  }
+
+  private down(i: number): void {
+    const n = this.times.length;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let smallest = i;
+      if (l < n && this.times[l]! < this.times[smallest]!) smallest = l;
+      if (r < n && this.times[r]! < this.times[smallest]!) smallest = r;
+      if (smallest === i) return;
+      this.swap(i, smallest);
+      i = smallest;
+    }
+  }
+}

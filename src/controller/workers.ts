@@ -1,0 +1,80 @@
+import type { Heartbeat } from '../bus/messages.ts';
+
+/** A worker as the controller sees it. */
+export interface WorkerState {
+  id: string;
+  capacity: number;
+  /** Runs this controller has handed it that are not answered yet. */
+  inFlight: number;
+  lastSeen: number;
+  startedAt: number;
+}
+
+/**
+ * Liveness and free capacity of the workers, from their heartbeats. Pure bookkeeping:
+ * time is passed in. A worker is alive while its last heartbeat is younger than
+ * `timeoutMs`.
+ */
+export class WorkerTable {
+  private readonly workers = new Map<string, WorkerState>();
+
+  constructor(private readonly timeoutMs: number) {}
+
+  heartbeat(beat: Heartbeat, now: number): void {
+    const known = this.workers.get(beat.worker);
+    if (known) {
+      known.capacity = beat.capacity;
+      known.lastSeen = now;
+      known.startedAt = Date.parse(beat.startedAt);
+      return;
+    }
+    this.workers.set(beat.worker, { id: beat.worker, capacity: beat.capacity, inFlight: 0, lastSeen: now, startedAt: Date.parse(beat.startedAt) });
+  }
+
+  isAlive(id: string, now: number): boolean {
+    const worker = this.workers.get(id);
+    return worker !== undefined && now - worker.lastSeen < this.timeoutMs;
+  }
+
+  /** Live workers, in a stable order (by id) so rotation is deterministic. */
+  alive(now: number): WorkerState[] {
+    return [...this.workers.values()].filter((w) => now - w.lastSeen < this.timeoutMs).sort((a, b) => (a.id < b.id ? -1 : 1));
+  }
+
+  /** Workers whose heartbeat stopped since the last call; they are forgotten. */
+  reapDead(now: number): string[] {
+    const dead: string[] = [];
+    for (const worker of this.workers.values()) {
+      if (now - worker.lastSeen >= this.timeoutMs) dead.push(worker.id);
+    }
+    for (const id of dead) this.workers.delete(id);
+    return dead;
+  }
+
+  reserve(id: string): void {
+    const worker = this.workers.get(id);
+    if (worker) worker.inFlight += 1;
+  }
+
+  release(id: string): void {
+    const worker = this.workers.get(id);
+    if (worker && worker.inFlight > 0) worker.inFlight -= 1;
+  }
+
+  all(): WorkerState[] {
+    return [...this.workers.values()];
+  }
+}
+
+/**
+ * Picks the worker for a run: alive, with a free slot, not excluded; preferring one other
+ * than `avoid` (rotation, SPEC §3), but taking `avoid` when it is the only one. `cursor`
+ * spreads load round-robin among equals.
+ */
+export function chooseWorker(alive: WorkerState[], options: { exclude?: ReadonlySet<string>; avoid?: string; cursor: number }): WorkerState | undefined {
+  const eligible = alive.filter((w) => w.inFlight < w.capacity && !options.exclude?.has(w.id));
+  if (eligible.length === 0) return undefined;
+  const preferred = eligible.filter((w) => w.id !== options.avoid);
+  const pool = preferred.length > 0 ? preferred : eligible;
+  return pool[options.cursor % pool.length];
+}

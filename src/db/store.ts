@@ -1,0 +1,128 @@
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { CheckRegistry } from '../checks/registry.ts';
+import type { Logger } from '../log.ts';
+import { judgeCheckRow, type CheckStatus, type LoadedCheck, type MisconfiguredCheck } from './check-rows.ts';
+import { createCluster, type ClusterOptions } from './cluster.ts';
+import { CheckMissingError, InvalidRequestError, isConnectionError } from './errors.ts';
+
+export type { CheckStatus, LoadedCheck, MisconfiguredCheck } from './check-rows.ts';
+
+/** A status change the controller decided, to be recorded in `checks` and `check_events`. */
+export interface Transition {
+  checkId: number;
+  to: CheckStatus;
+  at: Date;
+  /**
+   * Names this transition uniquely (e.g. its event id in the result log): a retried write
+   * with the same key is recognised and changes nothing.
+   */
+  key: string;
+}
+
+export type TransitionOutcome = 'written' | 'already-written';
+
+export interface LoadedChecks {
+  checks: LoadedCheck[];
+  misconfigured: MisconfiguredCheck[];
+}
+
+export interface Store {
+  /** Enabled checks; rows that cannot be monitored come back apart, never thrown. */
+  loadChecks(): Promise<LoadedChecks>;
+  recordTransition(transition: Transition): Promise<TransitionOutcome>;
+  close(): Promise<void>;
+}
+
+export interface StoreOptions extends ClusterOptions {
+  registry: CheckRegistry;
+}
+
+/** Bytes (UTF-8) of bearmon_transitions.transition_key. */
+export const TRANSITION_KEY_MAX = 128;
+
+const LOAD_CHECKS = 'SELECT id, name, type, data, check_interval, delay, status FROM checks WHERE enabled = 1 ORDER BY id';
+
+/**
+ * The controller's view of MySQL, over one small pool per DSN. Every row read is untrusted
+ * (the front-end writes them); every write is a single idempotent transaction.
+ */
+export function createStore(options: StoreOptions): Store {
+  const cluster = createCluster(options);
+  const timeout = cluster.queryTimeoutMs;
+
+  async function loadChecks(): Promise<LoadedChecks> {
+    const rows = await cluster.run((pool) =>
+      withPooledConnection(pool, async (connection) => (await connection.query<RowDataPacket[]>({ sql: LOAD_CHECKS, timeout }))[0]),
+    );
+    const result: LoadedChecks = { checks: [], misconfigured: [] };
+    for (const row of rows) {
+      const verdict = judgeCheckRow(options.registry, row);
+      if (verdict.ok) result.checks.push(verdict.check);
+      else result.misconfigured.push(verdict.misconfigured);
+    }
+    return result;
+  }
+
+  function recordTransition(transition: Transition): Promise<TransitionOutcome> {
+    const bytes = Buffer.byteLength(transition.key);
+    if (bytes === 0 || bytes > TRANSITION_KEY_MAX) {
+      // A truncated key could collide with another transition's: refuse rather than store it.
+      return Promise.reject(new InvalidRequestError(`transition key must have 1..${TRANSITION_KEY_MAX} bytes (got ${bytes})`));
+    }
+    return cluster.run((pool) => inTransaction(pool, (connection) => writeTransition(connection, transition, timeout)));
+  }
+
+  return { loadChecks, recordTransition, close: () => cluster.close() };
+}
+
+/**
+ * The key row goes first: a second writer with the same key waits on its lock and then
+ * finds it taken, so two writes of one transition can never both insert an event.
+ */
+async function writeTransition(connection: PoolConnection, t: Transition, timeout: number): Promise<TransitionOutcome> {
+  try {
+    await connection.query({ sql: 'INSERT INTO bearmon_transitions (transition_key, check_id) VALUES (?, ?)', timeout }, [t.key, t.checkId]);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ER_DUP_ENTRY') return 'already-written';
+    throw err;
+  }
+  const [update] = await connection.query<ResultSetHeader>({ sql: 'UPDATE checks SET status = ? WHERE id = ?', timeout }, [t.to, t.checkId]);
+  // mysql2 connects with FOUND_ROWS, so affectedRows counts matched rows, changed or not.
+  if (update.affectedRows === 0) throw new CheckMissingError(t.checkId);
+  await connection.query({ sql: 'INSERT INTO check_events (check_id, type, time) VALUES (?, ?, ?)', timeout }, [t.checkId, t.to, t.at]);
+  return 'written';
+}
+
+/** Commits what `work` returns 'written' for; rolls back anything else, including errors. */
+function inTransaction(pool: Pool, work: (c: PoolConnection) => Promise<TransitionOutcome>): Promise<TransitionOutcome> {
+  return withPooledConnection(pool, async (connection) => {
+    await connection.beginTransaction();
+    try {
+      const outcome = await work(connection);
+      if (outcome === 'written') await connection.commit();
+      else await connection.rollback();
+      return outcome;
+    } catch (err) {
+      if (!isConnectionError(err)) await connection.rollback().catch(() => {});
+      throw err;
+    }
+  });
+}
+
+/**
+ * A connection that failed (lost, or timed out with a query possibly still running on the
+ * server) is destroyed, never handed to the next caller.
+ */
+async function withPooledConnection<T>(pool: Pool, work: (c: PoolConnection) => Promise<T>): Promise<T> {
+  const connection = await pool.getConnection();
+  let healthy = true;
+  try {
+    return await work(connection);
+  } catch (err) {
+    healthy = !isConnectionError(err);
+    throw err;
+  } finally {
+    if (healthy) connection.release();
+    else connection.destroy();
+  }
+}

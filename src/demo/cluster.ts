@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import mysql from 'mysql2/promise';
+import { connectBus } from '../bus/connect.ts';
+import type { Config } from '../config/schema.ts';
+import { parseDsn } from '../db/dsn.ts';
+import { migrate } from '../db/migrate.ts';
+import type { Logger } from '../log.ts';
+import { formatEvent } from '../trace.ts';
+import { startDnsServer } from './dns-server.ts';
+import { DEMO_NAME, startHttpTarget, startTcpTarget, startTlsTarget } from './targets.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/bearmon', import.meta.url));
+export const DEMO_DATABASE = 'bearmon_demo';
+const WORKERS = ['demo-w1', 'demo-w2', 'demo-w3'];
+/** Families worth watching in the demo (heartbeats, run requests and assignments are noise here). */
+const SHOWN = /^bearmon\.(result|transition|decision|check)\./;
+
+export interface ClusterOptions {
+  intervalSeconds: number;
+  /** The flapping target's schedule. */
+  upMs: number;
+  downMs: number;
+}
+
+/** Fresh demo database with one check of each type against the demo targets. */
+async function seedDatabase(config: Config, rows: [string, string, Record<string, unknown>][], intervalSeconds: number) {
+  const server = parseDsn(config.controller.database[0]!);
+  const admin = await mysql.createConnection({ ...server, database: undefined });
+  await admin.query(`DROP DATABASE IF EXISTS ${DEMO_DATABASE}`);
+  await admin.end();
+  const options = { ...server, database: DEMO_DATABASE };
+  await migrate(options);
+  const db = await mysql.createConnection(options);
+  for (const [name, type, data] of rows) {
+    await db.query('INSERT INTO checks (name, type, data, check_interval, delay) VALUES (?, ?, ?, ?, 1)', [name, type, JSON.stringify(data), intervalSeconds]);
+  }
+  await db.end();
+  const { user, password, host, port } = server;
+  return `${user}:${password}@tcp(${host}:${port})/${DEMO_DATABASE}`;
+}
+
+/**
+ * `npm start`: a local cluster in one process tree — three worker processes on 127.0.0.2-4
+ * (the first also acting as controller), demo targets, demo checks in a fresh database
+ * `bearmon_demo` — printing results and transitions as they happen. The flapping web
+ * target goes down and comes back on a schedule, so a check goes offline and online
+ * within two minutes. Ctrl-C stops everything.
+ */
+export async function runCluster(config: Config, log: Logger, options: ClusterOptions): Promise<void> {
+  const now = Date.now;
+  const targets = {
+    http: await startHttpTarget({ upMs: options.upMs, downMs: options.downMs }, now),
+    tcp: await startTcpTarget(),
+    tls: await startTlsTarget(90, now),
+    dns: await startDnsServer({ [DEMO_NAME]: [{ type: 'A', ttl: 60, data: '127.0.0.1' }] }),
+  };
+  const dsn = await seedDatabase(
+    config,
+    [
+      ['demo web', 'http', { url: `http://${targets.http.address}/`, expect_status: 200, expect_substring: 'ok' }],
+      ['demo flapping web', 'http', { url: `http://${targets.http.address}/flapping`, expect_status: 200, timeout: 3 }],
+      ['demo line service', 'tcp', { address: targets.tcp.address, payload: 'PING', expect: 'PONG' }],
+      ['demo ping', 'icmp', { target: '127.0.0.1' }],
+      ['demo certificate', 'ssl_expire', { address: targets.tls.address, days: 30 }],
+      ['demo name', 'dns', { server: targets.dns.address, name: DEMO_NAME, type: 'a', expect: '127.0.0.1' }],
+    ],
+    options.intervalSeconds,
+  );
+  const nc = await connectBus(config.nats, 'bearmon-demo');
+  const sub = nc.subscribe('bearmon.>', {
+    callback: (_err, msg) => {
+      if (SHOWN.test(msg.subject)) process.stdout.write(`${formatEvent(msg.subject, msg.string())}\n`);
+    },
+  });
+  const children: ChildProcess[] = WORKERS.map((id, i) =>
+    spawn(BIN, ['worker', ...(i === 0 ? ['--controller'] : [])], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        ...process.env,
+        BEARMON_WORKER_ID: id,
+        BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}`,
+        BEARMON_CONTROLLER_DATABASE: dsn,
+        BEARMON_CONTROLLER_RELOADINTERVAL: '10',
+        BEARMON_NATS_URL: config.nats.url.join(','),
+      },
+    }),
+  );
+  log.info({ workers: WORKERS, database: DEMO_DATABASE }, 'demo cluster started');
+  process.stdout.write(
+    `bearmon local cluster: ${WORKERS.length} workers (${WORKERS[0]} is the controller), 6 demo checks every ${options.intervalSeconds}s.\n` +
+      `"demo flapping web" goes down for ${options.downMs / 1000}s every ${(options.upMs + options.downMs) / 1000}s. Ctrl-C to stop.\n` +
+      `In another terminal: bin/bearmon status  |  bin/bearmon trace  |  BEARMON_CONTROLLER_DATABASE='${dsn}' bin/bearmon replay --explain\n`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  sub.unsubscribe();
+  await Promise.all(
+    children.map(async (child) => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    }),
+  );
+  await nc.close();
+  await Promise.all(Object.values(targets).map((t) => t.close()));
+  process.stdout.write('bearmon local cluster stopped\n');
+}

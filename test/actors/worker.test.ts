@@ -1,0 +1,365 @@
+import type net from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { resultMessageId, runWorkerProcess, startWorker, type WorkerDeps, type WorkerHandle } from '../../src/actors/worker.ts';
+import { decode, heartbeat, resultMessage, type Heartbeat, type ResultMessage } from '../../src/bus/messages.ts';
+import { ensureResultLog } from '../../src/bus/result-log.ts';
+import { subject } from '../../src/bus/subjects.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { refusedPort, tcpServer } from '../helpers/servers.ts';
+
+const STREAM = 'BEARMON';
+/** A frozen clock: every time field and duration the worker writes is then exact. */
+const NOW = Date.parse('2026-03-01T12:00:00.000Z');
+const NOW_ISO = '2026-03-01T12:00:00.000Z';
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+  await ensureResultLog(nc, { stream: STREAM, retentionMs: 3_600_000 });
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+
+type LogLine = Record<string, unknown> & { level: string; msg: string };
+
+/** A real pino logger whose lines land in an array. */
+function capturedLog(): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+  return { log, lines };
+}
+
+const uniqueWorker = () => `w-${randomBytes(4).toString('hex')}`;
+
+/** Starts a worker on `conn` (default: the shared connection), stopped when the test ends. */
+function worker(overrides: Partial<WorkerDeps> & { id: string; log: Logger }, conn = nc): WorkerHandle {
+  const handle = startWorker({ nc: conn, numThreads: 4, dnsServer: '127.0.0.1:53', now: () => NOW, heartbeatMs: 60_000, ...overrides });
+  onTestFinished(() => handle.stop());
+  return handle;
+}
+
+/** Every result published by one worker, decoded (the subscription is ordered before any request). */
+function results(workerId: string, conn = nc): ResultMessage[] {
+  const seen: ResultMessage[] = [];
+  const sub = conn.subscribe(`bearmon.result.${workerId}.>`, {
+    callback: (_err, msg) => {
+      const decoded = decode(resultMessage, msg.data);
+      if (!decoded.ok) throw new Error(`worker published an invalid result: ${decoded.error}`);
+      seen.push(decoded.value);
+    },
+  });
+  onTestFinished(() => sub.unsubscribe());
+  return seen;
+}
+
+let assignments = 0;
+function runRequest(checkId: number, checkType: string, data: unknown, extra: Record<string, unknown> = {}) {
+  return {
+    type: 'run',
+    assignment: `a-${++assignments}`,
+    checkId,
+    checkType,
+    data: typeof data === 'string' ? data : JSON.stringify(data),
+    view: 0,
+    at: NOW_ISO,
+    ...extra,
+  };
+}
+
+function sendRun(workerId: string, request: object, conn = nc): void {
+  conn.publish(subject.run(workerId), JSON.stringify(request));
+}
+
+/** A loopback server that accepts connections but answers none until released. */
+async function holdingServer(answer = 'GO\n') {
+  const held: net.Socket[] = [];
+  const payloads: string[] = [];
+  let released = false;
+  let maxHeld = 0;
+  let closed = 0;
+  const target = await tcpServer((socket) => {
+    socket.once('data', (data) => payloads.push(data.toString().trim()));
+    socket.once('close', () => closed++);
+    if (released) return void socket.write(answer);
+    held.push(socket);
+    maxHeld = Math.max(maxHeld, held.length);
+  });
+  return {
+    address: target.address,
+    held: () => held.length,
+    maxHeld: () => maxHeld,
+    closed: () => closed,
+    payloads,
+    release() {
+      released = true;
+      for (const socket of held.splice(0)) socket.write(answer);
+    },
+  };
+}
+
+describe('worker actor', () => {
+  it('runs a tcp check and publishes an online result into the result log, all fields set', async () => {
+    const id = uniqueWorker();
+    const { log, lines } = capturedLog();
+    const seen = results(id);
+    const target = await tcpServer(() => {});
+    worker({ id, log });
+    const request = runRequest(12, 'tcp', { address: target.address }, { view: 3 });
+    sendRun(id, request);
+
+    const expected: ResultMessage = {
+      type: 'result',
+      checkId: 12,
+      worker: id,
+      assignment: request.assignment,
+      status: 'online',
+      message: `connected to ${target.address}`,
+      durationMs: 0,
+      view: 3,
+      at: NOW_ISO,
+    };
+    await expect.poll(() => seen).toEqual([expected]);
+
+    const jsm = await jetstreamManager(nc);
+    const stored = await jsm.streams.getMessage(STREAM, { last_by_subj: subject.result(id, 12) });
+    expect(stored!.json()).toEqual(expected);
+    expect(stored!.header.get('Nats-Msg-Id')).toBe(resultMessageId(id, request.assignment));
+
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'debug', msg: 'run completed', checkId: 12, worker: id, assignment: request.assignment, status: 'online', durationMs: 0 }),
+    );
+  });
+
+  it('publishes offline for a refused port', async () => {
+    const id = uniqueWorker();
+    const seen = results(id);
+    const port = await refusedPort();
+    worker({ id, log: capturedLog().log });
+    sendRun(id, runRequest(5, 'tcp', { address: `127.0.0.1:${port}` }));
+    await expect.poll(() => seen.length).toBe(1);
+    expect(seen[0]).toMatchObject({ checkId: 5, worker: id, status: 'offline' });
+    expect(seen[0]!.message).toMatch(/ECONNREFUSED/);
+  });
+
+  it('publishes misconfigured, naming the field, for definitions it cannot understand', async () => {
+    const id = uniqueWorker();
+    const seen = results(id);
+    worker({ id, log: capturedLog().log });
+    sendRun(id, runRequest(7, 'tcp', { address: '127.0.0.1:1', timeout: 'ten' }));
+    sendRun(id, runRequest(8, 'tcp', { address: 'nohost' }));
+    sendRun(id, runRequest(9, 'carrier-pigeon', {}));
+    sendRun(id, runRequest(10, 'tcp', '{"address":'));
+    await expect.poll(() => seen.length).toBe(4);
+    const byCheck = Object.fromEntries(seen.map((r) => [r.checkId, [r.status, r.message]]));
+    expect(byCheck).toEqual({
+      7: ['misconfigured', 'timeout: Invalid input: expected number, received string (value "ten")'],
+      8: ['misconfigured', 'address: expected host:port, missing :port (value "nohost")'],
+      9: ['misconfigured', 'type: unknown check type "carrier-pigeon"'],
+      10: ['misconfigured', expect.stringMatching(/^data: invalid JSON/)],
+    });
+  });
+
+  it('runs at most numThreads checks at once, queues the rest in order, and finishes them all', async () => {
+    const id = uniqueWorker();
+    const seen = results(id);
+    const target = await holdingServer();
+    const handle = worker({ id, log: capturedLog().log, numThreads: 2 });
+    const requests = [1, 2, 3, 4, 5].map((n) => runRequest(100 + n, 'tcp', { address: target.address, payload: `req-${n}`, expect: 'GO', timeout: 30 }));
+    for (const request of requests) sendRun(id, request);
+
+    // All five reached the worker: two run (connected, held by the server), three wait.
+    await expect.poll(() => handle.stats()).toMatchObject({ running: 2, queued: 3, completed: 0 });
+    await expect.poll(() => target.payloads.length).toBe(2);
+    expect(target.held()).toBe(2);
+    expect([...target.payloads].sort()).toEqual(['req-1', 'req-2']);
+
+    target.release();
+    await expect.poll(() => seen.length).toBe(5);
+    expect(seen.map((r) => r.status)).toEqual(['online', 'online', 'online', 'online', 'online']);
+    expect(seen.map((r) => r.assignment).sort()).toEqual(requests.map((r) => r.assignment).sort());
+    expect(target.maxHeld()).toBe(2);
+    expect(handle.stats()).toEqual({ running: 0, queued: 0, completed: 5, dropped: 0 });
+  });
+
+  it('drops requests beyond the bounded queue with a warning', async () => {
+    const id = uniqueWorker();
+    const { log, lines } = capturedLog();
+    const target = await holdingServer();
+    const handle = worker({ id, log, numThreads: 1, maxQueued: 2 });
+    const requests = [1, 2, 3, 4].map((n) => runRequest(200 + n, 'tcp', { address: target.address, expect: 'GO', timeout: 30 }));
+    for (const request of requests) sendRun(id, request);
+    await expect.poll(() => handle.stats()).toMatchObject({ running: 1, queued: 2, dropped: 1 });
+    expect(lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: 'run queue full: dropped a run request', worker: id, checkId: 204, assignment: requests[3]!.assignment }),
+    );
+    target.release();
+    await expect.poll(() => handle.stats()).toMatchObject({ running: 0, queued: 0, completed: 3 });
+  });
+
+  it('binds outgoing checks to sourceAddress', async () => {
+    const id = uniqueWorker();
+    const seen = results(id);
+    const remotes: string[] = [];
+    const target = await tcpServer((socket) => remotes.push(socket.remoteAddress!));
+    worker({ id, log: capturedLog().log, sourceAddress: '127.0.0.2' });
+    sendRun(id, runRequest(3, 'tcp', { address: target.address }));
+    await expect.poll(() => seen.map((r) => r.status)).toEqual(['online']);
+    expect(remotes).toEqual(['127.0.0.2']);
+  });
+
+  it('sends a heartbeat at once and then periodically, with capacity and running count', async () => {
+    const id = uniqueWorker();
+    const beats: Heartbeat[] = [];
+    const sub = nc.subscribe(subject.worker(id), {
+      callback: (_err, msg) => {
+        const decoded = decode(heartbeat, msg.data);
+        if (decoded.ok) beats.push(decoded.value);
+      },
+    });
+    onTestFinished(() => sub.unsubscribe());
+    const target = await holdingServer();
+    worker({ id, log: capturedLog().log, numThreads: 3, heartbeatMs: 50 });
+    await expect.poll(() => beats[0]).toEqual({ type: 'heartbeat', worker: id, capacity: 3, running: 0, startedAt: NOW_ISO, at: NOW_ISO });
+
+    sendRun(id, runRequest(4, 'tcp', { address: target.address, expect: 'GO', timeout: 30 }));
+    await expect.poll(() => beats.at(-1)?.running).toBe(1);
+    expect(beats.at(-1)).toMatchObject({ capacity: 3, worker: id });
+    target.release();
+    await expect.poll(() => beats.at(-1)?.running).toBe(0);
+  });
+
+  it('drops bad run requests with a warning naming the field, and keeps working', async () => {
+    const id = uniqueWorker();
+    const { log, lines } = capturedLog();
+    const seen = results(id);
+    const target = await tcpServer(() => {});
+    const handle = worker({ id, log });
+    const good = runRequest(20, 'tcp', { address: target.address });
+    const { assignment: _dropped, ...noAssignment } = runRequest(21, 'tcp', { address: target.address });
+    nc.publish(subject.run(id), 'not json');
+    sendRun(id, noAssignment);
+    sendRun(id, runRequest(22, 'tcp', { address: target.address }, { checkId: '7' }));
+    nc.publish(subject.run(id), `${JSON.stringify(runRequest(23, 'tcp', { address: target.address }))} garbage`);
+    sendRun(id, good);
+
+    await expect.poll(() => seen.length).toBe(1);
+    // Requests on one subscription are handled in order, so the bad ones were seen first.
+    expect(seen[0]).toMatchObject({ checkId: 20, assignment: good.assignment, status: 'online' });
+    const warnings = lines.filter((l) => l.level === 'warn');
+    expect(warnings.map((w) => [w.subject, w.worker, w.error])).toEqual([
+      [subject.run(id), id, expect.stringMatching(/^invalid JSON/)],
+      [subject.run(id), id, 'assignment: Invalid input: expected string, received undefined (value undefined)'],
+      [subject.run(id), id, 'checkId: Invalid input: expected number, received string (value "7")'],
+      [subject.run(id), id, expect.stringMatching(/^invalid JSON \(Unexpected non-whitespace character/)],
+    ]);
+    expect(handle.stats()).toMatchObject({ completed: 1, dropped: 4 });
+  });
+
+  it('stop() cancels a run in flight, publishes nothing for it, and resolves', async () => {
+    const id = uniqueWorker();
+    const { log, lines } = capturedLog();
+    const seen = results(id);
+    const target = await holdingServer();
+    const handle = worker({ id, log, numThreads: 1 });
+    sendRun(id, runRequest(30, 'tcp', { address: target.address, expect: 'GO', timeout: 30 }));
+    sendRun(id, runRequest(31, 'tcp', { address: target.address, expect: 'GO', timeout: 30 }));
+    await expect.poll(() => handle.stats()).toMatchObject({ running: 1, queued: 1 });
+    await expect.poll(() => target.held()).toBe(1);
+
+    await handle.stop();
+    expect(handle.stats()).toEqual({ running: 0, queued: 0, completed: 0, dropped: 0 });
+    // The cancelled check closed its connection; nothing reached the result log.
+    await expect.poll(() => target.closed()).toBe(1);
+    const jsm = await jetstreamManager(nc);
+    for (const checkId of [30, 31]) {
+      await expect(jsm.streams.getMessage(STREAM, { last_by_subj: subject.result(id, checkId) })).resolves.toBeNull();
+    }
+    expect(seen).toEqual([]);
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'run cancelled by shutdown; no result published', checkId: 30, worker: id }));
+    expect(lines).toContainEqual(expect.objectContaining({ msg: 'worker stopping: dropped queued run requests', dropped: 1 }));
+    await handle.stop(); // idempotent
+  });
+});
+
+describe('worker publishing when the result log is unavailable', () => {
+  let bare: NatsServerHandle;
+  let bareNc: NatsConnection;
+  beforeAll(async () => {
+    bare = await startNatsServer();
+    bareNc = await connect({ servers: bare.url });
+  });
+  afterAll(async () => {
+    await bareNc?.close();
+    await bare?.stop();
+  });
+
+  it('logs an error and retries until the stream exists, then stores the result once', async () => {
+    const id = uniqueWorker();
+    const { log, lines } = capturedLog();
+    const target = await tcpServer(() => {});
+    worker({ id, log, publishRetry: { attempts: 50, baseDelayMs: 20, maxDelayMs: 100 } }, bareNc);
+    const request = runRequest(40, 'tcp', { address: target.address });
+    sendRun(id, request, bareNc);
+
+    await expect.poll(() => lines.some((l) => l.msg === 'publishing the result failed; will retry')).toBe(true);
+    expect(lines.find((l) => l.level === 'error')).toMatchObject({ worker: id, checkId: 40, assignment: request.assignment, subject: subject.result(id, 40), attempt: 1 });
+
+    const stream = `RETRY_${id.replace(/-/g, '_').toUpperCase()}`;
+    await ensureResultLog(bareNc, { stream, retentionMs: 3_600_000 });
+    onTestFinished(async () => void (await (await jetstreamManager(bareNc)).streams.delete(stream)));
+    const jsm = await jetstreamManager(bareNc);
+    await expect.poll(async () => (await jsm.streams.info(stream)).state.messages).toBe(1);
+    const stored = await jsm.streams.getMessage(stream, { last_by_subj: subject.result(id, 40) });
+    expect(stored!.json()).toMatchObject({ checkId: 40, worker: id, assignment: request.assignment, status: 'online' });
+  });
+
+  it('gives up after the bounded attempts with an error line, and keeps running', async () => {
+    const id = uniqueWorker();
+    const { log, lines } = capturedLog();
+    const target = await tcpServer(() => {});
+    const handle = worker({ id, log, publishRetry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 } }, bareNc);
+    sendRun(id, runRequest(41, 'tcp', { address: target.address }), bareNc);
+    await expect.poll(() => lines.filter((l) => l.level === 'error').map((l) => [l.msg, l.attempt])).toEqual([
+      ['publishing the result failed; will retry', 1],
+      ['publishing the result failed; giving up, the result is lost', 2],
+    ]);
+    await expect.poll(() => handle.stats()).toMatchObject({ running: 0, completed: 1 });
+    sendRun(id, runRequest(42, 'tcp', { address: target.address }), bareNc);
+    await expect.poll(() => handle.stats().completed).toBe(2);
+  });
+});
+
+describe('runWorkerProcess', () => {
+  it('connects with the configuration, serves run requests and stops on the shutdown signal', async () => {
+    const id = uniqueWorker();
+    const { log, lines } = capturedLog();
+    const { config } = loadConfig({ env: { BEARMON_NATS_URL: server.url, BEARMON_WORKER_ID: id, BEARMON_WORKER_NUMTHREADS: '2' } });
+    const beats: Heartbeat[] = [];
+    const sub = nc.subscribe(subject.worker(id), { callback: (_err, msg) => void beats.push(msg.json<Heartbeat>()) });
+    onTestFinished(() => sub.unsubscribe());
+    const seen = results(id);
+    const target = await tcpServer(() => {});
+
+    const shutdown = new AbortController();
+    const running = runWorkerProcess(config, log, shutdown.signal);
+    onTestFinished(() => shutdown.abort());
+    // Its first heartbeat follows its subscription on the same connection: it is listening.
+    await expect.poll(() => beats[0]).toMatchObject({ worker: id, capacity: 2, running: 0 });
+    sendRun(id, runRequest(50, 'tcp', { address: target.address }));
+    await expect.poll(() => seen.map((r) => [r.checkId, r.status])).toEqual([[50, 'online']]);
+
+    shutdown.abort();
+    await running;
+    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['worker started', 'worker shutting down', 'worker stopped']));
+  });
+});

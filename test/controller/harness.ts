@@ -1,0 +1,143 @@
+import http from 'node:http';
+import net from 'node:net';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
+import { onTestFinished } from 'vitest';
+import { startWorker, type WorkerHandle } from '../../src/actors/worker.ts';
+import { readLog } from '../../src/bus/result-log.ts';
+import { createCheckRegistry } from '../../src/checks/registry.ts';
+import { startController, type AdminNotice, type ControllerHandle } from '../../src/controller/controller.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { createStore } from '../../src/db/store.ts';
+import { createTransitionWriter, type TransitionWriter } from '../../src/db/transition-writer.ts';
+import { replay } from '../../src/replay/run.ts';
+import { captureLogs, type CapturedLogs } from '../helpers/logs.ts';
+import { freshDatabase } from '../helpers/mysql.ts';
+
+export const STREAM = 'BEARMON';
+
+/**
+ * An HTTP target the test switches off and on. `refuse` lists source addresses whose
+ * connections are reset (a target only one worker cannot reach).
+ */
+export async function switchableTarget(): Promise<{ url: string; up: boolean; refuse: Set<string>; hits: Map<string, number> }> {
+  const state = { up: true, refuse: new Set<string>(), hits: new Map<string, number>() };
+  const sockets = new Set<net.Socket>();
+  const server = http.createServer((req, res) => {
+    const from = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+    state.hits.set(from, (state.hits.get(from) ?? 0) + 1);
+    if (state.refuse.has(from)) return void req.socket.destroy();
+    res.writeHead(state.up ? 200 : 503).end(state.up ? 'ok' : 'down');
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  const url = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+  return Object.assign(state, { url });
+}
+
+export interface Cluster {
+  nc: NatsConnection;
+  db: Awaited<ReturnType<typeof freshDatabase>>;
+  controller: ControllerHandle;
+  writer: TransitionWriter;
+  workers: Map<string, WorkerHandle>;
+  logs: CapturedLogs;
+  notices: AdminNotice[];
+  startWorker(id: string, sourceAddress: string): WorkerHandle;
+  events(checkId: number): Promise<{ type: string; checkId: number; to?: string; rounds?: number; evidence?: { worker: string }[] }[]>;
+  checkEvents(checkId: number): Promise<{ type: string }[]>;
+  statusOf(checkId: number): Promise<string>;
+}
+
+/**
+ * A controller and in-process workers on a real nats-server and a fresh MariaDB database,
+ * everything torn down after the test. `dbPort` lets a test put a proxy in front of MySQL.
+ */
+export async function startCluster(options: {
+  natsUrl: string;
+  confirmations: number;
+  checks: { name: string; type: string; data: object; interval: number; delay: number }[];
+  workers: [string, string][];
+  dbOverride?: (db: Awaited<ReturnType<typeof freshDatabase>>) => Promise<{ host: string; port: number }>;
+  rows?: string[];
+}): Promise<Cluster> {
+  const db = await freshDatabase();
+  await migrate(db);
+  const admin = await mysql.createConnection(db);
+  for (const c of options.checks) {
+    await admin.query('INSERT INTO checks (name, type, data, check_interval, delay) VALUES (?, ?, ?, ?, ?)', [c.name, c.type, JSON.stringify(c.data), c.interval, c.delay]);
+  }
+  for (const sql of options.rows ?? []) await admin.query(sql);
+  await admin.end();
+  const nc = await connect({ servers: options.natsUrl });
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(STREAM).catch(() => {});
+  const logs = captureLogs();
+  const registry = createCheckRegistry();
+  const target = options.dbOverride ? await options.dbOverride(db) : { host: db.host!, port: db.port! };
+  const dsn = `${db.user}:${db.password}@tcp(${target.host}:${target.port})/${db.database}`;
+  const store = createStore({ dsns: [dsn], log: logs.log, registry, connectTimeoutMs: 1000 });
+  const writer = createTransitionWriter({ store, log: logs.log, retry: { initialMs: 100, maxMs: 500 } });
+  const notices: AdminNotice[] = [];
+  const workers = new Map<string, WorkerHandle>();
+  const start = (id: string, sourceAddress: string) => {
+    const worker = startWorker({ nc, id, numThreads: 4, sourceAddress, dnsServer: '127.0.0.1:53', log: logs.log, heartbeatMs: 200 });
+    workers.set(id, worker);
+    return worker;
+  };
+  for (const [id, address] of options.workers) start(id, address);
+  const controller = await startController({
+    nc,
+    id: 'ctl',
+    confirmations: options.confirmations,
+    reloadIntervalMs: 60_000,
+    store,
+    writer,
+    registry,
+    log: logs.log,
+    resultLog: { stream: STREAM, retentionMs: 3_600_000 },
+    workerTimeoutMs: 1000,
+    onNotice: (n) => notices.push(n),
+  });
+  onTestFinished(async () => {
+    await controller.stop();
+    for (const w of workers.values()) await w.stop();
+    await writer.stop().catch(() => {});
+    await store.close();
+    await jsm.streams.delete(STREAM).catch(() => {});
+    await nc.close();
+  });
+  const query = async <T>(sql: string, args: unknown[]) => {
+    const c = await mysql.createConnection(db);
+    try {
+      return (await c.query<RowDataPacket[]>(sql, args))[0] as T;
+    } finally {
+      await c.end();
+    }
+  };
+  return {
+    nc,
+    db,
+    controller,
+    writer,
+    workers,
+    logs,
+    notices,
+    startWorker: start,
+    events: async (checkId) => {
+      const out: string[] = [];
+      await replay(readLog(nc, { stream: STREAM }), { mode: 'ndjson', confirmations: options.confirmations, checkId }, { out: (l) => out.push(l), err: () => {} });
+      return out.map((l) => JSON.parse(l));
+    },
+    checkEvents: (checkId) => query('SELECT type FROM check_events WHERE check_id = ? ORDER BY id', [checkId]),
+    statusOf: async (checkId) => (await query<{ status: string }[]>('SELECT status FROM checks WHERE id = ?', [checkId]))[0]!.status,
+  };
+}

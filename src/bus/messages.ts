@@ -49,6 +49,25 @@ export const heartbeat = z.object({
 });
 export type Heartbeat = z.output<typeof heartbeat>;
 
+/** Worker → viewserver: the answer to bearmon.ping.<worker>. */
+export const pong = z.object({
+  type: z.literal('pong'),
+  worker: workerId,
+  startedAt: isoTime,
+  /** Whether this process may act as controller (it has the database configuration). */
+  canControl: z.boolean(),
+});
+export type Pong = z.output<typeof pong>;
+
+/** Viewserver → everyone: who the controller is. `view` only ever grows. */
+export const viewMessage = z.object({
+  type: z.literal('view'),
+  view: z.number().int().min(0),
+  controller: workerId.nullable(),
+  at: isoTime,
+});
+export type ViewMessage = z.output<typeof viewMessage>;
+
 export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string };
 
 /** Parses and validates one bus payload. */

@@ -24,6 +24,10 @@ export const SUBJECTS = {
   worker: `${PREFIX}.worker.{worker}`,
   /** Requests to the controller (request/reply): bearmon.control.status, bearmon.control.reload. */
   control: `${PREFIX}.control.{command}`,
+  /** The viewserver's liveness probe of one worker (request/reply): bearmon.ping.<workerId>. */
+  ping: `${PREFIX}.ping.{worker}`,
+  /** The current view {view, controller}: published on change as bearmon.view.current, requested on bearmon.view.get. */
+  view: `${PREFIX}.view.{kind}`,
 } as const;
 
 export type SubjectFamily = keyof typeof SUBJECTS;
@@ -57,6 +61,8 @@ export const subject = {
   assign: (check: number) => `${PREFIX}.assign.${checkToken(check)}`,
   run: (worker: string) => `${PREFIX}.run.${workerToken(worker)}`,
   worker: (worker: string) => `${PREFIX}.worker.${workerToken(worker)}`,
+  ping: (worker: string) => `${PREFIX}.ping.${workerToken(worker)}`,
+  view: (kind: 'current' | 'get') => `${PREFIX}.view.${kind === 'get' ? 'get' : 'current'}`,
   control: (command: ControlCommand) => {
     if (!CONTROL_COMMANDS.includes(command)) throw new SubjectError(`unknown control command ${JSON.stringify(command)}`);
     return `${PREFIX}.control.${command}`;

@@ -39,7 +39,7 @@ export interface WorkerStats {
   queued: number;
   /** Runs that finished with a verdict (cancelled runs are not counted). */
   completed: number;
-  /** Requests refused: undecodable, or the queue was full. */
+  /** Requests refused: undecodable, from an older view, or the queue was full. */
   dropped: number;
 }
 
@@ -47,6 +47,8 @@ export interface WorkerHandle {
   /** Stops taking work, drops queued requests, cancels runs in flight (publishing nothing for them). */
   stop(): Promise<void>;
   stats(): WorkerStats;
+  /** A view seen elsewhere (the view follower): run requests of older views are dropped from now on. */
+  observeView(view: number): void;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 1000;
@@ -122,11 +124,19 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
       return;
     }
     const request = decoded.value;
+    // Fencing: a controller of an older view has been replaced; its requests are void.
+    if (request.view < highestView) {
+      counters.dropped++;
+      log.warn({ checkId: request.checkId, assignment: request.assignment, view: request.view, current: highestView }, 'dropped a run request from a replaced controller (older view)');
+      return;
+    }
+    highestView = request.view;
     if (!queue.offer(request)) {
       counters.dropped++;
       log.warn({ checkId: request.checkId, assignment: request.assignment, running: queue.running, queued: queue.queued }, 'run queue full: dropped a run request');
     }
   };
+  let highestView = 0;
   const subscription = deps.nc.subscribe(runSubject, { callback: onRequest });
 
   const heartbeat = startHeartbeat(deps, now, log, () => queue.running);
@@ -145,6 +155,9 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
   return {
     stop: () => (stopped ??= stop()),
     stats: () => ({ running: queue.running, queued: queue.queued, ...counters }),
+    observeView: (view: number) => {
+      highestView = Math.max(highestView, view);
+    },
   };
 }
 

@@ -2,10 +2,10 @@ import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { CheckRegistry } from '../checks/registry.ts';
 import { decode, heartbeat, resultMessage, type ResultMessage, type RunRequest } from '../bus/messages.ts';
-import { ensureResultLog } from '../bus/result-log.ts';
+import { ensureResultLog, readLog } from '../bus/result-log.ts';
 import { PREFIX, subject } from '../bus/subjects.ts';
 import type { Logger } from '../log.ts';
-import type { AssignLine, ExpireLine, ResultLine } from '../log/lines.ts';
+import { parseLine, type AssignLine, type ExpireLine, type ResultLine } from '../log/lines.ts';
 import type { Store } from '../db/store.ts';
 import type { TransitionWriter } from '../db/transition-writer.ts';
 import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
@@ -32,6 +32,8 @@ export interface ControllerDeps {
   registry: CheckRegistry;
   log: Logger;
   resultLog: { stream: string; retentionMs: number };
+  /** The view that made this process controller (0 without a viewserver); stamped on every assignment. */
+  view?: number;
   now?: () => number;
   tickMs?: number;
   workerTimeoutMs?: number;
@@ -60,7 +62,8 @@ const iso = (ms: number) => new Date(ms).toISOString();
  */
 export async function startController(deps: ControllerDeps): Promise<ControllerHandle> {
   const now = deps.now ?? Date.now;
-  const log = deps.log.child({ role: 'controller', worker: deps.id });
+  const view = deps.view ?? 0;
+  const log = deps.log.child({ role: 'controller', worker: deps.id, view });
   await ensureResultLog(deps.nc, deps.resultLog);
   const js = jetstream(deps.nc);
   const fold = new ReplayFold({ confirmations: deps.confirmations });
@@ -104,15 +107,15 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
 
   // --- assignments ------------------------------------------------------------------
   const assign = (check: CheckDefinition, worker: string, at: number) => {
-    const assignment = `${deps.id}.${at.toString(36)}.${(sequence++).toString(36)}`;
+    const assignment = `${deps.id}.${view}.${at.toString(36)}.${(sequence++).toString(36)}`;
     const line: AssignLine = { type: 'assign', checkId: check.id, worker, assignment, at };
     fold.apply(line);
     inFlight.set(assignment, { checkId: check.id, worker, expiresAt: at + check.expireAfterMs });
     workers.reserve(worker);
     check.lastWorker = worker;
-    const request: RunRequest = { type: 'run', assignment, checkId: check.id, checkType: check.type, data: check.data, view: 0, at: iso(at) };
+    const request: RunRequest = { type: 'run', assignment, checkId: check.id, checkType: check.type, data: check.data, view, at: iso(at) };
     // The assignment is in the log before the worker hears of it, so a replay sees it first.
-    js.publish(subject.assign(check.id), JSON.stringify({ ...line, at: iso(at) }), { msgID: assignment })
+    js.publish(subject.assign(check.id), JSON.stringify({ ...line, at: iso(at), view }), { msgID: assignment })
       .catch((err: Error) => log.error({ err: err.message, checkId: check.id }, 'could not log an assignment'))
       .finally(() => deps.nc.publish(subject.run(worker), JSON.stringify(request)));
   };
@@ -189,6 +192,15 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   };
 
   // --- results --------------------------------------------------------------------------
+  /** Until the fold is rebuilt from the log, live results wait here. */
+  let buffered: Msg[] | undefined = [];
+  /** Results the rebuild already applied (assignment/worker): their live copy is skipped. */
+  let rebuiltResults = new Set<string>();
+  const onLiveResult = (msg: Msg) => {
+    if (buffered) buffered.push(msg);
+    else onResult(msg);
+  };
+
   const onResult = (msg: Msg) => {
     const decoded = decode(resultMessage, msg.data);
     if (!decoded.ok) return void log.warn({ subject: msg.subject, error: decoded.error }, 'dropped a malformed result');
@@ -197,6 +209,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     if (worker !== result.worker || check !== String(result.checkId)) {
       return void log.warn({ subject: msg.subject, worker: result.worker, checkId: result.checkId }, 'dropped a result whose subject does not match its worker or check');
     }
+    if (rebuiltResults.delete(`${result.assignment}/${result.worker}`)) return;
     const flight = inFlight.get(result.assignment);
     if (flight && flight.worker === result.worker) {
       inFlight.delete(result.assignment);
@@ -256,7 +269,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       // New checks start spread over their interval so they don't all fire at once.
       if (!before) due.set(row.id, at + spread(row.id, row.interval));
     }
-    for (const id of [...checks.keys()]) {
+    // Checks gone from the database (deleted, disabled) — including ones only the log knew.
+    for (const id of new Set([...checks.keys(), ...fold.checkIds()])) {
       if (seen.has(id)) continue;
       checks.delete(id);
       fold.remove(id);
@@ -273,12 +287,53 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     return { checks: checks.size, misconfigured: misconfigured.size };
   };
 
+  // --- taking over ----------------------------------------------------------------------
+  /**
+   * Rebuilds every machine from the result log, so a confirmation in progress under the
+   * previous controller continues instead of restarting. Facts derived on the way are not
+   * published again; transitions are handed to the writer again (their keys make that a
+   * no-op when the previous controller had written them).
+   */
+  const rebuild = async () => {
+    const began = now();
+    let records = 0;
+    let owed = 0;
+    try {
+      for await (const record of readLog(deps.nc, { stream: deps.resultLog.stream })) {
+        const parsed = parseLine(record.text);
+        if (!parsed.ok || !parsed.line) continue;
+        records += 1;
+        const { lines } = fold.apply(parsed.line);
+        if (parsed.line.type === 'result' && parsed.line.assignment) rebuiltResults.add(`${parsed.line.assignment}/${parsed.line.worker}`);
+        for (const line of lines) {
+          if (line.type !== 'transition') continue;
+          owed += 1;
+          deps.writer.enqueue({ checkId: line.checkId, to: line.to as 'online' | 'offline', at: new Date(line.at), key: `${line.checkId}:${line.at}:${line.to}` });
+        }
+      }
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'could not read the result log; starting from the database state');
+    }
+    log.info({ records, checks: fold.checkIds().length, transitions: owed, ms: now() - began }, 'rebuilt the check machines from the result log');
+  };
+
+  /** Runs the previous controller handed out stay valid; they get a fresh expiry. Suspected changes continue at once. */
+  const inherit = () => {
+    const at = now();
+    for (const run of fold.outstandingRuns()) {
+      const check = checks.get(run.checkId);
+      if (!check) continue;
+      inFlight.set(run.assignment, { checkId: run.checkId, worker: run.worker, expiresAt: at + check.expireAfterMs });
+    }
+    for (const check of checks.values()) confirm(check, at);
+  };
+
   const status = (): ControllerStatus =>
     buildStatus({ id: deps.id, now: now(), confirmations: deps.confirmations, checks, misconfigured, fold, due, workers, lastResults, quorum: quorum ?? false });
 
   // --- wiring -----------------------------------------------------------------------------
   const subscriptions: Subscription[] = [
-    deps.nc.subscribe(`${PREFIX}.result.>`, { callback: (err, msg) => (err ? log.error({ err: err.message }, 'result subscription failed') : onResult(msg)) }),
+    deps.nc.subscribe(`${PREFIX}.result.>`, { callback: (err, msg) => (err ? log.error({ err: err.message }, 'result subscription failed') : onLiveResult(msg)) }),
     deps.nc.subscribe(`${PREFIX}.worker.*`, { callback: (err, msg) => (err ? undefined : onHeartbeat(msg)) }),
     deps.nc.subscribe(subject.control('status'), { callback: (_err, msg) => void msg.respond(JSON.stringify(status())) }),
     deps.nc.subscribe(subject.control('reload'), {
@@ -291,7 +346,13 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     }),
   ];
   await deps.nc.flush();
+  await rebuild();
   await reload().catch(() => {});
+  inherit();
+  const waiting = buffered;
+  buffered = undefined;
+  for (const msg of waiting) onResult(msg);
+  rebuiltResults = new Set();
   const ticker = setInterval(tick, deps.tickMs ?? 100);
   const reloader = setInterval(() => void reload().catch(() => {}), deps.reloadIntervalMs);
   log.info({ checks: checks.size, misconfigured: misconfigured.size, confirmations: deps.confirmations }, 'controller started');

@@ -121,6 +121,18 @@ export class ReplayFold {
     return this.checks.get(checkId)?.context;
   }
 
+  /** Every run handed out and not yet answered or expired (what a new controller inherits). */
+  outstandingRuns(): { checkId: number; assignment: string; worker: string }[] {
+    const runs: { checkId: number; assignment: string; worker: string }[] = [];
+    for (const [checkId, tracked] of this.checks) for (const [assignment, worker] of tracked.outstanding ?? []) runs.push({ checkId, assignment, worker });
+    return runs;
+  }
+
+  /** Ids of all checks the fold knows. */
+  checkIds(): number[] {
+    return [...this.checks.keys()];
+  }
+
   /** Workers with a run of this check outstanding. */
   outstandingWorkers(checkId: number): string[] {
     return [...(this.checks.get(checkId)?.outstanding?.values() ?? [])];

@@ -47,6 +47,8 @@ export interface Cluster {
   nc: NatsConnection;
   db: Awaited<ReturnType<typeof freshDatabase>>;
   controller: ControllerHandle;
+  /** Stops the controller (as if its process died) and starts a new one for `view`, with its own store and writer. */
+  replaceController(view: number): Promise<ControllerHandle>;
   writer: TransitionWriter;
   workers: Map<string, WorkerHandle>;
   logs: CapturedLogs;
@@ -68,6 +70,7 @@ export async function startCluster(options: {
   workers: [string, string][];
   dbOverride?: (db: Awaited<ReturnType<typeof freshDatabase>>) => Promise<{ host: string; port: number }>;
   rows?: string[];
+  view?: number;
 }): Promise<Cluster> {
   const db = await freshDatabase();
   await migrate(db);
@@ -84,9 +87,30 @@ export async function startCluster(options: {
   const registry = createCheckRegistry();
   const target = options.dbOverride ? await options.dbOverride(db) : { host: db.host!, port: db.port! };
   const dsn = `${db.user}:${db.password}@tcp(${target.host}:${target.port})/${db.database}`;
-  const store = createStore({ dsns: [dsn], log: logs.log, registry, connectTimeoutMs: 1000 });
-  const writer = createTransitionWriter({ store, log: logs.log, retry: { initialMs: 100, maxMs: 500 } });
   const notices: AdminNotice[] = [];
+  const stores: { close(): Promise<void> }[] = [];
+  const writers: TransitionWriter[] = [];
+  const launch = async (view: number) => {
+    const store = createStore({ dsns: [dsn], log: logs.log, registry, connectTimeoutMs: 1000 });
+    const writer = createTransitionWriter({ store, log: logs.log, retry: { initialMs: 100, maxMs: 500 } });
+    stores.push(store);
+    writers.push(writer);
+    const handle = await startController({
+      nc,
+      id: `ctl${view}`,
+      view,
+      confirmations: options.confirmations,
+      reloadIntervalMs: 60_000,
+      store,
+      writer,
+      registry,
+      log: logs.log,
+      resultLog: { stream: STREAM, retentionMs: 3_600_000 },
+      workerTimeoutMs: 1000,
+      onNotice: (n) => notices.push(n),
+    });
+    return { handle, writer };
+  };
   const workers = new Map<string, WorkerHandle>();
   const start = (id: string, sourceAddress: string) => {
     const worker = startWorker({ nc, id, numThreads: 4, sourceAddress, dnsServer: '127.0.0.1:53', log: logs.log, heartbeatMs: 200 });
@@ -94,24 +118,13 @@ export async function startCluster(options: {
     return worker;
   };
   for (const [id, address] of options.workers) start(id, address);
-  const controller = await startController({
-    nc,
-    id: 'ctl',
-    confirmations: options.confirmations,
-    reloadIntervalMs: 60_000,
-    store,
-    writer,
-    registry,
-    log: logs.log,
-    resultLog: { stream: STREAM, retentionMs: 3_600_000 },
-    workerTimeoutMs: 1000,
-    onNotice: (n) => notices.push(n),
-  });
+  const first = await launch(options.view ?? 0);
+  let controller = first.handle;
   onTestFinished(async () => {
     await controller.stop();
     for (const w of workers.values()) await w.stop();
-    await writer.stop().catch(() => {});
-    await store.close();
+    for (const writer of writers) await writer.stop().catch(() => {});
+    for (const store of stores) await store.close();
     await jsm.streams.delete(STREAM).catch(() => {});
     await nc.close();
   });
@@ -123,11 +136,19 @@ export async function startCluster(options: {
       await c.end();
     }
   };
-  return {
+  const cluster: Cluster = {
     nc,
     db,
     controller,
-    writer,
+    writer: first.writer,
+    replaceController: async (view) => {
+      await controller.stop();
+      const next = await launch(view);
+      controller = next.handle;
+      cluster.controller = controller;
+      cluster.writer = next.writer;
+      return controller;
+    },
     workers,
     logs,
     notices,
@@ -140,4 +161,5 @@ export async function startCluster(options: {
     checkEvents: (checkId) => query('SELECT type FROM check_events WHERE check_id = ? ORDER BY id', [checkId]),
     statusOf: async (checkId) => (await query<{ status: string }[]>('SELECT status FROM checks WHERE id = ?', [checkId]))[0]!.status,
   };
+  return cluster;
 }

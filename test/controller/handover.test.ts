@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subject } from '../../src/bus/subjects.ts';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { startCluster, switchableTarget } from './harness.ts';
+
+let nats: NatsServerHandle;
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+describe('controller hand-over', () => {
+  it('a new controller rebuilds the machines from the result log: a confirmation round in progress continues, the transition happens once', async () => {
+    const target = await switchableTarget();
+    const cluster = await startCluster({
+      natsUrl: nats.url,
+      confirmations: 3,
+      view: 1,
+      workers: [
+        ['w1', '127.0.0.2'],
+        ['w2', '127.0.0.3'],
+        ['w3', '127.0.0.4'],
+      ],
+      checks: [{ name: 'web', type: 'http', data: { url: target.url, expect_status: 200 }, interval: 2, delay: 1 }],
+    });
+    await expect.poll(() => cluster.controller.status().checks[0]?.lastResults?.w1, { timeout: 10_000 }).toBeTruthy();
+    target.up = false;
+    // Round 1 of 2 completes under the first controller...
+    await expect.poll(() => cluster.controller.status().checks[0]?.rounds, { timeout: 10_000 }).toBe(1);
+    expect(cluster.controller.status().checks[0]?.state).toBe('pending');
+    // ...which then dies. Its successor (view 2) picks up where it stopped.
+    const successor = await cluster.replaceController(2);
+    expect(successor.status().checks[0]).toMatchObject({ state: 'pending', rounds: 1, of: 2 });
+    expect(cluster.logs.matching(/rebuilt the check machines from the result log/).at(-1)).toMatchObject({ checks: 1 });
+    await expect.poll(() => cluster.statusOf(1), { timeout: 15_000, interval: 200 }).toBe('offline');
+    expect(await cluster.checkEvents(1)).toEqual([{ type: 'offline' }]);
+    const transitions = (await cluster.events(1)).filter((e) => e.type === 'transition');
+    expect(transitions).toHaveLength(1);
+    expect(transitions[0]).toMatchObject({ to: 'offline', rounds: 2 });
+  });
+
+  it('workers drop run requests from a replaced controller (older view)', async () => {
+    const target = await switchableTarget();
+    const cluster = await startCluster({
+      natsUrl: nats.url,
+      confirmations: 1,
+      view: 4,
+      workers: [['w1', '127.0.0.2']],
+      checks: [{ name: 'web', type: 'http', data: { url: target.url }, interval: 1, delay: 0 }],
+    });
+    await expect.poll(() => cluster.workers.get('w1')!.stats().completed, { timeout: 10_000 }).toBeGreaterThan(0);
+    cluster.nc.publish(
+      subject.run('w1'),
+      JSON.stringify({ type: 'run', assignment: 'old.3.x', checkId: 1, checkType: 'http', data: JSON.stringify({ url: target.url }), view: 3, at: new Date().toISOString() }),
+    );
+    await expect.poll(() => cluster.logs.matching(/dropped a run request from a replaced controller/)).toEqual([
+      expect.objectContaining({ worker: 'w1', assignment: 'old.3.x', view: 3, current: 4 }),
+    ]);
+  });
+});

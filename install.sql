@@ -65,3 +65,11 @@ CREATE TABLE IF NOT EXISTS bearmon_transitions (
 	check_id INT NOT NULL,
 	created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
 );
+
+-- Fencing for controller fail-over: the highest view number that has written here. A
+-- transition write from a controller of an older view (one that was replaced while cut
+-- off) is refused, so two controllers can never both write.
+CREATE TABLE IF NOT EXISTS bearmon_fence (
+	id TINYINT NOT NULL PRIMARY KEY,
+	view BIGINT NOT NULL DEFAULT 0
+);

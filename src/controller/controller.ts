@@ -89,7 +89,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     transition: (line: Extract<DerivedLine, { type: 'transition' }>) => {
       const key = `${line.checkId}:${line.at}:${line.to}`;
       log.info({ checkId: line.checkId, from: line.from, to: line.to, at: line.at, rounds: line.rounds }, `check ${line.checkId} is ${line.to}`);
-      deps.writer.enqueue({ checkId: line.checkId, to: line.to as 'online' | 'offline', at: new Date(line.at), key });
+      deps.writer.enqueue({ checkId: line.checkId, to: line.to as 'online' | 'offline', at: new Date(line.at), key, view });
       publishLogged(subject.transition(line.checkId), line, `transition:${key}`);
     },
     rejected: (line: Extract<DerivedLine, { type: 'rejected' }>) => {
@@ -308,7 +308,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
         for (const line of lines) {
           if (line.type !== 'transition') continue;
           owed += 1;
-          deps.writer.enqueue({ checkId: line.checkId, to: line.to as 'online' | 'offline', at: new Date(line.at), key: `${line.checkId}:${line.at}:${line.to}` });
+          deps.writer.enqueue({ checkId: line.checkId, to: line.to as 'online' | 'offline', at: new Date(line.at), key: `${line.checkId}:${line.at}:${line.to}`, view });
         }
       }
     } catch (err) {

@@ -45,6 +45,19 @@ export class CheckMissingError extends Error {
   }
 }
 
+/** A write from a controller whose view has been superseded: it must never land. */
+export class FencedError extends Error {
+  readonly permanent = true;
+
+  constructor(
+    readonly view: number,
+    readonly current: number,
+  ) {
+    super(`write refused: view ${view} has been replaced by view ${current}`);
+    this.name = 'FencedError';
+  }
+}
+
 /** A request the store refuses before sending anything (e.g. a transition key too long). */
 export class InvalidRequestError extends Error {
   readonly permanent = true;

@@ -15,6 +15,7 @@ export const ADDED_COLUMNS: readonly { table: string; column: string; definition
 export const SCHEMA_VERSIONS = [
   { version: 1, description: 'gobearmon tables + bearmon_schema' },
   { version: 2, description: 'bearmon_transitions: idempotent transition writes' },
+  { version: 3, description: 'bearmon_fence: view fencing of controller writes' },
 ] as const;
 
 export interface MigrationReport {

@@ -3,7 +3,7 @@ import type { CheckRegistry } from '../checks/registry.ts';
 import type { Logger } from '../log.ts';
 import { judgeCheckRow, type CheckStatus, type LoadedCheck, type MisconfiguredCheck } from './check-rows.ts';
 import { createCluster, type ClusterOptions } from './cluster.ts';
-import { CheckMissingError, InvalidRequestError, isConnectionError } from './errors.ts';
+import { CheckMissingError, FencedError, InvalidRequestError, isConnectionError } from './errors.ts';
 
 export type { CheckStatus, LoadedCheck, MisconfiguredCheck } from './check-rows.ts';
 
@@ -17,6 +17,8 @@ export interface Transition {
    * with the same key is recognised and changes nothing.
    */
   key: string;
+  /** View number of the controller writing it; a write from an older view than the database has seen is refused. */
+  view?: number;
 }
 
 export type TransitionOutcome = 'written' | 'already-written';
@@ -80,6 +82,7 @@ export function createStore(options: StoreOptions): Store {
  * finds it taken, so two writes of one transition can never both insert an event.
  */
 async function writeTransition(connection: PoolConnection, t: Transition, timeout: number): Promise<TransitionOutcome> {
+  if (t.view !== undefined) await checkFence(connection, t.view, timeout);
   try {
     await connection.query({ sql: 'INSERT INTO bearmon_transitions (transition_key, check_id) VALUES (?, ?)', timeout }, [t.key, t.checkId]);
   } catch (err) {
@@ -91,6 +94,21 @@ async function writeTransition(connection: PoolConnection, t: Transition, timeou
   if (update.affectedRows === 0) throw new CheckMissingError(t.checkId);
   await connection.query({ sql: 'INSERT INTO check_events (check_id, type, time) VALUES (?, ?, ?)', timeout }, [t.checkId, t.to, t.at]);
   return 'written';
+}
+
+/**
+ * Raises the fence to `view` (it never goes down) and refuses the write when a newer view
+ * has already written: the row stays locked until the transaction ends, so a newer
+ * controller's write and an older one's cannot interleave.
+ */
+async function checkFence(connection: PoolConnection, view: number, timeout: number): Promise<void> {
+  await connection.query(
+    { sql: 'INSERT INTO bearmon_fence (id, view) VALUES (1, ?) ON DUPLICATE KEY UPDATE view = GREATEST(view, VALUES(view))', timeout },
+    [view],
+  );
+  const [rows] = await connection.query<RowDataPacket[]>({ sql: 'SELECT view FROM bearmon_fence WHERE id = 1', timeout });
+  const current = Number(rows[0]?.view ?? 0);
+  if (current > view) throw new FencedError(view, current);
 }
 
 /** Commits what `work` returns 'written' for; rolls back anything else, including errors. */

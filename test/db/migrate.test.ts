@@ -29,8 +29,8 @@ describe('bearmon db migrate', () => {
   it('creates the seed tables with the seed columns and types on an empty database', async () => {
     const db = await freshDatabase();
     const report = await migrate(db);
-    expect(report.createdTables).toEqual([...SEED_TABLES, 'bearmon_schema', 'bearmon_transitions'].sort());
-    expect(report.appliedVersions).toEqual([1, 2]);
+    expect(report.createdTables).toEqual([...SEED_TABLES, 'bearmon_fence', 'bearmon_schema', 'bearmon_transitions'].sort());
+    expect(report.appliedVersions).toEqual([1, 2, 3]);
     const cols = await columns(db);
     const checks = cols.filter((c) => c.t === 'checks').map((c) => [c.c, c.ty, c.n, c.d]);
     expect(checks).toEqual([
@@ -68,7 +68,7 @@ describe('bearmon db migrate', () => {
     const columnsBefore = (await columns(db)).filter((c) => SEED_TABLES.includes(String(c.t)));
 
     const first = await migrate(db);
-    expect(first.createdTables).toEqual(['bearmon_schema', 'bearmon_transitions']);
+    expect(first.createdTables).toEqual(['bearmon_fence', 'bearmon_schema', 'bearmon_transitions']);
     expect(await dump(db)).toEqual(rowsBefore);
     expect((await columns(db)).filter((c) => SEED_TABLES.includes(String(c.t)))).toEqual(columnsBefore);
 

@@ -262,3 +262,30 @@ describe('transition writer', () => {
     expect(keys.map((r) => String(r.transition_key))).toEqual(['c2']);
   });
 });
+
+describe('view fencing of transition writes', () => {
+  it('refuses a write from an older view once a newer view has written, and never lowers the fence', async () => {
+    const { createStore } = await import('../../src/db/store.ts');
+    const { migrate } = await import('../../src/db/migrate.ts');
+    const { freshDatabase, withConnection } = await import('../helpers/mysql.ts');
+    const { createCheckRegistry } = await import('../../src/checks/registry.ts');
+    const { captureLogs } = await import('../helpers/logs.ts');
+    const db = await freshDatabase();
+    await migrate(db);
+    await withConnection(db, (c) => c.query(`INSERT INTO checks (name, type, data) VALUES ('a', 'tcp', '{"address":"127.0.0.1:1"}')`));
+    const store = createStore({ dsns: [`${db.user}:${db.password}@tcp(${db.host}:${db.port})/${db.database}`], log: captureLogs().log, registry: createCheckRegistry() });
+    try {
+      expect(await store.recordTransition({ checkId: 1, to: 'offline', at: new Date('2026-01-01T00:00:00Z'), key: 'k1', view: 5 })).toBe('written');
+      await expect(store.recordTransition({ checkId: 1, to: 'online', at: new Date('2026-01-01T00:01:00Z'), key: 'k2', view: 4 })).rejects.toThrow(
+        'write refused: view 4 has been replaced by view 5',
+      );
+      expect(await store.recordTransition({ checkId: 1, to: 'online', at: new Date('2026-01-01T00:02:00Z'), key: 'k3', view: 5 })).toBe('written');
+      const rows = await withConnection(db, async (c) => (await c.query('SELECT type FROM check_events ORDER BY id'))[0]);
+      expect(rows).toEqual([{ type: 'offline' }, { type: 'online' }]);
+      const fence = await withConnection(db, async (c) => (await c.query('SELECT view FROM bearmon_fence'))[0]);
+      expect(fence).toEqual([{ view: 5 }]);
+    } finally {
+      await store.close();
+    }
+  });
+});

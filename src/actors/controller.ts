@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { createCheckRegistry } from '../checks/registry.ts';
 import type { Config } from '../config/schema.ts';
-import { startController } from '../controller/controller.ts';
+import { startController, type AdminNotice } from '../controller/controller.ts';
 import { createStore } from '../db/store.ts';
 import { createTransitionWriter } from '../db/transition-writer.ts';
 import type { Logger } from '../log.ts';
@@ -11,7 +11,7 @@ import type { Logger } from '../log.ts';
  * controller actor, on the worker's NATS connection. Returned as a role the worker process
  * starts after connecting and stops before it drains.
  */
-export function controllerRole(config: Config, log: Logger) {
+export function controllerRole(config: Config, log: Logger, view = 0, onNotice?: (notice: AdminNotice) => void) {
   return async (nc: NatsConnection) => {
     const registry = createCheckRegistry();
     const store = createStore({ dsns: config.controller.database, log, registry });
@@ -26,6 +26,8 @@ export function controllerRole(config: Config, log: Logger) {
       registry,
       log,
       resultLog: { stream: config.nats.stream, retentionMs: config.nats.retention },
+      view,
+      onNotice,
     });
     return {
       stop: async () => {

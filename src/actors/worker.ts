@@ -205,7 +205,7 @@ function startHeartbeat(deps: WorkerDeps, now: () => number, log: Logger, runnin
  * handed to NATS is flushed.
  */
 /** Another role the same process plays on the same connection (the controller). */
-export type ExtraRole = (nc: NatsConnection) => Promise<{ stop(): Promise<void> }>;
+export type ExtraRole = (nc: NatsConnection, worker: WorkerHandle) => Promise<{ stop(): Promise<void> }>;
 
 export async function runWorkerProcess(
   config: Config,
@@ -224,7 +224,7 @@ export async function runWorkerProcess(
     log,
   });
   log.info({ worker: config.worker.id, numThreads: config.worker.numThreads, sourceAddress: config.worker.sourceAddress, server: nc.getServer() }, 'worker started');
-  const started = await Promise.all(roles.map((role) => role(nc)));
+  const started = await Promise.all(roles.map((role) => role(nc, worker)));
   await aborted(shutdown);
   log.info({ worker: config.worker.id }, 'worker shutting down');
   for (const role of started) await role.stop();

@@ -69,12 +69,24 @@ program
 program
   .command('worker')
   .description('run a worker ([worker] id, numThreads, sourceAddress); with --controller it also acts as the controller')
-  .option('--controller', 'also act as the controller (until the viewserver picks one)')
+  .option('--controller', 'always act as the controller (view 0: for a single node without a viewserver)')
   .action(async (options: { controller?: boolean }) => {
     const { config, log } = globalConfig();
     const { runWorkerProcess, terminationSignal } = await import('../actors/worker.ts');
     const { controllerRole } = await import('../actors/controller.ts');
-    await runWorkerProcess(config, log, terminationSignal(), options.controller ? [controllerRole(config, log)] : []);
+    const { viewRole } = await import('../actors/node.ts');
+    // Without --controller the viewserver decides which worker controls.
+    const role = options.controller ? controllerRole(config, log) : viewRole(config, log);
+    await runWorkerProcess(config, log, terminationSignal(), [role]);
+  });
+
+program
+  .command('viewserver')
+  .description('pick the controller: heartbeat the candidates over NATS, publish the view (number only grows, kept in JetStream KV)')
+  .action(async () => {
+    const { config, log } = globalConfig();
+    const { runViewserverProcess } = await import('../actors/viewserver.ts');
+    await runViewserverProcess(config, log);
   });
 
 program

@@ -18,7 +18,7 @@ export function formatStatus(status: ControllerStatus): string {
   const quorum = status.quorum ? 'ok' : `LOST: fewer than ${status.confirmations} live workers, no check can change state`;
   const workers = status.workers.map((w) => `  ${w.id.padEnd(20)} ${w.inFlight}/${w.capacity} busy, heartbeat ${age(w.lastSeenMs)} ago, up ${age(w.upMs)}`);
   return [
-    `controller ${status.controller} at ${status.at}; confirmations ${status.confirmations}; quorum ${quorum}`,
+    `controller ${status.controller} (view ${status.view}) at ${status.at}; confirmations ${status.confirmations}; quorum ${quorum}`,
     `workers (${status.workers.length} alive):`,
     ...workers,
     `checks (${status.checks.length}):`,

@@ -94,6 +94,18 @@ export const configSpec = {
       list: true,
       doc: 'Worker ids allowed to act as controller (repeat the line). Empty: any worker that announces itself.',
     },
+    heartbeatPeriod: {
+      schema: int(50, 60_000).default(1000),
+      doc: 'Milliseconds between the viewserver\'s pings of each controller candidate.',
+    },
+    heartbeatTimeout: {
+      schema: int(10, 60_000).default(500),
+      doc: 'Milliseconds a ping waits for its answer before it counts as a miss (no responders counts at once).',
+    },
+    misses: {
+      schema: int(1, 100).default(1),
+      doc: 'Consecutive missed pings after which the controller is replaced.',
+    },
     addr: { deprecated: 'the viewserver talks over NATS' },
   },
   nats: {

@@ -329,7 +329,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   };
 
   const status = (): ControllerStatus =>
-    buildStatus({ id: deps.id, now: now(), confirmations: deps.confirmations, checks, misconfigured, fold, due, workers, lastResults, quorum: quorum ?? false });
+    buildStatus({ id: deps.id, view, now: now(), confirmations: deps.confirmations, checks, misconfigured, fold, due, workers, lastResults, quorum: quorum ?? false });
 
   // --- wiring -----------------------------------------------------------------------------
   const subscriptions: Subscription[] = [

@@ -30,6 +30,8 @@ export interface CheckStatus {
 
 export interface ControllerStatus {
   controller: string;
+  /** The view that made it controller (0: fixed with --controller, no viewserver). */
+  view: number;
   at: string;
   confirmations: number;
   /** Enough live workers to confirm a change. */
@@ -40,6 +42,7 @@ export interface ControllerStatus {
 
 interface StatusInput {
   id: string;
+  view: number;
   now: number;
   confirmations: number;
   checks: Map<number, CheckDefinition>;
@@ -80,6 +83,7 @@ export function buildStatus(input: StatusInput): ControllerStatus {
   const broken: CheckStatus[] = [...input.misconfigured.values()].map((m) => ({ id: m.id ?? 0, name: m.name, type: '', state: 'misconfigured', problem: m.message }));
   return {
     controller: input.id,
+    view: input.view,
     at: new Date(input.now).toISOString(),
     confirmations: input.confirmations,
     quorum: input.quorum,

@@ -57,14 +57,14 @@ describe('a cluster of real worker processes', () => {
     const status = await bearmon(['status', '--json'], env);
     expect(status.code).toBe(0);
     const parsed = JSON.parse(status.stdout);
-    expect(parsed).toMatchObject({ controller: 'p1', confirmations: 2, quorum: true });
+    expect(parsed).toMatchObject({ controller: 'p1', view: 0, confirmations: 2, quorum: true });
     expect(parsed.workers.map((w: { id: string }) => w.id).sort()).toEqual(['p1', 'p2', 'p3']);
     expect(parsed.checks).toEqual([
       expect.objectContaining({ id: 1, name: 'web', type: 'http', state: 'online' }),
       expect.objectContaining({ id: 2, name: 'broken', state: 'misconfigured', problem: expect.stringMatching(/^data: invalid JSON/) }),
     ]);
     const table = await bearmon(['status'], env);
-    expect(table.stdout).toMatch(/^controller p1 at .*; confirmations 2; quorum ok$/m);
+    expect(table.stdout).toMatch(/^controller p1 \(view 0\) at .*; confirmations 2; quorum ok$/m);
     expect(table.stdout).toMatch(/^ {5}1 {2}web {22}http {7}online {9}next run in /m);
     expect(table.stdout).toMatch(/^ {5}2 {2}broken .* misconfigured {2}data: invalid JSON/m);
 

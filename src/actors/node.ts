@@ -1,0 +1,54 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import type { ViewMessage } from '../bus/messages.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import { controllerRole } from './controller.ts';
+import { respondToPings } from './ping-responder.ts';
+import { followView } from './view-follower.ts';
+import type { ExtraRole, WorkerHandle } from './worker.ts';
+
+type Running = { view: number; stop(): Promise<void> };
+
+/**
+ * A worker process under a viewserver: answers its pings, follows the view, and acts as
+ * controller exactly while the newest view names it — starting (rebuilding from the log)
+ * when named, stepping down the moment a newer view names another. Role changes run one
+ * at a time, in view order.
+ */
+export function viewRole(config: Config, log: Logger): ExtraRole {
+  return async (nc: NatsConnection, worker: WorkerHandle) => {
+    const id = config.worker.id;
+    const pings = respondToPings({ nc, id, startedAt: new Date().toISOString(), canControl: true, log });
+    let running: Running | undefined;
+    let chain = Promise.resolve();
+    const apply = async (view: ViewMessage) => {
+      worker.observeView(view.view);
+      const named = view.controller === id;
+      if (running && (!named || running.view !== view.view)) {
+        log.info({ worker: id, view: view.view, controller: view.controller }, 'stepping down as controller: a newer view');
+        await running.stop();
+        running = undefined;
+      }
+      if (named && !running) {
+        log.info({ worker: id, view: view.view }, 'named controller by the view');
+        running = { view: view.view, ...(await controllerRole(config, log, view.view)(nc)) };
+      }
+    };
+    const follower = followView({
+      nc,
+      id,
+      log,
+      onView: (view) => {
+        chain = chain.then(() => apply(view)).catch((err: Error) => log.error({ err: err.message, view: view.view }, 'could not change role'));
+      },
+    });
+    return {
+      stop: async () => {
+        await follower.stop();
+        pings.stop();
+        await chain;
+        await running?.stop();
+      },
+    };
+  };
+}

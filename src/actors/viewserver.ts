@@ -1,0 +1,304 @@
+import { Kvm, type KV } from '@nats-io/kv';
+import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import { connectBus } from '../bus/connect.ts';
+import { decode, heartbeat, viewMessage, type Pong, type ViewMessage } from '../bus/messages.ts';
+import { familyWildcard, subject } from '../bus/subjects.ts';
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import { showValue } from '../validation.ts';
+import { pingWorker, type PingOutcome } from './ping-responder.ts';
+import { terminationSignal } from './worker.ts';
+
+/**
+ * The viewserver: heartbeats the workers able to control, keeps the controller while it
+ * answers, and otherwise names the live candidate that has been up longest (as gobearmon
+ * did). Each change is a new view whose number is one above the last; the number is
+ * stored in JetStream KV before anyone hears of it, so it only grows, across restarts and
+ * even if two viewservers race (the KV write is conditional on the revision read).
+ */
+export interface ViewserverDeps {
+  nc: NatsConnection;
+  log: Logger;
+  /** Fixed candidate list ([viewserver] controller). Empty or absent: discover them from worker heartbeats. */
+  candidates?: string[];
+  periodMs?: number;
+  timeoutMs?: number;
+  /** Consecutive missed pings after which the controller is replaced. */
+  misses?: number;
+  now?: () => number;
+  /** Discovery only: a worker silent this long is no longer a candidate (default 5000 ms). */
+  discoveryTtlMs?: number;
+  /** Discovery only: no controller is named before every worker had a chance to announce itself (default 1500 ms). */
+  discoveryGraceMs?: number;
+  /** Called (besides the error log line) when the controller is lost, or none can be named, with no live candidate. */
+  onNoCandidate?(previous: string | null): void;
+}
+
+export interface CandidateStatus {
+  worker: string;
+  /** The last ping was answered (with a valid pong). */
+  alive: boolean;
+  consecutiveMisses: number;
+  startedAt?: string;
+  canControl?: boolean;
+  lastProblem?: string;
+}
+
+export interface ViewserverHandle {
+  stop(): Promise<void>;
+  view(): ViewMessage;
+  candidates(): CandidateStatus[];
+}
+
+export const VIEW_BUCKET = 'bearmon_view';
+export const VIEW_KEY = 'current';
+export const DEFAULT_PERIOD_MS = 1000;
+export const DEFAULT_TIMEOUT_MS = 500;
+export const DEFAULT_MISSES = 1;
+const DEFAULT_DISCOVERY_TTL_MS = 5000;
+const DEFAULT_DISCOVERY_GRACE_MS = 1500;
+
+interface Candidate {
+  id: string;
+  misses: number;
+  pong?: Pong;
+  lastProblem?: string;
+}
+
+export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverHandle> {
+  const now = deps.now ?? Date.now;
+  const periodMs = deps.periodMs ?? DEFAULT_PERIOD_MS;
+  const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const missLimit = deps.misses ?? DEFAULT_MISSES;
+  const fixed = deps.candidates ?? [];
+  const log = deps.log.child({ role: 'viewserver' });
+  const store = await openViewStore(deps.nc, log);
+  let { view, revision } = await store.load(now());
+  log.info({ view: view.view, controller: view.controller, candidates: fixed.length > 0 ? fixed : 'discovered from heartbeats' }, 'viewserver started');
+
+  const discovery = fixed.length === 0 ? discoverCandidates(deps.nc, log, now, deps.discoveryTtlMs ?? DEFAULT_DISCOVERY_TTL_MS) : undefined;
+  const startedAt = now();
+  const states = new Map<string, Candidate>();
+  let noCandidateReported = false;
+
+  const onGet = (err: Error | null, msg: Msg) => {
+    if (err) return log.error({ err: err.message }, 'view request subscription failed');
+    msg.respond(JSON.stringify(view));
+  };
+  const getSubscription = deps.nc.subscribe(subject.view('get'), { callback: onGet });
+
+  /** Everyone worth a ping: the fixed list, or the discovered workers plus the controller (even before its first heartbeat). */
+  function candidateIds(): string[] {
+    if (!discovery) return fixed;
+    const ids = new Set(discovery.live());
+    if (view.controller) ids.add(view.controller);
+    return [...ids];
+  }
+
+  async function round(): Promise<void> {
+    const ids = candidateIds();
+    const outcomes = await Promise.all(ids.map((id) => pingWorker(deps.nc, id, timeoutMs, log)));
+    for (const id of states.keys()) if (!ids.includes(id)) states.delete(id);
+    ids.forEach((id, i) => record(id, outcomes[i]!));
+    await decide();
+  }
+
+  function record(id: string, outcome: PingOutcome): void {
+    const state = states.get(id) ?? { id, misses: 0 };
+    states.set(id, state);
+    if (outcome.ok) {
+      if (state.misses > 0 || !state.pong) log.info({ worker: id, startedAt: outcome.pong.startedAt, canControl: outcome.pong.canControl }, 'candidate answers');
+      state.misses = 0;
+      state.pong = outcome.pong;
+      state.lastProblem = undefined;
+      return;
+    }
+    if (state.misses === 0) log.info({ worker: id, problem: outcome.reason }, 'candidate missed a ping');
+    state.misses++;
+    state.lastProblem = outcome.reason;
+  }
+
+  const allowed = (id: string) => fixed.length === 0 || fixed.includes(id);
+  const isLive = (state: Candidate) => state.misses === 0 && state.pong?.canControl === true && allowed(state.id);
+
+  async function decide(): Promise<void> {
+    const current = view.controller ? states.get(view.controller) : undefined;
+    if (current && allowed(current.id) && current.misses < missLimit && current.pong?.canControl !== false) return;
+    // Until every worker had a heartbeat's time to announce itself, "up longest" would only mean "heard first".
+    if (discovery && now() - startedAt < (deps.discoveryGraceMs ?? DEFAULT_DISCOVERY_GRACE_MS)) return;
+    const next = upLongest([...states.values()].filter(isLive));
+    if (next === undefined) return reportNoCandidate();
+    noCandidateReported = false;
+    if (next !== view.controller) await changeView(next);
+  }
+
+  async function reportNoCandidate(): Promise<void> {
+    const previous = view.controller;
+    if (previous !== null) await changeView(null);
+    if (noCandidateReported || view.controller !== null) return;
+    noCandidateReported = true;
+    const candidates = [...states.values()].map((s) => ({ worker: s.id, misses: s.misses, canControl: s.pong?.canControl, problem: s.lastProblem }));
+    log.error({ view: view.view, previous, candidates }, 'no controller candidate alive');
+    try {
+      deps.onNoCandidate?.(previous);
+    } catch (err) {
+      log.error({ err: (err as Error)?.message ?? String(err) }, 'no-candidate handler failed');
+    }
+  }
+
+  /** Stores the next view, then tells everyone; a view nobody could store is never published. */
+  async function changeView(controller: string | null): Promise<void> {
+    const next: ViewMessage = { type: 'view', view: view.view + 1, controller, at: new Date(now()).toISOString() };
+    try {
+      revision = await store.write(next, revision);
+    } catch (err) {
+      return adoptStored(next, err);
+    }
+    const previous = view.controller;
+    view = next;
+    log.info({ view: next.view, controller, previous }, controller === null ? 'new view without a controller' : 'new view');
+    deps.nc.publish(subject.view('current'), JSON.stringify(next));
+  }
+
+  /** The write failed: either another viewserver moved the view on (take its view) or the store is unreachable (try next round). */
+  async function adoptStored(wanted: ViewMessage, err: unknown): Promise<void> {
+    const reason = (err as Error)?.message ?? String(err);
+    try {
+      const stored = await store.load(now());
+      if (stored.revision !== revision && stored.view.view >= view.view) {
+        log.warn({ view: stored.view.view, controller: stored.view.controller, wanted: wanted.controller, err: reason }, 'another viewserver changed the view; adopting it');
+        ({ view, revision } = stored);
+        return;
+      }
+    } catch {
+      // Reported below with the write's own error.
+    }
+    log.error({ view: wanted.view, controller: wanted.controller, err: reason }, 'could not store the new view; retrying next period');
+  }
+
+  const loop = startLoop(round, periodMs, log);
+
+  return {
+    stop: async () => {
+      await loop.stop();
+      getSubscription.unsubscribe();
+      discovery?.stop();
+      log.info({ view: view.view, controller: view.controller }, 'viewserver stopped');
+    },
+    view: () => view,
+    candidates: () =>
+      [...states.values()].map((s) => ({
+        worker: s.id,
+        alive: s.misses === 0 && s.pong !== undefined,
+        consecutiveMisses: s.misses,
+        startedAt: s.pong?.startedAt,
+        canControl: s.pong?.canControl,
+        lastProblem: s.lastProblem,
+      })),
+  };
+}
+
+/** The candidate up longest: earliest startedAt, ties broken by id so every run agrees. */
+export function upLongest(candidates: { id: string; pong?: Pong }[]): string | undefined {
+  const startOf = (c: { pong?: Pong }) => Date.parse(c.pong?.startedAt ?? '') || Number.POSITIVE_INFINITY;
+  const sorted = [...candidates].sort((a, b) => startOf(a) - startOf(b) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return sorted[0]?.id;
+}
+
+/** Runs `round` every periodMs (a slow round delays the next one rather than overlapping it). */
+function startLoop(round: () => Promise<void>, periodMs: number, log: Logger): { stop(): Promise<void> } {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const tick = () => {
+    const started = Date.now();
+    running = round()
+      .catch((err) => log.error({ err: (err as Error)?.message ?? String(err) }, 'heartbeat round failed'))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, Math.max(0, periodMs - (Date.now() - started)));
+      });
+  };
+  tick();
+  return {
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+/** Workers heard on bearmon.worker.* within the last ttlMs. */
+function discoverCandidates(nc: NatsConnection, log: Logger, now: () => number, ttlMs: number): { live(): string[]; stop(): void } {
+  const lastHeard = new Map<string, number>();
+  const onHeartbeat = (err: Error | null, msg: Msg) => {
+    if (err) return log.error({ err: err.message }, 'heartbeat subscription failed');
+    const token = msg.subject.split('.')[2];
+    const decoded = decode(heartbeat, msg.data);
+    if (!decoded.ok) return log.warn({ subject: msg.subject, error: decoded.error, payload: showValue(msg.string(), 200) }, `ignored a bad heartbeat: ${decoded.error}`);
+    if (decoded.value.worker !== token) return log.warn({ subject: msg.subject, worker: decoded.value.worker }, 'ignored a heartbeat whose worker differs from its subject');
+    if (!lastHeard.has(token)) log.info({ worker: token }, 'discovered a candidate');
+    lastHeard.set(token, now());
+  };
+  const subscription = nc.subscribe(familyWildcard('worker'), { callback: onHeartbeat });
+  return {
+    live: () => {
+      const cutoff = now() - ttlMs;
+      for (const [id, at] of lastHeard) if (at < cutoff) lastHeard.delete(id);
+      return [...lastHeard.keys()];
+    },
+    stop: () => subscription.unsubscribe(),
+  };
+}
+
+interface ViewStore {
+  /** The stored view and its KV revision (0: nothing stored yet). */
+  load(at: number): Promise<{ view: ViewMessage; revision: number }>;
+  /** Writes `view` only if the key is still at `revision`; returns the new revision. */
+  write(view: ViewMessage, revision: number): Promise<number>;
+}
+
+async function openViewStore(nc: NatsConnection, log: Logger): Promise<ViewStore> {
+  const kv: KV = await new Kvm(nc).create(VIEW_BUCKET, { history: 1 });
+  return {
+    load: async (at) => {
+      const entry = await kv.get(VIEW_KEY);
+      const empty: ViewMessage = { type: 'view', view: 0, controller: null, at: new Date(at).toISOString() };
+      if (!entry) return { view: empty, revision: 0 };
+      if (entry.operation !== 'PUT') return { view: { ...empty, view: entry.revision }, revision: entry.revision };
+      const decoded = decode(viewMessage, entry.value);
+      if (decoded.ok) return { view: decoded.value, revision: entry.revision };
+      // Every stored view took one write, so the revision bounds every number ever used.
+      log.error({ bucket: VIEW_BUCKET, key: VIEW_KEY, error: decoded.error, revision: entry.revision }, `stored view is invalid; continuing above its revision: ${decoded.error}`);
+      return { view: { ...empty, view: entry.revision }, revision: entry.revision };
+    },
+    write: (view, revision) => (revision === 0 ? kv.create(VIEW_KEY, JSON.stringify(view)) : kv.update(VIEW_KEY, JSON.stringify(view), revision)),
+  };
+}
+
+/**
+ * `bearmon viewserver`: connects to NATS, runs the viewserver with the [viewserver]
+ * settings until `shutdown` aborts (by default on SIGINT or SIGTERM), then stops it.
+ */
+export async function runViewserverProcess(config: Config, log: Logger, shutdown: AbortSignal = terminationSignal()): Promise<void> {
+  const nc = await connectBus(config.nats, 'bearmon-viewserver');
+  void logConnectionEvents(nc, log.child({ role: 'viewserver' }));
+  const viewserver = await startViewserver({
+    nc,
+    log,
+    candidates: config.viewserver.controller,
+    periodMs: config.viewserver.heartbeatPeriod,
+    timeoutMs: config.viewserver.heartbeatTimeout,
+    misses: config.viewserver.misses,
+  });
+  if (!shutdown.aborted) await new Promise((resolve) => shutdown.addEventListener('abort', resolve, { once: true }));
+  await viewserver.stop();
+  await nc.drain();
+}
+
+async function logConnectionEvents(nc: NatsConnection, log: Logger): Promise<void> {
+  for await (const status of nc.status()) {
+    if (status.type === 'disconnect') log.warn({ server: status.server }, 'lost the NATS connection; reconnecting');
+    else if (status.type === 'reconnect') log.info({ server: status.server }, 'reconnected to NATS');
+  }
+}

@@ -1,0 +1,346 @@
+import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { respondToPings } from '../../src/actors/ping-responder.ts';
+import { followView } from '../../src/actors/view-follower.ts';
+import { runViewserverProcess, startViewserver, upLongest, VIEW_BUCKET, VIEW_KEY, type ViewserverDeps, type ViewserverHandle } from '../../src/actors/viewserver.ts';
+import { decode, viewMessage, type Heartbeat, type ViewMessage } from '../../src/bus/messages.ts';
+import { subject } from '../../src/bus/subjects.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+
+let server: NatsServerHandle;
+let nc: NatsConnection;
+
+beforeAll(async () => {
+  server = await startNatsServer();
+  nc = await connect({ servers: server.url });
+});
+afterAll(async () => {
+  await nc?.close();
+  await server?.stop();
+});
+// Every test starts without a stored view, so numbers and the stored controller are its own.
+beforeEach(async () => {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.delete(`KV_${VIEW_BUCKET}`).catch(() => {});
+});
+
+type LogLine = Record<string, unknown> & { level: string; msg: string };
+
+function capturedLog(): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const log = createLogger({ level: 'debug', destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+  return { log, lines };
+}
+
+const prefix = () => randomBytes(3).toString('hex');
+const hoursAgo = (h: number) => new Date(Date.parse('2026-03-01T12:00:00Z') - h * 3_600_000).toISOString();
+
+/** A fake worker: only its ping responder. */
+function candidate(id: string, startedAt: string, log: Logger, canControl = true) {
+  const responder = respondToPings({ nc, id, startedAt, canControl, log });
+  onTestFinished(() => responder.stop());
+  return responder;
+}
+
+async function viewserver(deps: Partial<ViewserverDeps> & { log: Logger }): Promise<ViewserverHandle> {
+  const handle = await startViewserver({ nc, periodMs: 100, timeoutMs: 500, ...deps });
+  onTestFinished(() => handle.stop());
+  return handle;
+}
+
+/** Every view published on bearmon.view.current, and a way to wait for one. */
+function publishedViews() {
+  const seen: ViewMessage[] = [];
+  const waiters: { match: (v: ViewMessage) => boolean; resolve: (v: ViewMessage) => void }[] = [];
+  const sub = nc.subscribe(subject.view('current'), {
+    callback: (_err, msg) => {
+      const decoded = decode(viewMessage, msg.data);
+      if (!decoded.ok) throw new Error(`invalid view published: ${decoded.error}`);
+      seen.push(decoded.value);
+      for (const w of waiters.filter((w) => w.match(decoded.value))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(decoded.value);
+      }
+    },
+  });
+  onTestFinished(() => sub.unsubscribe());
+  return {
+    seen,
+    /** The first view (already seen or still to come) that matches. */
+    waitFor: (match: (v: ViewMessage) => boolean) =>
+      new Promise<ViewMessage>((resolve) => {
+        const found = seen.find(match);
+        if (found) return resolve(found);
+        waiters.push({ match, resolve });
+      }),
+  };
+}
+
+const naming = (controller: string | null, above = 0) => (v: ViewMessage) => v.controller === controller && v.view > above;
+
+describe('viewserver', () => {
+  it('names the candidate up longest, keeps it while it answers, and fails over to the next oldest live one', async () => {
+    const { log, lines } = capturedLog();
+    const p = prefix();
+    const [oldest, a, b, c] = [`${p}-oldest`, `${p}-a`, `${p}-b`, `${p}-c`];
+    const responderA = candidate(a, hoursAgo(3), log);
+    candidate(b, hoursAgo(2), log);
+    candidate(c, hoursAgo(1), log);
+    const views = publishedViews();
+    const vs = await viewserver({ log, candidates: [oldest, a, b, c] });
+
+    const first = await views.waitFor(naming(a));
+    expect(first.view).toBe(1);
+    expect(vs.view()).toEqual(first);
+    const answered = decode(viewMessage, (await nc.request(subject.view('get'), '', { timeout: 2000 })).data);
+    expect(answered).toEqual({ ok: true, value: first });
+
+    // An older candidate appears: the answering controller stays.
+    const responderOldest = candidate(oldest, hoursAgo(10), log);
+    await expect.poll(() => vs.candidates().find((s) => s.worker === oldest)?.alive).toBe(true);
+    expect(vs.view().controller).toBe(a);
+    expect(views.seen.map((v) => v.controller)).toEqual([a]);
+
+    responderA.stop();
+    const second = await views.waitFor(naming(oldest, first.view));
+    expect(second.view).toBe(first.view + 1);
+    // Its subscription is gone, so the server answers "no responders": a miss without waiting out the timeout.
+    expect(lines.find((l) => l.msg === 'candidate missed a ping' && l.worker === a)).toMatchObject({ problem: 'no responders' });
+
+    responderOldest.stop();
+    const third = await views.waitFor(naming(b, second.view));
+    expect(third.view).toBe(second.view + 1);
+    expect(views.seen.map((v) => [v.view, v.controller])).toEqual([
+      [1, a],
+      [2, oldest],
+      [3, b],
+    ]);
+  });
+
+  it('keeps the view number growing across a restart, and keeps an answering controller without a new view', async () => {
+    const { log } = capturedLog();
+    const p = prefix();
+    const [a, b] = [`${p}-a`, `${p}-b`];
+    const responderA = candidate(a, hoursAgo(2), log);
+    candidate(b, hoursAgo(1), log);
+    const views = publishedViews();
+    const first = await viewserver({ log, candidates: [a, b] });
+    const before = await views.waitFor(naming(a));
+    await first.stop();
+
+    const second = await viewserver({ log, candidates: [a, b] });
+    expect(second.view()).toEqual(before);
+    await expect.poll(() => second.candidates().find((s) => s.worker === a)?.alive).toBe(true);
+    expect(second.view()).toEqual(before);
+
+    responderA.stop();
+    const after = await views.waitFor(naming(b, before.view));
+    expect(after.view).toBe(before.view + 1);
+    const kv = await new Kvm(nc).open(VIEW_BUCKET);
+    expect((await kv.get(VIEW_KEY))?.json()).toEqual(after);
+  });
+
+  it('never names a worker missing from the fixed list; no live candidate means a view without controller and an error', async () => {
+    const { log, lines } = capturedLog();
+    const p = prefix();
+    const [listed, unlisted] = [`${p}-listed`, `${p}-unlisted`];
+    candidate(unlisted, hoursAgo(5), log);
+    const responderListed = candidate(listed, hoursAgo(1), log);
+    const views = publishedViews();
+    const noCandidate: (string | null)[] = [];
+    await viewserver({ log, candidates: [listed], onNoCandidate: (previous) => void noCandidate.push(previous) });
+
+    const first = await views.waitFor(naming(listed));
+    responderListed.stop();
+    const empty = await views.waitFor(naming(null, first.view));
+    expect(empty.view).toBe(first.view + 1);
+    expect(views.seen.some((v) => v.controller === unlisted)).toBe(false);
+    await expect.poll(() => lines.filter((l) => l.msg === 'no controller candidate alive')).toEqual([
+      expect.objectContaining({ level: 'error', role: 'viewserver', previous: listed, view: empty.view }),
+    ]);
+    expect(noCandidate).toEqual([listed]);
+  });
+
+  it('never names a candidate that cannot control', async () => {
+    const { log, lines } = capturedLog();
+    const p = prefix();
+    const [probeOnly, able] = [`${p}-probe`, `${p}-able`];
+    candidate(probeOnly, hoursAgo(9), log, false);
+    const responderAble = candidate(able, hoursAgo(1), log);
+    const views = publishedViews();
+    const vs = await viewserver({ log, candidates: [probeOnly, able] });
+
+    const first = await views.waitFor(naming(able));
+    responderAble.stop();
+    await views.waitFor(naming(null, first.view));
+    expect(views.seen.map((v) => v.controller)).toEqual([able, null]);
+    expect(vs.candidates().find((s) => s.worker === probeOnly)).toMatchObject({ alive: true, canControl: false });
+    await expect.poll(() => lines.some((l) => l.msg === 'no controller candidate alive' && l.level === 'error')).toBe(true);
+  });
+
+  it('reports no live candidate once at start when nothing answers, and names the first that appears', async () => {
+    const { log, lines } = capturedLog();
+    const id = `${prefix()}-late`;
+    const views = publishedViews();
+    const vs = await viewserver({ log, candidates: [id] });
+    await expect.poll(() => lines.filter((l) => l.msg === 'no controller candidate alive').length).toBe(1);
+    expect(vs.view()).toMatchObject({ view: 0, controller: null });
+
+    candidate(id, hoursAgo(1), log);
+    expect(await views.waitFor(naming(id))).toMatchObject({ view: 1 });
+    expect(lines.filter((l) => l.msg === 'no controller candidate alive')).toHaveLength(1);
+  });
+
+  it('counts a malformed pong as a miss, with a log line', async () => {
+    const { log, lines } = capturedLog();
+    const p = prefix();
+    const [flaky, steady] = [`${p}-flaky`, `${p}-steady`];
+    // flaky answers properly until it is switched to garbage.
+    let garbage = false;
+    const raw = nc.subscribe(subject.ping(flaky), {
+      callback: (_err, msg) => {
+        msg.respond(garbage ? `{"type":"pong","worker":"${flaky}","startedAt":"yesterday","canControl":true}` : JSON.stringify({ type: 'pong', worker: flaky, startedAt: hoursAgo(5), canControl: true }));
+      },
+    });
+    onTestFinished(() => raw.unsubscribe());
+    candidate(steady, hoursAgo(1), log);
+    const views = publishedViews();
+    const vs = await viewserver({ log, candidates: [flaky, steady] });
+
+    const first = await views.waitFor(naming(flaky));
+    garbage = true;
+    await views.waitFor(naming(steady, first.view));
+    const warning = lines.find((l) => l.msg.startsWith('bad pong counted as a miss'));
+    expect(warning).toMatchObject({ level: 'warn', worker: flaky, payload: expect.stringContaining('yesterday') });
+    expect(warning?.error).toContain('startedAt');
+    expect(vs.candidates().find((s) => s.worker === flaky)).toMatchObject({ alive: false, lastProblem: expect.stringMatching(/^bad pong/) });
+  });
+
+  it('discovers candidates from heartbeats when no list is configured', async () => {
+    const { log } = capturedLog();
+    const p = prefix();
+    const [silent, older, younger] = [`${p}-silent`, `${p}-older`, `${p}-younger`];
+    candidate(silent, hoursAgo(20), log); // answers pings but never announces itself
+    const responderOlder = candidate(older, hoursAgo(4), log);
+    candidate(younger, hoursAgo(2), log);
+    const beat = (worker: string, startedAt: string) => {
+      const message: Heartbeat = { type: 'heartbeat', worker, capacity: 1, running: 0, startedAt, at: new Date().toISOString() };
+      nc.publish(subject.worker(worker), JSON.stringify(message));
+    };
+    const views = publishedViews();
+    const vs = await viewserver({ log, discoveryGraceMs: 300, discoveryTtlMs: 60_000 });
+    // Two heartbeats each: the younger is heard first, the older wins anyway.
+    beat(younger, hoursAgo(2));
+    beat(older, hoursAgo(4));
+    nc.publish(subject.worker(`${p}-forged`), JSON.stringify({ type: 'heartbeat', worker: silent }));
+
+    const first = await views.waitFor(naming(older));
+    responderOlder.stop();
+    await views.waitFor(naming(younger, first.view));
+    expect(views.seen.some((v) => v.controller === silent)).toBe(false);
+    expect(vs.candidates().map((s) => s.worker).sort()).toEqual([older, younger].sort());
+  });
+
+  it('adopts a view another viewserver stored instead of overwriting it', async () => {
+    const { log, lines } = capturedLog();
+    const p = prefix();
+    const [a, b, c] = [`${p}-a`, `${p}-b`, `${p}-c`];
+    const responderA = candidate(a, hoursAgo(3), log);
+    const responderB = candidate(b, hoursAgo(2), log);
+    candidate(c, hoursAgo(1), log);
+    const views = publishedViews();
+    const vs = await viewserver({ log, candidates: [a, b, c] });
+    const first = await views.waitFor(naming(a));
+
+    // The other viewserver moved on to b; ours still believes in a and its revision.
+    const theirs: ViewMessage = { type: 'view', view: first.view + 1, controller: b, at: new Date().toISOString() };
+    const kv = await new Kvm(nc).open(VIEW_BUCKET);
+    await kv.put(VIEW_KEY, JSON.stringify(theirs));
+    responderA.stop();
+    await expect.poll(() => vs.view()).toEqual(theirs);
+    expect(lines.find((l) => l.msg === 'another viewserver changed the view; adopting it')).toMatchObject({ level: 'warn', view: theirs.view, wanted: b });
+
+    responderB.stop();
+    const next = await views.waitFor(naming(c));
+    expect(next.view).toBe(theirs.view + 1);
+    expect(views.seen.map((v) => v.view)).toEqual([first.view, next.view]);
+  });
+});
+
+describe('followView', () => {
+  it('passes on only views newer than the last one seen', async () => {
+    const { log, lines } = capturedLog();
+    const id = `${prefix()}-follower`;
+    const got: ViewMessage[] = [];
+    const follower = followView({ nc, id, log, onView: (v) => void got.push(v), retryMs: 100 });
+    onTestFinished(() => follower.stop());
+    const view = (n: number, controller: string): ViewMessage => ({ type: 'view', view: n, controller, at: new Date().toISOString() });
+    const publish = (v: ViewMessage) => nc.publish(subject.view('current'), JSON.stringify(v));
+
+    publish(view(5, 'ctl-five'));
+    publish(view(3, 'ctl-forged')); // older: ignored
+    publish(view(5, 'ctl-dup')); // same number: ignored
+    nc.publish(subject.view('current'), '{"type":"view","view":-1}'); // malformed: dropped
+    publish(view(6, 'ctl-six'));
+    await expect.poll(() => got.map((v) => v.view)).toEqual([5, 6]);
+    expect(got.map((v) => v.controller)).toEqual(['ctl-five', 'ctl-six']);
+    expect(follower.current()).toEqual(got[1]);
+    expect(lines.find((l) => l.msg === 'ignored a view older than the current one')).toMatchObject({ level: 'warn', view: 3, current: 5, worker: id });
+    expect(lines.some((l) => l.msg.startsWith('dropped a bad view message'))).toBe(true);
+  });
+
+  it('asks for the current view until a viewserver answers', async () => {
+    const { log, lines } = capturedLog();
+    const p = prefix();
+    const a = `${p}-a`;
+    candidate(a, hoursAgo(1), log);
+    const views = publishedViews();
+    const earlier = await viewserver({ log, candidates: [a] });
+    const stored = await views.waitFor(naming(a));
+    await earlier.stop();
+
+    const got: ViewMessage[] = [];
+    const follower = followView({ nc, id: `${p}-follower`, log, onView: (v) => void got.push(v), retryMs: 100 });
+    onTestFinished(() => follower.stop());
+    await expect.poll(() => lines.some((l) => l.msg.startsWith('no view from a viewserver yet'))).toBe(true);
+    expect(got).toEqual([]);
+
+    // The new viewserver keeps the answering controller: no view is published, only asked for.
+    await viewserver({ log, candidates: [a] });
+    await expect.poll(() => got).toEqual([stored]);
+    expect(views.seen).toEqual([stored]);
+  });
+});
+
+describe('runViewserverProcess', () => {
+  it('runs with the [viewserver] configuration and stops on the shutdown signal', async () => {
+    const { log, lines } = capturedLog();
+    const id = `${prefix()}-a`;
+    candidate(id, hoursAgo(1), log);
+    const views = publishedViews();
+    const { config } = loadConfig({
+      text: `[nats]\nurl = ${server.url}\n[viewserver]\ncontroller = ${id}\nheartbeatPeriod = 100\nheartbeatTimeout = 200\nmisses = 2\n`,
+    });
+    const shutdown = new AbortController();
+    const running = runViewserverProcess(config, log, shutdown.signal);
+    onTestFinished(() => shutdown.abort());
+    expect(await views.waitFor(naming(id))).toMatchObject({ view: 1 });
+    shutdown.abort();
+    await running;
+    expect(lines.some((l) => l.msg === 'viewserver stopped')).toBe(true);
+  });
+});
+
+describe('upLongest', () => {
+  it('prefers the earliest start, then the smaller id', () => {
+    const pong = (startedAt: string) => ({ type: 'pong' as const, worker: 'x', startedAt, canControl: true });
+    expect(upLongest([{ id: 'b', pong: pong(hoursAgo(1)) }, { id: 'c', pong: pong(hoursAgo(2)) }])).toBe('c');
+    expect(upLongest([{ id: 'b', pong: pong(hoursAgo(1)) }, { id: 'a', pong: pong(hoursAgo(1)) }])).toBe('a');
+    expect(upLongest([])).toBeUndefined();
+  });
+});

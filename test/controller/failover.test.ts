@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { connect } from '@nats-io/transport-node';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { subject } from '../../src/bus/subjects.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { freshDatabase } from '../helpers/mysql.ts';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { switchableTarget } from './harness.ts';
+
+const BIN = new URL('../../bin/bearmon', import.meta.url).pathname;
+let nats: NatsServerHandle;
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+interface Proc {
+  child: ChildProcess;
+  logs: Record<string, unknown>[];
+}
+
+function start(args: string[], env: Record<string, string>): Proc {
+  const child = spawn(BIN, args, { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
+  const logs: Record<string, unknown>[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      logs.push(JSON.parse(line));
+    } catch {
+      // not a log line
+    }
+  });
+  onTestFinished(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+    }
+  });
+  return { child, logs };
+}
+
+describe('controller fail-over (real processes, kill -9)', () => {
+  it('a new controller is named and monitoring continues; the old process, back, does nothing until a view names it', async () => {
+    const target = await switchableTarget();
+    const db = await freshDatabase();
+    await migrate(db);
+    const conn = await mysql.createConnection(db);
+    onTestFinished(() => conn.end());
+    await conn.query(`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('web', 'http', ?, 1, 1)`, [JSON.stringify({ url: target.url, expect_status: 200 })]);
+    const env = {
+      BEARMON_NATS_URL: nats.url,
+      BEARMON_CONTROLLER_DATABASE: `${db.user}:${db.password}@tcp(${db.host}:${db.port})/${db.database}`,
+      BEARMON_CONTROLLER_CONFIRMATIONS: '2',
+      BEARMON_NATS_STREAM: 'BEARMON_FAILOVER',
+    };
+    const nc = await connect({ servers: nats.url });
+    onTestFinished(() => nc.close());
+    const views: { view: number; controller: string | null }[] = [];
+    nc.subscribe(subject.view('current'), { callback: (_e, m) => void views.push(m.json()) });
+
+    start(['viewserver'], env);
+    const workers = new Map<string, Proc>();
+    for (const [i, id] of ['f1', 'f2', 'f3'].entries()) {
+      workers.set(id, start(['worker'], { ...env, BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }));
+    }
+    await expect.poll(() => views.at(-1)?.controller ?? null, { timeout: 20_000 }).not.toBeNull();
+    const first = views.at(-1)!;
+    const statusOf = async () => ((await conn.query<RowDataPacket[]>('SELECT status FROM checks WHERE id = 1'))[0][0] as { status: string }).status;
+    await expect.poll(() => target.hits.size, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+
+    // kill -9 the controller.
+    workers.get(first.controller!)!.child.kill('SIGKILL');
+    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+    const second = views.at(-1)!;
+    expect(second.controller).not.toBe(first.controller);
+    expect(second.controller).not.toBeNull();
+    await expect
+      .poll(() => workers.get(second.controller!)!.logs.some((l) => l.msg === 'controller started' && l.view === second.view), { timeout: 10_000 })
+      .toBe(true);
+
+    // Monitoring continues under the new controller: the target dies, the check goes offline.
+    target.up = false;
+    await expect.poll(statusOf, { timeout: 30_000, interval: 250 }).toBe('offline');
+
+    // The old process comes back: it follows the current view and does not act as controller.
+    const back = start(['worker'], { ...env, BEARMON_WORKER_ID: first.controller!, BEARMON_WORKER_SOURCEADDRESS: '127.0.0.5' });
+    await expect.poll(() => back.logs.some((l) => l.msg === 'worker started'), { timeout: 10_000 }).toBe(true);
+    target.up = true;
+    await expect.poll(statusOf, { timeout: 30_000, interval: 250 }).toBe('online');
+    expect(back.logs.filter((l) => /controller/.test(String(l.msg)) && l.msg !== 'worker started')).toEqual([]);
+    expect(views.at(-1)).toMatchObject({ view: second.view, controller: second.controller });
+  }, 120_000);
+});

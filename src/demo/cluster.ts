@@ -15,7 +15,7 @@ const BIN = fileURLToPath(new URL('../../bin/bearmon', import.meta.url));
 export const DEMO_DATABASE = 'bearmon_demo';
 const WORKERS = ['demo-w1', 'demo-w2', 'demo-w3'];
 /** Families worth watching in the demo (heartbeats, run requests and assignments are noise here). */
-const SHOWN = /^bearmon\.(result|transition|decision|check)\./;
+const SHOWN = /^bearmon\.(result|transition|decision|check|view)\./;
 
 export interface ClusterOptions {
   intervalSeconds: number;
@@ -68,30 +68,30 @@ export async function runCluster(config: Config, log: Logger, options: ClusterOp
     ],
     options.intervalSeconds,
   );
-  const nc = await connectBus(config.nats, 'bearmon-demo');
+  // Each role with its own credentials from nats.conf (ignored by a server without auth).
+  const credentials = (user: string) => ({ BEARMON_NATS_USER: user, BEARMON_NATS_PASSWORD: `bearmon-dev-${user}` });
+  const nc = await connectBus({ ...config.nats, user: config.nats.user ?? 'operator', password: config.nats.password ?? 'bearmon-dev-operator' }, 'bearmon-demo');
   const sub = nc.subscribe('bearmon.>', {
     callback: (_err, msg) => {
       if (SHOWN.test(msg.subject)) process.stdout.write(`${formatEvent(msg.subject, msg.string())}\n`);
     },
   });
-  const children: ChildProcess[] = WORKERS.map((id, i) =>
-    spawn(BIN, ['worker', ...(i === 0 ? ['--controller'] : [])], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: {
-        ...process.env,
-        BEARMON_WORKER_ID: id,
-        BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}`,
-        BEARMON_CONTROLLER_DATABASE: dsn,
-        BEARMON_CONTROLLER_RELOADINTERVAL: '10',
-        BEARMON_NATS_URL: config.nats.url.join(','),
-      },
-    }),
-  );
+  const common = { ...process.env, BEARMON_CONTROLLER_DATABASE: dsn, BEARMON_CONTROLLER_RELOADINTERVAL: '10', BEARMON_NATS_URL: config.nats.url.join(',') };
+  const children: ChildProcess[] = [
+    spawn(BIN, ['viewserver'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...common, ...credentials('viewserver') } }),
+    ...WORKERS.map((id, i) =>
+      spawn(BIN, ['worker'], {
+        stdio: ['ignore', 'ignore', 'inherit'],
+        env: { ...common, ...credentials(id), BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` },
+      }),
+    ),
+  ];
   log.info({ workers: WORKERS, database: DEMO_DATABASE }, 'demo cluster started');
   process.stdout.write(
-    `bearmon local cluster: ${WORKERS.length} workers (${WORKERS[0]} is the controller), 6 demo checks every ${options.intervalSeconds}s.\n` +
+    `bearmon local cluster: a viewserver and ${WORKERS.length} workers (the viewserver names the controller), 6 demo checks every ${options.intervalSeconds}s.\n` +
       `"demo flapping web" goes down for ${options.downMs / 1000}s every ${(options.upMs + options.downMs) / 1000}s. Ctrl-C to stop.\n` +
-      `In another terminal: bin/bearmon status  |  bin/bearmon trace  |  BEARMON_CONTROLLER_DATABASE='${dsn}' bin/bearmon replay --explain\n`,
+      `In another terminal (as the read-only operator): export BEARMON_NATS_USER=operator BEARMON_NATS_PASSWORD=bearmon-dev-operator\n` +
+      `  bin/bearmon status  |  bin/bearmon trace  |  bin/bearmon replay --explain\n`,
   );
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { natsOptions } from '../../src/bus/connect.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { resultMessageId, runWorkerProcess, startWorker, type WorkerDeps, type WorkerHandle } from '../../src/actors/worker.ts';
@@ -22,7 +23,7 @@ let nc: NatsConnection;
 
 beforeAll(async () => {
   server = await startNatsServer();
-  nc = await connect({ servers: server.url });
+  nc = await connect(natsOptions([server.url]));
   await ensureResultLog(nc, { stream: STREAM, retentionMs: 3_600_000 });
 });
 afterAll(async () => {
@@ -296,7 +297,7 @@ describe('worker publishing when the result log is unavailable', () => {
   let bareNc: NatsConnection;
   beforeAll(async () => {
     bare = await startNatsServer();
-    bareNc = await connect({ servers: bare.url });
+    bareNc = await connect(natsOptions([bare.url]));
   });
   afterAll(async () => {
     await bareNc?.close();

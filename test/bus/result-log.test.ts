@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { natsOptions } from '../../src/bus/connect.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ensureResultLog, publishLogged, readLog } from '../../src/bus/result-log.ts';
@@ -17,7 +18,7 @@ const natsUrl = () => server.url;
 // A server of its own: streams may not overlap subjects, and other files use bearmon.> too.
 beforeAll(async () => {
   server = await startNatsServer();
-  nc = await connect({ servers: server.url });
+  nc = await connect(natsOptions([server.url]));
 });
 afterAll(async () => {
   await nc?.close();

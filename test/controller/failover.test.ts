@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { natsOptions } from '../../src/bus/connect.ts';
 import { connect } from '@nats-io/transport-node';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -57,7 +58,7 @@ describe('controller fail-over (real processes, kill -9)', () => {
       BEARMON_CONTROLLER_CONFIRMATIONS: '2',
       BEARMON_NATS_STREAM: 'BEARMON_FAILOVER',
     };
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect(natsOptions([nats.url]));
     onTestFinished(() => nc.close());
     const views: { view: number; controller: string | null }[] = [];
     nc.subscribe(subject.view('current'), { callback: (_e, m) => void views.push(m.json()) });

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { jetstreamManager } from '@nats-io/jetstream';
+import { natsOptions } from '../../src/bus/connect.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { onTestFinished } from 'vitest';
@@ -80,7 +81,7 @@ export async function startCluster(options: {
   }
   for (const sql of options.rows ?? []) await admin.query(sql);
   await admin.end();
-  const nc = await connect({ servers: options.natsUrl });
+  const nc = await connect(natsOptions([options.natsUrl]));
   const jsm = await jetstreamManager(nc);
   await jsm.streams.delete(STREAM).catch(() => {});
   const logs = captureLogs();

@@ -7,8 +7,14 @@ import { join } from 'node:path';
 const NATS_CONF = new URL('../../nats.conf', import.meta.url).pathname;
 const BINARY = process.env.NATS_SERVER ?? 'nats-server';
 
+/** The development passwords of nats.conf are `bearmon-dev-<user>`. */
+export const devPassword = (user: string) => `bearmon-dev-${user}`;
+
 export interface NatsServerHandle {
+  /** Connects as `admin` (full rights: the tests' own set-up). */
   url: string;
+  /** URL with the credentials of one nats.conf user (viewserver, operator, w1, ...). */
+  urlFor(user: string): string;
   port: number;
   stop(): Promise<void>;
   /** Stops and starts again on the same port and store (a server restart). */
@@ -57,7 +63,8 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
   };
   await start();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://admin:${devPassword('admin')}@127.0.0.1:${port}`,
+    urlFor: (user) => `nats://${user}:${devPassword(user)}@127.0.0.1:${port}`,
     port,
     stop: async () => {
       await stop();

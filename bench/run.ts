@@ -3,12 +3,14 @@
  * Always exits 0: a missed target is printed as MISS for a human to judge, not a failure.
  */
 import { benchChecks } from './checks.ts';
+import { benchFailover } from './failover.ts';
 import { benchReplay } from './replay.ts';
 import type { BenchReport } from './report.ts';
 
 const benches: { name: string; run: () => Promise<BenchReport> }[] = [
   { name: 'checks', run: benchChecks },
   { name: 'replay', run: benchReplay },
+  { name: 'failover', run: benchFailover },
 ];
 
 function table(report: BenchReport): string {

@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { ensureResultLog, publishLogged, readLog } from '../../src/bus/result-log.ts';
 import { subject } from '../../src/bus/subjects.ts';
 import { replay } from '../../src/replay/run.ts';
+import { BIN, runBearmon } from '../helpers/bearmon.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 
-const BIN = new URL('../../bin/bearmon', import.meta.url).pathname;
 let server: NatsServerHandle;
 let nc: NatsConnection;
 const natsUrl = () => server.url;
@@ -49,14 +49,7 @@ async function writeOutage(stream: string): Promise<void> {
   for (const [name, event] of events) await publishLogged(js, name, event, `outage-${n++}`);
 }
 
-function bearmon(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(BIN, args, { env: { PATH: process.env.PATH!, BEARMON_NATS_URL: natsUrl() } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
-    );
-    if (input !== undefined) child.stdin!.end(input);
-  });
-}
+const bearmon = (args: string[], input?: string) => runBearmon(args, { BEARMON_NATS_URL: natsUrl() }, input);
 
 describe('the result log (JetStream)', () => {
   it('creates the stream with every logged family, retention and a duplicate window', async () => {

@@ -1,19 +1,10 @@
-import { execFile } from 'node:child_process';
 import { writeFile, mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runBearmon as bearmon } from '../helpers/bearmon.ts';
 import { refusedPort, tcpServer } from '../helpers/servers.ts';
 
-const BIN = new URL('../../bin/bearmon', import.meta.url).pathname;
-
-function bearmon(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(BIN, args, { env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as NodeJS.ErrnoException & { code: number }).code) : 0, stdout, stderr });
-    });
-  });
-}
 
 describe('bearmon check run', () => {
   it('exits 0 and prints online for a reachable target', async () => {

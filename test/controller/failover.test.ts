@@ -1,17 +1,14 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { natsOptions } from '../../src/bus/connect.ts';
 import { connect } from '@nats-io/transport-node';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { subject } from '../../src/bus/subjects.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { startBearmon as start, type BearmonProcess } from '../helpers/bearmon.ts';
 import { freshDatabase } from '../helpers/mysql.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 import { switchableTarget } from './harness.ts';
 
-const BIN = new URL('../../bin/bearmon', import.meta.url).pathname;
 let nats: NatsServerHandle;
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -19,30 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await nats?.stop();
 });
-
-interface Proc {
-  child: ChildProcess;
-  logs: Record<string, unknown>[];
-}
-
-function start(args: string[], env: Record<string, string>): Proc {
-  const child = spawn(BIN, args, { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
-  const logs: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      logs.push(JSON.parse(line));
-    } catch {
-      // not a log line
-    }
-  });
-  onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
-  });
-  return { child, logs };
-}
 
 describe('controller fail-over (real processes, kill -9)', () => {
   it('a new controller is named and monitoring continues; the old process, back, does nothing until a view names it', async () => {
@@ -64,7 +37,7 @@ describe('controller fail-over (real processes, kill -9)', () => {
     nc.subscribe(subject.view('current'), { callback: (_e, m) => void views.push(m.json()) });
 
     start(['viewserver'], env);
-    const workers = new Map<string, Proc>();
+    const workers = new Map<string, BearmonProcess>();
     for (const [i, id] of ['f1', 'f2', 'f3'].entries()) {
       workers.set(id, start(['worker'], { ...env, BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }));
     }

@@ -1,13 +1,13 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { migrate } from '../../src/db/migrate.ts';
+import { BIN, runBearmon as bearmon } from '../helpers/bearmon.ts';
 import { freshDatabase } from '../helpers/mysql.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 import { switchableTarget } from './harness.ts';
 
-const BIN = new URL('../../bin/bearmon', import.meta.url).pathname;
 let nats: NatsServerHandle;
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -15,14 +15,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await nats?.stop();
 });
-
-function bearmon(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) =>
-    execFile(BIN, args, { env: { PATH: process.env.PATH!, ...env } }, (err, stdout, stderr) =>
-      resolve({ code: err ? Number((err as { code?: number }).code) : 0, stdout, stderr }),
-    ),
-  );
-}
 
 describe('a cluster of real worker processes', () => {
   it('monitors a check from MySQL: offline when the target dies, online when it returns; bearmon status tells the truth', async () => {

@@ -1,5 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
@@ -7,12 +5,12 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { natsOptions } from '../../src/bus/connect.ts';
 import { subject } from '../../src/bus/subjects.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { startBearmon } from '../helpers/bearmon.ts';
 import { freshDatabase } from '../helpers/mysql.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
 import { switchableTarget } from './harness.ts';
 
-const BIN = new URL('../../bin/bearmon', import.meta.url).pathname;
 let nats: NatsServerHandle;
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -20,29 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await nats?.stop();
 });
-
-function start(args: string[], env: Record<string, string>, logs: Record<string, unknown>[] = []): ChildProcess {
-  const child = spawn(BIN, args, { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
-  let rest = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    const lines = (rest + chunk.toString()).split('\n');
-    rest = lines.pop()!;
-    for (const line of lines) {
-      try {
-        logs.push(JSON.parse(line));
-      } catch {
-        // not a log line
-      }
-    }
-  });
-  onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
-  });
-  return child;
-}
 
 async function cluster(stream: string, urlFor: (id: string) => string = () => nats.url) {
   const target = await switchableTarget();
@@ -69,10 +44,9 @@ async function cluster(stream: string, urlFor: (id: string) => string = () => na
   nc.subscribe('bearmon.transition.>', { callback: (_e, m) => void events.transitions.push(m.json()) });
   nc.subscribe('bearmon.result.>', { callback: () => void (events.results += 1) });
   const logs = new Map<string, Record<string, unknown>[]>();
-  start(['viewserver'], env('viewserver'));
+  startBearmon(['viewserver'], env('viewserver'));
   for (const [i, id] of ['r1', 'r2', 'r3'].entries()) {
-    logs.set(id, []);
-    start(['worker'], { ...env(id), BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }, logs.get(id));
+    logs.set(id, startBearmon(['worker'], { ...env(id), BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }).logs);
   }
   // A viewserver that finds a stored view whose controller answers keeps it without
   // publishing: ask for the current view rather than wait for a change.

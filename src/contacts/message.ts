@@ -1,0 +1,53 @@
+import type { Notification } from './types.ts';
+
+/** SMS bodies stay within two segments; the mail carries the full text. */
+export const SMS_MAX_CHARS = 320;
+/** A spoken reason longer than this is noise on a phone call. */
+export const VOICE_REASON_MAX_CHARS = 300;
+
+/** Header-safe: a check name with a line break must not start a new header or SMS line. */
+function oneLine(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/** gobearmon's one-liner: "Check [web] is now offline: HTTP 500". */
+export function headline(n: Notification): string {
+  const name = oneLine(n.check.name);
+  return n.status === 'online' ? `Check [${name}] is now online.` : `Check [${name}] is now ${n.status}: ${oneLine(n.message)}`;
+}
+
+/** gobearmon's subject: "Check offline: web". */
+export function mailSubject(n: Notification): string {
+  return `Check ${n.status}: ${oneLine(n.check.name)}`;
+}
+
+/** gobearmon's body (headline, then ID, name, type, data) plus the time and the confirming workers. */
+export function mailBody(n: Notification): string {
+  return [
+    headline(n),
+    '',
+    `ID: ${n.check.id}`,
+    `Name: ${n.check.name}`,
+    `Type: ${n.check.type}`,
+    `Data: ${n.check.data}`,
+    `Time: ${n.at.toISOString()}`,
+    `Confirmed by: ${n.workers.length > 0 ? n.workers.join(', ') : '-'}`,
+    `Notification: ${n.id}`,
+    '',
+    'bearmon',
+  ].join('\n');
+}
+
+export function smsText(n: Notification): string {
+  return clip(headline(n), SMS_MAX_CHARS);
+}
+
+/** Spoken text of a voice call; pauses (" . ") help text-to-speech, as gobearmon's did. */
+export function voiceText(n: Notification): string {
+  const reason = clip(oneLine(n.message), VOICE_REASON_MAX_CHARS);
+  return `This is a monitoring call from bearmon. The check . ${oneLine(n.check.name)} . is now ${n.status} . Reason: ${reason}`;
+}

@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { secretForms } from '../../src/contacts/outcome.ts';
+import { createContactRegistry, prepareContact, sendNotification } from '../../src/contacts/registry.ts';
+import type { SendOutcome } from '../../src/contacts/types.ts';
+import { refusedPort } from '../helpers/servers.ts';
+import { startSmtpServer } from '../helpers/smtp-server.ts';
+import { startTwilioServer, twilioClientFactory, twilioError } from '../helpers/twilio-server.ts';
+import { ACCOUNT_SID, notification, testContext } from './fixtures.ts';
+
+const SMTP_USER = 'alerts';
+const SMTP_PASSWORD = 'smtp-Pa55word-e8d1c';
+const AUTH_TOKEN = '5f2d0c9a8b7e6f5a4b3c2d1e0f9a8b7c';
+
+const base64 = (text: string) => Buffer.from(text).toString('base64');
+
+describe('secrets', () => {
+  it('never appear in a log line, error or outcome on any contact type\'s failure path', async () => {
+    // Hostile servers: each failure reply echoes the credentials it received.
+    const smtpBadLogin = await startSmtpServer({ username: SMTP_USER, password: 'not-this-one', authFailureMessage: (pw) => `Invalid password "${pw}"` });
+    const smtpGreylist = await startSmtpServer({ username: SMTP_USER, password: SMTP_PASSWORD, rejectRecipient: () => ({ code: 451, message: `try later, ${SMTP_PASSWORD}` }) });
+    const twilio401 = await startTwilioServer();
+    twilio401.reply = (r) => twilioError(401, 20003, `Authenticate failed for ${r.authorization} (${r.username}:${r.password})`);
+    const twilio500 = await startTwilioServer();
+    twilio500.reply = (r) => twilioError(500, 20500, `Internal error handling token ${r.password}`);
+    const down = await refusedPort();
+
+    const registry = createContactRegistry();
+    const smtp = { host: '127.0.0.1', from: 'monitor@example.net', username: SMTP_USER, password: SMTP_PASSWORD };
+    const twilio = { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, from: '+15550001111' };
+    const cases: { type: string; data: string; smtpPort?: number; twilioFactory?: ReturnType<typeof twilioClientFactory> }[] = [
+      { type: 'email', data: 'oncall@example.com', smtpPort: smtpBadLogin.port },
+      { type: 'email', data: 'oncall@example.com', smtpPort: smtpGreylist.port },
+      { type: 'email', data: 'oncall@example.com', smtpPort: down },
+      { type: 'sms', data: '+15557654321', twilioFactory: twilio401.clientFactory },
+      { type: 'voice', data: '+15557654321', twilioFactory: twilio401.clientFactory },
+      { type: 'sms', data: '+15557654321', twilioFactory: twilio500.clientFactory },
+      { type: 'voice', data: '+15557654321', twilioFactory: twilio500.clientFactory },
+      { type: 'sms', data: '+15557654321', twilioFactory: twilioClientFactory(`http://127.0.0.1:${down}`) },
+      {
+        type: 'voice',
+        data: '+15557654321',
+        twilioFactory: (_sid, token) => {
+          throw new Error(`refusing token ${token}`);
+        },
+      },
+      { type: 'http', data: `http://127.0.0.1:${down}/hook` },
+      { type: 'webhook', data: `http://127.0.0.1:${down}/hook` },
+    ];
+
+    const outcomes: SendOutcome[] = [];
+    const lines: unknown[] = [];
+    for (const c of cases) {
+      const { ctx, logs } = testContext(
+        { smtp: { ...smtp, port: c.smtpPort ?? down }, twilio },
+        c.twilioFactory ? { createTwilioClient: c.twilioFactory } : {},
+      );
+      const prepared = prepareContact(registry, c.type, c.data);
+      if (!prepared.ok) throw new Error(prepared.message);
+      outcomes.push(await sendNotification(prepared, notification(), ctx));
+      lines.push(...logs.lines);
+    }
+
+    // Every path failed, and the hostile replies really did carry the secrets to us.
+    expect(outcomes.map((o) => o.ok)).toEqual(cases.map(() => false));
+    expect(smtpBadLogin.logins).toEqual([{ username: SMTP_USER, password: SMTP_PASSWORD }]);
+    expect(twilio401.requests.map((r) => r.password)).toEqual([AUTH_TOKEN, AUTH_TOKEN]);
+    expect(outcomes.filter((o) => !o.ok && o.error.includes('***'))).toHaveLength(7);
+    expect(lines).toHaveLength(cases.length);
+
+    const said = JSON.stringify({ outcomes, lines });
+    const forms = [SMTP_PASSWORD, AUTH_TOKEN, base64(AUTH_TOKEN), base64(`${ACCOUNT_SID}:${AUTH_TOKEN}`), base64(`\0${SMTP_USER}\0${SMTP_PASSWORD}`), base64(SMTP_PASSWORD)];
+    expect(secretForms({ smtp: { ...smtp, port: 25, admin: undefined }, twilio })).toEqual(expect.arrayContaining(forms));
+    for (const form of forms) expect(said).not.toContain(form);
+  });
+});

@@ -10,6 +10,7 @@ import type { BenchReport } from './report.ts';
 const benches: { name: string; run: () => Promise<BenchReport> }[] = [
   { name: 'checks', run: benchChecks },
   { name: 'replay', run: benchReplay },
+  { name: 'controller', run: async () => (await import('./controller.ts')).benchController() },
   { name: 'failover', run: benchFailover },
 ];
 

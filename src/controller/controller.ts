@@ -70,7 +70,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   const checks = new Map<number, CheckDefinition>();
   let misconfigured = new Map<number, MisconfiguredCheck>();
   const due = new DueHeap();
-  const workers = new WorkerTable(deps.workerTimeoutMs ?? 3000);
+  const workerTimeoutMs = deps.workerTimeoutMs ?? 3000;
+  const workers = new WorkerTable(workerTimeoutMs);
 
   const inFlight = new Map<string, InFlight>();
   const lastResults = new Map<number, Map<string, LastResult>>();
@@ -117,7 +118,15 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     // The assignment is in the log before the worker hears of it, so a replay sees it first.
     js.publish(subject.assign(check.id), JSON.stringify({ ...line, at: iso(at), view }), { msgID: assignment })
       .catch((err: Error) => log.error({ err: err.message, checkId: check.id }, 'could not log an assignment'))
-      .finally(() => deps.nc.publish(subject.run(worker), JSON.stringify(request)));
+      .finally(() => {
+        // The connection may be draining (shutdown): the run is then simply not sent.
+        if (deps.nc.isClosed() || deps.nc.isDraining()) return;
+        try {
+          deps.nc.publish(subject.run(worker), JSON.stringify(request));
+        } catch (err) {
+          log.warn({ err: (err as Error).message, checkId: check.id }, 'could not send a run request');
+        }
+      });
   };
 
   /** The regular run of a due check, on the next worker in rotation. */
@@ -155,26 +164,33 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   };
 
   // --- the clock ----------------------------------------------------------------------
+  let lastTick = now();
   const tick = () => {
     const at = now();
-    for (const dead of workers.reapDead(at)) {
+    // After a stall (a long GC, a big reload) heartbeats are still queued unread: judging
+    // liveness now would declare every worker dead. Wait for a tick on time.
+    const onTime = at - lastTick < workerTimeoutMs / 2;
+    lastTick = at;
+    for (const dead of onTime ? workers.reapDead(at) : []) {
       log.warn({ worker: dead }, 'worker stopped sending heartbeats');
       for (const [assignment, flight] of inFlight) if (flight.worker === dead) expire(assignment, flight, at);
     }
     for (const [assignment, flight] of inFlight) if (flight.expiresAt <= at) expire(assignment, flight, at);
-    for (const id of due.popDue(at)) {
+    for (const { id, dueAt } of due.popDue(at)) {
       const check = checks.get(id);
       if (!check) continue;
+      // The next run is due one interval after this one was due (not after it ran), so a
+      // stall does not shift the schedule into a burst that recurs every interval.
+      const next = Math.max(dueAt + check.interval * 1000, at + 1);
       // A check whose run is still out is not run again (gobearmon's lock); expiry frees it.
-      if (fold.outstandingWorkers(id).length > 0) due.set(id, at + check.interval * 1000);
+      if (fold.outstandingWorkers(id).length > 0) due.set(id, next);
       // No worker free: try again shortly rather than skipping a whole interval.
-      else due.set(id, runDue(check, at) ? at + check.interval * 1000 : at + 1000);
+      else due.set(id, runDue(check, at) ? next : at + 1000);
     }
     watchQuorum(at);
   };
 
   const startedAt = now();
-  const workerTimeoutMs = deps.workerTimeoutMs ?? 3000;
   const watchQuorum = (at: number) => {
     // Workers announce themselves within a heartbeat: judging before that would cry wolf at every start.
     if (at - startedAt < workerTimeoutMs) return;

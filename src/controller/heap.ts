@@ -28,16 +28,16 @@ export class DueHeap {
     return this.current.get(id);
   }
 
-  /** Removes and returns every id due at or before `now`, earliest first. */
-  popDue(now: number, limit = Infinity): number[] {
-    const due: number[] = [];
+  /** Removes and returns every id due at or before `now` with the time it was due, earliest first. */
+  popDue(now: number, limit = Infinity): { id: number; dueAt: number }[] {
+    const due: { id: number; dueAt: number }[] = [];
     while (this.times.length > 0 && this.times[0]! <= now && due.length < limit) {
       const time = this.times[0]!;
       const id = this.ids[0]!;
       this.removeTop();
       if (this.current.get(id) !== time) continue; // stale entry
       this.current.delete(id);
-      due.push(id);
+      due.push({ id, dueAt: time });
     }
     return due;
   }

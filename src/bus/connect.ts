@@ -30,5 +30,8 @@ export function connectBus(nats: Config['nats'], name: string): Promise<NatsConn
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
+    // An Error (with its stack) per request/publish for async traces costs ~20 % of the
+    // controller's CPU at scale (measured by the controller bench); errors still say what failed.
+    noAsyncTraces: true,
   });
 }

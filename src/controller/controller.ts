@@ -271,14 +271,18 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const nextMisconfigured = new Map(loaded.misconfigured.map((m) => [m.id ?? -1, m]));
     const seen = new Set<number>();
     for (const row of loaded.checks) {
+      const before = checks.get(row.id);
+      // Unchanged rows (nearly all of them on a periodic reload) need no second validation.
+      if (before && !changed(before, row)) {
+        seen.add(row.id);
+        continue;
+      }
       const definition = defineCheck(deps.registry, row);
       if (isMisconfigured(definition)) {
         nextMisconfigured.set(row.id, definition);
         continue;
       }
       seen.add(row.id);
-      const before = checks.get(row.id);
-      if (before && !changed(before, row)) continue;
       checks.set(row.id, { ...definition, lastWorker: before?.lastWorker });
       fold.apply({ type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at });
       publishLogged(subject.check(row.id), { type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at: iso(at), name: row.name, checkType: row.type }, `check:${row.id}:${at}`);

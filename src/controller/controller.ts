@@ -54,6 +54,8 @@ interface InFlight {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** Log events awaiting the stream's acknowledgement at once. */
+const MAX_LOG_IN_FLIGHT = 512;
 
 /**
  * The controller actor: loads checks, keeps one machine per check (through the same fold
@@ -81,8 +83,30 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   let reloadFailures = 0;
   const notice = deps.onNotice ?? ((n: AdminNotice) => log.warn({ notice: n }, `admin notice: ${n.kind}`));
 
+  // Log events go out with a bounded number awaiting acknowledgement: a start-up with
+  // 100,000 checks would otherwise fire 100,000 publishes at once and time them all out.
+  const logQueue: [string, string, string][] = [];
+  let logHead = 0;
+  let logInFlight = 0;
+  const pumpLog = () => {
+    while (logInFlight < MAX_LOG_IN_FLIGHT && logHead < logQueue.length) {
+      const [name, data, msgID] = logQueue[logHead++]!;
+      logInFlight += 1;
+      js.publish(name, data, { msgID })
+        .catch((err: Error) => log.error({ err: err.message, subject: name }, 'could not write to the result log'))
+        .finally(() => {
+          logInFlight -= 1;
+          pumpLog();
+        });
+    }
+    if (logHead === logQueue.length) {
+      logQueue.length = 0;
+      logHead = 0;
+    }
+  };
   const publishLogged = (name: string, event: object, msgID: string) => {
-    js.publish(name, JSON.stringify(event), { msgID }).catch((err: Error) => log.error({ err: err.message, subject: name }, 'could not write to the result log'));
+    logQueue.push([name, JSON.stringify(event), msgID]);
+    pumpLog();
   };
 
   // --- facts -> effects -------------------------------------------------------------

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /** Renders a value for an error message: JSON, bounded in length. */
 export function showValue(value: unknown, max = 80): string {
@@ -23,4 +23,25 @@ export function describeIssues(error: z.ZodError, prefix = ''): string {
       return `${field}: ${issue.message}${value}`;
     })
     .join('; ');
+}
+
+/**
+ * zod transform turning a string into an absolute http(s) URL, or an issue naming the
+ * value. `noun` keeps each caller's wording ("protocol" for checks, "scheme" for contacts).
+ */
+export function toHttpUrl(noun: 'protocol' | 'scheme') {
+  return (value: string, ctx: z.RefinementCtx): URL => {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected an absolute http:// or https:// URL', input: value });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      ctx.addIssue({ code: 'custom', message: `unsupported ${noun} "${url.protocol}", expected http or https`, input: value });
+      return z.NEVER;
+    }
+    return url;
+  };
 }

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { z } from 'zod';
+import { toHttpUrl } from '../validation.ts';
 import { bool, excerpt, str, timeoutSeconds, withDefault } from './params.ts';
 import { defineCheck, type CheckContext, type CheckOutcome } from './types.ts';
 
@@ -23,20 +24,8 @@ const SENSITIVE = ['Authorization', 'Www-Authenticate', 'Cookie', 'Cookie2'];
 const urlSchema = z
   .string()
   .max(4096)
-  .transform((value, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(value.trim());
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected an absolute http:// or https:// URL', input: value });
-      return z.NEVER;
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      ctx.addIssue({ code: 'custom', message: `unsupported protocol "${url.protocol}", expected http or https`, input: value });
-      return z.NEVER;
-    }
-    return url;
-  });
+  .transform((value) => value.trim())
+  .transform(toHttpUrl('protocol'));
 
 const headersSchema = z
   .record(z.string(), z.string().max(8192).regex(HEADER_VALUE, 'header values must not contain CR, LF or other control characters'))

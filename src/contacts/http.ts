@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { z } from 'zod';
+import { toHttpUrl } from '../validation.ts';
 import { delivered, errorText, failed } from './outcome.ts';
 import { defineContact, type ContactContext, type FormPoster, type Notification, type SendOutcome } from './types.ts';
 
@@ -11,20 +12,7 @@ export const schema = z
   .string('expected a string')
   .trim()
   .max(4096, 'expected at most 4096 characters')
-  .transform((value, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(value);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'expected an absolute http:// or https:// URL', input: value });
-      return z.NEVER;
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      ctx.addIssue({ code: 'custom', message: `unsupported scheme "${url.protocol}", expected http or https`, input: value });
-      return z.NEVER;
-    }
-    return url;
-  });
+  .transform(toHttpUrl('scheme'));
 
 /** gobearmon's form fields, same names and values. */
 export function webhookFields(n: Notification): Record<string, string> {

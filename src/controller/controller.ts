@@ -1,4 +1,4 @@
-import { jetstream, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { CheckRegistry } from '../checks/registry.ts';
 import { decode, heartbeat, resultMessage, type ResultMessage, type RunRequest } from '../bus/messages.ts';
@@ -419,4 +419,3 @@ function spread(checkId: number, intervalSeconds: number): number {
   return hash % Math.max(1, intervalSeconds * 1000);
 }
 
-export type { JetStreamClient };

@@ -58,6 +58,13 @@ export const configSpec = {
     },
     confirmations: { schema: int(1, 100).default(2), doc: 'Distinct workers that must agree before a check changes state.' },
     reloadInterval: { schema: int(1, 86400).default(60), doc: 'Seconds between reloads of checks, contacts and alerts from MySQL.' },
+    notifyAttempts: { schema: int(1, 100).default(8), doc: 'Attempts at one notification (first send + retries) before it finally fails and the admin is told.' },
+    notifyBackoff: { schema: duration.prefault('30s'), doc: 'Wait before the first retry of a failed notification; doubles with each further failure.' },
+    notifyBackoffMax: { schema: duration.prefault('30m'), doc: 'Longest wait between two attempts at one notification.' },
+    notifyTimeout: {
+      schema: duration.prefault('60s'),
+      doc: 'Deadline of one delivery attempt. An attempt a dead controller left unrecorded for twice this is not resent (webhooks are: they carry an Idempotency-Key).',
+    },
     addr: { deprecated: 'workers and the viewserver reach the controller over NATS' },
   },
   worker: {
@@ -76,6 +83,7 @@ export const configSpec = {
     username: { schema: optionalText, doc: 'SMTP user (optional).' },
     password: { schema: optionalText, secret: true, doc: 'SMTP password (optional; never logged).' },
     admin: { schema: optionalText, doc: 'Address that receives admin notices (failed deliveries, lost quorum, reload failures).' },
+    adminInterval: { schema: duration.prefault('15m'), doc: 'The same admin notice is mailed at most once per this interval; the next mail counts what was held back.' },
   },
   dns: {
     server: {

@@ -31,7 +31,7 @@ export function testContext(
   const logs = captureLogs();
   const ctx = createContactContext(
     {
-      smtp: { host: undefined, port: 587, from: undefined, username: undefined, password: undefined, admin: undefined, ...config.smtp },
+      smtp: { host: undefined, port: 587, from: undefined, username: undefined, password: undefined, admin: undefined, adminInterval: 900_000, ...config.smtp },
       twilio: { accountSid: undefined, authToken: undefined, from: undefined, ...config.twilio },
     },
     logs.log,

@@ -73,3 +73,52 @@ CREATE TABLE IF NOT EXISTS bearmon_fence (
 	id TINYINT NOT NULL PRIMARY KEY,
 	view BIGINT NOT NULL DEFAULT 0
 );
+
+-- The notification outbox: one row per notification a transition owes, inserted in the
+-- same transaction as the transition (so a recorded transition always has its
+-- notifications, and a retried write adds none). The contact and the check are copied
+-- as they were at the transition: what is sent does not change under a later edit.
+-- Delivery claims a row (state 'sending', with its view and controller), sends, and
+-- records the outcome; `attempts` counts claims.
+CREATE TABLE IF NOT EXISTS bearmon_notifications (
+	id BIGINT NOT NULL PRIMARY KEY AUTO_INCREMENT,
+	notification_key VARBINARY(160) NOT NULL UNIQUE,
+	transition_key VARBINARY(128) NOT NULL,
+	check_id INT NOT NULL,
+	alert_id INT NOT NULL,
+	contact_id INT NOT NULL,
+	-- NULL: the alert names a contact that does not exist.
+	contact_type VARCHAR(32) NULL,
+	contact_data VARCHAR(512) NULL,
+	check_name VARCHAR(64) NOT NULL,
+	check_type VARCHAR(16) NOT NULL,
+	check_data VARCHAR(1024) NOT NULL,
+	status ENUM ('online', 'offline') NOT NULL,
+	message VARCHAR(4096) NOT NULL DEFAULT '',
+	workers VARCHAR(2048) NOT NULL DEFAULT '[]',
+	transition_at DATETIME(3) NOT NULL,
+	state ENUM ('pending', 'sending', 'delivered', 'failed', 'unconfirmed') NOT NULL DEFAULT 'pending',
+	attempts INT NOT NULL DEFAULT 0,
+	next_attempt_at DATETIME(3) NOT NULL,
+	claimed_view BIGINT NULL,
+	claimed_by VARCHAR(64) NULL,
+	claimed_at DATETIME(3) NULL,
+	outcome VARCHAR(1024) NULL,
+	finished_at DATETIME(3) NULL,
+	created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+	KEY due (state, next_attempt_at)
+);
+
+-- Every delivery attempt: started when claimed, finished when its outcome was recorded.
+-- An attempt with no finish was cut short by a controller that died mid-send.
+CREATE TABLE IF NOT EXISTS bearmon_notification_attempts (
+	notification_id BIGINT NOT NULL,
+	attempt INT NOT NULL,
+	view BIGINT NOT NULL,
+	controller VARCHAR(64) NOT NULL,
+	started_at DATETIME(3) NOT NULL,
+	finished_at DATETIME(3) NULL,
+	result ENUM ('delivered', 'retry', 'failed', 'unconfirmed') NULL,
+	detail VARCHAR(1024) NULL,
+	PRIMARY KEY (notification_id, attempt)
+);

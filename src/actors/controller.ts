@@ -1,21 +1,70 @@
+import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { subject } from '../bus/subjects.ts';
 import { createCheckRegistry } from '../checks/registry.ts';
 import type { Config } from '../config/schema.ts';
+import { createContactContext, createContactRegistry } from '../contacts/registry.ts';
+import type { ContactContext } from '../contacts/types.ts';
 import { startController, type AdminNotice } from '../controller/controller.ts';
+import { createOutbox } from '../db/outbox.ts';
 import { createStore } from '../db/store.ts';
 import { createTransitionWriter } from '../db/transition-writer.ts';
 import type { Logger } from '../log.ts';
+import { startDelivery, type NotificationFailedNotice, type NotifyEvent } from '../notify/delivery.ts';
+import type { DeliveryPolicy } from '../notify/policy.ts';
+
+/** Where the controller role's admin notices go (the admin mailer; logged when absent). */
+export type NoticeSink = (notice: AdminNotice | NotificationFailedNotice) => void;
+
+/** Notification delivery settings from `[controller]`. */
+export function deliveryPolicy(config: Config): DeliveryPolicy {
+  const c = config.controller;
+  return { maxAttempts: c.notifyAttempts, backoffMs: c.notifyBackoff, backoffMaxMs: c.notifyBackoffMax, attemptTimeoutMs: c.notifyTimeout };
+}
+
+export interface ControllerRoleOptions {
+  view?: number;
+  onNotice?: NoticeSink;
+  /** Replaces parts of the contact context (tests: a local Twilio). */
+  contacts?: Partial<Omit<ContactContext, 'smtp' | 'twilio' | 'log'>>;
+}
 
 /**
- * The controller role of a worker process: MySQL store, the transition writer and the
- * controller actor, on the worker's NATS connection. Returned as a role the worker process
- * starts after connecting and stops before it drains.
+ * The controller role of a worker process: MySQL store, the transition writer, the
+ * controller actor and the notification delivery actor, on the worker's NATS connection.
+ * Returned as a role the worker process starts after connecting and stops before it drains.
  */
-export function controllerRole(config: Config, log: Logger, view = 0, onNotice?: (notice: AdminNotice) => void) {
+export function controllerRole(config: Config, log: Logger, options: ControllerRoleOptions = {}) {
+  const view = options.view ?? 0;
   return async (nc: NatsConnection) => {
     const registry = createCheckRegistry();
     const store = createStore({ dsns: config.controller.database, log, registry });
-    const writer = createTransitionWriter({ store, log, retry: { initialMs: 500, maxMs: 30_000 } });
+    const notice: NoticeSink = options.onNotice ?? ((n) => log.warn({ notice: n }, `admin notice: ${n.kind}`));
+    const js = jetstream(nc);
+    const publish = (event: NotifyEvent) => {
+      const msgID = `notify:${event.notification}:${event.attempt}:${event.outcome}`;
+      js.publish(subject.notify(event.checkId), JSON.stringify(event), { msgID }).catch((err: Error) =>
+        log.error({ checkId: event.checkId, error: err.message }, 'could not log a notification event'),
+      );
+    };
+    const delivery = startDelivery({
+      outbox: createOutbox(store.cluster),
+      registry: createContactRegistry(),
+      ctx: createContactContext(config, log, options.contacts),
+      policy: deliveryPolicy(config),
+      who: { view, controller: config.worker.id },
+      log,
+      publish,
+      notice,
+    });
+    const writer = createTransitionWriter({
+      store,
+      log,
+      retry: { initialMs: 500, maxMs: 30_000 },
+      onRecorded: (_t, outcome) => {
+        if (outcome === 'written') delivery.wake();
+      },
+    });
     const controller = await startController({
       nc,
       id: config.worker.id,
@@ -27,7 +76,7 @@ export function controllerRole(config: Config, log: Logger, view = 0, onNotice?:
       log,
       resultLog: { stream: config.nats.stream, retentionMs: config.nats.retention },
       view,
-      onNotice,
+      onNotice: notice,
     });
     return {
       stop: async () => {
@@ -38,6 +87,7 @@ export function controllerRole(config: Config, log: Logger, view = 0, onNotice?:
         await Promise.race([writer.drain(), grace]).catch(() => {});
         clearTimeout(timer);
         await writer.stop();
+        await delivery.stop();
         await store.close();
       },
     };

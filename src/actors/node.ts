@@ -31,7 +31,7 @@ export function viewRole(config: Config, log: Logger): ExtraRole {
       }
       if (named && !running) {
         log.info({ worker: id, view: view.view }, 'named controller by the view');
-        running = { view: view.view, ...(await controllerRole(config, log, view.view)(nc)) };
+        running = { view: view.view, ...(await controllerRole(config, log, { view: view.view })(nc)) };
       }
     };
     const follower = followView({

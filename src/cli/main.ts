@@ -27,6 +27,17 @@ check
     process.exitCode = await checkRunCommand(config, options);
   });
 
+const contact = program.command('contact').description('work with contacts (the contacts table)');
+contact
+  .command('test <id>')
+  .description('send a test notification through one contact and print the outcome (exit 0 delivered, 1 failed, 2 bad id or contact data, 3 database error)')
+  .option('--json', 'print the outcome as one JSON object')
+  .action(async (id: string, options: { json?: boolean }) => {
+    const { config } = globalConfig();
+    const { contactTestCommand } = await import('./contact-test.ts');
+    process.exitCode = await contactTestCommand(id, options, { config });
+  });
+
 const db = program.command('db').description('database administration');
 db.command('migrate')
   .description('create or upgrade the schema (idempotent; keeps gobearmon rows untouched)')

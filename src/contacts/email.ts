@@ -24,7 +24,7 @@ export function smtpTransport(smtp: Config['smtp']): MailTransport {
     auth: smtp.username ? { user: smtp.username, pass: smtp.password ?? '' } : undefined,
     connectionTimeout: 15_000,
     greetingTimeout: 15_000,
-    socketTimeout: 60_000,
+    socketTimeout: 30_000,
     logger: false,
     debug: false,
   });

@@ -102,6 +102,6 @@ export async function send(url: z.output<typeof schema>, n: Notification, ctx: C
   }
 }
 
-export const httpContact = defineContact({ type: 'http', schema, send });
+export const httpContact = defineContact({ type: 'http', schema, send, idempotent: true });
 /** gobearmon's name for the same thing: a second registry entry, one implementation. */
-export const webhookContact = defineContact({ type: 'webhook', schema, send });
+export const webhookContact = defineContact({ type: 'webhook', schema, send, idempotent: true });

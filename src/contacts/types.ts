@@ -76,6 +76,12 @@ export interface ContactContext {
 export interface ContactType<S extends z.ZodType = z.ZodType> {
   readonly type: string;
   readonly schema: S;
+  /**
+   * The receiver recognises a repeat of the same notification id (an Idempotency-Key), so
+   * an attempt whose outcome is unknown may be sent again. Mail, SMS and calls cannot be
+   * taken back: for them an unknown outcome is never resent.
+   */
+  readonly idempotent?: boolean;
   /** Never throws for delivery problems: they come back as an outcome. */
   send(data: z.output<S>, notification: Notification, ctx: ContactContext): Promise<SendOutcome>;
 }

@@ -6,7 +6,7 @@ import { ensureResultLog, readLog } from '../bus/result-log.ts';
 import { PREFIX, subject } from '../bus/subjects.ts';
 import type { Logger } from '../log.ts';
 import { parseLine, type AssignLine, type ExpireLine, type ResultLine } from '../log/lines.ts';
-import type { Store } from '../db/store.ts';
+import type { Store, Transition } from '../db/store.ts';
 import type { TransitionWriter } from '../db/transition-writer.ts';
 import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
 import { changed, defineCheck, isMisconfigured, type CheckDefinition, type MisconfiguredCheck } from './checks.ts';
@@ -112,10 +112,10 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   // --- facts -> effects -------------------------------------------------------------
   const EFFECTS: Record<DerivedLine['type'], (line: never) => void> = {
     transition: (line: Extract<DerivedLine, { type: 'transition' }>) => {
-      const key = `${line.checkId}:${line.at}:${line.to}`;
+      const transition = transitionOf(line, view);
       log.info({ checkId: line.checkId, from: line.from, to: line.to, at: line.at, rounds: line.rounds }, `check ${line.checkId} is ${line.to}`);
-      deps.writer.enqueue({ checkId: line.checkId, to: line.to as 'online' | 'offline', at: new Date(line.at), key, view });
-      publishLogged(subject.transition(line.checkId), line, `transition:${key}`);
+      deps.writer.enqueue(transition);
+      publishLogged(subject.transition(line.checkId), line, `transition:${transition.key}`);
     },
     rejected: (line: Extract<DerivedLine, { type: 'rejected' }>) => {
       log.warn({ checkId: line.checkId, worker: line.worker, assignment: line.assignment }, `result rejected: ${line.reason}`);
@@ -352,7 +352,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
         for (const line of lines) {
           if (line.type !== 'transition') continue;
           owed += 1;
-          deps.writer.enqueue({ checkId: line.checkId, to: line.to as 'online' | 'offline', at: new Date(line.at), key: `${line.checkId}:${line.at}:${line.to}`, view });
+          deps.writer.enqueue(transitionOf(line, view));
         }
       }
     } catch (err) {
@@ -410,6 +410,23 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       for (const sub of subscriptions) sub.unsubscribe();
       log.info('controller stopped');
     },
+  };
+}
+
+/**
+ * The MySQL record of a transition the machine decided. Its key is the same for every
+ * controller that derives it from the log, so a successor's rewrite changes nothing.
+ */
+function transitionOf(line: Extract<DerivedLine, { type: 'transition' }>, view: number): Transition {
+  const deciding = line.evidence.at(-1);
+  return {
+    checkId: line.checkId,
+    to: line.to as Transition['to'],
+    at: new Date(line.at),
+    key: `${line.checkId}:${line.at}:${line.to}`,
+    view,
+    message: deciding?.message ?? '',
+    workers: [...new Set(line.evidence.map((e) => e.worker))],
   };
 }
 

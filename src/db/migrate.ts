@@ -16,6 +16,7 @@ export const SCHEMA_VERSIONS = [
   { version: 1, description: 'gobearmon tables + bearmon_schema' },
   { version: 2, description: 'bearmon_transitions: idempotent transition writes' },
   { version: 3, description: 'bearmon_fence: view fencing of controller writes' },
+  { version: 4, description: 'bearmon_notifications, bearmon_notification_attempts: notification outbox' },
 ] as const;
 
 export interface MigrationReport {

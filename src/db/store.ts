@@ -1,9 +1,11 @@
-import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { CheckRegistry } from '../checks/registry.ts';
 import type { Logger } from '../log.ts';
 import { judgeCheckRow, type CheckStatus, type LoadedCheck, type MisconfiguredCheck } from './check-rows.ts';
-import { createCluster, type ClusterOptions } from './cluster.ts';
-import { CheckMissingError, FencedError, InvalidRequestError, isConnectionError } from './errors.ts';
+import { createCluster, type Cluster, type ClusterOptions } from './cluster.ts';
+import { CheckMissingError, InvalidRequestError } from './errors.ts';
+import { insertOwedNotifications } from './outbox.ts';
+import { checkFence, inTransaction, withPooledConnection } from './sql.ts';
 
 export type { CheckStatus, LoadedCheck, MisconfiguredCheck } from './check-rows.ts';
 
@@ -19,6 +21,10 @@ export interface Transition {
   key: string;
   /** View number of the controller writing it; a write from an older view than the database has seen is refused. */
   view?: number;
+  /** The message of the result that completed the change (notifications quote it). */
+  message?: string;
+  /** Workers whose results confirmed the change. */
+  workers?: string[];
 }
 
 export type TransitionOutcome = 'written' | 'already-written';
@@ -32,6 +38,8 @@ export interface Store {
   /** Enabled checks; rows that cannot be monitored come back apart, never thrown. */
   loadChecks(): Promise<LoadedChecks>;
   recordTransition(transition: Transition): Promise<TransitionOutcome>;
+  /** The pools behind this store, for other tables' code (the notification outbox). */
+  readonly cluster: Cluster;
   close(): Promise<void>;
 }
 
@@ -71,76 +79,29 @@ export function createStore(options: StoreOptions): Store {
       // A truncated key could collide with another transition's: refuse rather than store it.
       return Promise.reject(new InvalidRequestError(`transition key must have 1..${TRANSITION_KEY_MAX} bytes (got ${bytes})`));
     }
-    return cluster.run((pool) => inTransaction(pool, (connection) => writeTransition(connection, transition, timeout)));
+    return cluster.run(async (pool) => (await inTransaction(pool, (connection) => writeTransition(connection, transition, timeout))) ?? 'already-written');
   }
 
-  return { loadChecks, recordTransition, close: () => cluster.close() };
+  return { loadChecks, recordTransition, cluster, close: () => cluster.close() };
 }
 
 /**
  * The key row goes first: a second writer with the same key waits on its lock and then
  * finds it taken, so two writes of one transition can never both insert an event.
  */
-async function writeTransition(connection: PoolConnection, t: Transition, timeout: number): Promise<TransitionOutcome> {
+async function writeTransition(connection: PoolConnection, t: Transition, timeout: number): Promise<'written' | null> {
   if (t.view !== undefined) await checkFence(connection, t.view, timeout);
   try {
     await connection.query({ sql: 'INSERT INTO bearmon_transitions (transition_key, check_id) VALUES (?, ?)', timeout }, [t.key, t.checkId]);
   } catch (err) {
-    if ((err as { code?: unknown }).code === 'ER_DUP_ENTRY') return 'already-written';
+    if ((err as { code?: unknown }).code === 'ER_DUP_ENTRY') return null;
     throw err;
   }
   const [update] = await connection.query<ResultSetHeader>({ sql: 'UPDATE checks SET status = ? WHERE id = ?', timeout }, [t.to, t.checkId]);
   // mysql2 connects with FOUND_ROWS, so affectedRows counts matched rows, changed or not.
   if (update.affectedRows === 0) throw new CheckMissingError(t.checkId);
   await connection.query({ sql: 'INSERT INTO check_events (check_id, type, time) VALUES (?, ?, ?)', timeout }, [t.checkId, t.to, t.at]);
+  // The notifications it owes are part of the same commit: a recorded transition always has them.
+  await insertOwedNotifications(connection, t, timeout);
   return 'written';
-}
-
-/**
- * Raises the fence to `view` (it never goes down) and refuses the write when a newer view
- * has already written: the row stays locked until the transaction ends, so a newer
- * controller's write and an older one's cannot interleave.
- */
-async function checkFence(connection: PoolConnection, view: number, timeout: number): Promise<void> {
-  await connection.query(
-    { sql: 'INSERT INTO bearmon_fence (id, view) VALUES (1, ?) ON DUPLICATE KEY UPDATE view = GREATEST(view, VALUES(view))', timeout },
-    [view],
-  );
-  const [rows] = await connection.query<RowDataPacket[]>({ sql: 'SELECT view FROM bearmon_fence WHERE id = 1', timeout });
-  const current = Number(rows[0]?.view ?? 0);
-  if (current > view) throw new FencedError(view, current);
-}
-
-/** Commits what `work` returns 'written' for; rolls back anything else, including errors. */
-function inTransaction(pool: Pool, work: (c: PoolConnection) => Promise<TransitionOutcome>): Promise<TransitionOutcome> {
-  return withPooledConnection(pool, async (connection) => {
-    await connection.beginTransaction();
-    try {
-      const outcome = await work(connection);
-      if (outcome === 'written') await connection.commit();
-      else await connection.rollback();
-      return outcome;
-    } catch (err) {
-      if (!isConnectionError(err)) await connection.rollback().catch(() => {});
-      throw err;
-    }
-  });
-}
-
-/**
- * A connection that failed (lost, or timed out with a query possibly still running on the
- * server) is destroyed, never handed to the next caller.
- */
-async function withPooledConnection<T>(pool: Pool, work: (c: PoolConnection) => Promise<T>): Promise<T> {
-  const connection = await pool.getConnection();
-  let healthy = true;
-  try {
-    return await work(connection);
-  } catch (err) {
-    healthy = !isConnectionError(err);
-    throw err;
-  } finally {
-    if (healthy) connection.release();
-    else connection.destroy();
-  }
 }

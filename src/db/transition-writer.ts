@@ -1,6 +1,6 @@
 import type { Logger } from '../log.ts';
 import { errorMessage, isConnectionError, isPermanentError } from './errors.ts';
-import type { Store, Transition } from './store.ts';
+import type { Store, Transition, TransitionOutcome } from './store.ts';
 
 export interface RetryPolicy {
   /** First wait after a failure; doubles with each further failure. */
@@ -16,6 +16,8 @@ export interface TransitionWriterOptions {
   maxAttempts?: number;
   /** Milliseconds since the epoch. */
   now?: () => number;
+  /** Called after each transition is in MySQL (written now or before): its notifications may be due. */
+  onRecorded?: (transition: Transition, outcome: TransitionOutcome) => void;
 }
 
 export interface TransitionWriter {
@@ -86,6 +88,7 @@ export function createTransitionWriter(options: TransitionWriterOptions): Transi
       endOutage();
       remove(entry);
       log.info({ checkId, to, key, outcome }, 'transition recorded');
+      options.onRecorded?.(entry.transition, outcome);
     } catch (err) {
       if (isConnectionError(err)) {
         continueOutage(err);

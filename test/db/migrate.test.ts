@@ -5,6 +5,7 @@ import { migrate } from '../../src/db/migrate.ts';
 import { freshDatabase, withConnection } from '../helpers/mysql.ts';
 
 const SEED_TABLES = ['alerts', 'charges', 'check_events', 'checks', 'contacts'];
+const BEARMON_TABLES = ['bearmon_fence', 'bearmon_notification_attempts', 'bearmon_notifications', 'bearmon_schema', 'bearmon_transitions'];
 
 async function columns(options: Awaited<ReturnType<typeof freshDatabase>>) {
   return withConnection(options, async (c) => {
@@ -29,8 +30,8 @@ describe('bearmon db migrate', () => {
   it('creates the seed tables with the seed columns and types on an empty database', async () => {
     const db = await freshDatabase();
     const report = await migrate(db);
-    expect(report.createdTables).toEqual([...SEED_TABLES, 'bearmon_fence', 'bearmon_schema', 'bearmon_transitions'].sort());
-    expect(report.appliedVersions).toEqual([1, 2, 3]);
+    expect(report.createdTables).toEqual([...SEED_TABLES, ...BEARMON_TABLES].sort());
+    expect(report.appliedVersions).toEqual([1, 2, 3, 4]);
     const cols = await columns(db);
     const checks = cols.filter((c) => c.t === 'checks').map((c) => [c.c, c.ty, c.n, c.d]);
     expect(checks).toEqual([
@@ -68,7 +69,7 @@ describe('bearmon db migrate', () => {
     const columnsBefore = (await columns(db)).filter((c) => SEED_TABLES.includes(String(c.t)));
 
     const first = await migrate(db);
-    expect(first.createdTables).toEqual(['bearmon_fence', 'bearmon_schema', 'bearmon_transitions']);
+    expect(first.createdTables).toEqual(BEARMON_TABLES);
     expect(await dump(db)).toEqual(rowsBefore);
     expect((await columns(db)).filter((c) => SEED_TABLES.includes(String(c.t)))).toEqual(columnsBefore);
 

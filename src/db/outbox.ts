@@ -1,0 +1,250 @@
+import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { Charge } from '../contacts/types.ts';
+import { route, type AlertRow } from '../notify/routing.ts';
+import type { Cluster } from './cluster.ts';
+import { checkFence, inTransaction, withPooledConnection } from './sql.ts';
+import type { Transition } from './store.ts';
+
+/** One notification owed by a recorded transition (a `bearmon_notifications` row). */
+export interface OutboxRow {
+  id: number;
+  /** Transition key + '/' + contact id: the notification id receivers see (Idempotency-Key). */
+  key: string;
+  transitionKey: string;
+  alertId: number;
+  contactId: number;
+  /** Null when the alert names a contact that does not exist. */
+  contact: { type: string; data: string } | null;
+  check: { id: number; name: string; type: string; data: string };
+  status: 'online' | 'offline';
+  message: string;
+  workers: string[];
+  transitionAt: Date;
+  state: OutboxState;
+  /** Claims so far; the claim being worked on is attempt number `attempts`. */
+  attempts: number;
+  claimedView: number | null;
+  claimedBy: string | null;
+  claimedAt: Date | null;
+}
+
+export type OutboxState = 'pending' | 'sending' | 'delivered' | 'failed' | 'unconfirmed';
+export type AttemptResult = 'delivered' | 'retry' | 'failed' | 'unconfirmed';
+
+/** Who is claiming: the controller's worker id and the view that made it controller. */
+export interface Claimant {
+  view: number;
+  controller: string;
+}
+
+/** What an attempt ended as, to be recorded on the row and its attempt. */
+export interface AttemptRecord {
+  result: AttemptResult;
+  /** Delivery detail or error text (already free of secrets). */
+  detail: string;
+  /** Only for 'retry': when the next attempt may start. */
+  nextAttemptAt?: Date;
+  charge?: Charge;
+  at: Date;
+}
+
+/** Longest stored texts (column sizes); longer ones are cut, never refused. */
+const MESSAGE_MAX = 4096;
+const DETAIL_MAX = 1024;
+const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+const ROW_COLUMNS = `id, notification_key, transition_key, check_id, alert_id, contact_id, contact_type, contact_data,
+  check_name, check_type, check_data, status, message, workers, transition_at, state, attempts,
+  claimed_view, claimed_by, claimed_at`;
+
+/**
+ * Inside the transition's transaction: routes the check's alerts (SPEC §4) and inserts one
+ * outbox row per contact to notify. Returns how many are owed.
+ */
+export async function insertOwedNotifications(connection: PoolConnection, t: Transition, timeout: number): Promise<number> {
+  const [checks] = await connection.query<RowDataPacket[]>({ sql: 'SELECT name, type, data FROM checks WHERE id = ?', timeout }, [t.checkId]);
+  const check = checks[0];
+  if (!check) return 0;
+  const [alerts] = await connection.query<RowDataPacket[]>(
+    {
+      sql: `SELECT a.id AS alertId, a.contact_id AS contactId, a.type AS type, a.enabled AS enabled,
+              c.id AS contactFound, c.type AS contactType, c.data AS contactData
+            FROM alerts a LEFT JOIN contacts c ON c.id = a.contact_id WHERE a.check_id = ?`,
+      timeout,
+    },
+    [t.checkId],
+  );
+  const routes = route(alerts.map(toAlertRow), t.to);
+  if (routes.length === 0) return 0;
+  const values = routes.map((r) => [
+    `${t.key}/${r.contactId}`,
+    t.key,
+    t.checkId,
+    r.alertId,
+    r.contactId,
+    r.contact?.type ?? null,
+    r.contact?.data ?? null,
+    String(check.name ?? ''),
+    String(check.type ?? ''),
+    String(check.data ?? ''),
+    t.to,
+    cut(t.message ?? '', MESSAGE_MAX),
+    JSON.stringify(t.workers ?? []),
+    t.at,
+    t.at,
+  ]);
+  await connection.query(
+    {
+      sql: `INSERT INTO bearmon_notifications (notification_key, transition_key, check_id, alert_id, contact_id, contact_type,
+              contact_data, check_name, check_type, check_data, status, message, workers, transition_at, next_attempt_at) VALUES ?`,
+      timeout,
+    },
+    [values],
+  );
+  return routes.length;
+}
+
+function toAlertRow(row: RowDataPacket): AlertRow {
+  return {
+    alertId: Number(row.alertId),
+    contactId: Number(row.contactId),
+    type: row.type,
+    enabled: row.enabled,
+    contact: row.contactFound === null ? null : { type: String(row.contactType ?? ''), data: String(row.contactData ?? '') },
+  };
+}
+
+export interface Outbox {
+  /** Pending notifications whose next attempt is due, oldest first. */
+  due(now: Date, limit: number): Promise<OutboxRow[]>;
+  /** When the earliest pending notification becomes due (null: none pending). */
+  nextDue(): Promise<Date | null>;
+  /** Rows claimed at or before `before` whose outcome was never recorded. */
+  stale(before: Date, limit: number): Promise<OutboxRow[]>;
+  /** Takes a pending row for one attempt; null when another claim got it first. Fenced by view. */
+  claim(row: OutboxRow, who: Claimant, at: Date): Promise<OutboxRow | null>;
+  /** Records the attempt's outcome; false when the claim was taken over meanwhile (nothing changed). */
+  record(row: OutboxRow, outcome: AttemptRecord): Promise<boolean>;
+  /**
+   * Resolves an attempt a controller never recorded: 'retry' puts the row back to pending
+   * (safe only for idempotent contacts), 'unconfirmed' ends it. Fenced by view.
+   */
+  resolveStale(row: OutboxRow, who: Claimant, resolution: 'retry' | 'unconfirmed', detail: string, at: Date): Promise<boolean>;
+  /** A row by notification key (tests, `bearmon` status tools). */
+  byKey(key: string): Promise<OutboxRow | null>;
+}
+
+export function createOutbox(cluster: Cluster): Outbox {
+  const timeout = cluster.queryTimeoutMs;
+  const select = async (sql: string, params: unknown[]) =>
+    cluster.run((pool) => withPooledConnection(pool, async (c) => (await c.query<RowDataPacket[]>({ sql, timeout }, params))[0].map(toOutboxRow)));
+  const transaction = <T>(work: (c: PoolConnection) => Promise<T | null>) => cluster.run((pool: Pool) => inTransaction(pool, work));
+
+  return {
+    due: (now, limit) =>
+      select(`SELECT ${ROW_COLUMNS} FROM bearmon_notifications WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, [now, limit]),
+    nextDue: async () => {
+      const rows = await cluster.run((pool) =>
+        withPooledConnection(pool, async (c) => (await c.query<RowDataPacket[]>({ sql: "SELECT MIN(next_attempt_at) AS at FROM bearmon_notifications WHERE state = 'pending'", timeout }))[0]),
+      );
+      const at = rows[0]?.at;
+      return at instanceof Date ? at : null;
+    },
+    stale: (before, limit) =>
+      select(`SELECT ${ROW_COLUMNS} FROM bearmon_notifications WHERE state = 'sending' AND claimed_at <= ? ORDER BY claimed_at, id LIMIT ?`, [before, limit]),
+    claim: (row, who, at) =>
+      transaction(async (c) => {
+        await checkFence(c, who.view, timeout);
+        const [update] = await c.query<ResultSetHeader>(
+          {
+            sql: `UPDATE bearmon_notifications SET state = 'sending', attempts = attempts + 1, claimed_view = ?, claimed_by = ?, claimed_at = ?
+                  WHERE id = ? AND state = 'pending' AND attempts = ?`,
+            timeout,
+          },
+          [who.view, who.controller, at, row.id, row.attempts],
+        );
+        if (update.affectedRows !== 1) return null;
+        const attempt = row.attempts + 1;
+        await c.query(
+          { sql: 'INSERT INTO bearmon_notification_attempts (notification_id, attempt, view, controller, started_at) VALUES (?, ?, ?, ?, ?)', timeout },
+          [row.id, attempt, who.view, who.controller, at],
+        );
+        return { ...row, state: 'sending' as const, attempts: attempt, claimedView: who.view, claimedBy: who.controller, claimedAt: at };
+      }),
+    record: async (row, outcome) =>
+      (await transaction(async (c) => {
+        const state: OutboxState = outcome.result === 'retry' ? 'pending' : outcome.result;
+        const detail = cut(outcome.detail, DETAIL_MAX);
+        const finished = state === 'pending' ? null : outcome.at;
+        const [update] = await c.query<ResultSetHeader>(
+          {
+            sql: `UPDATE bearmon_notifications SET state = ?, next_attempt_at = COALESCE(?, next_attempt_at), outcome = ?, finished_at = ?
+                  WHERE id = ? AND state = 'sending' AND attempts = ?`,
+            timeout,
+          },
+          [state, outcome.nextAttemptAt ?? null, detail, finished, row.id, row.attempts],
+        );
+        if (update.affectedRows !== 1) return null;
+        await finishAttempt(c, row, outcome.result, detail, outcome.at, timeout);
+        if (outcome.charge) {
+          await c.query({ sql: 'INSERT INTO charges (check_id, type, data) VALUES (?, ?, ?)', timeout }, [row.check.id, outcome.charge.type, outcome.charge.sid]);
+        }
+        return true;
+      })) === true,
+    resolveStale: async (row, who, resolution, detail, at) =>
+      (await transaction(async (c) => {
+        await checkFence(c, who.view, timeout);
+        const [update] = await c.query<ResultSetHeader>(
+          {
+            sql: `UPDATE bearmon_notifications SET state = ?, next_attempt_at = ?, outcome = ?, finished_at = ?
+                  WHERE id = ? AND state = 'sending' AND attempts = ?`,
+            timeout,
+          },
+          [resolution === 'retry' ? 'pending' : 'unconfirmed', at, cut(detail, DETAIL_MAX), resolution === 'retry' ? null : at, row.id, row.attempts],
+        );
+        if (update.affectedRows !== 1) return null;
+        await finishAttempt(c, row, 'unconfirmed', cut(detail, DETAIL_MAX), at, timeout);
+        return true;
+      })) === true,
+    byKey: async (key) => (await select(`SELECT ${ROW_COLUMNS} FROM bearmon_notifications WHERE notification_key = ?`, [key]))[0] ?? null,
+  };
+}
+
+async function finishAttempt(c: PoolConnection, row: OutboxRow, result: AttemptResult, detail: string, at: Date, timeout: number): Promise<void> {
+  await c.query(
+    { sql: 'UPDATE bearmon_notification_attempts SET finished_at = ?, result = ?, detail = ? WHERE notification_id = ? AND attempt = ?', timeout },
+    [at, result, detail, row.id, row.attempts],
+  );
+}
+
+const text = (value: unknown) => (Buffer.isBuffer(value) ? value.toString('utf8') : String(value ?? ''));
+const dateOrNull = (value: unknown) => (value instanceof Date ? value : null);
+
+/** Rows are bearmon's own, but a hand edit must not crash delivery: unreadable workers become []. */
+function toOutboxRow(row: RowDataPacket): OutboxRow {
+  let workers: string[] = [];
+  try {
+    const parsed: unknown = JSON.parse(text(row.workers));
+    if (Array.isArray(parsed)) workers = parsed.map(String);
+  } catch {
+    workers = [];
+  }
+  return {
+    id: Number(row.id),
+    key: text(row.notification_key),
+    transitionKey: text(row.transition_key),
+    alertId: Number(row.alert_id),
+    contactId: Number(row.contact_id),
+    contact: row.contact_type === null ? null : { type: text(row.contact_type), data: text(row.contact_data) },
+    check: { id: Number(row.check_id), name: text(row.check_name), type: text(row.check_type), data: text(row.check_data) },
+    status: row.status === 'online' ? 'online' : 'offline',
+    message: text(row.message),
+    workers,
+    transitionAt: dateOrNull(row.transition_at) ?? new Date(0),
+    state: row.state as OutboxState,
+    attempts: Number(row.attempts),
+    claimedView: row.claimed_view === null ? null : Number(row.claimed_view),
+    claimedBy: row.claimed_by === null ? null : text(row.claimed_by),
+    claimedAt: dateOrNull(row.claimed_at),
+  };
+}

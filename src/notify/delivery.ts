@@ -1,0 +1,252 @@
+import type { ContactRegistry } from '../contacts/registry.ts';
+import type { ContactContext } from '../contacts/types.ts';
+import type { Claimant, Outbox, OutboxRow } from '../db/outbox.ts';
+import { errorMessage, FencedError, isConnectionError } from '../db/errors.ts';
+import type { Logger } from '../log.ts';
+import { resolveStale, staleBefore, type DeliveryPolicy, type Step } from './policy.ts';
+import { dedupStage, pipeline, recordStage, retryStage, sendStage, type DeliveryReport, type Stage } from './stages.ts';
+
+/** The admin notice of a notification that finally failed (or may not have arrived). */
+export interface NotificationFailedNotice {
+  kind: 'notification-failed';
+  checkId: number;
+  checkName: string;
+  contactId: number;
+  contactType: string;
+  notificationId: string;
+  attempts: number;
+  error: string;
+}
+
+/** A `bearmon.notify.<check>` event: one per attempt outcome, kept in the result log. */
+export interface NotifyEvent {
+  type: 'notify';
+  checkId: number;
+  notification: string;
+  transition: string;
+  contact: number;
+  contactType: string;
+  attempt: number;
+  outcome: Step['result'] | 'unconfirmed' | 'resend';
+  message: string;
+  at: string;
+  view: number;
+  controller: string;
+  nextAttemptAt?: string;
+}
+
+export interface DeliveryDeps {
+  outbox: Outbox;
+  registry: ContactRegistry;
+  ctx: ContactContext;
+  policy: DeliveryPolicy;
+  who: Claimant;
+  log: Logger;
+  /** Publishes a notify event to the result log (bearmon.notify.<check>). */
+  publish: (event: NotifyEvent) => void;
+  notice: (notice: NotificationFailedNotice) => void;
+  now?: () => number;
+  /** Safety-net poll while idle (rows added by another process, clock jumps). Default 5 s. */
+  pollMs?: number;
+  /** Attempts in flight at once. Default 8. */
+  concurrency?: number;
+  /** Replaces single stages (fault injection in tests), as XState's .provide() swaps actions. */
+  stages?: Partial<Record<'dedup' | 'send' | 'retry' | 'record', Stage>>;
+}
+
+export interface Delivery {
+  /** Look for due notifications now (a transition with notifications was just recorded). */
+  wake(): void;
+  /** Resolves once nothing is in flight and no sweep runs. */
+  idle(): Promise<void>;
+  /** Finishes attempts in flight (their outcomes are recorded) and stops. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The delivery actor of the controller: sweeps the outbox for due notifications and runs
+ * each through dedup → send → retry → record. Durable state lives in MySQL only, so a
+ * successor controller continues where this one stopped.
+ */
+export function startDelivery(deps: DeliveryDeps): Delivery {
+  const now = deps.now ?? Date.now;
+  const log = deps.log.child({ role: 'delivery', worker: deps.who.controller, view: deps.who.view });
+  const concurrency = deps.concurrency ?? 8;
+  const pollMs = deps.pollMs ?? 5000;
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  const report = ({ row, step, at }: DeliveryReport) => {
+    deps.publish({
+      ...eventBase(row, deps.who, at),
+      outcome: step.result,
+      message: step.detail,
+      ...(step.result === 'retry' ? { nextAttemptAt: iso(step.nextAttemptAt) } : {}),
+    });
+    if (step.result === 'failed') deps.notice(failureNotice(row, step.detail));
+  };
+
+  const stages = deps.stages ?? {};
+  const run = pipeline([
+    stages.dedup ?? dedupStage({ outbox: deps.outbox, who: deps.who, now }),
+    stages.send ?? sendStage({ registry: deps.registry, ctx: deps.ctx, policy: deps.policy }),
+    stages.retry ?? retryStage({ policy: deps.policy, now }),
+    stages.record ?? recordStage({ outbox: deps.outbox, now, log, report }),
+  ]);
+
+  const inFlight = new Map<number, Promise<void>>();
+  let sweeping: Promise<void> | null = null;
+  let again = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let unreachableSince: number | null = null;
+
+  function wake(): void {
+    if (stopped) return;
+    if (sweeping) {
+      again = true;
+      return;
+    }
+    clearTimeout(timer);
+    sweeping = sweep()
+      .catch((err) => onSweepError(err))
+      .finally(() => {
+        sweeping = null;
+        if (stopped) return;
+        if (again) {
+          again = false;
+          wake();
+        }
+      });
+  }
+
+  async function sweep(): Promise<void> {
+    await resolveStaleAttempts();
+    const free = concurrency - inFlight.size;
+    if (free > 0) {
+      const due = await deps.outbox.due(new Date(now()), free + inFlight.size);
+      for (const row of due) if (!inFlight.has(row.id) && inFlight.size < concurrency) start(row);
+    }
+    endOutage();
+    await scheduleNext();
+  }
+
+  function start(row: OutboxRow): void {
+    const job = run({ row })
+      .then(() => undefined)
+      .catch((err) => onJobError(row, err))
+      .finally(() => {
+        inFlight.delete(row.id);
+        // A slot is free, and a retry may now be scheduled: look again.
+        if (!stopped) wake();
+      });
+    inFlight.set(row.id, job);
+  }
+
+  /** Attempts a dead controller left unrecorded: resend where that is safe, else end them as unconfirmed. */
+  async function resolveStaleAttempts(): Promise<void> {
+    for (const row of await deps.outbox.stale(new Date(staleBefore(now(), deps.policy)), 50)) {
+      if (inFlight.has(row.id)) continue;
+      const idempotent = row.contact ? deps.registry.get(row.contact.type)?.idempotent === true : false;
+      const resolution = resolveStale(idempotent);
+      const by = `controller ${row.claimedBy ?? '?'} (view ${row.claimedView ?? '?'})`;
+      const detail =
+        resolution === 'retry'
+          ? `attempt ${row.attempts} by ${by} was never recorded; sending again with the same Idempotency-Key`
+          : `attempt ${row.attempts} by ${by} was never recorded: it may or may not have arrived, and is not sent again`;
+      const at = now();
+      if (!(await deps.outbox.resolveStale(row, deps.who, resolution, detail, new Date(at)))) continue;
+      log.warn({ checkId: row.check.id, contactId: row.contactId, notification: row.key, attempt: row.attempts, resolution }, detail);
+      deps.publish({ ...eventBase(row, deps.who, at), outcome: resolution === 'retry' ? 'resend' : 'unconfirmed', message: detail });
+      if (resolution === 'unconfirmed') deps.notice(failureNotice(row, detail));
+    }
+  }
+
+  async function scheduleNext(): Promise<void> {
+    if (stopped) return;
+    const next = await deps.outbox.nextDue();
+    const untilDue = next ? Math.max(0, next.getTime() - now()) : pollMs;
+    // Never longer than the poll: a stale claim or another process's row must be noticed.
+    timer = setTimeout(wake, Math.min(untilDue, pollMs));
+  }
+
+  function onSweepError(err: unknown): void {
+    if (err instanceof FencedError) {
+      log.error({ error: err.message }, 'a newer controller has taken over: this one delivers nothing more');
+      stopped = true;
+      return;
+    }
+    if (isConnectionError(err)) {
+      if (unreachableSince === null) {
+        unreachableSince = now();
+        log.error({ error: errorMessage(err) }, 'MySQL unreachable: notifications wait in the outbox');
+      }
+    } else {
+      log.error({ error: errorMessage(err) }, 'outbox sweep failed');
+    }
+    if (!stopped) timer = setTimeout(wake, pollMs);
+  }
+
+  function endOutage(): void {
+    if (unreachableSince === null) return;
+    log.info({ downMs: now() - unreachableSince }, 'MySQL reachable again: delivering');
+    unreachableSince = null;
+  }
+
+  function onJobError(row: OutboxRow, err: unknown): void {
+    const fields = { checkId: row.check.id, contactId: row.contactId, notification: row.key, error: errorMessage(err) };
+    if (err instanceof FencedError) {
+      log.error(fields, 'a newer controller has taken over: this one delivers nothing more');
+      stopped = true;
+      return;
+    }
+    // Claimed and sent but not recorded: the row stays 'sending' and is judged stale later.
+    log.error(fields, 'delivery step failed; the outbox keeps the notification');
+  }
+
+  const idle = async () => {
+    while (sweeping || inFlight.size > 0) {
+      await sweeping;
+      await Promise.all(inFlight.values());
+    }
+  };
+
+  wake();
+  return {
+    wake,
+    idle,
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await sweeping;
+      await Promise.all(inFlight.values());
+    },
+  };
+}
+
+function eventBase(row: OutboxRow, who: Claimant, at: number) {
+  return {
+    type: 'notify' as const,
+    checkId: row.check.id,
+    notification: row.key,
+    transition: row.transitionKey,
+    contact: row.contactId,
+    contactType: row.contact?.type ?? '(missing)',
+    attempt: row.attempts,
+    at: new Date(at).toISOString(),
+    view: who.view,
+    controller: who.controller,
+  };
+}
+
+function failureNotice(row: OutboxRow, error: string): NotificationFailedNotice {
+  return {
+    kind: 'notification-failed',
+    checkId: row.check.id,
+    checkName: row.check.name,
+    contactId: row.contactId,
+    contactType: row.contact?.type ?? '(missing)',
+    notificationId: row.key,
+    attempts: row.attempts,
+    error,
+  };
+}

@@ -1,0 +1,102 @@
+import { prepareContact, sendNotification, type ContactRegistry } from '../contacts/registry.ts';
+import { failed } from '../contacts/outcome.ts';
+import type { ContactContext, Notification, SendOutcome } from '../contacts/types.ts';
+import type { Claimant, Outbox, OutboxRow } from '../db/outbox.ts';
+import type { Logger } from '../log.ts';
+import { nextStep, type DeliveryPolicy, type Step } from './policy.ts';
+
+/** One notification on its way through the stages. */
+export interface DeliveryJob {
+  row: OutboxRow;
+  outcome?: SendOutcome;
+  step?: Step;
+}
+
+/**
+ * Every stage has this one signature (as Alertmanager's notification pipeline does): it
+ * takes the job and passes it on, or returns null to end it there. Tests swap single
+ * stages, e.g. a record stage that never records, to play a controller dying mid-delivery.
+ */
+export type Stage = (job: DeliveryJob) => Promise<DeliveryJob | null>;
+
+export function pipeline(stages: readonly Stage[]): Stage {
+  return async (job) => {
+    let current: DeliveryJob | null = job;
+    for (const stage of stages) {
+      if (!current) return null;
+      current = await stage(current);
+    }
+    return current;
+  };
+}
+
+/** The notification as contact types see it; its id is the outbox key, the same on every attempt. */
+export function notificationOf(row: OutboxRow): Notification {
+  return { id: row.key, check: row.check, status: row.status, message: row.message, at: row.transitionAt, workers: row.workers };
+}
+
+/**
+ * dedup: a notification is sent only under a claim on its outbox row. A row already
+ * delivered, failed, or claimed by another attempt is not sent again; a controller of an
+ * older view cannot claim at all (fencing).
+ */
+export function dedupStage(deps: { outbox: Outbox; who: Claimant; now: () => number }): Stage {
+  return async (job) => {
+    const claimed = await deps.outbox.claim(job.row, deps.who, new Date(deps.now()));
+    return claimed ? { ...job, row: claimed } : null;
+  };
+}
+
+/** send: one attempt through the contact's type, bounded by the attempt deadline. */
+export function sendStage(deps: { registry: ContactRegistry; ctx: ContactContext; policy: DeliveryPolicy }): Stage {
+  return async (job) => {
+    const { row } = job;
+    const ctx = { ...deps.ctx, log: deps.ctx.log.child({ checkId: row.check.id, contactId: row.contactId, attempt: row.attempts }) };
+    if (!row.contact) return { ...job, outcome: failed(ctx, false, `contact ${row.contactId} does not exist (alert ${row.alertId} names it)`) };
+    const prepared = prepareContact(deps.registry, row.contact.type, row.contact.data);
+    if (!prepared.ok) return { ...job, outcome: failed(ctx, false, `contact ${row.contactId} (${row.contact.type}): ${prepared.message}`) };
+    const idempotent = prepared.contact.idempotent === true;
+    const outcome = await withDeadline(sendNotification(prepared, notificationOf(row), ctx), deps.policy.attemptTimeoutMs, () =>
+      // Past the deadline the send may still complete: only an idempotent contact may try again.
+      failed(ctx, idempotent, `no outcome within ${deps.policy.attemptTimeoutMs} ms; it may have been delivered`),
+    );
+    return { ...job, outcome };
+  };
+}
+
+/** retry: decides delivered / retry later (with backoff) / failed for good. */
+export function retryStage(deps: { policy: DeliveryPolicy; now: () => number }): Stage {
+  return async (job) => (job.outcome ? { ...job, step: nextStep(job.outcome, job.row.attempts, deps.policy, deps.now()) } : null);
+}
+
+/** What the record stage reports besides the database: the log event and, on final failure, the admin. */
+export interface DeliveryReport {
+  row: OutboxRow;
+  step: Step;
+  at: number;
+}
+
+/**
+ * record: writes the attempt's outcome (and a Twilio charge) to the outbox in one
+ * transaction, then reports it. A claim taken over meanwhile (the attempt was judged
+ * stale) records nothing, but what happened is still reported.
+ */
+export function recordStage(deps: { outbox: Outbox; now: () => number; log: Logger; report: (r: DeliveryReport) => void }): Stage {
+  return async (job) => {
+    const { row, step, outcome } = job;
+    if (!step) return null;
+    const at = deps.now();
+    const charge = outcome?.ok ? outcome.charge : undefined;
+    const nextAttemptAt = step.result === 'retry' ? new Date(step.nextAttemptAt) : undefined;
+    const recorded = await deps.outbox.record(row, { result: step.result, detail: step.detail, nextAttemptAt, charge, at: new Date(at) });
+    if (!recorded) deps.log.warn({ checkId: row.check.id, contactId: row.contactId, notification: row.key, attempt: row.attempts }, 'attempt outcome not recorded: the attempt was taken over meanwhile');
+    deps.report({ row, step, at });
+    return job;
+  };
+}
+
+function withDeadline<T>(work: Promise<T>, ms: number, late: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<T>((resolve) => (timer = setTimeout(() => resolve(late()), ms)));
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}

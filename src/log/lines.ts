@@ -67,7 +67,25 @@ const INPUT_SCHEMAS = new Map<string, z.ZodType<InputLine>>([
 /** Line types replay derives itself: present in a stream or an export, ignored as input. */
 export const DERIVED_TYPES = new Set(['transition', 'round', 'pending', 'cancelled', 'rejected', 'notify', 'summary']);
 
-export type ParsedLine = { ok: true; line: InputLine } | { ok: true; line: null } | { ok: false; error: string };
+/**
+ * What delivery did about a notification (bearmon.notify.<check>). Replay cannot derive
+ * it (it happened outside), so it is read as an observation: `--explain` shows it.
+ */
+export const notifyLine = z.object({
+  type: z.literal('notify'),
+  checkId,
+  notification: z.string(),
+  contact: z.number().int(),
+  contactType: z.string(),
+  attempt: z.number().int(),
+  outcome: z.string(),
+  message: z.string().default(''),
+  at: timestamp,
+  nextAttemptAt: z.string().optional(),
+});
+export type NotifyLine = z.output<typeof notifyLine>;
+
+export type ParsedLine = { ok: true; line: InputLine } | { ok: true; line: null; notify?: NotifyLine } | { ok: false; error: string };
 
 /** Parses one line; the error names the field and value. A derived line parses to null. */
 export function parseLine(text: string): ParsedLine {
@@ -78,6 +96,10 @@ export function parseLine(text: string): ParsedLine {
     return { ok: false, error: `invalid JSON (${(err as Error).message})` };
   }
   const type = (json as { type?: unknown } | null)?.type;
+  if (type === 'notify') {
+    const notify = notifyLine.safeParse(json);
+    return notify.success ? { ok: true, line: null, notify: notify.data } : { ok: true, line: null };
+  }
   if (typeof type === 'string' && DERIVED_TYPES.has(type)) return { ok: true, line: null };
   const schema = typeof type === 'string' ? INPUT_SCHEMAS.get(type) : undefined;
   if (!schema) return { ok: false, error: `type: expected "check", "result", "assign" or "expire" (value ${JSON.stringify(type) ?? 'undefined'})` };

@@ -1,3 +1,4 @@
+import type { NotifyLine } from '../log/lines.ts';
 import type { CheckSummary, DerivedLine } from './fold.ts';
 
 type TransitionLine = Extract<DerivedLine, { type: 'transition' }>;
@@ -15,6 +16,12 @@ export function explainTransition(t: TransitionLine): string {
     `suspected since ${clock(t.pendingSince)}`;
   const rows = t.evidence.map((e) => `  ${clock(e.at)}  ${e.worker.padEnd(16)} ${e.status.padEnd(8)} ${e.message}`);
   return [head, ...rows].join('\n');
+}
+
+/** One delivery outcome under the transitions: "check 7 notified contact 3 (email), attempt 1: delivered — 250 OK". */
+export function explainNotify(n: NotifyLine): string {
+  const next = n.nextAttemptAt ? ` (next attempt ${clock(n.nextAttemptAt)})` : '';
+  return `  ${clock(new Date(n.at).toISOString())}  notify check ${n.checkId} contact ${n.contact} (${n.contactType}), attempt ${n.attempt}: ${n.outcome}${next} — ${n.message}`;
 }
 
 export function formatDuration(ms: number): string {

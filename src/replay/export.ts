@@ -1,4 +1,4 @@
-import type { InputLine } from '../log/lines.ts';
+import type { InputLine, NotifyLine } from '../log/lines.ts';
 import { ReplayFold } from './fold.ts';
 import { windowed, type LogRecord, type ReplayIo, type WindowOptions } from './run.ts';
 
@@ -24,7 +24,9 @@ export async function exportLog(
     skipped += 1;
     io.err(`${where}: skipped: ${error}`);
   };
-  for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip)) {
+  // Notification outcomes travel along, so `replay --explain` of an export still shows them.
+  const onNotify = (line: NotifyLine, inWindow: boolean) => inWindow && io.out(JSON.stringify({ ...line, at: new Date(line.at).toISOString() }));
+  for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip, onNotify)) {
     if (opensWindow && options.since) for (const check of fold.currentChecks(options.since.getTime())) io.out(formatInputLine(check));
     const { error } = fold.apply(line);
     if (error) skip(record.where, error);

@@ -1,5 +1,5 @@
-import { parseLine, type InputLine } from '../log/lines.ts';
-import { explainTransition, summaryTable } from './explain.ts';
+import { parseLine, type InputLine, type NotifyLine } from '../log/lines.ts';
+import { explainNotify, explainTransition, summaryTable } from './explain.ts';
 import { ReplayFold, type DerivedLine, type FoldOptions } from './fold.ts';
 
 /** One input record: its text, where it came from ("line 12", "seq 4711"), and when it was logged if known. */
@@ -50,6 +50,7 @@ export async function* windowed(
   records: AsyncIterable<LogRecord>,
   window: WindowOptions,
   onSkip: (where: string, error: string) => void,
+  onNotify?: (line: NotifyLine, inWindow: boolean) => void,
 ): AsyncGenerator<WindowedLine> {
   let open = window.since === undefined;
   let first = true;
@@ -61,6 +62,10 @@ export async function* windowed(
       continue;
     }
     const line = parsed.line;
+    if (!line && 'notify' in parsed && parsed.notify && (window.checkId === undefined || parsed.notify.checkId === window.checkId)) {
+      if (window.until && parsed.notify.at > window.until.getTime()) break;
+      onNotify?.(parsed.notify, open);
+    }
     if (!line || (window.checkId !== undefined && line.checkId !== window.checkId)) continue;
     const at = timeOf(record, line);
     if (window.until && at !== undefined && at > window.until.getTime()) break;
@@ -88,7 +93,9 @@ export async function replay(records: AsyncIterable<LogRecord>, options: ReplayO
     skipped += 1;
     io.err(`${where}: skipped: ${error}`);
   };
-  for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip)) {
+  // Notification outcomes are observations, not derivable: --explain prints them as they come.
+  const onNotify = options.mode === 'explain' ? (line: NotifyLine, inWindow: boolean) => inWindow && io.out(explainNotify(line)) : undefined;
+  for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip, onNotify)) {
     if (opensWindow && options.since) fold.startWindow(options.since.getTime());
     const { lines, error } = fold.apply(line);
     if (error) skip(record.where, error);

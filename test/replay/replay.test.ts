@@ -71,6 +71,29 @@ describe('bearmon replay', () => {
     );
   });
 
+  it('--explain shows what delivery did about a transition (notify lines of the log), in log order', async () => {
+    const notify = (contact: number, attempt: number, outcome: string, at: string, message: string, extra = {}) =>
+      JSON.stringify({ type: 'notify', checkId: 1, notification: `1:2026-01-01T00:01:01.000Z:offline/${contact}`, transition: '1:2026-01-01T00:01:01.000Z:offline', contact, contactType: 'webhook', attempt, outcome, message, at, view: 2, controller: 'w1', ...extra });
+    const lines = [
+      ...OUTAGE.slice(0, 5),
+      notify(4, 1, 'retry', '2026-01-01T00:01:02Z', 'webhook 127.0.0.1:9 answered HTTP 500', { nextAttemptAt: '2026-01-01T00:01:32Z' }),
+      notify(4, 2, 'delivered', '2026-01-01T00:01:32Z', 'webhook 127.0.0.1:9 answered HTTP 200'),
+      JSON.stringify({ type: 'notify', checkId: 2, notification: 'x', contact: 9, contactType: 'email', attempt: 1, outcome: 'delivered', message: 'other check', at: '2026-01-01T00:01:33Z' }),
+    ];
+    const { out, skipped } = await run(lines, { mode: 'explain', checkId: 1 });
+    expect(skipped).toBe(0);
+    expect(out.slice(1)).toEqual([
+      '  2026-01-01 00:01:02Z  notify check 1 contact 4 (webhook), attempt 1: retry (next attempt 2026-01-01 00:01:32Z) — webhook 127.0.0.1:9 answered HTTP 500',
+      '  2026-01-01 00:01:32Z  notify check 1 contact 4 (webhook), attempt 2: delivered — webhook 127.0.0.1:9 answered HTTP 200',
+    ]);
+    // The default output stays what replay derives: notify lines are not re-derived or echoed.
+    expect((await run(lines)).parsed.some((l) => l.type === 'notify')).toBe(false);
+    // An export keeps them, so `log export | replay --explain` shows them too.
+    const exported: string[] = [];
+    await exportLog(records(lines), { confirmations: 2 }, { out: (t) => exported.push(t), err: () => {} });
+    expect(exported.filter((l) => JSON.parse(l).type === 'notify')).toHaveLength(3);
+  });
+
   it('--check limits the replay to one check', async () => {
     const lines = [check(2, 0), result(2, 'w1', 'offline', '2026-01-01T00:00:00Z'), result(2, 'w2', 'offline', '2026-01-01T00:00:01Z'), ...OUTAGE];
     expect((await run(lines, { checkId: 2 })).transitions.map((t) => t.checkId)).toEqual([2]);

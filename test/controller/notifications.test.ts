@@ -1,0 +1,98 @@
+import { connect } from '@nats-io/transport-node';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { natsOptions } from '../../src/bus/connect.ts';
+import { subject } from '../../src/bus/subjects.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { runBearmon, startBearmon as start, type BearmonProcess } from '../helpers/bearmon.ts';
+import { freshDatabase } from '../helpers/mysql.ts';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { startSmtpServer } from '../helpers/smtp-server.ts';
+import { startWebhookReceiver } from '../helpers/webhook.ts';
+import { switchableTarget } from './harness.ts';
+
+let nats: NatsServerHandle;
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+describe('notifications end to end (real processes)', () => {
+  it('an outage notifies each routed contact once, across a kill -9 of the controller; replay --explain shows the deliveries', async () => {
+    const target = await switchableTarget();
+    const hook = await startWebhookReceiver();
+    const disabledHook = await startWebhookReceiver();
+    const smtp = await startSmtpServer();
+    const db = await freshDatabase();
+    await migrate(db);
+    const conn = await mysql.createConnection(db);
+    onTestFinished(() => conn.end());
+    await conn.query(`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('shop', 'http', ?, 1, 1)`, [JSON.stringify({ url: target.url, expect_status: 200 })]);
+    await conn.query(`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?), (2, 'email', 'oncall@example.com'), (3, 'http', ?)`, [hook.url, disabledHook.url]);
+    await conn.query(`INSERT INTO alerts (check_id, contact_id, type, enabled) VALUES (1, 1, 'both', 1), (1, 2, 'offline', 1), (1, 3, 'both', 0)`);
+    const stream = 'BEARMON_NOTIFY';
+    const env = {
+      BEARMON_NATS_URL: nats.url,
+      BEARMON_CONTROLLER_DATABASE: `${db.user}:${db.password}@tcp(${db.host}:${db.port})/${db.database}`,
+      BEARMON_CONTROLLER_CONFIRMATIONS: '2',
+      BEARMON_NATS_STREAM: stream,
+      BEARMON_SMTP_HOST: '127.0.0.1',
+      BEARMON_SMTP_PORT: String(smtp.port),
+      BEARMON_SMTP_FROM: 'bearmon@example.net',
+    };
+    const nc = await connect(natsOptions([nats.url]));
+    onTestFinished(() => nc.close());
+    const views: { view: number; controller: string | null }[] = [];
+    nc.subscribe(subject.view('current'), { callback: (_e, m) => void views.push(m.json()) });
+    const notifyEvents: { outcome: string; contact: number }[] = [];
+    nc.subscribe(`${subject.notify(1)}`, { callback: (_e, m) => void notifyEvents.push(m.json()) });
+
+    start(['viewserver'], env);
+    const workers = new Map<string, BearmonProcess>();
+    for (const [i, id] of ['n1', 'n2', 'n3'].entries()) {
+      workers.set(id, start(['worker'], { ...env, BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }));
+    }
+    await expect.poll(() => views.at(-1)?.controller ?? null, { timeout: 20_000 }).not.toBeNull();
+    const first = views.at(-1)!;
+    await expect.poll(() => target.hits.size, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+
+    const rows = async () =>
+      (await conn.query<RowDataPacket[]>('SELECT contact_id, status, state, attempts FROM bearmon_notifications ORDER BY id'))[0].map((r) => ({ ...r }));
+
+    // The target dies: the webhook and the e-mail contact hear of it once each.
+    target.up = false;
+    await expect.poll(rows, { timeout: 30_000, interval: 200 }).toEqual([
+      { contact_id: 1, status: 'offline', state: 'delivered', attempts: 1 },
+      { contact_id: 2, status: 'offline', state: 'delivered', attempts: 1 },
+    ]);
+    expect(hook.posts.map((p) => p.fields)).toEqual([
+      { check_id: '1', name: 'shop', type: 'http', data: JSON.stringify({ url: target.url, expect_status: 200 }), status: 'offline', message: expect.stringContaining('503') },
+    ]);
+    expect(hook.posts[0]!.headers['idempotency-key']).toMatch(/^1:.+:offline\/1$/);
+    expect(smtp.mails.map((m) => [m.envelopeTo, m.headers.subject])).toEqual([[['oncall@example.com'], 'Check offline: shop']]);
+
+    // kill -9 the controller; the successor rebuilds from the log and must not notify again.
+    workers.get(first.controller!)!.child.kill('SIGKILL');
+    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+    const second = views.at(-1)!;
+    await expect
+      .poll(() => workers.get(second.controller!)!.logs.some((l) => l.msg === 'controller started' && l.view === second.view), { timeout: 10_000 })
+      .toBe(true);
+
+    // The target is back: only the alert asking for online news (the webhook) is told.
+    target.up = true;
+    await expect.poll(async () => (await rows()).length, { timeout: 30_000, interval: 200 }).toBe(3);
+    await expect.poll(async () => (await rows())[2], { timeout: 10_000, interval: 200 }).toEqual({ contact_id: 1, status: 'online', state: 'delivered', attempts: 1 });
+    expect(hook.posts.map((p) => p.fields.status)).toEqual(['offline', 'online']);
+    expect(smtp.mails).toHaveLength(1);
+    expect(disabledHook.posts).toEqual([]);
+    expect(notifyEvents.map((e) => `${e.contact}:${e.outcome}`).sort()).toEqual(['1:delivered', '1:delivered', '2:delivered']);
+
+    const explained = await runBearmon(['replay', '--explain'], env);
+    expect(explained.code).toBe(0);
+    expect(explained.stdout).toMatch(/notify check 1 contact 1 \(webhook\), attempt 1: delivered — webhook 127\.0\.0\.1:\d+ answered HTTP 200/);
+    expect(explained.stdout).toMatch(/notify check 1 contact 2 \(email\), attempt 1: delivered — mail to oncall@example.com accepted/);
+  }, 120_000);
+});

@@ -5,16 +5,18 @@ import { createCheckRegistry } from '../checks/registry.ts';
 import type { Config } from '../config/schema.ts';
 import { createContactContext, createContactRegistry } from '../contacts/registry.ts';
 import type { ContactContext } from '../contacts/types.ts';
-import { startController, type AdminNotice } from '../controller/controller.ts';
+import { startController } from '../controller/controller.ts';
+import { createAdminNotifier } from '../notices/admin.ts';
+import type { AdminNotice } from '../notices/types.ts';
 import { createOutbox } from '../db/outbox.ts';
 import { createStore } from '../db/store.ts';
 import { createTransitionWriter } from '../db/transition-writer.ts';
 import type { Logger } from '../log.ts';
-import { startDelivery, type NotificationFailedNotice, type NotifyEvent } from '../notify/delivery.ts';
+import { startDelivery, type NotifyEvent } from '../notify/delivery.ts';
 import type { DeliveryPolicy } from '../notify/policy.ts';
 
-/** Where the controller role's admin notices go (the admin mailer; logged when absent). */
-export type NoticeSink = (notice: AdminNotice | NotificationFailedNotice) => void;
+/** Where the controller role's admin notices go (default: the admin mailer, which also logs them). */
+export type NoticeSink = (notice: AdminNotice) => void;
 
 /** Notification delivery settings from `[controller]`. */
 export function deliveryPolicy(config: Config): DeliveryPolicy {
@@ -39,7 +41,9 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
   return async (nc: NatsConnection) => {
     const registry = createCheckRegistry();
     const store = createStore({ dsns: config.controller.database, log, registry });
-    const notice: NoticeSink = options.onNotice ?? ((n) => log.warn({ notice: n }, `admin notice: ${n.kind}`));
+    const contactCtx = createContactContext(config, log, options.contacts);
+    const notifier = options.onNotice ? undefined : createAdminNotifier({ ctx: contactCtx, log });
+    const notice: NoticeSink = options.onNotice ?? ((n) => notifier!.notify(n));
     const js = jetstream(nc);
     const publish = (event: NotifyEvent) => {
       const msgID = `notify:${event.notification}:${event.attempt}:${event.outcome}`;
@@ -50,7 +54,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
     const delivery = startDelivery({
       outbox: createOutbox(store.cluster),
       registry: createContactRegistry(),
-      ctx: createContactContext(config, log, options.contacts),
+      ctx: contactCtx,
       policy: deliveryPolicy(config),
       who: { view, controller: config.worker.id },
       log,
@@ -89,6 +93,8 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
         await writer.stop();
         await delivery.stop();
         await store.close();
+        // A notice still being mailed (e.g. the final failure of a notification) is not cut off.
+        await notifier?.idle();
       },
     };
   };

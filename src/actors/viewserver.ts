@@ -4,7 +4,9 @@ import { connectBus } from '../bus/connect.ts';
 import { decode, heartbeat, viewMessage, type Pong, type ViewMessage } from '../bus/messages.ts';
 import { familyWildcard, subject } from '../bus/subjects.ts';
 import type { Config } from '../config/schema.ts';
+import { createContactContext } from '../contacts/registry.ts';
 import type { Logger } from '../log.ts';
+import { createAdminNotifier } from '../notices/admin.ts';
 import { showValue } from '../validation.ts';
 import { pingWorker, type PingOutcome } from './ping-responder.ts';
 import { terminationSignal } from './worker.ts';
@@ -283,6 +285,7 @@ async function openViewStore(nc: NatsConnection, log: Logger): Promise<ViewStore
 export async function runViewserverProcess(config: Config, log: Logger, shutdown: AbortSignal = terminationSignal()): Promise<void> {
   const nc = await connectBus(config.nats, 'bearmon-viewserver');
   void logConnectionEvents(nc, log.child({ role: 'viewserver' }));
+  const notifier = createAdminNotifier({ ctx: createContactContext(config, log), log: log.child({ role: 'viewserver' }) });
   const viewserver = await startViewserver({
     nc,
     log,
@@ -290,10 +293,12 @@ export async function runViewserverProcess(config: Config, log: Logger, shutdown
     periodMs: config.viewserver.heartbeatPeriod,
     timeoutMs: config.viewserver.heartbeatTimeout,
     misses: config.viewserver.misses,
+    onNoCandidate: (previous) => notifier.notify({ kind: 'no-controller', previous }),
   });
   if (!shutdown.aborted) await new Promise((resolve) => shutdown.addEventListener('abort', resolve, { once: true }));
   await viewserver.stop();
   await nc.drain();
+  await notifier.idle();
 }
 
 async function logConnectionEvents(nc: NatsConnection, log: Logger): Promise<void> {

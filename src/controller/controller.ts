@@ -5,6 +5,7 @@ import { decode, heartbeat, resultMessage, type ResultMessage, type RunRequest }
 import { ensureResultLog, readLog } from '../bus/result-log.ts';
 import { PREFIX, subject } from '../bus/subjects.ts';
 import type { Logger } from '../log.ts';
+import type { AdminNotice } from '../notices/types.ts';
 import { parseLine, type AssignLine, type ExpireLine, type ResultLine } from '../log/lines.ts';
 import type { Store, Transition } from '../db/store.ts';
 import type { TransitionWriter } from '../db/transition-writer.ts';
@@ -19,7 +20,7 @@ export type ControllerStore = Pick<Store, 'loadChecks'>;
 /** Where transitions go to be written to MySQL (the retrying writer queue). */
 export type TransitionSink = Pick<TransitionWriter, 'enqueue'>;
 
-export type AdminNotice = { kind: 'quorum-lost'; alive: number; confirmations: number } | { kind: 'quorum-restored'; alive: number } | { kind: 'reload-failed'; consecutive: number; error: string };
+export type { AdminNotice } from '../notices/types.ts';
 
 export interface ControllerDeps {
   nc: NatsConnection;
@@ -37,7 +38,7 @@ export interface ControllerDeps {
   now?: () => number;
   tickMs?: number;
   workerTimeoutMs?: number;
-  /** Admin notices (the contacts issue delivers them; until then they are logged). */
+  /** Admin notices (the controller role mails them to [smtp] admin; logged when absent). */
   onNotice?: (notice: AdminNotice) => void;
 }
 

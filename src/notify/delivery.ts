@@ -3,20 +3,12 @@ import type { ContactContext } from '../contacts/types.ts';
 import type { Claimant, Outbox, OutboxRow } from '../db/outbox.ts';
 import { errorMessage, FencedError, isConnectionError } from '../db/errors.ts';
 import type { Logger } from '../log.ts';
+import type { AdminNotice } from '../notices/types.ts';
 import { resolveStale, staleBefore, type DeliveryPolicy, type Step } from './policy.ts';
 import { dedupStage, pipeline, recordStage, retryStage, sendStage, type DeliveryReport, type Stage } from './stages.ts';
 
 /** The admin notice of a notification that finally failed (or may not have arrived). */
-export interface NotificationFailedNotice {
-  kind: 'notification-failed';
-  checkId: number;
-  checkName: string;
-  contactId: number;
-  contactType: string;
-  notificationId: string;
-  attempts: number;
-  error: string;
-}
+export type NotificationFailedNotice = Extract<AdminNotice, { kind: 'notification-failed' }>;
 
 /** A `bearmon.notify.<check>` event: one per attempt outcome, kept in the result log. */
 export interface NotifyEvent {
@@ -124,7 +116,8 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     const free = concurrency - inFlight.size;
     if (free > 0) {
       const due = await deps.outbox.due(new Date(now()), free + inFlight.size);
-      for (const row of due) if (!inFlight.has(row.id) && inFlight.size < concurrency) start(row);
+      // Stopped meanwhile (stop(), or fenced by a job that just failed): start nothing more.
+      for (const row of due) if (!stopped && !inFlight.has(row.id) && inFlight.size < concurrency) start(row);
     }
     endOutage();
     await scheduleNext();

@@ -20,6 +20,8 @@ export interface SmtpServerOptions {
   rejectRecipient?: (address: string) => { code: number; message: string } | undefined;
   /** Text of the 535 reply on bad credentials (tests make it echo the password). */
   authFailureMessage?: (password: string) => string;
+  /** Listen on this port (e.g. one a test found refused before); default a random one. */
+  port?: number;
 }
 
 export interface TestSmtpServer {
@@ -69,7 +71,7 @@ export async function startSmtpServer(options: SmtpServerOptions = {}): Promise<
   };
   const server = new SMTPServer(config);
   server.on('error', () => {});
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, '127.0.0.1', resolve));
   state.port = (server.server.address() as AddressInfo).port;
   onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
   return state;

@@ -1,0 +1,29 @@
+/**
+ * Something the operator (`[smtp] admin`) must hear about: the cluster cannot do its job,
+ * or did not do part of it. Each is logged; admitted ones are also mailed (see policy.ts).
+ */
+export type AdminNotice =
+  /** Fewer live workers than a transition needs: no check can change state. */
+  | { kind: 'quorum-lost'; alive: number; confirmations: number }
+  /** Enough live workers again (mailed only if the loss was). */
+  | { kind: 'quorum-restored'; alive: number }
+  /** The controller could not reload checks, contacts and alerts, this many times in a row. */
+  | { kind: 'reload-failed'; consecutive: number; error: string }
+  /** A notification ended without reaching its contact (all attempts failed, or its outcome is unknown). */
+  | {
+      kind: 'notification-failed';
+      checkId: number;
+      checkName: string;
+      contactId: number;
+      contactType: string;
+      notificationId: string;
+      attempts: number;
+      error: string;
+    }
+  /** The viewserver has no live candidate to name controller; `previous` is the controller it lost (null: none before). */
+  | { kind: 'no-controller'; previous: string | null };
+
+export type AdminNoticeKind = AdminNotice['kind'];
+
+/** Every kind, in the order held-back counts are reported. */
+export const ADMIN_NOTICE_KINDS: readonly AdminNoticeKind[] = ['quorum-lost', 'quorum-restored', 'reload-failed', 'notification-failed', 'no-controller'];

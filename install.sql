@@ -106,7 +106,8 @@ CREATE TABLE IF NOT EXISTS bearmon_notifications (
 	outcome VARCHAR(1024) NULL,
 	finished_at DATETIME(3) NULL,
 	created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
-	KEY due (state, next_attempt_at)
+	KEY due (state, next_attempt_at),
+	KEY finished (state, finished_at)
 );
 
 -- Every delivery attempt: started when claimed, finished when its outcome was recorded.

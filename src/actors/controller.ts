@@ -51,8 +51,9 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
         log.error({ checkId: event.checkId, error: err.message }, 'could not log a notification event'),
       );
     };
+    const outbox = createOutbox(store.cluster);
     const delivery = startDelivery({
-      outbox: createOutbox(store.cluster),
+      outbox,
       registry: createContactRegistry(),
       ctx: contactCtx,
       policy: deliveryPolicy(config),
@@ -81,6 +82,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       resultLog: { stream: config.nats.stream, retentionMs: config.nats.retention },
       view,
       onNotice: notice,
+      statusExtras: async () => ({ notifications: await outbox.summary(new Date()) }),
     });
     return {
       stop: async () => {

@@ -21,9 +21,16 @@ export function formatStatus(status: ControllerStatus): string {
     `controller ${status.controller} (view ${status.view}) at ${status.at}; confirmations ${status.confirmations}; quorum ${quorum}`,
     `workers (${status.workers.length} alive):`,
     ...workers,
+    describeNotifications(status),
     `checks (${status.checks.length}):`,
     ...status.checks.map(describeCheck),
   ].join('\n');
+}
+
+function describeNotifications({ notifications: n }: ControllerStatus): string {
+  if (!n) return 'notifications: unknown (the outbox could not be read)';
+  const open = `${n.pending} pending, ${n.sending} sending${n.oldestOpen ? ` (oldest since ${n.oldestOpen})` : ''}`;
+  return `notifications: ${open}; last 24 h: ${n.lastDay.delivered} delivered, ${n.lastDay.failed} failed, ${n.lastDay.unconfirmed} unconfirmed`;
 }
 
 export async function requestStatus(nc: NatsConnection, timeoutMs = 3000): Promise<ControllerStatus> {

@@ -38,6 +38,8 @@ export interface ControllerDeps {
   now?: () => number;
   tickMs?: number;
   workerTimeoutMs?: number;
+  /** More for `bearmon status` from outside the controller (e.g. the notification backlog); a failure leaves it out. */
+  statusExtras?: () => Promise<Partial<ControllerStatus>>;
   /** Admin notices (the controller role mails them to [smtp] admin; logged when absent). */
   onNotice?: (notice: AdminNotice) => void;
 }
@@ -380,7 +382,18 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   const subscriptions: Subscription[] = [
     deps.nc.subscribe(`${PREFIX}.result.>`, { callback: (err, msg) => (err ? log.error({ err: err.message }, 'result subscription failed') : onLiveResult(msg)) }),
     deps.nc.subscribe(`${PREFIX}.worker.*`, { callback: (err, msg) => (err ? undefined : onHeartbeat(msg)) }),
-    deps.nc.subscribe(subject.control('status'), { callback: (_err, msg) => void msg.respond(JSON.stringify(status())) }),
+    deps.nc.subscribe(subject.control('status'), {
+      callback: (_err, msg) => {
+        // A slow MySQL must not make `bearmon status` time out: the extras get one second.
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<Partial<ControllerStatus>>((resolve) => (timer = setTimeout(() => resolve({}), 1000)));
+        const extras = deps.statusExtras?.().catch((err: Error) => (log.warn({ error: err.message }, 'status extras unavailable'), {})) ?? Promise.resolve({});
+        void Promise.race([extras, late]).then((extra) => {
+          clearTimeout(timer);
+          msg.respond(JSON.stringify({ ...status(), ...extra }));
+        });
+      },
+    }),
     deps.nc.subscribe(subject.control('reload'), {
       callback: (_err, msg) => {
         reload().then(

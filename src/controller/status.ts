@@ -1,3 +1,4 @@
+import type { OutboxSummary } from '../db/outbox.ts';
 import type { ReplayFold } from '../replay/fold.ts';
 import type { CheckDefinition, MisconfiguredCheck } from './checks.ts';
 import type { DueHeap } from './heap.ts';
@@ -38,6 +39,8 @@ export interface ControllerStatus {
   quorum: boolean;
   workers: { id: string; capacity: number; inFlight: number; lastSeenMs: number; upMs: number }[];
   checks: CheckStatus[];
+  /** The notification outbox (absent when MySQL did not answer in time). */
+  notifications?: OutboxSummary;
 }
 
 interface StatusInput {

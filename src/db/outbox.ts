@@ -132,7 +132,20 @@ export interface Outbox {
   resolveStale(row: OutboxRow, who: Claimant, resolution: 'retry' | 'unconfirmed', detail: string, at: Date): Promise<boolean>;
   /** A row by notification key (tests, `bearmon` status tools). */
   byKey(key: string): Promise<OutboxRow | null>;
+  /** Backlog and recent outcomes, for `bearmon status`. */
+  summary(now: Date): Promise<OutboxSummary>;
 }
+
+export interface OutboxSummary {
+  pending: number;
+  sending: number;
+  /** Creation time of the oldest notification not yet finished (null: none). */
+  oldestOpen: string | null;
+  /** Finished in the last 24 hours, by outcome. */
+  lastDay: { delivered: number; failed: number; unconfirmed: number };
+}
+
+const DAY_MS = 86_400_000;
 
 export function createOutbox(cluster: Cluster): Outbox {
   const timeout = cluster.queryTimeoutMs;
@@ -207,6 +220,28 @@ export function createOutbox(cluster: Cluster): Outbox {
         return true;
       })) === true,
     byKey: async (key) => (await select(`SELECT ${ROW_COLUMNS} FROM bearmon_notifications WHERE notification_key = ?`, [key]))[0] ?? null,
+    summary: async (now) => {
+      const rows = await cluster.run((pool) =>
+        withPooledConnection(pool, async (c) => {
+          const [open] = await c.query<RowDataPacket[]>(
+            { sql: "SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM bearmon_notifications WHERE state IN ('pending', 'sending') GROUP BY state", timeout },
+          );
+          const [done] = await c.query<RowDataPacket[]>(
+            { sql: "SELECT state, COUNT(*) AS n FROM bearmon_notifications WHERE state IN ('delivered', 'failed', 'unconfirmed') AND finished_at >= ? GROUP BY state", timeout },
+            [new Date(now.getTime() - DAY_MS)],
+          );
+          return { open, done };
+        }),
+      );
+      const count = (list: RowDataPacket[], state: string) => Number(list.find((r) => r.state === state)?.n ?? 0);
+      const oldest = rows.open.map((r) => dateOrNull(r.oldest)).filter((d): d is Date => d !== null).sort((a, b) => a.getTime() - b.getTime())[0];
+      return {
+        pending: count(rows.open, 'pending'),
+        sending: count(rows.open, 'sending'),
+        oldestOpen: oldest ? oldest.toISOString() : null,
+        lastDay: { delivered: count(rows.done, 'delivered'), failed: count(rows.done, 'failed'), unconfirmed: count(rows.done, 'unconfirmed') },
+      };
+    },
   };
 }
 

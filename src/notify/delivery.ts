@@ -156,7 +156,8 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
 
   async function scheduleNext(): Promise<void> {
     if (stopped) return;
-    const next = await deps.outbox.nextDue();
+    // Every slot taken: a finishing job wakes the sweep; waiting for a due row would spin.
+    const next = inFlight.size < concurrency ? await deps.outbox.nextDue() : null;
     const untilDue = next ? Math.max(0, next.getTime() - now()) : pollMs;
     // Never longer than the poll: a stale claim or another process's row must be noticed.
     timer = setTimeout(wake, Math.min(untilDue, pollMs));

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import mysql from 'mysql2/promise';
+import mysql, { type ResultSetHeader } from 'mysql2/promise';
 import { connectBus } from '../bus/connect.ts';
 import type { Config } from '../config/schema.ts';
 import { parseDsn } from '../db/dsn.ts';
@@ -15,7 +15,7 @@ const BIN = fileURLToPath(new URL('../../bin/bearmon', import.meta.url));
 export const DEMO_DATABASE = 'bearmon_demo';
 const WORKERS = ['demo-w1', 'demo-w2', 'demo-w3'];
 /** Families worth watching in the demo (heartbeats, run requests and assignments are noise here). */
-const SHOWN = /^bearmon\.(result|transition|decision|check|view)\./;
+const SHOWN = /^bearmon\.(result|transition|decision|check|view|notify)\./;
 
 export interface ClusterOptions {
   intervalSeconds: number;
@@ -24,8 +24,8 @@ export interface ClusterOptions {
   downMs: number;
 }
 
-/** Fresh demo database with one check of each type against the demo targets. */
-async function seedDatabase(config: Config, rows: [string, string, Record<string, unknown>][], intervalSeconds: number) {
+/** Fresh demo database with one check of each type against the demo targets, each alerting the demo webhook. */
+async function seedDatabase(config: Config, rows: [string, string, Record<string, unknown>][], intervalSeconds: number, webhookUrl: string) {
   const server = parseDsn(config.controller.database[0]!);
   const admin = await mysql.createConnection({ ...server, database: undefined });
   await admin.query(`DROP DATABASE IF EXISTS ${DEMO_DATABASE}`);
@@ -36,6 +36,9 @@ async function seedDatabase(config: Config, rows: [string, string, Record<string
   for (const [name, type, data] of rows) {
     await db.query('INSERT INTO checks (name, type, data, check_interval, delay) VALUES (?, ?, ?, ?, 1)', [name, type, JSON.stringify(data), intervalSeconds]);
   }
+  // Every check alerts the demo webhook (served by the demo HTTP target) on both changes.
+  const [contact] = await db.query<ResultSetHeader>("INSERT INTO contacts (type, data) VALUES ('webhook', ?)", [webhookUrl]);
+  await db.query("INSERT INTO alerts (check_id, contact_id, type, enabled) SELECT id, ?, 'both', 1 FROM checks", [contact.insertId]);
   await db.end();
   const { user, password, host, port } = server;
   return `${user}:${password}@tcp(${host}:${port})/${DEMO_DATABASE}`;
@@ -51,7 +54,9 @@ async function seedDatabase(config: Config, rows: [string, string, Record<string
 export async function runCluster(config: Config, log: Logger, options: ClusterOptions): Promise<void> {
   const now = Date.now;
   const targets = {
-    http: await startHttpTarget({ upMs: options.upMs, downMs: options.downMs }, now),
+    http: await startHttpTarget({ upMs: options.upMs, downMs: options.downMs }, now, '127.0.0.1', (fields, key) =>
+      process.stdout.write(`demo webhook received: check ${fields.check_id} (${fields.name}) is ${fields.status}: ${fields.message}  [Idempotency-Key ${key}]\n`),
+    ),
     tcp: await startTcpTarget(),
     tls: await startTlsTarget(90, now),
     dns: await startDnsServer({ [DEMO_NAME]: [{ type: 'A', ttl: 60, data: '127.0.0.1' }] }),
@@ -67,6 +72,7 @@ export async function runCluster(config: Config, log: Logger, options: ClusterOp
       ['demo name', 'dns', { server: targets.dns.address, name: DEMO_NAME, type: 'a', expect: '127.0.0.1' }],
     ],
     options.intervalSeconds,
+    `http://${targets.http.address}/webhook`,
   );
   // Each role with its own credentials from nats.conf (ignored by a server without auth).
   const credentials = (user: string) => ({ BEARMON_NATS_USER: user, BEARMON_NATS_PASSWORD: `bearmon-dev-${user}` });

@@ -42,13 +42,34 @@ function closer(server: net.Server, sockets: Set<net.Socket>): () => Promise<voi
     });
 }
 
+/** The demo's webhook contact: a form POST, answered 200 and handed to the demo's printer. */
+function receiveWebhook(req: http.IncomingMessage, res: http.ServerResponse, onWebhook?: (fields: Record<string, string>, key: string) => void): void {
+  let body = '';
+  req.setEncoding('utf8');
+  req.on('data', (chunk: string) => {
+    // A demo receiver: anything larger than a notification is not one.
+    body = (body + chunk).slice(0, 16_384);
+  });
+  req.on('end', () => {
+    res.writeHead(200).end();
+    onWebhook?.(Object.fromEntries(new URLSearchParams(body)), String(req.headers['idempotency-key'] ?? ''));
+  });
+}
+
 /**
  * HTTP target: `/` always answers 200 "ok"; `/flapping` answers 200 while the schedule
- * says up and 503 while it says down, so the demo shows a check go offline and back.
+ * says up and 503 while it says down, so the demo shows a check go offline and back;
+ * POST `/webhook` is the demo's webhook contact.
  */
-export async function startHttpTarget(schedule: FlapSchedule, now: () => number, host = '127.0.0.1'): Promise<DemoTarget> {
+export async function startHttpTarget(
+  schedule: FlapSchedule,
+  now: () => number,
+  host = '127.0.0.1',
+  onWebhook?: (fields: Record<string, string>, idempotencyKey: string) => void,
+): Promise<DemoTarget> {
   const startedAt = now();
   const server = http.createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/webhook') return void receiveWebhook(req, res, onWebhook);
     const up = req.url !== '/flapping' || isUp(schedule, startedAt, now());
     res.writeHead(up ? 200 : 503, { 'content-type': 'text/plain' });
     res.end(up ? 'bearmon demo target: ok\n' : 'bearmon demo target: down for maintenance\n');

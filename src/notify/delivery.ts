@@ -158,7 +158,9 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     if (stopped) return;
     // Every slot taken: a finishing job wakes the sweep; waiting for a due row would spin.
     const next = inFlight.size < concurrency ? await deps.outbox.nextDue() : null;
-    const untilDue = next ? Math.max(0, next.getTime() - now()) : pollMs;
+    // At least 25 ms: a row already due is one whose claim is still committing (it is in
+    // flight), and looking again at once would only spin.
+    const untilDue = next ? Math.max(25, next.getTime() - now()) : pollMs;
     // Never longer than the poll: a stale claim or another process's row must be noticed.
     timer = setTimeout(wake, Math.min(untilDue, pollMs));
   }

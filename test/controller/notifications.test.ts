@@ -90,6 +90,10 @@ describe('notifications end to end (real processes)', () => {
     expect(disabledHook.posts).toEqual([]);
     expect(notifyEvents.map((e) => `${e.contact}:${e.outcome}`).sort()).toEqual(['1:delivered', '1:delivered', '2:delivered']);
 
+    const status = await runBearmon(['status', '--json'], env);
+    expect(JSON.parse(status.stdout).notifications).toEqual({ pending: 0, sending: 0, oldestOpen: null, lastDay: { delivered: 3, failed: 0, unconfirmed: 0 } });
+    expect((await runBearmon(['status'], env)).stdout).toMatch(/^notifications: 0 pending, 0 sending; last 24 h: 3 delivered, 0 failed, 0 unconfirmed$/m);
+
     const explained = await runBearmon(['replay', '--explain'], env);
     expect(explained.code).toBe(0);
     expect(explained.stdout).toMatch(/notify check 1 contact 1 \(webhook\), attempt 1: delivered — webhook 127\.0\.0\.1:\d+ answered HTTP 200/);

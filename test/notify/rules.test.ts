@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import type { SendOutcome } from '../../src/contacts/types.ts';
+import { backoffAfter, nextStep, resolveStale, staleBefore, type DeliveryPolicy } from '../../src/notify/policy.ts';
+import { route, wants, type AlertRow } from '../../src/notify/routing.ts';
+
+describe('wants: alert type × enabled × transition (SPEC §4)', () => {
+  const types: unknown[] = ['online', 'offline', 'both', null, 'garbage'];
+  const enableds: unknown[] = [1, 0, '1', null];
+  const rows = types.flatMap((type) =>
+    enableds.flatMap((enabled) =>
+      (['online', 'offline'] as const).map((to) => {
+        const on = enabled === 1 || enabled === '1';
+        const matches = type === 'both' || type === to;
+        return { type, enabled, to, expected: on && matches };
+      }),
+    ),
+  );
+
+  it('covers every combination once (5 types × 4 enabled values × 2 directions)', () => {
+    expect(rows).toHaveLength(40);
+    expect(rows.filter((r) => r.expected)).toHaveLength(8);
+  });
+
+  it.each(rows)('type $type, enabled $enabled, to $to → $expected', ({ type, enabled, to, expected }) => {
+    expect(wants({ type, enabled }, to)).toBe(expected);
+  });
+});
+
+describe('route', () => {
+  const contact = (id: number) => ({ type: 'webhook', data: `http://127.0.0.1:9/hook/${id}` });
+  const alert = (alertId: number, contactId: number, type: unknown, enabled: unknown = 1): AlertRow => ({
+    alertId,
+    contactId,
+    type,
+    enabled,
+    contact: contact(contactId),
+  });
+
+  it('keeps the wanted alerts, in alert id order, one route per contact', () => {
+    const alerts = [
+      alert(5, 30, 'both'),
+      alert(2, 10, 'offline'),
+      alert(3, 20, 'online'),
+      alert(4, 10, 'both'), // second alert naming contact 10: no second message
+      alert(1, 40, 'offline', 0),
+      alert(6, 50, 'garbage'),
+    ];
+    expect(route(alerts, 'offline')).toEqual([
+      { alertId: 2, contactId: 10, contact: contact(10) },
+      { alertId: 5, contactId: 30, contact: contact(30) },
+    ]);
+    expect(route(alerts, 'online')).toEqual([
+      { alertId: 3, contactId: 20, contact: contact(20) },
+      { alertId: 4, contactId: 10, contact: contact(10) },
+      { alertId: 5, contactId: 30, contact: contact(30) },
+    ]);
+  });
+
+  it('dedups two alerts naming one contact to the lower alert id, even when listed in reverse', () => {
+    expect(route([alert(9, 7, 'both'), alert(8, 7, 'offline')], 'offline')).toEqual([{ alertId: 8, contactId: 7, contact: contact(7) }]);
+  });
+
+  it('a disabled alert does not hide an enabled one naming the same contact', () => {
+    expect(route([alert(1, 7, 'both', 0), alert(2, 7, 'both', 1)], 'online')).toEqual([{ alertId: 2, contactId: 7, contact: contact(7) }]);
+  });
+
+  it('routes an alert whose contact row is missing, with a null contact', () => {
+    expect(route([{ alertId: 1, contactId: 99, type: 'both', enabled: 1, contact: null }], 'offline')).toEqual([
+      { alertId: 1, contactId: 99, contact: null },
+    ]);
+  });
+
+  it('returns nothing for no alerts', () => {
+    expect(route([], 'offline')).toEqual([]);
+  });
+});
+
+describe('delivery policy', () => {
+  const policy: DeliveryPolicy = { maxAttempts: 4, backoffMs: 50, backoffMaxMs: 200, attemptTimeoutMs: 2000 };
+  const now = 1_000_000;
+  const ok: SendOutcome = { ok: true, detail: 'webhook 127.0.0.1:9 answered HTTP 200' };
+  const permanent: SendOutcome = { ok: false, retry: false, error: 'webhook 127.0.0.1:9 answered HTTP 404' };
+  const retryable: SendOutcome = { ok: false, retry: true, error: 'webhook 127.0.0.1:9 answered HTTP 503' };
+
+  it.each([
+    { attempt: 0, ms: 50 },
+    { attempt: 1, ms: 50 },
+    { attempt: 2, ms: 100 },
+    { attempt: 3, ms: 200 },
+    { attempt: 4, ms: 200 },
+    { attempt: 30, ms: 200 },
+  ])('backoffAfter($attempt) = $ms ms (doubling, capped at 200)', ({ attempt, ms }) => {
+    expect(backoffAfter(attempt, policy)).toBe(ms);
+  });
+
+  it.each([
+    { name: 'ok on the first attempt', outcome: ok, attempt: 1, step: { result: 'delivered', detail: 'webhook 127.0.0.1:9 answered HTTP 200' } },
+    { name: 'ok on the last attempt', outcome: ok, attempt: 4, step: { result: 'delivered', detail: 'webhook 127.0.0.1:9 answered HTTP 200' } },
+    {
+      name: 'permanent on the first attempt',
+      outcome: permanent,
+      attempt: 1,
+      step: { result: 'failed', detail: 'not retried: webhook 127.0.0.1:9 answered HTTP 404' },
+    },
+    {
+      name: 'permanent below the limit',
+      outcome: permanent,
+      attempt: 2,
+      step: { result: 'failed', detail: 'not retried: webhook 127.0.0.1:9 answered HTTP 404' },
+    },
+    { name: 'retryable, attempt 1', outcome: retryable, attempt: 1, step: { result: 'retry', detail: retryable.error, nextAttemptAt: now + 50 } },
+    { name: 'retryable, attempt 2', outcome: retryable, attempt: 2, step: { result: 'retry', detail: retryable.error, nextAttemptAt: now + 100 } },
+    { name: 'retryable, attempt 3', outcome: retryable, attempt: 3, step: { result: 'retry', detail: retryable.error, nextAttemptAt: now + 200 } },
+    {
+      name: 'retryable at the limit',
+      outcome: retryable,
+      attempt: 4,
+      step: { result: 'failed', detail: 'gave up after 4 attempt(s): webhook 127.0.0.1:9 answered HTTP 503' },
+    },
+    {
+      name: 'retryable past the limit (maxAttempts lowered meanwhile)',
+      outcome: retryable,
+      attempt: 6,
+      step: { result: 'failed', detail: 'gave up after 6 attempt(s): webhook 127.0.0.1:9 answered HTTP 503' },
+    },
+  ] as const)('$name → $step.result', ({ outcome, attempt, step }) => {
+    expect(nextStep(outcome, attempt, policy, now)).toEqual(step);
+  });
+
+  it('caps the wait of a late retry at backoffMaxMs', () => {
+    const patient = { ...policy, maxAttempts: 10 };
+    expect(nextStep(retryable, 7, patient, now)).toEqual({ result: 'retry', detail: retryable.error, nextAttemptAt: now + 200 });
+  });
+
+  it('with maxAttempts 1 the first retryable failure is final', () => {
+    expect(nextStep(retryable, 1, { ...policy, maxAttempts: 1 }, now)).toEqual({
+      result: 'failed',
+      detail: 'gave up after 1 attempt(s): webhook 127.0.0.1:9 answered HTTP 503',
+    });
+  });
+
+  it('judges a claim stale after twice the attempt deadline', () => {
+    expect(staleBefore(now, policy)).toBe(now - 4000);
+  });
+
+  it.each([
+    { idempotent: true, resolution: 'retry' },
+    { idempotent: false, resolution: 'unconfirmed' },
+  ])('resolveStale(idempotent $idempotent) → $resolution', ({ idempotent, resolution }) => {
+    expect(resolveStale(idempotent)).toBe(resolution);
+  });
+});

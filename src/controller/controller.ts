@@ -376,7 +376,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   };
 
   const status = (): ControllerStatus =>
-    buildStatus({ id: deps.id, view, now: now(), confirmations: deps.confirmations, checks, misconfigured, fold, due, workers, lastResults, quorum: quorum ?? false });
+    // Before the start-up grace has judged quorum, say what the live workers would give.
+    buildStatus({ id: deps.id, view, now: now(), confirmations: deps.confirmations, checks, misconfigured, fold, due, workers, lastResults, quorum: quorum ?? workers.alive(now()).length >= deps.confirmations });
 
   // --- wiring -----------------------------------------------------------------------------
   const subscriptions: Subscription[] = [

@@ -6,6 +6,7 @@ import type { Config } from '../config/schema.ts';
 import { createContactContext, createContactRegistry } from '../contacts/registry.ts';
 import type { ContactContext } from '../contacts/types.ts';
 import { startController } from '../controller/controller.ts';
+import type { Standby } from '../controller/standby.ts';
 import { createAdminNotifier } from '../notices/admin.ts';
 import type { AdminNotice } from '../notices/types.ts';
 import { createOutbox } from '../db/outbox.ts';
@@ -27,6 +28,8 @@ export function deliveryPolicy(config: Config): DeliveryPolicy {
 export interface ControllerRoleOptions {
   view?: number;
   onNotice?: NoticeSink;
+  /** The warm standby of this worker process, if it kept one (see src/controller/standby.ts). */
+  standby?: Standby;
   /** Replaces parts of the contact context (tests: a local Twilio). */
   contacts?: Partial<Omit<ContactContext, 'smtp' | 'twilio' | 'log'>>;
 }
@@ -66,8 +69,13 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       store,
       log,
       retry: { initialMs: 500, maxMs: 30_000 },
-      onRecorded: (_t, outcome) => {
+      onRecorded: (transition, outcome) => {
         if (outcome === 'written') delivery.wake();
+        // Tells a successor (and standbys) that this transition needs no rewrite.
+        const event = { type: 'recorded', checkId: transition.checkId, key: transition.key, outcome, at: new Date().toISOString() };
+        js.publish(subject.decision(transition.checkId), JSON.stringify(event), { msgID: `recorded:${transition.key}` }).catch((err: Error) =>
+          log.warn({ checkId: transition.checkId, error: err.message }, 'could not log that a transition was recorded'),
+        );
       },
     });
     const controller = await startController({
@@ -82,6 +90,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       resultLog: { stream: config.nats.stream, retentionMs: config.nats.retention },
       view,
       onNotice: notice,
+      standby: options.standby,
       statusExtras: async () => ({ notifications: await outbox.summary(new Date()) }),
     });
     return {

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { ViewMessage } from '../bus/messages.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import { startStandby, type Standby } from '../controller/standby.ts';
 import { controllerRole } from './controller.ts';
 import { respondToPings } from './ping-responder.ts';
 import { followView } from './view-follower.ts';
@@ -21,6 +22,9 @@ export function viewRole(config: Config, log: Logger): ExtraRole {
     const pings = respondToPings({ nc, id, startedAt: new Date().toISOString(), canControl: true, log });
     let running: Running | undefined;
     let chain = Promise.resolve();
+    const newStandby = () => startStandby({ nc, stream: config.nats.stream, confirmations: config.controller.confirmations, log });
+    // Folds the result log while another worker controls, so taking over reads only its tail.
+    let standby: Standby | undefined = newStandby();
     const apply = async (view: ViewMessage) => {
       worker.observeView(view.view);
       const named = view.controller === id;
@@ -28,10 +32,19 @@ export function viewRole(config: Config, log: Logger): ExtraRole {
         log.info({ worker: id, view: view.view, controller: view.controller }, 'stepping down as controller: a newer view');
         await running.stop();
         running = undefined;
+        // The fold went to the controller that stopped: follow the log afresh.
+        standby = newStandby();
       }
       if (named && !running) {
         log.info({ worker: id, view: view.view }, 'named controller by the view');
-        running = { view: view.view, ...(await controllerRole(config, log, { view: view.view })(nc)) };
+        const handed = standby;
+        standby = undefined;
+        try {
+          running = { view: view.view, ...(await controllerRole(config, log, { view: view.view, standby: handed })(nc)) };
+        } catch (err) {
+          standby = newStandby();
+          throw err;
+        }
       }
     };
     const follower = followView({
@@ -47,6 +60,7 @@ export function viewRole(config: Config, log: Logger): ExtraRole {
         await follower.stop();
         pings.stop();
         await chain;
+        await standby?.stop();
         await running?.stop();
       },
     };

@@ -41,30 +41,35 @@ export interface ReadLogOptions {
   stream: string;
   since?: Date;
   until?: Date;
+  /** Start at this stream sequence (a standby's position + 1). */
+  fromSeq?: number;
 }
 
 /**
  * Reads the stream from `since` (or the start) up to what it held when reading began,
  * or `until`, in order. Each record's `where` is its stream sequence.
  */
-export async function* readLog(nc: NatsConnection, options: ReadLogOptions): AsyncGenerator<LogRecord & { subject: string; time: Date }> {
+export async function* readLog(nc: NatsConnection, options: ReadLogOptions): AsyncGenerator<LogRecord & { subject: string; time: Date; seq: number }> {
   const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const lastSeq = (await jsm.streams.info(options.stream)).state.last_seq;
-  if (lastSeq === 0) return;
-  const consumer = await js.consumers.get(
-    options.stream,
-    options.since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: options.since.toISOString() } : { deliver_policy: DeliverPolicy.All },
-  );
+  if (lastSeq === 0 || (options.fromSeq ?? 0) > lastSeq) return;
+  const consumer = await js.consumers.get(options.stream, startAt(options));
   const messages = await consumer.consume();
   try {
     for await (const m of messages) {
       const time = new Date(Math.floor(m.info.timestampNanos / 1e6));
       if (options.until && time > options.until) break;
-      yield { text: m.string(), where: `seq ${m.seq}`, subject: m.subject, time };
+      yield { text: m.string(), where: `seq ${m.seq}`, subject: m.subject, time, seq: m.seq };
       if (m.seq >= lastSeq) break;
     }
   } finally {
     await messages.close();
   }
+}
+
+function startAt(options: ReadLogOptions) {
+  if (options.fromSeq !== undefined && options.fromSeq > 1) return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.fromSeq };
+  if (options.since) return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: options.since.toISOString() };
+  return { deliver_policy: DeliverPolicy.All };
 }

@@ -1,4 +1,4 @@
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { CheckRegistry } from '../checks/registry.ts';
 import { decode, heartbeat, resultMessage, type ResultMessage, type RunRequest } from '../bus/messages.ts';
@@ -6,12 +6,13 @@ import { ensureResultLog, readLog } from '../bus/result-log.ts';
 import { PREFIX, subject } from '../bus/subjects.ts';
 import type { Logger } from '../log.ts';
 import type { AdminNotice } from '../notices/types.ts';
-import { parseLine, type AssignLine, type ExpireLine, type ResultLine } from '../log/lines.ts';
-import type { Store, Transition } from '../db/store.ts';
+import type { AssignLine, ExpireLine, ResultLine } from '../log/lines.ts';
+import type { Store } from '../db/store.ts';
 import type { TransitionWriter } from '../db/transition-writer.ts';
 import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
 import { changed, defineCheck, isMisconfigured, type CheckDefinition, type MisconfiguredCheck } from './checks.ts';
 import { DueHeap } from './heap.ts';
+import { applyRecord, emptyLogState, resultKey, transitionOf, type LogState } from './log-state.ts';
 import { buildStatus, type ControllerStatus, type LastResult } from './status.ts';
 import { chooseWorker, WorkerTable } from './workers.ts';
 
@@ -40,6 +41,8 @@ export interface ControllerDeps {
   workerTimeoutMs?: number;
   /** More for `bearmon status` from outside the controller (e.g. the notification backlog); a failure leaves it out. */
   statusExtras?: () => Promise<Partial<ControllerStatus>>;
+  /** A standby that has been folding the result log: its state is taken over instead of reading the whole log. */
+  standby?: { handOver(): Promise<LogState> };
   /** Admin notices (the controller role mails them to [smtp] admin; logged when absent). */
   onNotice?: (notice: AdminNotice) => void;
 }
@@ -71,7 +74,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   const log = deps.log.child({ role: 'controller', worker: deps.id, view });
   await ensureResultLog(deps.nc, deps.resultLog);
   const js = jetstream(deps.nc);
-  const fold = new ReplayFold({ confirmations: deps.confirmations });
+  // Replaced by the rebuilt one before anything else uses it.
+  let fold = new ReplayFold({ confirmations: deps.confirmations });
   const checks = new Map<number, CheckDefinition>();
   let misconfigured = new Map<number, MisconfiguredCheck>();
   const due = new DueHeap();
@@ -237,7 +241,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   // --- results --------------------------------------------------------------------------
   /** Until the fold is rebuilt from the log, live results wait here. */
   let buffered: Msg[] | undefined = [];
-  /** Results the rebuild already applied (assignment/worker): their live copy is skipped. */
+  /** Results the rebuild already applied that may also arrive live (assignment/worker): skipped there. */
   let rebuiltResults = new Set<string>();
   const onLiveResult = (msg: Msg) => {
     if (buffered) buffered.push(msg);
@@ -252,7 +256,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     if (worker !== result.worker || check !== String(result.checkId)) {
       return void log.warn({ subject: msg.subject, worker: result.worker, checkId: result.checkId }, 'dropped a result whose subject does not match its worker or check');
     }
-    if (rebuiltResults.delete(`${result.assignment}/${result.worker}`)) return;
+    if (rebuiltResults.delete(resultKey(result.assignment, result.worker))) return;
     const flight = inFlight.get(result.assignment);
     if (flight && flight.worker === result.worker) {
       inFlight.delete(result.assignment);
@@ -337,31 +341,34 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   // --- taking over ----------------------------------------------------------------------
   /**
    * Rebuilds every machine from the result log, so a confirmation in progress under the
-   * previous controller continues instead of restarting. Facts derived on the way are not
-   * published again; transitions are handed to the writer again (their keys make that a
-   * no-op when the previous controller had written them).
+   * previous controller continues instead of restarting. A standby hands over the state it
+   * has folded so far and only the tail is read here; without one the whole log is.
+   * Facts derived on the way are not published again; transitions not yet seen recorded
+   * are handed to the writer again (their keys make that a no-op if they were written).
+   * `subscribedAfter` is the stream's last sequence before the live subscription began:
+   * results stored after it may arrive live too, and are skipped there.
    */
-  const rebuild = async () => {
+  const rebuild = async (subscribedAfter: number) => {
     const began = now();
-    let records = 0;
-    let owed = 0;
+    let state = emptyLogState(deps.confirmations);
     try {
-      for await (const record of readLog(deps.nc, { stream: deps.resultLog.stream })) {
-        const parsed = parseLine(record.text);
-        if (!parsed.ok || !parsed.line) continue;
-        records += 1;
-        const { lines } = fold.apply(parsed.line);
-        if (parsed.line.type === 'result' && parsed.line.assignment) rebuiltResults.add(`${parsed.line.assignment}/${parsed.line.worker}`);
-        for (const line of lines) {
-          if (line.type !== 'transition') continue;
-          owed += 1;
-          deps.writer.enqueue(transitionOf(line, view));
-        }
-      }
+      if (deps.standby) state = await deps.standby.handOver();
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'the standby could not hand over; reading the whole log');
+    }
+    const handedOver = { seq: state.seq, records: state.records };
+    try {
+      for await (const record of readLog(deps.nc, { stream: deps.resultLog.stream, fromSeq: state.seq + 1 })) applyRecord(state, record.text, record.seq);
     } catch (err) {
       log.error({ err: (err as Error).message }, 'could not read the result log; starting from the database state');
     }
-    log.info({ records, checks: fold.checkIds().length, transitions: owed, ms: now() - began }, 'rebuilt the check machines from the result log');
+    fold = state.fold;
+    rebuiltResults = state.recent.after(subscribedAfter);
+    for (const transition of state.owed.values()) deps.writer.enqueue({ ...transition, view });
+    log.info(
+      { records: state.records - handedOver.records, standbyRecords: handedOver.records, standbySeq: handedOver.seq, seq: state.seq, checks: fold.checkIds().length, transitions: state.owed.size, ms: now() - began },
+      'rebuilt the check machines from the result log',
+    );
   };
 
   /** Runs the previous controller handed out stay valid; they get a fresh expiry. Suspected changes continue at once. */
@@ -380,6 +387,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     buildStatus({ id: deps.id, view, now: now(), confirmations: deps.confirmations, checks, misconfigured, fold, due, workers, lastResults, quorum: quorum ?? workers.alive(now()).length >= deps.confirmations });
 
   // --- wiring -----------------------------------------------------------------------------
+  const subscribedAfter = await lastSequence(deps.nc, deps.resultLog.stream);
   const subscriptions: Subscription[] = [
     deps.nc.subscribe(`${PREFIX}.result.>`, { callback: (err, msg) => (err ? log.error({ err: err.message }, 'result subscription failed') : onLiveResult(msg)) }),
     deps.nc.subscribe(`${PREFIX}.worker.*`, { callback: (err, msg) => (err ? undefined : onHeartbeat(msg)) }),
@@ -405,7 +413,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     }),
   ];
   await deps.nc.flush();
-  await rebuild();
+  await rebuild(subscribedAfter);
   await reload().catch(() => {});
   inherit();
   const waiting = buffered;
@@ -428,21 +436,10 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   };
 }
 
-/**
- * The MySQL record of a transition the machine decided. Its key is the same for every
- * controller that derives it from the log, so a successor's rewrite changes nothing.
- */
-function transitionOf(line: Extract<DerivedLine, { type: 'transition' }>, view: number): Transition {
-  const deciding = line.evidence.at(-1);
-  return {
-    checkId: line.checkId,
-    to: line.to as Transition['to'],
-    at: new Date(line.at),
-    key: `${line.checkId}:${line.at}:${line.to}`,
-    view,
-    message: deciding?.message ?? '',
-    workers: [...new Set(line.evidence.map((e) => e.worker))],
-  };
+/** The stream's last sequence now (0 when empty). */
+async function lastSequence(nc: NatsConnection, stream: string): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  return (await jsm.streams.info(stream)).state.last_seq;
 }
 
 /** A stable offset within the interval for a check's first run (ms). */

@@ -65,7 +65,7 @@ const INPUT_SCHEMAS = new Map<string, z.ZodType<InputLine>>([
 ]);
 
 /** Line types replay derives itself: present in a stream or an export, ignored as input. */
-export const DERIVED_TYPES = new Set(['transition', 'round', 'pending', 'cancelled', 'rejected', 'notify', 'summary']);
+export const DERIVED_TYPES = new Set(['transition', 'round', 'pending', 'cancelled', 'rejected', 'notify', 'recorded', 'summary']);
 
 /**
  * What delivery did about a notification (bearmon.notify.<check>). Replay cannot derive
@@ -85,7 +85,14 @@ export const notifyLine = z.object({
 });
 export type NotifyLine = z.output<typeof notifyLine>;
 
-export type ParsedLine = { ok: true; line: InputLine } | { ok: true; line: null; notify?: NotifyLine } | { ok: false; error: string };
+/** A transition is in MySQL (written now or before): a successor need not write it again. */
+export const recordedLine = z.object({ type: z.literal('recorded'), checkId, key: z.string().min(1) });
+export type RecordedLine = z.output<typeof recordedLine>;
+
+export type ParsedLine =
+  | { ok: true; line: InputLine }
+  | { ok: true; line: null; notify?: NotifyLine; recorded?: RecordedLine }
+  | { ok: false; error: string };
 
 /** Parses one line; the error names the field and value. A derived line parses to null. */
 export function parseLine(text: string): ParsedLine {
@@ -99,6 +106,10 @@ export function parseLine(text: string): ParsedLine {
   if (type === 'notify') {
     const notify = notifyLine.safeParse(json);
     return notify.success ? { ok: true, line: null, notify: notify.data } : { ok: true, line: null };
+  }
+  if (type === 'recorded') {
+    const recorded = recordedLine.safeParse(json);
+    return recorded.success ? { ok: true, line: null, recorded: recorded.data } : { ok: true, line: null };
   }
   if (typeof type === 'string' && DERIVED_TYPES.has(type)) return { ok: true, line: null };
   const schema = typeof type === 'string' ? INPUT_SCHEMAS.get(type) : undefined;

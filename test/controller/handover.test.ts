@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { startStandby } from '../../src/controller/standby.ts';
 import { subject } from '../../src/bus/subjects.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
-import { startCluster, switchableTarget } from './harness.ts';
+import { STREAM, startCluster, switchableTarget } from './harness.ts';
 
 let nats: NatsServerHandle;
 beforeAll(async () => {
@@ -39,6 +40,45 @@ describe('controller hand-over', () => {
     const transitions = (await cluster.events(1)).filter((e) => e.type === 'transition');
     expect(transitions).toHaveLength(1);
     expect(transitions[0]).toMatchObject({ to: 'offline', rounds: 2 });
+  });
+
+  it('a warm standby hands over its fold: the successor reads only the log\'s tail, the round continues, the transition happens once and is not rewritten', async () => {
+    const target = await switchableTarget();
+    const cluster = await startCluster({
+      natsUrl: nats.url,
+      confirmations: 3,
+      view: 1,
+      workers: [
+        ['w1', '127.0.0.2'],
+        ['w2', '127.0.0.3'],
+        ['w3', '127.0.0.4'],
+      ],
+      checks: [{ name: 'web', type: 'http', data: { url: target.url, expect_status: 200 }, interval: 2, delay: 1 }],
+    });
+    const standby = startStandby({ nc: cluster.nc, stream: STREAM, confirmations: 3, log: cluster.logs.log, retryMs: 50 });
+    onTestFinished(() => standby.stop());
+    await expect.poll(() => cluster.controller.status().checks[0]?.lastResults?.w1, { timeout: 10_000 }).toBeTruthy();
+    target.up = false;
+    await expect.poll(() => cluster.controller.status().checks[0]?.rounds, { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => standby.progress().records, { timeout: 10_000 }).toBeGreaterThan(5);
+
+    const successor = await cluster.replaceController(2, standby);
+    expect(successor.status().checks[0]).toMatchObject({ state: 'pending', rounds: 1, of: 2 });
+    const rebuilt = cluster.logs.matching(/rebuilt the check machines from the result log/).at(-1)!;
+    // What the standby had folded is not read again: only records stored after its position.
+    expect(rebuilt.standbyRecords).toBeGreaterThan(5);
+    expect(Number(rebuilt.records)).toBeLessThan(Number(rebuilt.standbyRecords));
+    expect(rebuilt).toMatchObject({ checks: 1, transitions: 0 });
+    await expect.poll(() => cluster.statusOf(1), { timeout: 15_000, interval: 200 }).toBe('offline');
+    expect(await cluster.checkEvents(1)).toEqual([{ type: 'offline' }]);
+    const transitions = (await cluster.events(1)).filter((e) => e.type === 'transition');
+    expect(transitions).toEqual([expect.objectContaining({ to: 'offline', rounds: 2 })]);
+
+    // The transition was logged as recorded: a third controller, reading cold, owes nothing.
+    await expect.poll(() => cluster.logs.matching(/transition recorded/).length, { timeout: 10_000 }).toBe(1);
+    await cluster.replaceController(3);
+    expect(cluster.logs.matching(/rebuilt the check machines from the result log/).at(-1)).toMatchObject({ standbyRecords: 0, transitions: 0 });
+    expect(await cluster.checkEvents(1)).toEqual([{ type: 'offline' }]);
   });
 
   it('workers drop run requests from a replaced controller (older view)', async () => {

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import net from 'node:net';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { natsOptions } from '../../src/bus/connect.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
@@ -9,6 +9,8 @@ import { startWorker, type WorkerHandle } from '../../src/actors/worker.ts';
 import { readLog } from '../../src/bus/result-log.ts';
 import { createCheckRegistry } from '../../src/checks/registry.ts';
 import { startController, type AdminNotice, type ControllerHandle } from '../../src/controller/controller.ts';
+import type { Standby } from '../../src/controller/standby.ts';
+import { subject } from '../../src/bus/subjects.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { createStore } from '../../src/db/store.ts';
 import { createTransitionWriter, type TransitionWriter } from '../../src/db/transition-writer.ts';
@@ -49,7 +51,7 @@ export interface Cluster {
   db: Awaited<ReturnType<typeof freshDatabase>>;
   controller: ControllerHandle;
   /** Stops the controller (as if its process died) and starts a new one for `view`, with its own store and writer. */
-  replaceController(view: number): Promise<ControllerHandle>;
+  replaceController(view: number, standby?: Standby): Promise<ControllerHandle>;
   writer: TransitionWriter;
   workers: Map<string, WorkerHandle>;
   logs: CapturedLogs;
@@ -91,9 +93,16 @@ export async function startCluster(options: {
   const notices: AdminNotice[] = [];
   const stores: { close(): Promise<void> }[] = [];
   const writers: TransitionWriter[] = [];
-  const launch = async (view: number) => {
+  const launch = async (view: number, standby?: Standby) => {
     const store = createStore({ dsns: [dsn], log: logs.log, registry, connectTimeoutMs: 1000 });
-    const writer = createTransitionWriter({ store, log: logs.log, retry: { initialMs: 100, maxMs: 500 } });
+    // As the controller role does: a recorded transition is logged, so successors need not rewrite it.
+    const js = jetstream(nc);
+    const writer = createTransitionWriter({
+      store,
+      log: logs.log,
+      retry: { initialMs: 100, maxMs: 500 },
+      onRecorded: (t) => void js.publish(subject.decision(t.checkId), JSON.stringify({ type: 'recorded', checkId: t.checkId, key: t.key }), { msgID: `recorded:${t.key}` }).catch(() => {}),
+    });
     stores.push(store);
     writers.push(writer);
     const handle = await startController({
@@ -109,6 +118,7 @@ export async function startCluster(options: {
       resultLog: { stream: STREAM, retentionMs: 3_600_000 },
       workerTimeoutMs: 1000,
       onNotice: (n) => notices.push(n),
+      standby,
     });
     return { handle, writer };
   };
@@ -142,9 +152,9 @@ export async function startCluster(options: {
     db,
     controller,
     writer: first.writer,
-    replaceController: async (view) => {
+    replaceController: async (view, standby) => {
       await controller.stop();
-      const next = await launch(view);
+      const next = await launch(view, standby);
       controller = next.handle;
       cluster.controller = controller;
       cluster.writer = next.writer;

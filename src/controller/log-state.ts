@@ -1,0 +1,95 @@
+import type { Transition } from '../db/store.ts';
+import { parseLine } from '../log/lines.ts';
+import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
+
+/**
+ * What a controller needs from the result log to take over: every check machine and
+ * outstanding run (the fold), the transitions derived but not yet confirmed in MySQL, and
+ * which recent results it has already applied. Built by folding the stream in order, by a
+ * standby while another worker controls, or from nothing at a cold start.
+ */
+export interface LogState {
+  fold: ReplayFold;
+  /** Stream sequence of the last record applied (0: none). */
+  seq: number;
+  /** Transitions derived and not yet seen `recorded`, by key, oldest first. */
+  owed: Map<string, Transition>;
+  /** Results applied, with their stream sequence (newest last, bounded). */
+  recent: RecentResults;
+  /** Records applied. */
+  records: number;
+}
+
+export function emptyLogState(confirmations: number): LogState {
+  return { fold: new ReplayFold({ confirmations }), seq: 0, owed: new Map(), recent: new RecentResults(), records: 0 };
+}
+
+/** `assignment/worker`: one result, whichever way it arrived (stream or live subscription). */
+export const resultKey = (assignment: string, worker: string) => `${assignment}/${worker}`;
+
+/** Applies one stream record. Lines that are not input (derived facts) only update `owed`. */
+export function applyRecord(state: LogState, text: string, seq: number): void {
+  state.seq = Math.max(state.seq, seq);
+  const parsed = parseLine(text);
+  if (!parsed.ok) return;
+  if (!parsed.line) {
+    if ('recorded' in parsed && parsed.recorded) state.owed.delete(parsed.recorded.key);
+    return;
+  }
+  state.records += 1;
+  const { lines } = state.fold.apply(parsed.line);
+  if (parsed.line.type === 'result' && parsed.line.assignment) state.recent.add(seq, resultKey(parsed.line.assignment, parsed.line.worker));
+  for (const line of lines) {
+    if (line.type !== 'transition') continue;
+    const transition = transitionOf(line);
+    state.owed.set(transition.key, transition);
+  }
+}
+
+/**
+ * The MySQL record of a transition the machine decided. Its key is the same for every
+ * controller that derives it from the log, so a successor's rewrite changes nothing.
+ */
+export function transitionOf(line: Extract<DerivedLine, { type: 'transition' }>, view?: number): Transition {
+  const deciding = line.evidence.at(-1);
+  return {
+    checkId: line.checkId,
+    to: line.to as Transition['to'],
+    at: new Date(line.at),
+    key: `${line.checkId}:${line.at}:${line.to}`,
+    ...(view === undefined ? {} : { view }),
+    message: deciding?.message ?? '',
+    workers: [...new Set(line.evidence.map((e) => e.worker))],
+  };
+}
+
+/**
+ * A bounded ring of (sequence, result key). A new controller subscribes to live results
+ * before it finishes reading the log, so a result can arrive both ways: the keys of
+ * results stored after the subscription began are what it must not apply twice.
+ */
+export class RecentResults {
+  private readonly seqs: number[] = [];
+  private readonly keys: string[] = [];
+  private head = 0;
+
+  constructor(private readonly capacity = 200_000) {}
+
+  add(seq: number, key: string): void {
+    if (this.seqs.length < this.capacity) {
+      this.seqs.push(seq);
+      this.keys.push(key);
+      return;
+    }
+    this.seqs[this.head] = seq;
+    this.keys[this.head] = key;
+    this.head = (this.head + 1) % this.capacity;
+  }
+
+  /** Keys of results stored after `seq`. */
+  after(seq: number): Set<string> {
+    const found = new Set<string>();
+    for (let i = 0; i < this.seqs.length; i++) if (this.seqs[i]! > seq) found.add(this.keys[i]!);
+    return found;
+  }
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { applyRecord, emptyLogState, RecentResults } from '../../src/controller/log-state.ts';
+
+const check = { type: 'check', checkId: 1, interval: 60, delay: 0, status: 'online' };
+const assign = (n: number, worker: string) => ({ type: 'assign', checkId: 1, worker, assignment: `a${n}`, at: `2026-01-01T00:00:0${n}Z` });
+const result = (n: number, worker: string, status: string) => ({ type: 'result', checkId: 1, worker, status, at: `2026-01-01T00:00:0${n}Z`, message: `m${n}`, assignment: `a${n}` });
+
+function fold(records: object[]) {
+  const state = emptyLogState(2);
+  records.forEach((r, i) => applyRecord(state, JSON.stringify(r), i + 1));
+  return state;
+}
+
+describe('log state (what a controller takes over)', () => {
+  const outage = [check, assign(1, 'w1'), assign(2, 'w2'), result(1, 'w1', 'offline'), result(2, 'w2', 'offline')];
+
+  it('owes a derived transition, with the deciding message and the confirming workers, until a recorded line names its key', () => {
+    const state = fold(outage);
+    expect([...state.owed.values()]).toEqual([
+      { checkId: 1, to: 'offline', at: new Date('2026-01-01T00:00:02Z'), key: '1:2026-01-01T00:00:02.000Z:offline', message: 'm2', workers: ['w1', 'w2'] },
+    ]);
+    const recorded = fold([...outage, { type: 'recorded', checkId: 1, key: '1:2026-01-01T00:00:02.000Z:offline' }]);
+    expect(recorded.owed.size).toBe(0);
+    // A recorded line for another key, or a malformed one, changes nothing.
+    expect(fold([...outage, { type: 'recorded', checkId: 1, key: 'other' }, { type: 'recorded', checkId: 1 }]).owed.size).toBe(1);
+  });
+
+  it('tracks its position, the records applied and the results by sequence', () => {
+    const state = fold([...outage, { type: 'pending' }, 'not json']);
+    expect(state.seq).toBe(7);
+    expect(state.records).toBe(5);
+    expect(state.recent.after(4)).toEqual(new Set(['a2/w2']));
+    expect(state.recent.after(0)).toEqual(new Set(['a1/w1', 'a2/w2']));
+    expect(state.fold.contextOf(1)?.status).toBe('offline');
+  });
+
+  it('keeps only the newest results when full', () => {
+    const recent = new RecentResults(3);
+    for (let seq = 1; seq <= 5; seq++) recent.add(seq, `k${seq}`);
+    expect(recent.after(0)).toEqual(new Set(['k3', 'k4', 'k5']));
+    expect(recent.after(4)).toEqual(new Set(['k5']));
+  });
+});

@@ -12,6 +12,7 @@ const benches: { name: string; run: () => Promise<BenchReport> }[] = [
   { name: 'replay', run: benchReplay },
   { name: 'controller', run: async () => (await import('./controller.ts')).benchController() },
   { name: 'failover', run: benchFailover },
+  { name: 'takeover', run: async () => (await import('./takeover.ts')).benchTakeover() },
 ];
 
 function table(report: BenchReport): string {

@@ -5,7 +5,7 @@ const check = { type: 'check', checkId: 1, interval: 60, delay: 0, status: 'onli
 const assign = (n: number, worker: string) => ({ type: 'assign', checkId: 1, worker, assignment: `a${n}`, at: `2026-01-01T00:00:0${n}Z` });
 const result = (n: number, worker: string, status: string) => ({ type: 'result', checkId: 1, worker, status, at: `2026-01-01T00:00:0${n}Z`, message: `m${n}`, assignment: `a${n}` });
 
-function fold(records: object[]) {
+function fold(records: unknown[]) {
   const state = emptyLogState(2);
   records.forEach((r, i) => applyRecord(state, JSON.stringify(r), i + 1));
   return state;

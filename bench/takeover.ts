@@ -1,0 +1,107 @@
+/**
+ * Take-over time against the size of the result log: how long a newly named controller
+ * needs before it runs (rebuild from the log + reload from MySQL), cold (folding the whole
+ * log, as before the standby existed, and as `--controller` or a fresh process still does)
+ * and warm (a standby that followed the log hands over its fold). The log is filled with
+ * RECORDS synthetic events for CHECKS checks (assignments and their results), as a busy
+ * cluster writes them.
+ */
+import { Writable } from 'node:stream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { ensureResultLog } from '../src/bus/result-log.ts';
+import { subject } from '../src/bus/subjects.ts';
+import { createCheckRegistry } from '../src/checks/registry.ts';
+import { startController } from '../src/controller/controller.ts';
+import { startStandby } from '../src/controller/standby.ts';
+import { createStore } from '../src/db/store.ts';
+import { createTransitionWriter } from '../src/db/transition-writer.ts';
+import { createLogger } from '../src/log.ts';
+import { createBenchDatabase } from './database.ts';
+import { startBenchNats } from './nats.ts';
+import type { BenchReport } from './report.ts';
+import { round1 } from './stats.ts';
+
+const CHECKS = 1_000;
+const RECORDS = Number(process.env.BENCH_TAKEOVER_RECORDS ?? 300_000);
+const STREAM = 'BEARMON_TAKEOVER';
+const WORKERS = ['w1', 'w2', 'w3'];
+
+export async function benchTakeover(): Promise<BenchReport> {
+  const nats = await startBenchNats();
+  const db = await createBenchDatabase();
+  const login = nats.login();
+  const nc = await connect({ servers: login.servers, user: login.user, pass: login.pass });
+  const log = createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, done) => done() }) });
+  const registry = createCheckRegistry();
+  try {
+    await db.replaceChecks(Array.from({ length: CHECKS }, (_, i) => ({ name: `c${i}`, type: 'tcp', data: JSON.stringify({ address: '127.0.0.1:9' }), interval: 60, delay: 1 })));
+    await ensureResultLog(nc, { stream: STREAM, retentionMs: 86_400_000 });
+    const filledIn = await fillLog(nc);
+
+    const takeOver = async (standby?: ReturnType<typeof startStandby>) => {
+      const store = createStore({ dsns: [db.dsn], log, registry });
+      const writer = createTransitionWriter({ store, log, retry: { initialMs: 100, maxMs: 1000 } });
+      const began = performance.now();
+      const controller = await startController({
+        nc, id: 'bench', confirmations: 2, reloadIntervalMs: 3_600_000, store, writer, registry, log,
+        resultLog: { stream: STREAM, retentionMs: 86_400_000 }, standby,
+      });
+      const ms = performance.now() - began;
+      await controller.stop();
+      await writer.stop();
+      await store.close();
+      return ms;
+    };
+
+    const cold = await takeOver();
+    const followBegan = performance.now();
+    const standby = startStandby({ nc, stream: STREAM, confirmations: 2, log, retryMs: 100 });
+    const last = (await (await jetstreamManager(nc)).streams.info(STREAM)).state.last_seq;
+    while (standby.progress().seq < last) await new Promise((resolve) => setTimeout(resolve, 20));
+    const caughtUpMs = performance.now() - followBegan;
+    const warm = await takeOver(standby);
+    return {
+      name: `controller take-over with ${RECORDS.toLocaleString('en')} events in the result log (${CHECKS} checks)`,
+      figures: [
+        { label: 'filling the log (JetStream publishes acknowledged)', value: Math.round(RECORDS / (filledIn / 1000)), unit: 'events/s' },
+        { label: 'cold take-over (fold the whole log, then reload)', value: round1(cold), unit: 'ms' },
+        { label: 'warm take-over (standby hands over, tail only)', value: round1(warm), unit: 'ms', target: '≤ 1000 (own goal: flat in log size)', pass: warm <= 1000 },
+        { label: 'standby catching up from the start (in the background)', value: Math.round(RECORDS / (caughtUpMs / 1000)), unit: 'events/s' },
+      ],
+    };
+  } finally {
+    await nc.close();
+    await nats.stop();
+    await db.drop();
+  }
+}
+
+/** Assignments and their results round-robin over the checks and workers; returns ms taken. */
+async function fillLog(nc: Awaited<ReturnType<typeof connect>>): Promise<number> {
+  const js = jetstream(nc);
+  const began = performance.now();
+  const start = Date.parse('2026-01-01T00:00:00Z');
+  const pending = new Set<Promise<unknown>>();
+  for (let checkId = 1; checkId <= CHECKS; checkId++) {
+    await js.publish(subject.check(checkId), JSON.stringify({ type: 'check', checkId, interval: 60, delay: 1, status: 'online', at: new Date(start).toISOString() }));
+  }
+  for (let i = 0; i < RECORDS / 2; i++) {
+    const checkId = (i % CHECKS) + 1;
+    const worker = WORKERS[i % WORKERS.length]!;
+    const at = new Date(start + i * 10).toISOString();
+    const assignment = `bench.0.${i.toString(36)}`;
+    const events: [string, object][] = [
+      [subject.assign(checkId), { type: 'assign', checkId, worker, assignment, at }],
+      [subject.result(worker, checkId), { type: 'result', checkId, worker, status: 'online', at, message: 'ok', assignment }],
+    ];
+    for (const [name, event] of events) {
+      const ack = js.publish(name, JSON.stringify(event));
+      pending.add(ack);
+      void ack.finally(() => pending.delete(ack));
+      if (pending.size >= 2_000) await Promise.race(pending);
+    }
+  }
+  await Promise.all(pending);
+  return performance.now() - began;
+}

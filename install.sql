@@ -108,7 +108,7 @@ CREATE TABLE IF NOT EXISTS bearmon_notifications (
 	created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
 	KEY due (state, next_attempt_at),
 	KEY finished (state, finished_at)
-);
+) DEFAULT CHARSET = utf8mb4;
 
 -- Every delivery attempt: started when claimed, finished when its outcome was recorded.
 -- An attempt with no finish was cut short by a controller that died mid-send.
@@ -122,4 +122,4 @@ CREATE TABLE IF NOT EXISTS bearmon_notification_attempts (
 	result ENUM ('delivered', 'retry', 'failed', 'unconfirmed') NULL,
 	detail VARCHAR(1024) NULL,
 	PRIMARY KEY (notification_id, attempt)
-);
+) DEFAULT CHARSET = utf8mb4;

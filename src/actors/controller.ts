@@ -43,10 +43,18 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
   const view = options.view ?? 0;
   return async (nc: NatsConnection) => {
     const registry = createCheckRegistry();
-    const store = createStore({ dsns: config.controller.database, log, registry });
     const contactCtx = createContactContext(config, log, options.contacts);
     const notifier = options.onNotice ? undefined : createAdminNotifier({ ctx: contactCtx, log });
     const notice: NoticeSink = options.onNotice ?? ((n) => notifier!.notify(n));
+    const store = createStore({
+      dsns: config.controller.database,
+      log,
+      registry,
+      onOutboxError: (t, error) => {
+        log.error({ checkId: t.checkId, key: t.key, error }, 'transition recorded, but its notifications could not be queued');
+        notice({ kind: 'outbox-failed', checkId: t.checkId, transitionKey: t.key, error });
+      },
+    });
     const js = jetstream(nc);
     const publish = (event: NotifyEvent) => {
       const msgID = `notify:${event.notification}:${event.attempt}:${event.outcome}`;

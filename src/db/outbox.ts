@@ -50,6 +50,7 @@ export interface AttemptRecord {
 
 /** Longest stored texts (column sizes); longer ones are cut, never refused. */
 const MESSAGE_MAX = 4096;
+const WORKERS_MAX = 2048;
 const DETAIL_MAX = 1024;
 const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
@@ -89,7 +90,7 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
     String(check.data ?? ''),
     t.to,
     cut(t.message ?? '', MESSAGE_MAX),
-    JSON.stringify(t.workers ?? []),
+    workersJson(t.workers ?? []),
     t.at,
     t.at,
   ]);
@@ -102,6 +103,17 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
     [values],
   );
   return routes.length;
+}
+
+/** The confirming workers as JSON that fits the column: with 100 confirmations of long ids it would not. */
+function workersJson(workers: readonly string[]): string {
+  const kept = [...workers];
+  let json = JSON.stringify(kept);
+  while (json.length > WORKERS_MAX && kept.length > 0) {
+    kept.pop();
+    json = JSON.stringify([...kept, `… ${workers.length - kept.length} more`]);
+  }
+  return json;
 }
 
 function toAlertRow(row: RowDataPacket): AlertRow {

@@ -3,7 +3,7 @@ import type { CheckRegistry } from '../checks/registry.ts';
 import type { Logger } from '../log.ts';
 import { judgeCheckRow, type CheckStatus, type LoadedCheck, type MisconfiguredCheck } from './check-rows.ts';
 import { createCluster, type Cluster, type ClusterOptions } from './cluster.ts';
-import { CheckMissingError, InvalidRequestError } from './errors.ts';
+import { CheckMissingError, errorMessage, InvalidRequestError, isConnectionError } from './errors.ts';
 import { insertOwedNotifications } from './outbox.ts';
 import { checkFence, inTransaction, withPooledConnection } from './sql.ts';
 
@@ -45,6 +45,8 @@ export interface Store {
 
 export interface StoreOptions extends ClusterOptions {
   registry: CheckRegistry;
+  /** A transition was recorded but the notifications it owes could not be (the admin must hear of it). */
+  onOutboxError?: (transition: Transition, error: string) => void;
 }
 
 /** Bytes (UTF-8) of bearmon_transitions.transition_key. */
@@ -79,17 +81,40 @@ export function createStore(options: StoreOptions): Store {
       // A truncated key could collide with another transition's: refuse rather than store it.
       return Promise.reject(new InvalidRequestError(`transition key must have 1..${TRANSITION_KEY_MAX} bytes (got ${bytes})`));
     }
-    return cluster.run(async (pool) => (await inTransaction(pool, (connection) => writeTransition(connection, transition, timeout))) ?? 'already-written');
+    return cluster.run(async (pool) => {
+      const written = await inTransaction(pool, (connection) => writeTransition(connection, transition, timeout));
+      if (!written) return 'already-written';
+      if (written.outboxError !== undefined) options.onOutboxError?.(transition, written.outboxError);
+      return 'written';
+    });
   }
 
   return { loadChecks, recordTransition, cluster, close: () => cluster.close() };
 }
 
 /**
+ * Inserts the owed notifications behind a savepoint. An SQL error there (a row the outbox
+ * cannot hold) must not cost the transition itself, which is what the monitor exists to
+ * record: that part is rolled back and its error returned, to be reported after the commit.
+ * A lost connection still fails the whole transaction (it is retried whole).
+ */
+async function owe(connection: PoolConnection, t: Transition, timeout: number): Promise<string | undefined> {
+  await connection.query({ sql: 'SAVEPOINT owed_notifications', timeout });
+  try {
+    await insertOwedNotifications(connection, t, timeout);
+  } catch (err) {
+    if (isConnectionError(err)) throw err;
+    await connection.query({ sql: 'ROLLBACK TO SAVEPOINT owed_notifications', timeout });
+    return errorMessage(err);
+  }
+  return undefined;
+}
+
+/**
  * The key row goes first: a second writer with the same key waits on its lock and then
  * finds it taken, so two writes of one transition can never both insert an event.
  */
-async function writeTransition(connection: PoolConnection, t: Transition, timeout: number): Promise<'written' | null> {
+async function writeTransition(connection: PoolConnection, t: Transition, timeout: number): Promise<{ outboxError?: string } | null> {
   if (t.view !== undefined) await checkFence(connection, t.view, timeout);
   try {
     await connection.query({ sql: 'INSERT INTO bearmon_transitions (transition_key, check_id) VALUES (?, ?)', timeout }, [t.key, t.checkId]);
@@ -102,6 +127,5 @@ async function writeTransition(connection: PoolConnection, t: Transition, timeou
   if (update.affectedRows === 0) throw new CheckMissingError(t.checkId);
   await connection.query({ sql: 'INSERT INTO check_events (check_id, type, time) VALUES (?, ?, ?)', timeout }, [t.checkId, t.to, t.at]);
   // The notifications it owes are part of the same commit: a recorded transition always has them.
-  await insertOwedNotifications(connection, t, timeout);
-  return 'written';
+  return { outboxError: await owe(connection, t, timeout) };
 }

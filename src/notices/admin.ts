@@ -131,6 +131,8 @@ export function summary(notice: AdminNotice): string {
       return `configuration reload failed ${notice.consecutive} time(s) in a row`;
     case 'notification-failed':
       return `notification failed: check ${notice.checkName} (#${notice.checkId}) to ${notice.contactType} contact #${notice.contactId}`;
+    case 'outbox-failed':
+      return `notifications not queued for check #${notice.checkId}`;
     case 'no-controller':
       return notice.previous === null ? 'no controller: no candidate alive' : `no controller: ${notice.previous} lost, no candidate alive`;
   }
@@ -185,6 +187,11 @@ function describe(notice: AdminNotice): { explanation: string; facts: [string, s
           ['Attempts', notice.attempts],
           ['Error', notice.error],
         ],
+      };
+    case 'outbox-failed':
+      return {
+        explanation: `A transition of check #${notice.checkId} was recorded, but the notifications it owes could not be written to the outbox: its contacts were not notified.`,
+        facts: [['Check', `#${notice.checkId}`], ['Transition', notice.transitionKey], ['Error', notice.error]],
       };
     case 'no-controller':
       return {

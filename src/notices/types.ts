@@ -20,10 +20,12 @@ export type AdminNotice =
       attempts: number;
       error: string;
     }
+  /** A transition was recorded, but the notifications it owes could not be put in the outbox. */
+  | { kind: 'outbox-failed'; checkId: number; transitionKey: string; error: string }
   /** The viewserver has no live candidate to name controller; `previous` is the controller it lost (null: none before). */
   | { kind: 'no-controller'; previous: string | null };
 
 export type AdminNoticeKind = AdminNotice['kind'];
 
 /** Every kind, in the order held-back counts are reported. */
-export const ADMIN_NOTICE_KINDS: readonly AdminNoticeKind[] = ['quorum-lost', 'quorum-restored', 'reload-failed', 'notification-failed', 'no-controller'];
+export const ADMIN_NOTICE_KINDS: readonly AdminNoticeKind[] = ['quorum-lost', 'quorum-restored', 'reload-failed', 'notification-failed', 'outbox-failed', 'no-controller'];

@@ -155,6 +155,34 @@ describe('store: recordTransition', () => {
     expect(await statuses(db)).toEqual({ 1: 'online', 2: 'online' });
   });
 
+  it('records the transition even when its notifications cannot be queued, and reports that; long worker lists are cut to fit', async () => {
+    const db = await migratedDatabase();
+    await insertChecks(db, `(1, 'line', 'tcp', ${TCP}, 60, 1, 'online', 1)`);
+    await withConnection(db, async (c) => {
+      await c.query("INSERT INTO contacts (id, type, data) VALUES (1, 'email', 'ops@example.com')");
+      await c.query("INSERT INTO alerts (check_id, contact_id, type, enabled) VALUES (1, 1, 'both', 1)");
+      // An outbox that cannot hold the message (as a database created latin1 would be).
+      await c.query('ALTER TABLE bearmon_notifications CONVERT TO CHARACTER SET latin1');
+    });
+    const failures: { key: string; error: string }[] = [];
+    const store = createStore({ dsns: [dsnOf(db)], log: capturedLog().log, registry, onOutboxError: (t, error) => failures.push({ key: t.key, error }) });
+    onTestFinished(() => store.close());
+    const workers = Array.from({ length: 100 }, (_, i) => `probe-${String(i).padStart(2, '0')}-${'x'.repeat(50)}`);
+
+    expect(await store.recordTransition({ checkId: 1, to: 'offline', at: at('2026-01-02T03:04:05Z'), key: 'k-emoji', message: 'down 🔥', workers })).toBe('written');
+    expect(await events(db)).toEqual([{ checkId: 1, type: 'offline', at: seconds('2026-01-02T03:04:05Z') }]);
+    expect(failures).toEqual([{ key: 'k-emoji', error: expect.stringMatching(/Incorrect string value/) }]);
+
+    expect(await store.recordTransition({ checkId: 1, to: 'online', at: at('2026-01-02T03:05:05Z'), key: 'k-plain', message: 'up', workers })).toBe('written');
+    const rows = await withConnection(db, async (c) => (await c.query<RowDataPacket[]>('SELECT notification_key, workers FROM bearmon_notifications'))[0]);
+    expect(rows.map((r) => String(r.notification_key))).toEqual(['k-plain/1']);
+    const kept: string[] = JSON.parse(rows[0]!.workers);
+    expect(JSON.stringify(kept).length).toBeLessThanOrEqual(2048);
+    expect(kept.slice(0, 2)).toEqual(workers.slice(0, 2));
+    expect(kept.at(-1)).toBe(`… ${workers.length - kept.length + 1} more`);
+    expect(failures).toHaveLength(1);
+  });
+
   it('refuses a transition of a deleted check and a key longer than the column, writing nothing', async () => {
     const db = await migratedDatabase();
     await insertChecks(db, `(1, 'line', 'tcp', ${TCP}, 60, 1, 'online', 1)`);

@@ -1,4 +1,4 @@
-import { DeliverPolicy, jetstream, type ConsumerMessages } from '@nats-io/jetstream';
+import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log.ts';
 import { applyRecord, emptyLogState, type LogState } from './log-state.ts';
@@ -18,6 +18,8 @@ export interface StandbyOptions {
   log: Logger;
   /** Wait between attempts while the stream does not exist yet (no controller has run). */
   retryMs?: number;
+  /** How often to check that the stream followed is still the same one (default 10 s). */
+  watchMs?: number;
 }
 
 /**
@@ -29,15 +31,21 @@ export interface StandbyOptions {
  */
 export function startStandby(options: StandbyOptions): Standby {
   const log = options.log.child({ role: 'standby' });
-  const state = emptyLogState(options.confirmations);
+  let state = emptyLogState(options.confirmations);
   let stopped = false;
   let messages: ConsumerMessages | undefined;
+  let streamCreated: string | undefined;
   let wake: (() => void) | undefined;
 
   const follow = async () => {
     const js = jetstream(options.nc);
+    const jsm = await jetstreamManager(options.nc);
     while (!stopped) {
       try {
+        const info = await jsm.streams.info(options.stream);
+        // A stream made anew (deleted and recreated) numbers from 1 again: start over.
+        if (streamCreated !== undefined && info.created !== streamCreated) state = emptyLogState(options.confirmations);
+        streamCreated = info.created;
         const consumer = await js.consumers.get(options.stream, state.seq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: state.seq + 1 } : { deliver_policy: DeliverPolicy.All });
         messages = await consumer.consume();
         if (stopped) break;
@@ -49,15 +57,31 @@ export function startStandby(options: StandbyOptions): Standby {
       } catch (err) {
         if (stopped) break;
         const message = (err as Error).message;
-        if (!/stream not found/i.test(message)) log.warn({ err: message, seq: state.seq }, 'standby could not follow the result log; retrying');
+        // No stream (none yet, or deleted): whatever was folded belongs to a log that is gone.
+        if (/stream not found/i.test(message)) {
+          state = emptyLogState(options.confirmations);
+          streamCreated = undefined;
+        } else log.warn({ err: message, seq: state.seq }, 'standby could not follow the result log; retrying');
       }
       if (!stopped) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, options.retryMs ?? 2000)));
     }
   };
+  // The ordered consumer waits quietly on a deleted stream: look now and then whether the
+  // stream is still the one being followed, and restart when it is not.
+  const watchdog = setInterval(() => {
+    void jetstreamManager(options.nc)
+      .then((jsm) => jsm.streams.info(options.stream))
+      .then(
+        (info) => (info.created !== streamCreated ? messages?.close() : undefined),
+        () => messages?.close(),
+      )
+      .catch(() => {});
+  }, options.watchMs ?? 10_000);
   const running = follow();
 
   const halt = async () => {
     stopped = true;
+    clearInterval(watchdog);
     wake?.();
     await messages?.close().catch(() => {});
     await running;

@@ -13,6 +13,7 @@ import { createOutbox } from '../db/outbox.ts';
 import { createStore } from '../db/store.ts';
 import { createTransitionWriter } from '../db/transition-writer.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import { startDelivery, type NotifyEvent } from '../notify/delivery.ts';
 import type { DeliveryPolicy } from '../notify/policy.ts';
 
@@ -28,6 +29,7 @@ export function deliveryPolicy(config: Config): DeliveryPolicy {
 export interface ControllerRoleOptions {
   view?: number;
   onNotice?: NoticeSink;
+  metrics?: Metrics;
   /** The warm standby of this worker process, if it kept one (see src/controller/standby.ts). */
   standby?: Standby;
   /** Replaces parts of the contact context (tests: a local Twilio). */
@@ -72,6 +74,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       log,
       publish,
       notice,
+      metrics: options.metrics,
     });
     const writer = createTransitionWriter({
       store,
@@ -99,6 +102,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       view,
       onNotice: notice,
       standby: options.standby,
+      metrics: options.metrics,
       statusExtras: async () => ({ notifications: await outbox.summary(new Date()) }),
     });
     return {

@@ -2,6 +2,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import type { ViewMessage } from '../bus/messages.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import { startStandby, type Standby } from '../controller/standby.ts';
 import { controllerRole } from './controller.ts';
 import { respondToPings } from './ping-responder.ts';
@@ -16,7 +17,7 @@ type Running = { view: number; stop(): Promise<void> };
  * when named, stepping down the moment a newer view names another. Role changes run one
  * at a time, in view order.
  */
-export function viewRole(config: Config, log: Logger): ExtraRole {
+export function viewRole(config: Config, log: Logger, metrics?: Metrics): ExtraRole {
   return async (nc: NatsConnection, worker: WorkerHandle) => {
     const id = config.worker.id;
     const pings = respondToPings({ nc, id, startedAt: new Date().toISOString(), canControl: true, log });
@@ -40,7 +41,7 @@ export function viewRole(config: Config, log: Logger): ExtraRole {
         const handed = standby;
         standby = undefined;
         try {
-          running = { view: view.view, ...(await controllerRole(config, log, { view: view.view, standby: handed })(nc)) };
+          running = { view: view.view, ...(await controllerRole(config, log, { view: view.view, standby: handed, metrics })(nc)) };
         } catch (err) {
           standby = newStandby();
           throw err;

@@ -6,6 +6,7 @@ import { familyWildcard, subject } from '../bus/subjects.ts';
 import type { Config } from '../config/schema.ts';
 import { createContactContext } from '../contacts/registry.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 import { createAdminNotifier } from '../notices/admin.ts';
 import { showValue } from '../validation.ts';
 import { pingWorker, type PingOutcome } from './ping-responder.ts';
@@ -34,6 +35,7 @@ export interface ViewserverDeps {
   discoveryGraceMs?: number;
   /** Called (besides the error log line) when the controller is lost, or none can be named, with no live candidate. */
   onNoCandidate?(previous: string | null): void;
+  metrics?: Metrics;
 }
 
 export interface CandidateStatus {
@@ -159,6 +161,7 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
     const previous = view.controller;
     view = next;
     log.info({ view: next.view, controller, previous }, controller === null ? 'new view without a controller' : 'new view');
+    deps.metrics?.viewChanged(next.view, controller !== null);
     deps.nc.publish(subject.view('current'), JSON.stringify(next));
   }
 
@@ -282,7 +285,7 @@ async function openViewStore(nc: NatsConnection, log: Logger): Promise<ViewStore
  * `bearmon viewserver`: connects to NATS, runs the viewserver with the [viewserver]
  * settings until `shutdown` aborts (by default on SIGINT or SIGTERM), then stops it.
  */
-export async function runViewserverProcess(config: Config, log: Logger, shutdown: AbortSignal = terminationSignal()): Promise<void> {
+export async function runViewserverProcess(config: Config, log: Logger, shutdown: AbortSignal = terminationSignal(), metrics?: Metrics): Promise<void> {
   const nc = await connectBus(config.nats, 'bearmon-viewserver');
   void logConnectionEvents(nc, log.child({ role: 'viewserver' }));
   const notifier = createAdminNotifier({ ctx: createContactContext(config, log), log: log.child({ role: 'viewserver' }) });
@@ -294,6 +297,7 @@ export async function runViewserverProcess(config: Config, log: Logger, shutdown
     timeoutMs: config.viewserver.heartbeatTimeout,
     misses: config.viewserver.misses,
     onNoCandidate: (previous) => notifier.notify({ kind: 'no-controller', previous }),
+    metrics,
   });
   if (!shutdown.aborted) await new Promise((resolve) => shutdown.addEventListener('abort', resolve, { once: true }));
   await viewserver.stop();

@@ -8,6 +8,7 @@ import { CheckRunner } from '../checks/run.ts';
 import type { CheckResult } from '../checks/types.ts';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import { noMetrics, type Metrics } from '../metrics/metrics.ts';
 import { showValue } from '../validation.ts';
 import { DEFAULT_RETRY, publishWithRetry, type RetryPolicy } from './publish-retry.ts';
 import { createWorkQueue } from './work-queue.ts';
@@ -32,6 +33,7 @@ export interface WorkerDeps {
   /** Requests allowed to wait for a free slot; default QUEUE_FACTOR × numThreads. */
   maxQueued?: number;
   publishRetry?: RetryPolicy;
+  metrics?: Metrics;
 }
 
 export interface WorkerStats {
@@ -75,6 +77,7 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
   const js = jetstream(deps.nc);
   const shutdown = new AbortController();
   const counters = { completed: 0, dropped: 0 };
+  const metrics = deps.metrics ?? noMetrics;
 
   const queue = createWorkQueue<RunRequest>({
     concurrency: deps.numThreads,
@@ -98,6 +101,7 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
       return;
     }
     counters.completed++;
+    metrics.runCompleted(request.checkType, result.status, result.durationMs);
     const message = buildResult(deps.id, request, result, now());
     logRun(log, message);
     await publishWithRetry(
@@ -120,6 +124,7 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
     const decoded = decode(runRequest, msg.data);
     if (!decoded.ok) {
       counters.dropped++;
+      metrics.runDropped('bad-request');
       log.warn({ subject: msg.subject, error: decoded.error, payload: showValue(msg.string(), 200) }, `dropped a bad run request: ${decoded.error}`);
       return;
     }
@@ -127,12 +132,14 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
     // Fencing: a controller of an older view has been replaced; its requests are void.
     if (request.view < highestView) {
       counters.dropped++;
+      metrics.runDropped('old-view');
       log.warn({ checkId: request.checkId, assignment: request.assignment, view: request.view, current: highestView }, 'dropped a run request from a replaced controller (older view)');
       return;
     }
     highestView = request.view;
     if (!queue.offer(request)) {
       counters.dropped++;
+      metrics.runDropped('queue-full');
       log.warn({ checkId: request.checkId, assignment: request.assignment, running: queue.running, queued: queue.queued }, 'run queue full: dropped a run request');
     }
   };
@@ -140,6 +147,7 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
   const subscription = deps.nc.subscribe(runSubject, { callback: onRequest });
 
   const heartbeat = startHeartbeat(deps, now, log, () => queue.running);
+  metrics.source('worker', () => ({ running: queue.running, queued: queue.queued }));
 
   let stopped: Promise<void> | undefined;
   const stop = async () => {
@@ -149,6 +157,7 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
     if (unstarted.length > 0) log.info({ dropped: unstarted.length }, 'worker stopping: dropped queued run requests');
     shutdown.abort();
     await queue.idle();
+    metrics.source('worker', undefined);
     log.info({ completed: counters.completed }, 'worker stopped');
   };
 
@@ -212,6 +221,7 @@ export async function runWorkerProcess(
   log: Logger,
   shutdown: AbortSignal = terminationSignal(),
   roles: ExtraRole[] = [],
+  metrics?: Metrics,
 ): Promise<void> {
   const nc = await connectBus(config.nats, `bearmon-worker-${config.worker.id}`);
   void logConnectionEvents(nc, log.child({ worker: config.worker.id }));
@@ -222,6 +232,7 @@ export async function runWorkerProcess(
     sourceAddress: config.worker.sourceAddress,
     dnsServer: config.dns.server,
     log,
+    metrics,
   });
   log.info({ worker: config.worker.id, numThreads: config.worker.numThreads, sourceAddress: config.worker.sourceAddress, server: nc.getServer() }, 'worker started');
   const started = await Promise.all(roles.map((role) => role(nc, worker)));

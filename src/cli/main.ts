@@ -38,6 +38,29 @@ contact
     process.exitCode = await contactTestCommand(id, options, { config });
   });
 
+const notifications = program.command('notifications').description('inspect and retry notifications (the outbox, bearmon_notifications)');
+notifications
+  .command('list')
+  .description('list notifications newest first: check, contact id and type, state, attempts, outcome (exit 2 bad option, 3 database error)')
+  .option('--state <state>', 'only this state: pending, sending, delivered, failed, unconfirmed')
+  .option('--check <id>', 'only notifications of this check')
+  .option('--limit <n>', 'at most this many rows', '50')
+  .option('--json', 'print one JSON object per row')
+  .action(async (options: { state?: string; check?: string; limit?: string; json?: boolean }) => {
+    const { config } = globalConfig();
+    const { notificationsListCommand } = await import('./notifications.ts');
+    process.exitCode = await notificationsListCommand(options, { config });
+  });
+notifications
+  .command('retry <id>')
+  .description('send a failed or unconfirmed notification once more (exit 0 requeued, 1 queued/being sent/delivered, 2 bad or unknown id, 3 database error)')
+  .option('--json', 'print the outcome as one JSON object')
+  .action(async (id: string, options: { json?: boolean }) => {
+    const { config } = globalConfig();
+    const { notificationsRetryCommand } = await import('./notifications.ts');
+    process.exitCode = await notificationsRetryCommand(id, options, { config });
+  });
+
 const db = program.command('db').description('database administration');
 db.command('migrate')
   .description('create or upgrade the schema (idempotent; keeps gobearmon rows untouched)')
@@ -86,9 +109,12 @@ program
     const { runWorkerProcess, terminationSignal } = await import('../actors/worker.ts');
     const { controllerRole } = await import('../actors/controller.ts');
     const { viewRole } = await import('../actors/node.ts');
+    const { startMetrics } = await import('../metrics/start.ts');
+    const metrics = await startMetrics(config, log);
     // Without --controller the viewserver decides which worker controls.
-    const role = options.controller ? controllerRole(config, log) : viewRole(config, log);
-    await runWorkerProcess(config, log, terminationSignal(), [role]);
+    const role = options.controller ? controllerRole(config, log, { metrics }) : viewRole(config, log, metrics);
+    await runWorkerProcess(config, log, terminationSignal(), [role], metrics);
+    await metrics?.server.close();
   });
 
 program
@@ -97,7 +123,11 @@ program
   .action(async () => {
     const { config, log } = globalConfig();
     const { runViewserverProcess } = await import('../actors/viewserver.ts');
-    await runViewserverProcess(config, log);
+    const { terminationSignal } = await import('../actors/worker.ts');
+    const { startMetrics } = await import('../metrics/start.ts');
+    const metrics = await startMetrics(config, log);
+    await runViewserverProcess(config, log, terminationSignal(), metrics);
+    await metrics?.server.close();
   });
 
 program

@@ -49,6 +49,10 @@ export const configSpec = {
       doc: 'Minimum level of the JSON log lines written to stdout.',
     },
     password: { deprecated: 'bearmon authenticates with NATS credentials ([nats] user/password); the shared password is ignored' },
+    metricsListen: {
+      schema: hostPortSchema(9464).optional(),
+      doc: 'host:port where workers and the viewserver serve Prometheus metrics at GET /metrics (port 9464 by default; unset: no metrics server).',
+    },
   },
   controller: {
     database: {

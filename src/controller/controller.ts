@@ -6,6 +6,7 @@ import { ensureResultLog, readLog } from '../bus/result-log.ts';
 import { PREFIX, subject } from '../bus/subjects.ts';
 import type { Logger } from '../log.ts';
 import type { AdminNotice } from '../notices/types.ts';
+import { noMetrics, type Metrics } from '../metrics/metrics.ts';
 import type { AssignLine, ExpireLine, ResultLine } from '../log/lines.ts';
 import type { Store } from '../db/store.ts';
 import type { TransitionWriter } from '../db/transition-writer.ts';
@@ -41,6 +42,7 @@ export interface ControllerDeps {
   workerTimeoutMs?: number;
   /** More for `bearmon status` from outside the controller (e.g. the notification backlog); a failure leaves it out. */
   statusExtras?: () => Promise<Partial<ControllerStatus>>;
+  metrics?: Metrics;
   /** A standby that has been folding the result log: its state is taken over instead of reading the whole log. */
   standby?: { handOver(): Promise<LogState> };
   /** Admin notices (the controller role mails them to [smtp] admin; logged when absent). */
@@ -88,6 +90,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   let sequence = 0;
   let quorum: boolean | undefined;
   let reloadFailures = 0;
+  const metrics = deps.metrics ?? noMetrics;
   const notice = deps.onNotice ?? ((n: AdminNotice) => log.warn({ notice: n }, `admin notice: ${n.kind}`));
 
   // Log events go out with a bounded number awaiting acknowledgement: a start-up with
@@ -122,6 +125,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       const transition = transitionOf(line, view);
       log.info({ checkId: line.checkId, from: line.from, to: line.to, at: line.at, rounds: line.rounds }, `check ${line.checkId} is ${line.to}`);
       deps.writer.enqueue(transition);
+      metrics.transition(transition.to);
       publishLogged(subject.transition(line.checkId), line, `transition:${transition.key}`);
     },
     rejected: (line: Extract<DerivedLine, { type: 'rejected' }>) => {
@@ -250,10 +254,14 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
 
   const onResult = (msg: Msg) => {
     const decoded = decode(resultMessage, msg.data);
-    if (!decoded.ok) return void log.warn({ subject: msg.subject, error: decoded.error }, 'dropped a malformed result');
+    if (!decoded.ok) {
+      metrics.resultHandled('malformed');
+      return void log.warn({ subject: msg.subject, error: decoded.error }, 'dropped a malformed result');
+    }
     const result = decoded.value;
     const [, , worker, check] = msg.subject.split('.');
     if (worker !== result.worker || check !== String(result.checkId)) {
+      metrics.resultHandled('malformed');
       return void log.warn({ subject: msg.subject, worker: result.worker, checkId: result.checkId }, 'dropped a result whose subject does not match its worker or check');
     }
     if (rebuiltResults.delete(resultKey(result.assignment, result.worker))) return;
@@ -263,10 +271,15 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       workers.release(flight.worker);
     }
     const definition = checks.get(result.checkId);
-    if (!definition || !fold.has(result.checkId)) return void log.warn({ checkId: result.checkId, worker: result.worker }, 'dropped a result for an unknown check');
+    if (!definition || !fold.has(result.checkId)) {
+      metrics.resultHandled('unknown-check');
+      return void log.warn({ checkId: result.checkId, worker: result.worker }, 'dropped a result for an unknown check');
+    }
     const line: ResultLine = { type: 'result', checkId: result.checkId, worker: result.worker, status: result.status, at: Date.parse(result.at), message: result.message, assignment: result.assignment };
     const { lines } = fold.apply(line);
-    if (!lines.some((l) => l.type === 'rejected')) remember(result);
+    const rejected = lines.some((l) => l.type === 'rejected');
+    metrics.resultHandled(rejected ? 'rejected' : 'accepted');
+    if (!rejected) remember(result);
     effect(lines);
     confirm(definition, now());
   };
@@ -422,6 +435,12 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   rebuiltResults = new Set();
   const ticker = setInterval(tick, deps.tickMs ?? 100);
   const reloader = setInterval(() => void reload().catch(() => {}), deps.reloadIntervalMs);
+  metrics.source('controller', () => {
+    const current = status();
+    const byState: Record<string, number> = {};
+    for (const check of current.checks) byState[check.state] = (byState[check.state] ?? 0) + 1;
+    return { checks: byState, workersAlive: current.workers.length, quorum: current.quorum, view };
+  });
   log.info({ checks: checks.size, misconfigured: misconfigured.size, confirmations: deps.confirmations }, 'controller started');
 
   return {
@@ -431,6 +450,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       clearInterval(ticker);
       clearInterval(reloader);
       for (const sub of subscriptions) sub.unsubscribe();
+      metrics.source('controller', undefined);
       log.info('controller stopped');
     },
   };

@@ -57,6 +57,7 @@ const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0,
 const ROW_COLUMNS = `id, notification_key, transition_key, check_id, alert_id, contact_id, contact_type, contact_data,
   check_name, check_type, check_data, status, message, workers, transition_at, state, attempts,
   claimed_view, claimed_by, claimed_at`;
+const LISTING_COLUMNS = `${ROW_COLUMNS}, next_attempt_at, outcome, finished_at, created_at`;
 
 /**
  * Inside the transition's transaction: routes the check's alerts (SPEC §4) and inserts one
@@ -146,7 +147,39 @@ export interface Outbox {
   byKey(key: string): Promise<OutboxRow | null>;
   /** Backlog and recent outcomes, for `bearmon status`. */
   summary(now: Date): Promise<OutboxSummary>;
+  /** Rows newest first (highest id), for `bearmon notifications list`. */
+  list(filter: OutboxFilter): Promise<OutboxListing[]>;
+  /**
+   * Puts a failed or unconfirmed row back to pending, due at `at` (`bearmon notifications
+   * retry`). `attempts` is kept: it is the claim version, so the next attempt is number
+   * attempts + 1. Rows in any other state are left alone (requeued: false).
+   */
+  requeue(id: number, at: Date): Promise<RequeueResult>;
 }
+
+export interface OutboxFilter {
+  state?: OutboxState;
+  checkId?: number;
+  limit: number;
+}
+
+/** An outbox row with its schedule and history, as the operator commands show it. */
+export interface OutboxListing extends OutboxRow {
+  nextAttemptAt: Date;
+  /** Last attempt's detail or error (null before the first attempt). */
+  outcome: string | null;
+  finishedAt: Date | null;
+  createdAt: Date;
+}
+
+export type RequeueResult =
+  | { requeued: true; before: OutboxListing; row: OutboxListing }
+  /** row: as it is (null: no such id). */
+  | { requeued: false; row: OutboxListing | null };
+
+/** The states an operator may send again; the others are queued, being sent or done. */
+export const REQUEUEABLE_STATES: readonly OutboxState[] = ['failed', 'unconfirmed'];
+export const REQUEUE_NOTE = 'retry requested by operator';
 
 export interface OutboxSummary {
   pending: number;
@@ -254,6 +287,53 @@ export function createOutbox(cluster: Cluster): Outbox {
         lastDay: { delivered: count(rows.done, 'delivered'), failed: count(rows.done, 'failed'), unconfirmed: count(rows.done, 'unconfirmed') },
       };
     },
+    list: async (filter) => {
+      const where: string[] = [];
+      const params: unknown[] = [];
+      if (filter.state !== undefined) {
+        where.push('state = ?');
+        params.push(filter.state);
+      }
+      if (filter.checkId !== undefined) {
+        where.push('check_id = ?');
+        params.push(filter.checkId);
+      }
+      const sql = `SELECT ${LISTING_COLUMNS} FROM bearmon_notifications ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`;
+      const rows = await cluster.run((pool) => withPooledConnection(pool, async (c) => (await c.query<RowDataPacket[]>({ sql, timeout }, [...params, filter.limit]))[0]));
+      return rows.map(toListing);
+    },
+    requeue: async (id, at) => {
+      const readRow = async (c: PoolConnection, lock: string) =>
+        (await c.query<RowDataPacket[]>({ sql: `SELECT ${LISTING_COLUMNS} FROM bearmon_notifications WHERE id = ?${lock}`, timeout }, [id]))[0].map(toListing)[0] ?? null;
+      const done = await transaction<RequeueResult>(async (c) => {
+        const before = await readRow(c, ' FOR UPDATE');
+        if (!before || !REQUEUEABLE_STATES.includes(before.state)) return { requeued: false, row: before };
+        const outcome = cut(`${REQUEUE_NOTE} at ${at.toISOString()}${before.outcome ? `; was: ${before.outcome}` : ''}`, DETAIL_MAX);
+        // Conditional, like claim and record: a row that changed meanwhile is not touched.
+        const [update] = await c.query<ResultSetHeader>(
+          {
+            sql: `UPDATE bearmon_notifications SET state = 'pending', next_attempt_at = ?, outcome = ?, finished_at = NULL
+                  WHERE id = ? AND state IN ('failed', 'unconfirmed') AND attempts = ?`,
+            timeout,
+          },
+          [at, outcome, id, before.attempts],
+        );
+        if (update.affectedRows !== 1) return null;
+        return { requeued: true, before, row: { ...before, state: 'pending', nextAttemptAt: at, outcome, finishedAt: null } };
+      });
+      if (done) return done;
+      return { requeued: false, row: await cluster.run((pool) => withPooledConnection(pool, (c) => readRow(c, ''))) };
+    },
+  };
+}
+
+function toListing(row: RowDataPacket): OutboxListing {
+  return {
+    ...toOutboxRow(row),
+    nextAttemptAt: dateOrNull(row.next_attempt_at) ?? new Date(0),
+    outcome: row.outcome === null ? null : text(row.outcome),
+    finishedAt: dateOrNull(row.finished_at),
+    createdAt: dateOrNull(row.created_at) ?? new Date(0),
   };
 }
 

@@ -4,6 +4,7 @@ import type { Claimant, Outbox, OutboxRow } from '../db/outbox.ts';
 import { errorMessage, FencedError, isConnectionError } from '../db/errors.ts';
 import type { Logger } from '../log.ts';
 import type { AdminNotice } from '../notices/types.ts';
+import { noMetrics, type Metrics } from '../metrics/metrics.ts';
 import { resolveStale, staleBefore, type DeliveryPolicy, type Step } from './policy.ts';
 import { dedupStage, pipeline, recordStage, retryStage, sendStage, type DeliveryReport, type Stage } from './stages.ts';
 
@@ -42,6 +43,7 @@ export interface DeliveryDeps {
   pollMs?: number;
   /** Attempts in flight at once. Default 8. */
   concurrency?: number;
+  metrics?: Metrics;
   /** Replaces single stages (fault injection in tests), as XState's .provide() swaps actions. */
   stages?: Partial<Record<'dedup' | 'send' | 'retry' | 'record', Stage>>;
 }
@@ -67,7 +69,9 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   const pollMs = deps.pollMs ?? 5000;
   const iso = (ms: number) => new Date(ms).toISOString();
 
+  const metrics = deps.metrics ?? noMetrics;
   const report = ({ row, step, at }: DeliveryReport) => {
+    metrics.notification(row.contact?.type ?? '(missing)', step.result);
     deps.publish({
       ...eventBase(row, deps.who, at),
       outcome: step.result,
@@ -150,6 +154,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       if (!(await deps.outbox.resolveStale(row, deps.who, resolution, detail, new Date(at)))) continue;
       log.warn({ checkId: row.check.id, contactId: row.contactId, notification: row.key, attempt: row.attempts, resolution }, detail);
       deps.publish({ ...eventBase(row, deps.who, at), outcome: resolution === 'retry' ? 'resend' : 'unconfirmed', message: detail });
+      metrics.notification(row.contact?.type ?? '(missing)', resolution === 'retry' ? 'resend' : 'unconfirmed');
       if (resolution === 'unconfirmed') deps.notice(failureNotice(row, detail));
     }
   }

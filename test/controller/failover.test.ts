@@ -55,6 +55,10 @@ describe('controller fail-over (real processes, kill -9)', () => {
     await expect
       .poll(() => workers.get(second.controller!)!.logs.some((l) => l.msg === 'controller started' && l.view === second.view), { timeout: 10_000 })
       .toBe(true);
+    // It took over from its warm standby (which followed the log under nats.conf's worker rights): only the tail was read.
+    const rebuilt = workers.get(second.controller!)!.logs.find((l) => l.msg === 'rebuilt the check machines from the result log' && l.view === second.view);
+    expect(rebuilt).toMatchObject({ standbyRecords: expect.any(Number) });
+    expect(Number(rebuilt!.standbyRecords)).toBeGreaterThan(0);
 
     // Monitoring continues under the new controller: the target dies, the check goes offline.
     target.up = false;

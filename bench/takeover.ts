@@ -2,7 +2,8 @@
  * Take-over time against the size of the result log: how long a newly named controller
  * needs before it runs (rebuild from the log + reload from MySQL), cold (folding the whole
  * log, as before the standby existed, and as `--controller` or a fresh process still does)
- * and warm (a standby that followed the log hands over its fold). The log is filled with
+ * from a stored snapshot (tail only), and warm (a standby that followed the log hands over
+ * its fold). The log is filled with
  * RECORDS synthetic events for CHECKS checks (assignments and their results), as a busy
  * cluster writes them.
  */
@@ -14,6 +15,7 @@ import { subject } from '../src/bus/subjects.ts';
 import { createCheckRegistry } from '../src/checks/registry.ts';
 import { startController } from '../src/controller/controller.ts';
 import { startStandby } from '../src/controller/standby.ts';
+import { createSnapshotStore, type SnapshotStore } from '../src/controller/snapshot.ts';
 import { createStore } from '../src/db/store.ts';
 import { createTransitionWriter } from '../src/db/transition-writer.ts';
 import { createLogger } from '../src/log.ts';
@@ -39,13 +41,13 @@ export async function benchTakeover(): Promise<BenchReport> {
     await ensureResultLog(nc, { stream: STREAM, retentionMs: 86_400_000 });
     const filledIn = await fillLog(nc);
 
-    const takeOver = async (standby?: ReturnType<typeof startStandby>) => {
+    const takeOver = async (standby?: ReturnType<typeof startStandby>, snapshots?: SnapshotStore) => {
       const store = createStore({ dsns: [db.dsn], log, registry });
       const writer = createTransitionWriter({ store, log, retry: { initialMs: 100, maxMs: 1000 } });
       const began = performance.now();
       const controller = await startController({
         nc, id: 'bench', confirmations: 2, reloadIntervalMs: 3_600_000, store, writer, registry, log,
-        resultLog: { stream: STREAM, retentionMs: 86_400_000 }, standby,
+        resultLog: { stream: STREAM, retentionMs: 86_400_000 }, standby, snapshots,
       });
       const ms = performance.now() - began;
       await controller.stop();
@@ -55,19 +57,36 @@ export async function benchTakeover(): Promise<BenchReport> {
     };
 
     const cold = await takeOver();
+    const waitCaughtUp = async (standby: ReturnType<typeof startStandby>) => {
+      const last = (await (await jetstreamManager(nc)).streams.info(STREAM)).state.last_seq;
+      while (standby.progress().seq < last) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
     const followBegan = performance.now();
-    const standby = startStandby({ nc, stream: STREAM, confirmations: 2, log, retryMs: 100 });
-    const last = (await (await jetstreamManager(nc)).streams.info(STREAM)).state.last_seq;
-    while (standby.progress().seq < last) await new Promise((resolve) => setTimeout(resolve, 20));
+    const first = startStandby({ nc, stream: STREAM, confirmations: 2, log, retryMs: 100 });
+    await waitCaughtUp(first);
     const caughtUpMs = performance.now() - followBegan;
-    const warm = await takeOver(standby);
+
+    // A snapshot of everything so far, as the controller process's keeper stores it.
+    const snapshots = createSnapshotStore(nc);
+    const created = (await (await jetstreamManager(nc)).streams.info(STREAM)).created;
+    const { bytes } = await snapshots.save({ name: STREAM, created }, await first.handOver());
+    const coldWithSnapshot = await takeOver(undefined, snapshots);
+
+    const restartBegan = performance.now();
+    const second = startStandby({ nc, stream: STREAM, confirmations: 2, log, retryMs: 100, snapshots });
+    await waitCaughtUp(second);
+    const fromSnapshotMs = performance.now() - restartBegan;
+    const warm = await takeOver(second);
     return {
       name: `controller take-over with ${RECORDS.toLocaleString('en')} events in the result log (${CHECKS} checks)`,
       figures: [
         { label: 'filling the log (JetStream publishes acknowledged)', value: Math.round(RECORDS / (filledIn / 1000)), unit: 'events/s' },
         { label: 'cold take-over (fold the whole log, then reload)', value: round1(cold), unit: 'ms' },
+        { label: 'cold take-over from a stored snapshot (tail only)', value: round1(coldWithSnapshot), unit: 'ms' },
         { label: 'warm take-over (standby hands over, tail only)', value: round1(warm), unit: 'ms', target: '≤ 1000 (own goal: flat in log size)', pass: warm <= 1000 },
         { label: 'standby catching up from the start (in the background)', value: Math.round(RECORDS / (caughtUpMs / 1000)), unit: 'events/s' },
+        { label: 'standby started from the snapshot, caught up', value: round1(fromSnapshotMs), unit: 'ms' },
+        { label: 'snapshot size (gzip JSON)', value: bytes, unit: 'bytes' },
       ],
     };
   } finally {

@@ -6,7 +6,8 @@ import type { Config } from '../config/schema.ts';
 import { createContactContext, createContactRegistry } from '../contacts/registry.ts';
 import type { ContactContext } from '../contacts/types.ts';
 import { startController } from '../controller/controller.ts';
-import type { Standby } from '../controller/standby.ts';
+import { startStandby, type Standby } from '../controller/standby.ts';
+import { createSnapshotStore } from '../controller/snapshot.ts';
 import { createAdminNotifier } from '../notices/admin.ts';
 import type { AdminNotice } from '../notices/types.ts';
 import { createOutbox } from '../db/outbox.ts';
@@ -89,6 +90,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
         );
       },
     });
+    const snapshots = config.controller.snapshotInterval > 0 ? createSnapshotStore(nc) : undefined;
     const controller = await startController({
       nc,
       id: config.worker.id,
@@ -102,11 +104,18 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       view,
       onNotice: notice,
       standby: options.standby,
+      snapshots,
       metrics: options.metrics,
       statusExtras: async () => ({ notifications: await outbox.summary(new Date()) }),
     });
+    // Keeps the stored snapshot fresh: a second fold of the log, from the stream (exact by
+    // sequence, which the live controller's fold is not), in the background.
+    const keeper = snapshots
+      ? startStandby({ nc, stream: config.nats.stream, confirmations: config.controller.confirmations, log, snapshots, saveEveryMs: config.controller.snapshotInterval })
+      : undefined;
     return {
       stop: async () => {
+        await keeper?.stop();
         await controller.stop();
         // Transitions still owed to MySQL get a last chance before the process ends.
         let timer: NodeJS.Timeout | undefined;

@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { startStandby, type Standby } from '../controller/standby.ts';
+import { createSnapshotStore } from '../controller/snapshot.ts';
 import { controllerRole } from './controller.ts';
 import { respondToPings } from './ping-responder.ts';
 import { followView } from './view-follower.ts';
@@ -23,7 +24,8 @@ export function viewRole(config: Config, log: Logger, metrics?: Metrics): ExtraR
     const pings = respondToPings({ nc, id, startedAt: new Date().toISOString(), canControl: true, log });
     let running: Running | undefined;
     let chain = Promise.resolve();
-    const newStandby = () => startStandby({ nc, stream: config.nats.stream, confirmations: config.controller.confirmations, log });
+    const snapshots = config.controller.snapshotInterval > 0 ? createSnapshotStore(nc) : undefined;
+    const newStandby = () => startStandby({ nc, stream: config.nats.stream, confirmations: config.controller.confirmations, log, snapshots });
     // Folds the result log while another worker controls, so taking over reads only its tail.
     let standby: Standby | undefined = newStandby();
     const apply = async (view: ViewMessage) => {

@@ -14,6 +14,7 @@ import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
 import { changed, defineCheck, isMisconfigured, type CheckDefinition, type MisconfiguredCheck } from './checks.ts';
 import { DueHeap } from './heap.ts';
 import { applyRecord, emptyLogState, resultKey, transitionOf, type LogState } from './log-state.ts';
+import type { SnapshotStore } from './snapshot.ts';
 import { buildStatus, type ControllerStatus, type LastResult } from './status.ts';
 import { chooseWorker, WorkerTable } from './workers.ts';
 
@@ -43,6 +44,8 @@ export interface ControllerDeps {
   /** More for `bearmon status` from outside the controller (e.g. the notification backlog); a failure leaves it out. */
   statusExtras?: () => Promise<Partial<ControllerStatus>>;
   metrics?: Metrics;
+  /** Stored snapshots: without a standby, the rebuild starts from the stored one. */
+  snapshots?: SnapshotStore;
   /** A standby that has been folding the result log: its state is taken over instead of reading the whole log. */
   standby?: { handOver(): Promise<LogState> };
   /** Admin notices (the controller role mails them to [smtp] admin; logged when absent). */
@@ -369,6 +372,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     } catch (err) {
       log.error({ err: (err as Error).message }, 'the standby could not hand over; reading the whole log');
     }
+    if (state.seq === 0 && deps.snapshots) state = await fromSnapshot(deps.snapshots, state);
     const handedOver = { seq: state.seq, records: state.records };
     try {
       for await (const record of readLog(deps.nc, { stream: deps.resultLog.stream, fromSeq: state.seq + 1 })) applyRecord(state, record.text, record.seq);
@@ -382,6 +386,22 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       { records: state.records - handedOver.records, standbyRecords: handedOver.records, standbySeq: handedOver.seq, seq: state.seq, checks: fold.checkIds().length, transitions: state.owed.size, ms: now() - began },
       'rebuilt the check machines from the result log',
     );
+  };
+
+  /** The stored snapshot of this stream, if there is a usable one; otherwise `fallback`. */
+  const fromSnapshot = async (snapshots: SnapshotStore, fallback: LogState): Promise<LogState> => {
+    try {
+      const info = await (await jetstreamManager(deps.nc)).streams.info(deps.resultLog.stream);
+      const { state, reason } = await snapshots.load({ name: deps.resultLog.stream, created: info.created, confirmations: deps.confirmations });
+      if (state && state.seq <= info.state.last_seq) {
+        log.info({ seq: state.seq }, 'rebuilding from a stored snapshot');
+        return state;
+      }
+      log.info({ reason }, 'no usable snapshot: folding the whole log');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not read the stored snapshot: folding the whole log');
+    }
+    return fallback;
   };
 
   /** Runs the previous controller handed out stay valid; they get a fresh expiry. Suspected changes continue at once. */

@@ -2,6 +2,7 @@ import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } fro
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { Logger } from '../log.ts';
 import { applyRecord, emptyLogState, type LogState } from './log-state.ts';
+import type { SnapshotStore } from './snapshot.ts';
 
 export interface Standby {
   /** Stops following and returns what has been folded; a controller continues from it. */
@@ -20,6 +21,10 @@ export interface StandbyOptions {
   retryMs?: number;
   /** How often to check that the stream followed is still the same one (default 10 s). */
   watchMs?: number;
+  /** Where snapshots are kept: a cold standby starts from the stored one. */
+  snapshots?: SnapshotStore;
+  /** Also store a snapshot this often when the log has grown (0 or absent: never). */
+  saveEveryMs?: number;
 }
 
 /**
@@ -46,6 +51,7 @@ export function startStandby(options: StandbyOptions): Standby {
         // A stream made anew (deleted and recreated) numbers from 1 again: start over.
         if (streamCreated !== undefined && info.created !== streamCreated) state = emptyLogState(options.confirmations);
         streamCreated = info.created;
+        if (state.seq === 0 && options.snapshots) await startFromSnapshot(info.created, info.state.last_seq);
         const consumer = await js.consumers.get(options.stream, state.seq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: state.seq + 1 } : { deliver_policy: DeliverPolicy.All });
         messages = await consumer.consume();
         if (stopped) break;
@@ -77,11 +83,40 @@ export function startStandby(options: StandbyOptions): Standby {
       )
       .catch(() => {});
   }, options.watchMs ?? 10_000);
+  /** A stored snapshot of this very stream spares folding what it already covers. */
+  const startFromSnapshot = async (created: string, lastSeq: number) => {
+    try {
+      const { state: stored, reason } = await options.snapshots!.load({ name: options.stream, created, confirmations: options.confirmations });
+      if (stored && stored.seq <= lastSeq && !stopped) {
+        state = stored;
+        log.info({ seq: stored.seq, checks: stored.fold.checkIds().length }, 'standby starts from a stored snapshot');
+      } else log.info({ reason }, 'standby folds the log from its start');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not read the stored snapshot; folding the log from its start');
+    }
+  };
+  let savedSeq = 0;
+  const save = async () => {
+    if (!options.snapshots || streamCreated === undefined || state.seq <= savedSeq) return;
+    const stream = { name: options.stream, created: streamCreated };
+    try {
+      // Several processes may keep snapshots: only a newer one replaces what is stored.
+      if (((await options.snapshots.storedSeq(stream)) ?? 0) >= state.seq) return;
+      const seq = state.seq;
+      const { bytes } = await options.snapshots.save(stream, state);
+      savedSeq = seq;
+      log.info({ seq, bytes, checks: state.fold.checkIds().length }, 'stored a snapshot of the log state');
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not store a snapshot of the log state');
+    }
+  };
+  const saver = options.saveEveryMs ? setInterval(() => void save(), options.saveEveryMs) : undefined;
   const running = follow();
 
   const halt = async () => {
     stopped = true;
     clearInterval(watchdog);
+    clearInterval(saver);
     wake?.();
     await messages?.close().catch(() => {});
     await running;

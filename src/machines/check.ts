@@ -310,6 +310,16 @@ export function initialSnapshot(input: CheckInput): CheckSnapshot {
  * snapshot costs ~0.9 KB, its context ~0.15 KB: holders of many checks keep only the
  * context of idle checks and the snapshot of pending ones.
  */
+/** Pending while a round is filling or rounds have completed; otherwise settled at its status. */
+export function isPending(context: CheckContext): boolean {
+  return context.turn.length > 0 || context.rounds > 0;
+}
+
+/** The snapshot a context stands for (a stored fold image holds contexts only). */
+export function snapshotFromContext(context: CheckContext): CheckSnapshot {
+  return checkMachine.resolveState({ value: isPending(context) ? 'pending' : context.status, context });
+}
+
 export function settledSnapshot(context: CheckContext): CheckSnapshot {
   return checkMachine.resolveState({ value: context.status, context });
 }

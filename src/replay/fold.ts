@@ -1,5 +1,5 @@
 import { transition } from 'xstate';
-import { checkMachine, initialSnapshot, rule, settledSnapshot, type CheckContext, type CheckSnapshot, type Evidence, type ResultEvent } from '../machines/check.ts';
+import { checkMachine, initialSnapshot, isPending, rule, settledSnapshot, snapshotFromContext, type CheckContext, type CheckSnapshot, type Evidence, type ResultEvent } from '../machines/check.ts';
 import type { AssignLine, CheckLine, ExpireLine, InputLine, ResultLine } from '../log/lines.ts';
 
 /**
@@ -86,12 +86,18 @@ function store(tracked: Tracked, snapshot: CheckSnapshot): void {
   tracked.pending = snapshot.value === 'pending' ? snapshot : undefined;
 }
 
+/** One check in a stored fold image: its machine context and its runs still out. */
+export interface FoldImageCheck {
+  context: CheckContext;
+  outstanding?: [assignment: string, worker: string][];
+}
+
 export class ReplayFold {
   private readonly checks = new Map<number, Tracked>();
   private firstAt?: number;
   private lastAt?: number;
 
-  constructor(private readonly options: FoldOptions) {}
+  constructor(readonly options: FoldOptions) {}
 
   /** Applies one line. Returns the derived lines, or an error for a line that can't apply. */
   apply(line: InputLine): { lines: DerivedLine[]; error?: string } {
@@ -265,6 +271,31 @@ export class ReplayFold {
       offlineMs: offlineMs + (offlineSince !== undefined && this.lastAt !== undefined ? Math.max(0, this.lastAt - offlineSince) : 0),
       results,
     }));
+  }
+
+  /** Every check's context and outstanding runs: what a stored snapshot needs (summaries are not kept). */
+  exportImage(): FoldImageCheck[] {
+    return [...this.checks.values()].map((t) => (t.outstanding ? { context: t.context, outstanding: [...t.outstanding] } : { context: t.context }));
+  }
+
+  /** A fold continuing from a stored image (validated by the caller). */
+  static fromImage(options: FoldOptions, image: readonly FoldImageCheck[]): ReplayFold {
+    const fold = new ReplayFold(options);
+    for (const { context, outstanding } of image) {
+      fold.checks.set(context.checkId, {
+        context,
+        pending: isPending(context) ? snapshotFromContext(context) : undefined,
+        checkId: context.checkId,
+        status: context.status,
+        transitions: 0,
+        wentOffline: 0,
+        offlineMs: 0,
+        results: 0,
+        offlineSince: undefined,
+        outstanding: outstanding && outstanding.length > 0 ? new Map(outstanding) : undefined,
+      });
+    }
+    return fold;
   }
 
   snapshotOf(checkId: number): CheckSnapshot | undefined {

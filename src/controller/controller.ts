@@ -1,8 +1,8 @@
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream } from '@nats-io/jetstream';
 import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import type { CheckRegistry } from '../checks/registry.ts';
 import { decode, heartbeat, resultMessage, type ResultMessage, type RunRequest } from '../bus/messages.ts';
-import { ensureResultLog, readLog } from '../bus/result-log.ts';
+import { ensureResultLog } from '../bus/result-log.ts';
 import { PREFIX, subject } from '../bus/subjects.ts';
 import type { Logger } from '../log.ts';
 import type { AdminNotice } from '../notices/types.ts';
@@ -13,7 +13,9 @@ import type { TransitionWriter } from '../db/transition-writer.ts';
 import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
 import { changed, defineCheck, isMisconfigured, type CheckDefinition, type MisconfiguredCheck } from './checks.ts';
 import { DueHeap } from './heap.ts';
-import { applyRecord, emptyLogState, resultKey, transitionOf, type LogState } from './log-state.ts';
+import { resultKey, transitionOf, type LogState } from './log-state.ts';
+import { lastSequence, takeOverLogState } from './takeover.ts';
+import { createLogPublisher } from '../bus/log-publisher.ts';
 import type { SnapshotStore } from './snapshot.ts';
 import { buildStatus, type ControllerStatus, type LastResult } from './status.ts';
 import { chooseWorker, WorkerTable } from './workers.ts';
@@ -96,31 +98,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   const metrics = deps.metrics ?? noMetrics;
   const notice = deps.onNotice ?? ((n: AdminNotice) => log.warn({ notice: n }, `admin notice: ${n.kind}`));
 
-  // Log events go out with a bounded number awaiting acknowledgement: a start-up with
-  // 100,000 checks would otherwise fire 100,000 publishes at once and time them all out.
-  const logQueue: [string, string, string][] = [];
-  let logHead = 0;
-  let logInFlight = 0;
-  const pumpLog = () => {
-    while (logInFlight < MAX_LOG_IN_FLIGHT && logHead < logQueue.length) {
-      const [name, data, msgID] = logQueue[logHead++]!;
-      logInFlight += 1;
-      js.publish(name, data, { msgID })
-        .catch((err: Error) => log.error({ err: err.message, subject: name }, 'could not write to the result log'))
-        .finally(() => {
-          logInFlight -= 1;
-          pumpLog();
-        });
-    }
-    if (logHead === logQueue.length) {
-      logQueue.length = 0;
-      logHead = 0;
-    }
-  };
-  const publishLogged = (name: string, event: object, msgID: string) => {
-    logQueue.push([name, JSON.stringify(event), msgID]);
-    pumpLog();
-  };
+  const publishLogged = createLogPublisher(js, log, MAX_LOG_IN_FLIGHT);
 
   // --- facts -> effects -------------------------------------------------------------
   const EFFECTS: Record<DerivedLine['type'], (line: never) => void> = {
@@ -366,42 +344,21 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
    */
   const rebuild = async (subscribedAfter: number) => {
     const began = now();
-    let state = emptyLogState(deps.confirmations);
-    try {
-      if (deps.standby) state = await deps.standby.handOver();
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'the standby could not hand over; reading the whole log');
-    }
-    if (state.seq === 0 && deps.snapshots) state = await fromSnapshot(deps.snapshots, state);
-    const handedOver = { seq: state.seq, records: state.records };
-    try {
-      for await (const record of readLog(deps.nc, { stream: deps.resultLog.stream, fromSeq: state.seq + 1 })) applyRecord(state, record.text, record.seq);
-    } catch (err) {
-      log.error({ err: (err as Error).message }, 'could not read the result log; starting from the database state');
-    }
+    const { state, startedAt } = await takeOverLogState({
+      nc: deps.nc,
+      stream: deps.resultLog.stream,
+      confirmations: deps.confirmations,
+      log,
+      standby: deps.standby,
+      snapshots: deps.snapshots,
+    });
     fold = state.fold;
     rebuiltResults = state.recent.after(subscribedAfter);
     for (const transition of state.owed.values()) deps.writer.enqueue({ ...transition, view });
     log.info(
-      { records: state.records - handedOver.records, standbyRecords: handedOver.records, standbySeq: handedOver.seq, seq: state.seq, checks: fold.checkIds().length, transitions: state.owed.size, ms: now() - began },
+      { records: state.records - startedAt.records, standbyRecords: startedAt.records, standbySeq: startedAt.seq, seq: state.seq, checks: fold.checkIds().length, transitions: state.owed.size, ms: now() - began },
       'rebuilt the check machines from the result log',
     );
-  };
-
-  /** The stored snapshot of this stream, if there is a usable one; otherwise `fallback`. */
-  const fromSnapshot = async (snapshots: SnapshotStore, fallback: LogState): Promise<LogState> => {
-    try {
-      const info = await (await jetstreamManager(deps.nc)).streams.info(deps.resultLog.stream);
-      const { state, reason } = await snapshots.load({ name: deps.resultLog.stream, created: info.created, confirmations: deps.confirmations });
-      if (state && state.seq <= info.state.last_seq) {
-        log.info({ seq: state.seq }, 'rebuilding from a stored snapshot');
-        return state;
-      }
-      log.info({ reason }, 'no usable snapshot: folding the whole log');
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'could not read the stored snapshot: folding the whole log');
-    }
-    return fallback;
   };
 
   /** Runs the previous controller handed out stay valid; they get a fresh expiry. Suspected changes continue at once. */
@@ -474,12 +431,6 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       log.info('controller stopped');
     },
   };
-}
-
-/** The stream's last sequence now (0 when empty). */
-async function lastSequence(nc: NatsConnection, stream: string): Promise<number> {
-  const jsm = await jetstreamManager(nc);
-  return (await jsm.streams.info(stream)).state.last_seq;
 }
 
 /** A stable offset within the interval for a check's first run (ms). */

@@ -1,0 +1,69 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { readLog } from '../bus/result-log.ts';
+import type { Logger } from '../log.ts';
+import { applyRecord, emptyLogState, type LogState } from './log-state.ts';
+import type { SnapshotStore } from './snapshot.ts';
+
+export interface TakeoverSources {
+  nc: NatsConnection;
+  stream: string;
+  confirmations: number;
+  log: Logger;
+  /** A standby that has been folding the log: its state is taken over. */
+  standby?: { handOver(): Promise<LogState> };
+  /** Without a standby (or with a cold one), the stored snapshot is the starting point. */
+  snapshots?: SnapshotStore;
+}
+
+export interface Takeover {
+  state: LogState;
+  /** Where the standby or snapshot left off: what was not read again. */
+  startedAt: { seq: number; records: number };
+}
+
+/**
+ * The log state a new controller continues from: the standby's fold if there is one,
+ * else the stored snapshot, else nothing; then every record after that position, to the
+ * end of the stream. A log that cannot be read leaves the state where it got to (the
+ * database state fills in): a controller must start even when the stream is in trouble.
+ */
+export async function takeOverLogState(sources: TakeoverSources): Promise<Takeover> {
+  const { log } = sources;
+  let state = emptyLogState(sources.confirmations);
+  try {
+    if (sources.standby) state = await sources.standby.handOver();
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'the standby could not hand over; reading the whole log');
+  }
+  if (state.seq === 0 && sources.snapshots) state = await fromSnapshot(sources, sources.snapshots, state);
+  const startedAt = { seq: state.seq, records: state.records };
+  try {
+    for await (const record of readLog(sources.nc, { stream: sources.stream, fromSeq: state.seq + 1 })) applyRecord(state, record.text, record.seq);
+  } catch (err) {
+    log.error({ err: (err as Error).message }, 'could not read the result log; starting from the database state');
+  }
+  return { state, startedAt };
+}
+
+/** The stored snapshot of this stream, if there is a usable one; otherwise `fallback`. */
+async function fromSnapshot(sources: TakeoverSources, snapshots: SnapshotStore, fallback: LogState): Promise<LogState> {
+  try {
+    const info = await (await jetstreamManager(sources.nc)).streams.info(sources.stream);
+    const { state, reason } = await snapshots.load({ name: sources.stream, created: info.created, confirmations: sources.confirmations });
+    if (state && state.seq <= info.state.last_seq) {
+      sources.log.info({ seq: state.seq }, 'rebuilding from a stored snapshot');
+      return state;
+    }
+    sources.log.info({ reason }, 'no usable snapshot: folding the whole log');
+  } catch (err) {
+    sources.log.warn({ err: (err as Error).message }, 'could not read the stored snapshot: folding the whole log');
+  }
+  return fallback;
+}
+
+/** The stream's last sequence now (0 when empty). */
+export async function lastSequence(nc: NatsConnection, stream: string): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  return (await jsm.streams.info(stream)).state.last_seq;
+}

@@ -18,6 +18,8 @@ export interface ChildSettings {
   retentionMs: number;
   /** Count results reaching the controller's connection and its rejections (throughput bench). */
   countResults: boolean;
+  /** Run the snapshot keeper as the controller role does, storing every this many ms (0: no keeper). Default 60 s. */
+  snapshotMs?: number;
 }
 
 /** `gc`: collect garbage first, so heapUsed is what the controller retains. */

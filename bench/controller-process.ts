@@ -10,6 +10,8 @@ import { connect } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { createCheckRegistry } from '../src/checks/registry.ts';
 import { startController } from '../src/controller/controller.ts';
+import { createSnapshotStore } from '../src/controller/snapshot.ts';
+import { startStandby } from '../src/controller/standby.ts';
 import { createStore } from '../src/db/store.ts';
 import { createTransitionWriter } from '../src/db/transition-writer.ts';
 import { PREFIX } from '../src/bus/subjects.ts';
@@ -71,6 +73,11 @@ const controller = await startController({
   resultLog: { stream: settings.stream, retentionMs: settings.retentionMs },
 });
 send({ type: 'ready', startupMs: performance.now() - began });
+// As the controller role runs it: a second fold of the stream that stores snapshots.
+const snapshotMs = settings.snapshotMs ?? 60_000;
+const keeper = snapshotMs > 0
+  ? startStandby({ nc, stream: settings.stream, confirmations: settings.confirmations, log: tally.log, snapshots: createSnapshotStore(nc), saveEveryMs: snapshotMs })
+  : undefined;
 
 const sample = (gc: boolean): ChildReply => {
   if (gc) (globalThis as { gc?: () => void }).gc?.();
@@ -104,6 +111,7 @@ const stop = async () => {
       steps[name] = (err as Error).message;
     }
   };
+  await step('keeper.stop', async () => keeper?.stop());
   await step('controller.stop', () => controller.stop());
   await step('writer.stop', () => writer.stop());
   await step('store.close', () => store.close());

@@ -136,6 +136,7 @@ export async function measureScale(env: { nats: NatsLogin; natsPid: number; db: 
       id: 'scale-ctl',
       confirmations: 2,
       reloadIntervalMs: RELOAD_INTERVAL_MS,
+      snapshotMs: Number(process.env.BENCH_SNAPSHOT_MS ?? 60_000),
       stream: env.stream,
       retentionMs: 3_600_000,
       countResults: false,

@@ -284,7 +284,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   const reload = async () => {
     let loaded;
     try {
-      loaded = await deps.store.loadChecks();
+      loaded = await deps.store.loadChecks(checks);
     } catch (err) {
       reloadFailures += 1;
       log.error({ err: (err as Error).message, consecutive: reloadFailures }, 'could not load checks; monitoring goes on with the last configuration');

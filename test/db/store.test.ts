@@ -112,6 +112,23 @@ describe('store: loadChecks', () => {
     expect(message(11)).toBe('data: expected a JSON object (value "[1,2]")');
   });
 
+  it('rows identical to a known check are taken as they are; a row that changed in any field is judged again', async () => {
+    const db = await migratedDatabase();
+    await insertChecks(db, `(1, 'line', 'tcp', '{}', 60, 1, 'offline', 1), (2, 'other', 'tcp', '{}', 60, 1, 'online', 1), (3, 'bad status', 'tcp', '{}', 60, 1, 'online', 1)`);
+    await withConnection(db, (c) => c.query("ALTER TABLE checks MODIFY status VARCHAR(16)"));
+    await withConnection(db, (c) => c.query("UPDATE checks SET status = 'sideways' WHERE id = 3"));
+    // The known definitions stand for what an earlier load validated (here deliberately not valid: '{}' has no address).
+    const known = new Map([1, 2, 3].map((id) => [id, { id, name: id === 2 ? 'renamed' : id === 1 ? 'line' : 'bad status', type: 'tcp', data: '{}', interval: 60, delay: 1, status: 'online' as const }]));
+    const { checks, misconfigured } = await openStore([dsnOf(db)]).loadChecks(known);
+    // Check 1: unchanged, taken with its current status and not validated again.
+    expect(checks).toEqual([expect.objectContaining({ id: 1, name: 'line', data: '{}', status: 'offline' })]);
+    // Check 2 changed its name and check 3 has an invalid status: both judged, and found wanting.
+    expect(misconfigured.map(({ id, field }) => ({ id, field }))).toEqual([
+      { id: 2, field: 'data.address' },
+      { id: 3, field: 'status' },
+    ]);
+  });
+
   it('falls back to the next DSN when the first refuses connections, and says so once', async () => {
     const db = await migratedDatabase();
     await insertChecks(db, `(1, 'line', 'tcp', ${TCP}, 60, 1, 'online', 1)`);

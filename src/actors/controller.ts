@@ -84,13 +84,19 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       onRecorded: (transition, outcome) => {
         if (outcome === 'written') delivery.wake();
         // Tells a successor (and standbys) that this transition needs no rewrite.
-        const event = { type: 'recorded', checkId: transition.checkId, key: transition.key, outcome, at: new Date().toISOString() };
+        const event = { type: 'recorded', checkId: transition.checkId, key: transition.key, transitionAt: transition.at.toISOString(), outcome, at: new Date().toISOString() };
         js.publish(subject.decision(transition.checkId), JSON.stringify(event), { msgID: `recorded:${transition.key}` }).catch((err: Error) =>
           log.warn({ checkId: transition.checkId, error: err.message }, 'could not log that a transition was recorded'),
         );
       },
     });
     const snapshots = config.controller.snapshotInterval > 0 ? createSnapshotStore(nc) : undefined;
+    // A controller that fails to start must not leave delivery claiming, the writer or the pools behind.
+    const abandon = async () => {
+      await writer.stop().catch(() => {});
+      await delivery.stop().catch(() => {});
+      await store.close().catch(() => {});
+    };
     const controller = await startController({
       nc,
       id: config.worker.id,
@@ -107,6 +113,9 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       snapshots,
       metrics: options.metrics,
       statusExtras: async () => ({ notifications: await outbox.summary(new Date()) }),
+    }).catch(async (err: unknown) => {
+      await abandon();
+      throw err;
     });
     // Keeps the stored snapshot fresh: a second fold of the log, from the stream (exact by
     // sequence, which the live controller's fold is not), in the background.

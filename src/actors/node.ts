@@ -45,6 +45,8 @@ export function viewRole(config: Config, log: Logger, metrics?: Metrics): ExtraR
         try {
           running = { view: view.view, ...(await controllerRole(config, log, { view: view.view, standby: handed, metrics })(nc)) };
         } catch (err) {
+          // The hand-over may not have happened: that standby must not keep running beside a new one.
+          await handed?.stop().catch(() => {});
           standby = newStandby();
           throw err;
         }

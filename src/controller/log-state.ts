@@ -18,6 +18,8 @@ export interface LogState {
   recent: RecentResults;
   /** Records applied. */
   records: number;
+  /** Creation time of the stream folded (a recreated stream numbers from 1 again). */
+  created?: string;
 }
 
 export function emptyLogState(confirmations: number): LogState {
@@ -33,7 +35,7 @@ export function applyRecord(state: LogState, text: string, seq: number): void {
   const parsed = parseLine(text);
   if (!parsed.ok) return;
   if (!parsed.line) {
-    if ('recorded' in parsed && parsed.recorded) state.owed.delete(parsed.recorded.key);
+    if ('recorded' in parsed && parsed.recorded) settle(state.owed, parsed.recorded);
     return;
   }
   state.records += 1;
@@ -44,6 +46,18 @@ export function applyRecord(state: LogState, text: string, seq: number): void {
     const transition = transitionOf(line);
     state.owed.set(transition.key, transition);
   }
+}
+
+/**
+ * A transition is in MySQL: it, and every owed transition of that check no later than it,
+ * need no write (the writer records a check's transitions in order, so an earlier one left
+ * owed was written, dropped, or derived differently by this fold — writing it now would
+ * move the check backwards).
+ */
+function settle(owed: Map<string, Transition>, recorded: { checkId: number; key: string; transitionAt?: number }): void {
+  owed.delete(recorded.key);
+  if (recorded.transitionAt === undefined) return;
+  for (const [key, transition] of owed) if (transition.checkId === recorded.checkId && transition.at.getTime() <= recorded.transitionAt) owed.delete(key);
 }
 
 /**

@@ -19,7 +19,8 @@ const VERSION = 1;
 export interface SnapshotStore {
   /** The stored state for this stream, or null (none, another stream, other confirmations, unreadable: said why). */
   load(stream: { name: string; created: string; confirmations: number }): Promise<{ state: LogState | null; reason: string }>;
-  save(stream: { name: string; created: string }, state: LogState): Promise<{ bytes: number }>;
+  /** Stores the state; `seq` is the position the stored snapshot holds (the state may move on meanwhile). */
+  save(stream: { name: string; created: string }, state: LogState): Promise<{ bytes: number; seq: number }>;
   /** Sequence of the stored snapshot, without reading it (null: none). */
   storedSeq(stream: { name: string; created: string }): Promise<number | null>;
 }
@@ -86,10 +87,11 @@ export function createSnapshotStore(nc: NatsConnection): SnapshotStore {
       if (stored.confirmations !== stream.confirmations) return { state: null, reason: `snapshot was folded with confirmations ${stored.confirmations}, not ${stream.confirmations}` };
       const fold = ReplayFold.fromImage({ confirmations: stream.confirmations }, stored.checks);
       const owed = new Map(stored.owed.map((t) => [t.key, { ...t, at: new Date(t.at) }]));
-      return { state: { fold, seq: stored.seq, owed, recent: new RecentResults(), records: stored.records }, reason: `snapshot at seq ${stored.seq}` };
+      return { state: { fold, seq: stored.seq, owed, recent: new RecentResults(), records: stored.records, created: stored.created }, reason: `snapshot at seq ${stored.seq}` };
     },
     async save(stream, state) {
       const os = await open();
+      const seq = state.seq;
       // Serialised in one synchronous step, so the fold cannot change under it (~30 ms for
       // 100,000 checks); compressed off the event loop (another ~30 ms there).
       const data = await gzipAsync(
@@ -98,14 +100,14 @@ export function createSnapshotStore(nc: NatsConnection): SnapshotStore {
           stream: stream.name,
           created: stream.created,
           confirmations: confirmationsOf(state),
-          seq: state.seq,
+          seq,
           records: state.records,
           checks: state.fold.exportImage(),
           owed: [...state.owed.values()].map((t) => ({ ...t, at: t.at.toISOString() })),
         }),
       );
-      await os.putBlob({ name: objectName(stream.name), metadata: { seq: String(state.seq), created: stream.created } }, data);
-      return { bytes: data.length };
+      await os.putBlob({ name: objectName(stream.name), metadata: { seq: String(seq), created: stream.created } }, data);
+      return { bytes: data.length, seq };
     },
     async storedSeq(stream) {
       const info = await (await open()).info(objectName(stream.name));

@@ -40,17 +40,23 @@ export function startStandby(options: StandbyOptions): Standby {
   let stopped = false;
   let messages: ConsumerMessages | undefined;
   let streamCreated: string | undefined;
+  let savedSeq = 0;
   let wake: (() => void) | undefined;
 
   const follow = async () => {
     const js = jetstream(options.nc);
-    const jsm = await jetstreamManager(options.nc);
     while (!stopped) {
       try {
+        // Inside the try: JetStream not (yet) available must mean "retry", never a crash.
+        const jsm = await jetstreamManager(options.nc);
         const info = await jsm.streams.info(options.stream);
         // A stream made anew (deleted and recreated) numbers from 1 again: start over.
-        if (streamCreated !== undefined && info.created !== streamCreated) state = emptyLogState(options.confirmations);
+        if (streamCreated !== undefined && info.created !== streamCreated) {
+          state = emptyLogState(options.confirmations);
+          savedSeq = 0;
+        }
         streamCreated = info.created;
+        state.created = info.created;
         if (state.seq === 0 && options.snapshots) await startFromSnapshot(info.created, info.state.last_seq);
         const consumer = await js.consumers.get(options.stream, state.seq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: state.seq + 1 } : { deliver_policy: DeliverPolicy.All });
         messages = await consumer.consume();
@@ -67,6 +73,7 @@ export function startStandby(options: StandbyOptions): Standby {
         if (/stream not found/i.test(message)) {
           state = emptyLogState(options.confirmations);
           streamCreated = undefined;
+          savedSeq = 0;
         } else log.warn({ err: message, seq: state.seq }, 'standby could not follow the result log; retrying');
       }
       if (!stopped) await new Promise<void>((resolve) => ((wake = resolve), setTimeout(resolve, options.retryMs ?? 2000)));
@@ -95,15 +102,13 @@ export function startStandby(options: StandbyOptions): Standby {
       log.warn({ err: (err as Error).message }, 'could not read the stored snapshot; folding the log from its start');
     }
   };
-  let savedSeq = 0;
   const save = async () => {
     if (!options.snapshots || streamCreated === undefined || state.seq <= savedSeq) return;
     const stream = { name: options.stream, created: streamCreated };
     try {
       // Several processes may keep snapshots: only a newer one replaces what is stored.
       if (((await options.snapshots.storedSeq(stream)) ?? 0) >= state.seq) return;
-      const seq = state.seq;
-      const { bytes } = await options.snapshots.save(stream, state);
+      const { bytes, seq } = await options.snapshots.save(stream, state);
       savedSeq = seq;
       log.info({ seq, bytes, checks: state.fold.checkIds().length }, 'stored a snapshot of the log state');
     } catch (err) {
@@ -111,7 +116,7 @@ export function startStandby(options: StandbyOptions): Standby {
     }
   };
   const saver = options.saveEveryMs ? setInterval(() => void save(), options.saveEveryMs) : undefined;
-  const running = follow();
+  const running = follow().catch((err: unknown) => log.error({ err: (err as Error)?.message ?? String(err) }, 'standby stopped following the result log'));
 
   const halt = async () => {
     stopped = true;

@@ -32,7 +32,7 @@ export async function takeOverLogState(sources: TakeoverSources): Promise<Takeov
   const { log } = sources;
   let state = emptyLogState(sources.confirmations);
   try {
-    if (sources.standby) state = await sources.standby.handOver();
+    if (sources.standby) state = await sourcedFromThisStream(sources, await sources.standby.handOver());
   } catch (err) {
     log.error({ err: (err as Error).message }, 'the standby could not hand over; reading the whole log');
   }
@@ -44,6 +44,14 @@ export async function takeOverLogState(sources: TakeoverSources): Promise<Takeov
     log.error({ err: (err as Error).message }, 'could not read the result log; starting from the database state');
   }
   return { state, startedAt };
+}
+
+/** The handed-over state, unless it was folded from an earlier stream of that name (then nothing). */
+async function sourcedFromThisStream(sources: TakeoverSources, state: LogState): Promise<LogState> {
+  const created = (await (await jetstreamManager(sources.nc)).streams.info(sources.stream)).created;
+  if (state.created === undefined || state.created === created) return state;
+  sources.log.warn({ seq: state.seq }, 'the standby followed an earlier stream of that name; reading the whole log');
+  return emptyLogState(sources.confirmations);
 }
 
 /** The stored snapshot of this stream, if there is a usable one; otherwise `fallback`. */

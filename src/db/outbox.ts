@@ -132,8 +132,17 @@ export interface Outbox {
   due(now: Date, limit: number): Promise<OutboxRow[]>;
   /** When the earliest pending notification becomes due (null: none pending). */
   nextDue(): Promise<Date | null>;
-  /** Rows claimed at or before `before` whose outcome was never recorded. */
-  stale(before: Date, limit: number): Promise<OutboxRow[]>;
+  /**
+   * Rows claimed at least `olderThanMs` ago (by the database's clock, which every controller
+   * shares, unlike their own) whose outcome was never recorded.
+   */
+  stale(olderThanMs: number, limit: number): Promise<OutboxRow[]>;
+  /**
+   * Undoes a claim this controller made but could not confirm (the connection died around
+   * its commit): nothing was sent, so the row goes back to pending. Changes nothing when
+   * the claim never committed. Fenced by view.
+   */
+  release(row: OutboxRow, who: Claimant, at: Date): Promise<boolean>;
   /** Takes a pending row for one attempt; null when another claim got it first. Fenced by view. */
   claim(row: OutboxRow, who: Claimant, at: Date): Promise<OutboxRow | null>;
   /** Records the attempt's outcome; false when the claim was taken over meanwhile (nothing changed). */
@@ -208,18 +217,37 @@ export function createOutbox(cluster: Cluster): Outbox {
       const at = rows[0]?.at;
       return at instanceof Date ? at : null;
     },
-    stale: (before, limit) =>
-      select(`SELECT ${ROW_COLUMNS} FROM bearmon_notifications WHERE state = 'sending' AND claimed_at <= ? ORDER BY claimed_at, id LIMIT ?`, [before, limit]),
+    stale: (olderThanMs, limit) =>
+      select(
+        `SELECT ${ROW_COLUMNS} FROM bearmon_notifications WHERE state = 'sending' AND claimed_at <= NOW(3) - INTERVAL ? MICROSECOND ORDER BY claimed_at, id LIMIT ?`,
+        [Math.round(olderThanMs * 1000), limit],
+      ),
+    release: async (row, who, at) =>
+      (await transaction(async (c) => {
+        await checkFence(c, who.view, timeout);
+        const attempt = row.attempts + 1;
+        const [update] = await c.query<ResultSetHeader>(
+          {
+            sql: `UPDATE bearmon_notifications SET state = 'pending', next_attempt_at = ?
+                  WHERE id = ? AND state = 'sending' AND attempts = ? AND claimed_view = ? AND claimed_by = ?`,
+            timeout,
+          },
+          [at, row.id, attempt, who.view, who.controller],
+        );
+        if (update.affectedRows !== 1) return null;
+        await finishAttempt(c, { ...row, attempts: attempt }, 'retry', 'claim not confirmed (MySQL connection lost around its commit); nothing was sent', at, timeout);
+        return true;
+      })) === true,
     claim: (row, who, at) =>
       transaction(async (c) => {
         await checkFence(c, who.view, timeout);
         const [update] = await c.query<ResultSetHeader>(
           {
-            sql: `UPDATE bearmon_notifications SET state = 'sending', attempts = attempts + 1, claimed_view = ?, claimed_by = ?, claimed_at = ?
+            sql: `UPDATE bearmon_notifications SET state = 'sending', attempts = attempts + 1, claimed_view = ?, claimed_by = ?, claimed_at = NOW(3)
                   WHERE id = ? AND state = 'pending' AND attempts = ?`,
             timeout,
           },
-          [who.view, who.controller, at, row.id, row.attempts],
+          [who.view, who.controller, row.id, row.attempts],
         );
         if (update.affectedRows !== 1) return null;
         const attempt = row.attempts + 1;

@@ -16,13 +16,13 @@ export async function checkFence(connection: PoolConnection, view: number, timeo
   if (current > view) throw new FencedError(view, current);
 }
 
-/** Commits when `work` returns a value; rolls back on null and on any error. */
-export function inTransaction<T>(pool: Pool, work: (c: PoolConnection) => Promise<T | null>): Promise<T | null> {
+/** Commits when `work` returns a value (that `keep` accepts); rolls back on null, a refused value and any error. */
+export function inTransaction<T>(pool: Pool, work: (c: PoolConnection) => Promise<T | null>, keep: (result: T) => boolean = () => true): Promise<T | null> {
   return withPooledConnection(pool, async (connection) => {
     await connection.beginTransaction();
     try {
       const result = await work(connection);
-      if (result !== null) await connection.commit();
+      if (result !== null && keep(result)) await connection.commit();
       else await connection.rollback();
       return result;
     } catch (err) {

@@ -27,7 +27,12 @@ export interface Transition {
   workers?: string[];
 }
 
-export type TransitionOutcome = 'written' | 'already-written';
+/**
+ * `superseded`: not written because it would move the check backwards — MySQL already
+ * holds a later transition of the check, or the check is already in that state by its last
+ * event (a transition a successor re-derived differently from the one recorded).
+ */
+export type TransitionOutcome = 'written' | 'already-written' | 'superseded';
 
 export interface LoadedChecks {
   checks: LoadedCheck[];
@@ -52,6 +57,9 @@ export interface StoreOptions extends ClusterOptions {
   /** A transition was recorded but the notifications it owes could not be (the admin must hear of it). */
   onOutboxError?: (transition: Transition, error: string) => void;
 }
+
+/** ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK: worth retrying the transaction, not dropping the notifications. */
+const TRANSIENT_ERRNOS = new Set([1205, 1213]);
 
 /** Rows judged between two yields to the event loop. */
 const JUDGE_BATCH = 2_000;
@@ -112,14 +120,36 @@ export function createStore(options: StoreOptions): Store {
       return Promise.reject(new InvalidRequestError(`transition key must have 1..${TRANSITION_KEY_MAX} bytes (got ${bytes})`));
     }
     return cluster.run(async (pool) => {
-      const written = await inTransaction(pool, (connection) => writeTransition(connection, transition, timeout));
+      const written = await inTransaction(pool, (connection) => writeTransition(connection, transition, timeout), (w) => w !== 'superseded');
       if (!written) return 'already-written';
+      if (written === 'superseded') return 'superseded';
       if (written.outboxError !== undefined) options.onOutboxError?.(transition, written.outboxError);
       return 'written';
     });
   }
 
   return { loadChecks, recordTransition, cluster, close: () => cluster.close() };
+}
+
+/**
+ * A transition must never move a check backwards: one older than the check's last
+ * recorded event (a write dropped earlier and re-derived at a take-over), or one into the
+ * state the check is already in by its status and last event (a successor that derived the
+ * same change with another deciding result). The check row is locked first, so two
+ * writers of one check take turns. Times compare in whole seconds, check_events' precision.
+ */
+async function isSuperseded(connection: PoolConnection, t: Transition, timeout: number): Promise<boolean> {
+  const [rows] = await connection.query<RowDataPacket[]>({ sql: 'SELECT status FROM checks WHERE id = ? FOR UPDATE', timeout }, [t.checkId]);
+  if (rows.length === 0) return false; // the update below reports the missing check
+  const [events] = await connection.query<RowDataPacket[]>(
+    { sql: 'SELECT type, UNIX_TIMESTAMP(time) AS at FROM check_events WHERE check_id = ? ORDER BY time DESC, id DESC LIMIT 1', timeout },
+    [t.checkId],
+  );
+  const last = events[0];
+  if (!last) return false;
+  const olderThanLast = Number(last.at) > Math.floor(t.at.getTime() / 1000);
+  const alreadyThere = rows[0]!.status === t.to && last.type === t.to;
+  return olderThanLast || alreadyThere;
 }
 
 /**
@@ -133,7 +163,8 @@ async function owe(connection: PoolConnection, t: Transition, timeout: number): 
   try {
     await insertOwedNotifications(connection, t, timeout);
   } catch (err) {
-    if (isConnectionError(err)) throw err;
+    // A lost connection, a lock wait timeout or a deadlock pass: the whole transaction is retried.
+    if (isConnectionError(err) || TRANSIENT_ERRNOS.has(Number((err as { errno?: unknown }).errno))) throw err;
     await connection.query({ sql: 'ROLLBACK TO SAVEPOINT owed_notifications', timeout });
     return errorMessage(err);
   }
@@ -144,7 +175,7 @@ async function owe(connection: PoolConnection, t: Transition, timeout: number): 
  * The key row goes first: a second writer with the same key waits on its lock and then
  * finds it taken, so two writes of one transition can never both insert an event.
  */
-async function writeTransition(connection: PoolConnection, t: Transition, timeout: number): Promise<{ outboxError?: string } | null> {
+async function writeTransition(connection: PoolConnection, t: Transition, timeout: number): Promise<{ outboxError?: string } | 'superseded' | null> {
   if (t.view !== undefined) await checkFence(connection, t.view, timeout);
   try {
     await connection.query({ sql: 'INSERT INTO bearmon_transitions (transition_key, check_id) VALUES (?, ?)', timeout }, [t.key, t.checkId]);
@@ -152,6 +183,7 @@ async function writeTransition(connection: PoolConnection, t: Transition, timeou
     if ((err as { code?: unknown }).code === 'ER_DUP_ENTRY') return null;
     throw err;
   }
+  if (await isSuperseded(connection, t, timeout)) return 'superseded';
   const [update] = await connection.query<ResultSetHeader>({ sql: 'UPDATE checks SET status = ? WHERE id = ?', timeout }, [t.to, t.checkId]);
   // mysql2 connects with FOUND_ROWS, so affectedRows counts matched rows, changed or not.
   if (update.affectedRows === 0) throw new CheckMissingError(t.checkId);

@@ -86,7 +86,7 @@ export const notifyLine = z.object({
 export type NotifyLine = z.output<typeof notifyLine>;
 
 /** A transition is in MySQL (written now or before): a successor need not write it again. */
-export const recordedLine = z.object({ type: z.literal('recorded'), checkId, key: z.string().min(1) });
+export const recordedLine = z.object({ type: z.literal('recorded'), checkId, key: z.string().min(1), transitionAt: timestamp.optional() });
 export type RecordedLine = z.output<typeof recordedLine>;
 
 export type ParsedLine =

@@ -5,8 +5,8 @@ import { errorMessage, FencedError, isConnectionError } from '../db/errors.ts';
 import type { Logger } from '../log.ts';
 import type { AdminNotice } from '../notices/types.ts';
 import { noMetrics, type Metrics } from '../metrics/metrics.ts';
-import { resolveStale, staleBefore, type DeliveryPolicy, type Step } from './policy.ts';
-import { dedupStage, pipeline, recordStage, retryStage, sendStage, type DeliveryReport, type Stage } from './stages.ts';
+import { resolveStale, staleAfterMs, type DeliveryPolicy, type Step } from './policy.ts';
+import { ClaimError, dedupStage, pipeline, recordStage, retryStage, sendStage, type DeliveryReport, type Stage } from './stages.ts';
 
 /** The admin notice of a notification that finally failed (or may not have arrived). */
 export type NotificationFailedNotice = Extract<AdminNotice, { kind: 'notification-failed' }>;
@@ -90,6 +90,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   ]);
 
   const inFlight = new Map<number, Promise<void>>();
+  const unconfirmedClaims = new Map<number, OutboxRow>();
   let sweeping: Promise<void> | null = null;
   let again = false;
   let stopped = false;
@@ -116,6 +117,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   }
 
   async function sweep(): Promise<void> {
+    await releaseUnconfirmedClaims();
     await resolveStaleAttempts();
     const free = concurrency - inFlight.size;
     if (free > 0) {
@@ -139,9 +141,18 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     inFlight.set(row.id, job);
   }
 
+  /** Claims this controller could not confirm: nothing was sent for them, so they go back to pending. */
+  async function releaseUnconfirmedClaims(): Promise<void> {
+    for (const [id, row] of unconfirmedClaims) {
+      const released = await deps.outbox.release(row, deps.who, new Date(now()));
+      unconfirmedClaims.delete(id);
+      if (released) log.info({ checkId: row.check.id, contactId: row.contactId, notification: row.key }, 'released a claim that was never confirmed; the notification is pending again');
+    }
+  }
+
   /** Attempts a dead controller left unrecorded: resend where that is safe, else end them as unconfirmed. */
   async function resolveStaleAttempts(): Promise<void> {
-    for (const row of await deps.outbox.stale(new Date(staleBefore(now(), deps.policy)), 50)) {
+    for (const row of await deps.outbox.stale(staleAfterMs(deps.policy), 50)) {
       if (inFlight.has(row.id)) continue;
       const idempotent = row.contact ? deps.registry.get(row.contact.type)?.idempotent === true : false;
       const resolution = resolveStale(idempotent);
@@ -195,6 +206,13 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
 
   function onJobError(row: OutboxRow, err: unknown): void {
     const fields = { checkId: row.check.id, contactId: row.contactId, notification: row.key, error: errorMessage(err) };
+    if (err instanceof ClaimError && isConnectionError(err.cause)) {
+      // The claim may have committed with nothing sent: undo it once MySQL answers again.
+      unconfirmedClaims.set(row.id, row);
+      log.warn(fields, 'claim not confirmed; nothing was sent, the claim is released once MySQL answers');
+      return;
+    }
+    if (err instanceof ClaimError && err.cause instanceof FencedError) err = err.cause;
     if (err instanceof FencedError) {
       log.error(fields, 'a newer controller has taken over: this one delivers nothing more');
       stopped = true;

@@ -37,8 +37,8 @@ export function nextStep(outcome: SendOutcome, attempt: number, policy: Delivery
  * An attempt is stale when its claim is older than twice the attempt deadline: the
  * controller that made it would have recorded an outcome by then, so it died or was cut off.
  */
-export function staleBefore(now: number, policy: DeliveryPolicy): number {
-  return now - 2 * policy.attemptTimeoutMs;
+export function staleAfterMs(policy: DeliveryPolicy): number {
+  return 2 * policy.attemptTimeoutMs;
 }
 
 /**

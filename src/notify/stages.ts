@@ -2,6 +2,7 @@ import { prepareContact, sendNotification, type ContactRegistry } from '../conta
 import { failed } from '../contacts/outcome.ts';
 import type { ContactContext, Notification, SendOutcome } from '../contacts/types.ts';
 import type { Claimant, Outbox, OutboxRow } from '../db/outbox.ts';
+import { isConnectionError } from '../db/errors.ts';
 import type { Logger } from '../log.ts';
 import { nextStep, type DeliveryPolicy, type Step } from './policy.ts';
 
@@ -42,9 +43,24 @@ export function notificationOf(row: OutboxRow): Notification {
  */
 export function dedupStage(deps: { outbox: Outbox; who: Claimant; now: () => number }): Stage {
   return async (job) => {
-    const claimed = await deps.outbox.claim(job.row, deps.who, new Date(deps.now()));
+    let claimed: OutboxRow | null;
+    try {
+      claimed = await deps.outbox.claim(job.row, deps.who, new Date(deps.now()));
+    } catch (err) {
+      throw new ClaimError(job.row, err);
+    }
     return claimed ? { ...job, row: claimed } : null;
   };
+}
+
+/** The claim failed, perhaps after its commit: the row may be left `sending` although nothing was sent. */
+export class ClaimError extends Error {
+  constructor(
+    readonly row: OutboxRow,
+    override readonly cause: unknown,
+  ) {
+    super(`claim of notification ${row.key} failed: ${(cause as Error)?.message ?? String(cause)}`);
+  }
 }
 
 /** send: one attempt through the contact's type, bounded by the attempt deadline. */
@@ -81,17 +97,36 @@ export interface DeliveryReport {
  * transaction, then reports it. A claim taken over meanwhile (the attempt was judged
  * stale) records nothing, but what happened is still reported.
  */
-export function recordStage(deps: { outbox: Outbox; now: () => number; log: Logger; report: (r: DeliveryReport) => void }): Stage {
+export function recordStage(deps: {
+  outbox: Outbox;
+  now: () => number;
+  log: Logger;
+  report: (r: DeliveryReport) => void;
+  /** Waits between tries of a record that lost its connection (default 1 s, 2 s, 4 s, 8 s). */
+  retryDelaysMs?: readonly number[];
+}): Stage {
+  const delays = deps.retryDelaysMs ?? [1000, 2000, 4000, 8000];
   return async (job) => {
     const { row, step, outcome } = job;
     if (!step) return null;
     const at = deps.now();
     const charge = outcome?.ok ? outcome.charge : undefined;
     const nextAttemptAt = step.result === 'retry' ? new Date(step.nextAttemptAt) : undefined;
-    const recorded = await deps.outbox.record(row, { result: step.result, detail: step.detail, nextAttemptAt, charge, at: new Date(at) });
-    if (!recorded) deps.log.warn({ checkId: row.check.id, contactId: row.contactId, notification: row.key, attempt: row.attempts }, 'attempt outcome not recorded: the attempt was taken over meanwhile');
-    deps.report({ row, step, at });
-    return job;
+    const fields = { checkId: row.check.id, contactId: row.contactId, notification: row.key, attempt: row.attempts };
+    // The send happened: its outcome (and a charge) is worth a few tries through a MySQL hiccup.
+    for (let tried = 0; ; tried++) {
+      try {
+        const recorded = await deps.outbox.record(row, { result: step.result, detail: step.detail, nextAttemptAt, charge, at: new Date(at) });
+        // Taken over meanwhile (judged stale): the successor reported it; saying it again would contradict the outbox.
+        if (!recorded) deps.log.warn({ ...fields, outcome: step.result }, 'attempt outcome not recorded: the attempt was taken over meanwhile');
+        else deps.report({ row, step, at });
+        return job;
+      } catch (err) {
+        if (!isConnectionError(err) || tried >= delays.length) throw err;
+        deps.log.warn({ ...fields, error: (err as Error).message }, 'could not record an attempt outcome; trying again');
+        await new Promise((resolve) => setTimeout(resolve, delays[tried]));
+      }
+    }
   };
 }
 

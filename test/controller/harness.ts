@@ -101,7 +101,7 @@ export async function startCluster(options: {
       store,
       log: logs.log,
       retry: { initialMs: 100, maxMs: 500 },
-      onRecorded: (t) => void js.publish(subject.decision(t.checkId), JSON.stringify({ type: 'recorded', checkId: t.checkId, key: t.key }), { msgID: `recorded:${t.key}` }).catch(() => {}),
+      onRecorded: (t) => void js.publish(subject.decision(t.checkId), JSON.stringify({ type: 'recorded', checkId: t.checkId, key: t.key, transitionAt: t.at.toISOString() }), { msgID: `recorded:${t.key}` }).catch(() => {}),
     });
     stores.push(store);
     writers.push(writer);

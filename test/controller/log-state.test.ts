@@ -25,6 +25,16 @@ describe('log state (what a controller takes over)', () => {
     expect(fold([...outage, { type: 'recorded', checkId: 1, key: 'other' }, { type: 'recorded', checkId: 1 }]).owed.size).toBe(1);
   });
 
+  it('a recorded transition settles every owed transition of that check no later than it, whatever its key', () => {
+    const state = fold(outage);
+    // A second check with its own owed transition, later than anything recorded below.
+    state.owed.set('2:late', { checkId: 2, to: 'offline', at: new Date('2026-01-01T00:00:09Z'), key: '2:late' });
+    state.owed.set('1:late', { checkId: 1, to: 'online', at: new Date('2026-01-01T00:00:09Z'), key: '1:late' });
+    // The controller recorded its own (differently derived) transition of check 1 at 00:00:03.
+    applyRecord(state, JSON.stringify({ type: 'recorded', checkId: 1, key: '1:other', transitionAt: '2026-01-01T00:00:03Z' }), 99);
+    expect([...state.owed.keys()]).toEqual(['2:late', '1:late']);
+  });
+
   it('tracks its position, the records applied and the results by sequence', () => {
     const state = fold([...outage, { type: 'pending' }, 'not json']);
     expect(state.seq).toBe(7);

@@ -200,6 +200,27 @@ describe('store: recordTransition', () => {
     expect(failures).toHaveLength(1);
   });
 
+  it('never moves a check backwards: a transition older than its last event, or into the state it is already in, is superseded', async () => {
+    const db = await migratedDatabase();
+    await insertChecks(db, `(1, 'line', 'tcp', ${TCP}, 60, 1, 'online', 1)`);
+    const store = openStore([dsnOf(db)]);
+    expect(await store.recordTransition({ checkId: 1, to: 'offline', at: at('2026-01-02T03:00:00Z'), key: 'down-1' })).toBe('written');
+    expect(await store.recordTransition({ checkId: 1, to: 'online', at: at('2026-01-02T03:10:00Z'), key: 'up-1' })).toBe('written');
+    // A dropped earlier write, re-derived at a take-over: older than the last event.
+    expect(await store.recordTransition({ checkId: 1, to: 'offline', at: at('2026-01-02T03:05:00Z'), key: 'down-old' })).toBe('superseded');
+    // The same change derived with another deciding result: the check is already online by its last event.
+    expect(await store.recordTransition({ checkId: 1, to: 'online', at: at('2026-01-02T03:10:02Z'), key: 'up-other' })).toBe('superseded');
+    expect(await events(db)).toEqual([
+      { checkId: 1, type: 'offline', at: seconds('2026-01-02T03:00:00Z') },
+      { checkId: 1, type: 'online', at: seconds('2026-01-02T03:10:00Z') },
+    ]);
+    expect(await statuses(db)).toEqual({ 1: 'online' });
+    // Nothing of a superseded transition is kept: not even its key.
+    const keys = await withConnection(db, async (c) => (await c.query<RowDataPacket[]>('SELECT transition_key FROM bearmon_transitions ORDER BY transition_key'))[0]);
+    expect(keys.map((k) => String(k.transition_key))).toEqual(['down-1', 'up-1']);
+    expect(await store.recordTransition({ checkId: 1, to: 'offline', at: at('2026-01-02T03:20:00Z'), key: 'down-2' })).toBe('written');
+  });
+
   it('refuses a transition of a deleted check and a key longer than the column, writing nothing', async () => {
     const db = await migratedDatabase();
     await insertChecks(db, `(1, 'line', 'tcp', ${TCP}, 60, 1, 'online', 1)`);

@@ -536,7 +536,8 @@ describe('delivery: fencing', () => {
     await waitForFinal(h, [1]);
     await newer.stop();
 
-    await h.transition({ key: 'evt-7-2-offline', view: 2 });
+    // The check comes back online: a second transition, so a second notification.
+    await h.transition({ key: 'evt-7-2-offline', view: 2, to: 'online' });
     const older = h.deliver({ who: { view: 1, controller: 'ctl-a' } });
     await vi.waitFor(() => expect(h.logs.matching(/a newer controller has taken over/)).toHaveLength(1), WAIT);
     await older.idle();
@@ -606,7 +607,7 @@ describe('delivery: every slot busy', () => {
     await h.transition();
     // Every sweep starts by looking for stale claims: counting those calls counts sweeps.
     const sweeps: number[] = [];
-    const outbox: Outbox = { ...h.outbox, stale: (before, limit) => (sweeps.push(Date.now()), h.outbox.stale(before, limit)) };
+    const outbox: Outbox = { ...h.outbox, stale: (olderThanMs, limit) => (sweeps.push(Date.now()), h.outbox.stale(olderThanMs, limit)) };
     const pollMs = 100;
     h.deliver({ outbox, concurrency: 1, pollMs });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SendOutcome } from '../../src/contacts/types.ts';
-import { backoffAfter, nextStep, resolveStale, staleBefore, type DeliveryPolicy } from '../../src/notify/policy.ts';
+import { backoffAfter, nextStep, resolveStale, staleAfterMs, type DeliveryPolicy } from '../../src/notify/policy.ts';
 import { route, wants, type AlertRow } from '../../src/notify/routing.ts';
 
 describe('wants: alert type × enabled × transition (SPEC §4)', () => {
@@ -140,7 +140,7 @@ describe('delivery policy', () => {
   });
 
   it('judges a claim stale after twice the attempt deadline', () => {
-    expect(staleBefore(now, policy)).toBe(now - 4000);
+    expect(staleAfterMs(policy)).toBe(4000);
   });
 
   it.each([

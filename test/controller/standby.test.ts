@@ -1,6 +1,9 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { refusedPort } from '../helpers/servers.ts';
 import { natsOptions } from '../../src/bus/connect.ts';
 import { ensureResultLog } from '../../src/bus/result-log.ts';
 import { subject } from '../../src/bus/subjects.ts';
@@ -47,4 +50,25 @@ describe('standby', () => {
     await nc.flush();
     expect(standby.progress()).toEqual({ seq: 1, records: 1 });
   });
+
+  it('on a server without JetStream it keeps retrying with a log line and never crashes the process', async () => {
+    const port = await refusedPort();
+    const server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+    onTestFinished(async () => {
+      server.kill();
+      await once(server, 'exit');
+    });
+    await new Promise<void>((resolve) => {
+      let text = '';
+      server.stderr!.on('data', (chunk: Buffer) => ((text += chunk.toString()), text.includes('Server is ready') && resolve()));
+    });
+    const nc = await connect({ servers: `127.0.0.1:${port}` });
+    onTestFinished(() => nc.close());
+    const logs = captureLogs();
+    const standby = startStandby({ nc, stream: STREAM, confirmations: 1, log: logs.log, retryMs: 50 });
+    await expect.poll(() => logs.matching(/standby could not follow the result log; retrying/).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    expect(standby.progress()).toEqual({ seq: 0, records: 0 });
+    await standby.stop();
+  });
 });
+

@@ -628,3 +628,60 @@ describe('delivery: every slot busy', () => {
     ]);
   });
 });
+
+describe('delivery: MySQL lost around a commit', () => {
+  const connectionLost = () => Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST' });
+
+  it('a claim that committed but could not be confirmed is released by the same controller, then sent once', async () => {
+    const receiver = await startWebhookReceiver();
+    const h = await harness();
+    await contacts(h, [[1, 'webhook', receiver.url]]);
+    await h.transition();
+    let failed = false;
+    const outbox: Outbox = {
+      ...h.outbox,
+      claim: async (row, who, at) => {
+        const claimed = await h.outbox.claim(row, who, at);
+        if (!failed) {
+          failed = true;
+          throw connectionLost(); // committed, but the reply never came
+        }
+        return claimed;
+      },
+    };
+    h.deliver({ outbox });
+    await waitForFinal(h, [1]);
+    expect(await rowOf(h, 1)).toMatchObject({ state: 'delivered', attempts: 2 });
+    expect(receiver.posts).toHaveLength(1);
+    expect((await attemptsOf(h, 1)).map((a) => [a.attempt, a.result])).toEqual([
+      [1, 'retry'],
+      [2, 'delivered'],
+    ]);
+    expect(h.logs.matching(/released a claim that was never confirmed/)).toHaveLength(1);
+    expect(h.notices).toEqual([]);
+  });
+
+  it('an outcome whose record lost its connection is recorded on a later try, and reported once', async () => {
+    const receiver = await startWebhookReceiver();
+    const h = await harness();
+    await contacts(h, [[1, 'webhook', receiver.url]]);
+    await h.transition();
+    let failed = false;
+    const outbox: Outbox = {
+      ...h.outbox,
+      record: async (row, outcome) => {
+        if (!failed) {
+          failed = true;
+          throw connectionLost();
+        }
+        return h.outbox.record(row, outcome);
+      },
+    };
+    h.deliver({ outbox });
+    await waitForFinal(h, [1]);
+    expect(await rowOf(h, 1)).toMatchObject({ state: 'delivered', attempts: 1 });
+    expect(receiver.posts).toHaveLength(1);
+    expect(outcomes(h.events)).toEqual(['delivered']);
+    expect(h.logs.matching(/could not record an attempt outcome; trying again/)).toHaveLength(1);
+  });
+});

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
 import mysql, { type ResultSetHeader } from 'mysql2/promise';
 import { connectBus } from '../bus/connect.ts';
 import type { Config } from '../config/schema.ts';
@@ -14,6 +15,19 @@ import { DEMO_NAME, startHttpTarget, startTcpTarget, startTlsTarget } from './ta
 const BIN = fileURLToPath(new URL('../../bin/bearmon', import.meta.url));
 export const DEMO_DATABASE = 'bearmon_demo';
 const WORKERS = ['demo-w1', 'demo-w2', 'demo-w3'];
+/**
+ * The demo's result log ([nats] stream on the local server) starts empty, like its database.
+ * (A second stream for the demo is not possible: JetStream refuses streams whose subjects
+ * overlap.)
+ */
+async function resetDemoLog(config: Config): Promise<void> {
+  const nc = await connectBus({ ...config.nats, user: 'admin', password: 'bearmon-dev-admin' }, 'bearmon-demo-setup');
+  try {
+    await (await jetstreamManager(nc)).streams.delete(config.nats.stream).catch(() => false);
+  } finally {
+    await nc.close();
+  }
+}
 /** Families worth watching in the demo (heartbeats, run requests and assignments are noise here). */
 const SHOWN = /^bearmon\.(result|transition|decision|check|view|notify)\./;
 
@@ -82,7 +96,15 @@ export async function runCluster(config: Config, log: Logger, options: ClusterOp
       if (SHOWN.test(msg.subject)) process.stdout.write(`${formatEvent(msg.subject, msg.string())}\n`);
     },
   });
-  const common = { ...process.env, BEARMON_CONTROLLER_DATABASE: dsn, BEARMON_CONTROLLER_RELOADINTERVAL: '10', BEARMON_NATS_URL: config.nats.url.join(',') };
+  // The demo's database is made anew each time, so is its result log: a log from an earlier
+  // demo would otherwise hand the fresh database that run's transitions (and notify again).
+  await resetDemoLog(config);
+  const common = {
+    ...process.env,
+    BEARMON_CONTROLLER_DATABASE: dsn,
+    BEARMON_CONTROLLER_RELOADINTERVAL: '10',
+    BEARMON_NATS_URL: config.nats.url.join(','),
+  };
   const children: ChildProcess[] = [
     spawn(BIN, ['viewserver'], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...common, ...credentials('viewserver') } }),
     ...WORKERS.map((id, i) =>

@@ -205,7 +205,7 @@ export function createOutbox(cluster: Cluster): Outbox {
   const timeout = cluster.queryTimeoutMs;
   const select = async (sql: string, params: unknown[]) =>
     cluster.run((pool) => withPooledConnection(pool, async (c) => (await c.query<RowDataPacket[]>({ sql, timeout }, params))[0].map(toOutboxRow)));
-  const transaction = <T>(work: (c: PoolConnection) => Promise<T | null>) => cluster.run((pool: Pool) => inTransaction(pool, work));
+  const transaction = <T>(work: (c: PoolConnection) => Promise<T | null>) => cluster.run((pool: Pool) => inTransaction(pool, work, undefined, timeout));
 
   return {
     due: (now, limit) =>

@@ -16,17 +16,26 @@ export async function checkFence(connection: PoolConnection, view: number, timeo
   if (current > view) throw new FencedError(view, current);
 }
 
-/** Commits when `work` returns a value (that `keep` accepts); rolls back on null, a refused value and any error. */
-export function inTransaction<T>(pool: Pool, work: (c: PoolConnection) => Promise<T | null>, keep: (result: T) => boolean = () => true): Promise<T | null> {
+/**
+ * Commits when `work` returns a value (that `keep` accepts); rolls back on null, a refused
+ * value and any error. The transaction statements carry `timeoutMs` like every query: a
+ * server that hangs on COMMIT must not hold the caller (a delivery job, a stop) forever.
+ */
+export function inTransaction<T>(
+  pool: Pool,
+  work: (c: PoolConnection) => Promise<T | null>,
+  keep: (result: T) => boolean = () => true,
+  timeoutMs = 10_000,
+): Promise<T | null> {
+  const statement = (c: PoolConnection, sql: string) => c.query({ sql, timeout: timeoutMs });
   return withPooledConnection(pool, async (connection) => {
-    await connection.beginTransaction();
+    await statement(connection, 'START TRANSACTION');
     try {
       const result = await work(connection);
-      if (result !== null && keep(result)) await connection.commit();
-      else await connection.rollback();
+      await statement(connection, result !== null && keep(result) ? 'COMMIT' : 'ROLLBACK');
       return result;
     } catch (err) {
-      if (!isConnectionError(err)) await connection.rollback().catch(() => {});
+      if (!isConnectionError(err)) await statement(connection, 'ROLLBACK').catch(() => {});
       throw err;
     }
   });

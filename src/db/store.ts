@@ -120,7 +120,7 @@ export function createStore(options: StoreOptions): Store {
       return Promise.reject(new InvalidRequestError(`transition key must have 1..${TRANSITION_KEY_MAX} bytes (got ${bytes})`));
     }
     return cluster.run(async (pool) => {
-      const written = await inTransaction(pool, (connection) => writeTransition(connection, transition, timeout), (w) => w !== 'superseded');
+      const written = await inTransaction(pool, (connection) => writeTransition(connection, transition, timeout), (w) => w !== 'superseded', timeout);
       if (!written) return 'already-written';
       if (written === 'superseded') return 'superseded';
       if (written.outboxError !== undefined) options.onOutboxError?.(transition, written.outboxError);

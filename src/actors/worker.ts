@@ -12,6 +12,7 @@ import { noMetrics, type Metrics } from '../metrics/metrics.ts';
 import { showValue } from '../validation.ts';
 import { DEFAULT_RETRY, publishWithRetry, type RetryPolicy } from './publish-retry.ts';
 import { createWorkQueue } from './work-queue.ts';
+import { clip } from '../text.ts';
 
 /**
  * The worker actor: takes run requests from bearmon.run.<id>, runs each check with
@@ -177,7 +178,7 @@ export function buildResult(worker: string, request: RunRequest, result: CheckRe
     worker,
     assignment: request.assignment,
     status: result.status,
-    message: result.message.length > MAX_MESSAGE_CHARS ? `${result.message.slice(0, MAX_MESSAGE_CHARS - 1)}…` : result.message,
+    message: clip(result.message, MAX_MESSAGE_CHARS),
     durationMs: Math.max(0, result.durationMs),
     view: request.view,
     at: new Date(completedAt).toISOString(),

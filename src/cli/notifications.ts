@@ -4,6 +4,7 @@ import { errorMessage } from '../db/errors.ts';
 import { createOutbox, type Outbox, type OutboxListing, type OutboxState } from '../db/outbox.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { showValue } from '../validation.ts';
+import { clip } from '../text.ts';
 
 /** Exit codes of `bearmon notifications list|retry`, so scripts can branch on the outcome. */
 export const NOTIFICATIONS_EXIT = { ok: 0, notRetried: 1, badInput: 2, databaseError: 3 } as const;
@@ -194,17 +195,16 @@ function listingJson(row: OutboxListing) {
 /** `ID CREATED check ID (NAME) contact ID (TYPE) STATUS STATE attempts N [due T] OUTCOME` */
 function listingLine(row: OutboxListing): string {
   const due = row.state === 'pending' ? ` due ${isoSeconds(row.nextAttemptAt)}` : '';
-  const outcome = row.outcome === null ? '-' : cut(oneLine(row.outcome), OUTCOME_WIDTH);
+  const outcome = row.outcome === null ? '-' : clip(oneLine(row.outcome), OUTCOME_WIDTH);
   return `${row.id} ${isoSeconds(row.createdAt)} ${describe(row)} ${row.status} ${row.state} attempts ${row.attempts}${due} ${outcome}`;
 }
 
 function describe(row: OutboxListing): string {
-  return `check ${row.check.id} (${cut(oneLine(row.check.name), 64)}) contact ${row.contactId} (${row.contact ? cut(oneLine(row.contact.type), 32) : 'missing'})`;
+  return `check ${row.check.id} (${clip(oneLine(row.check.name), 64)}) contact ${row.contactId} (${row.contact ? clip(oneLine(row.contact.type), 32) : 'missing'})`;
 }
 
 /** Control characters (a newline in a hand-edited name) would break the one-line form. */
 const oneLine = (text: string) => text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 const isoSeconds = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function streams(deps: NotificationsDeps) {

@@ -1,4 +1,5 @@
 import type { Notification } from './types.ts';
+import { clip } from '../text.ts';
 
 /** SMS bodies stay within two segments; the mail carries the full text. */
 export const SMS_MAX_CHARS = 320;
@@ -8,10 +9,6 @@ export const VOICE_REASON_MAX_CHARS = 300;
 /** Header-safe: a check name with a line break must not start a new header or SMS line. */
 function oneLine(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
-}
-
-function clip(text: string, max: number): string {
-  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
 }
 
 /** gobearmon's one-liner: "Check [web] is now offline: HTTP 500". */

@@ -4,6 +4,7 @@ import { route, type AlertRow } from '../notify/routing.ts';
 import type { Cluster } from './cluster.ts';
 import { checkFence, inTransaction, withPooledConnection } from './sql.ts';
 import type { Transition } from './store.ts';
+import { clip } from '../text.ts';
 
 /** One notification owed by a recorded transition (a `bearmon_notifications` row). */
 export interface OutboxRow {
@@ -52,7 +53,6 @@ export interface AttemptRecord {
 const MESSAGE_MAX = 4096;
 const WORKERS_MAX = 2048;
 const DETAIL_MAX = 1024;
-const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 const ROW_COLUMNS = `id, notification_key, transition_key, check_id, alert_id, contact_id, contact_type, contact_data,
   check_name, check_type, check_data, status, message, workers, transition_at, state, attempts,
@@ -90,7 +90,7 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
     String(check.type ?? ''),
     String(check.data ?? ''),
     t.to,
-    cut(t.message ?? '', MESSAGE_MAX),
+    clip(t.message ?? '', MESSAGE_MAX),
     workersJson(t.workers ?? []),
     t.at,
     t.at,
@@ -260,7 +260,7 @@ export function createOutbox(cluster: Cluster): Outbox {
     record: async (row, outcome) =>
       (await transaction(async (c) => {
         const state: OutboxState = outcome.result === 'retry' ? 'pending' : outcome.result;
-        const detail = cut(outcome.detail, DETAIL_MAX);
+        const detail = clip(outcome.detail, DETAIL_MAX);
         const finished = state === 'pending' ? null : outcome.at;
         const [update] = await c.query<ResultSetHeader>(
           {
@@ -280,16 +280,17 @@ export function createOutbox(cluster: Cluster): Outbox {
     resolveStale: async (row, who, resolution, detail, at) =>
       (await transaction(async (c) => {
         await checkFence(c, who.view, timeout);
+        const text = clip(detail, DETAIL_MAX);
         const [update] = await c.query<ResultSetHeader>(
           {
             sql: `UPDATE bearmon_notifications SET state = ?, next_attempt_at = ?, outcome = ?, finished_at = ?
                   WHERE id = ? AND state = 'sending' AND attempts = ?`,
             timeout,
           },
-          [resolution === 'retry' ? 'pending' : 'unconfirmed', at, cut(detail, DETAIL_MAX), resolution === 'retry' ? null : at, row.id, row.attempts],
+          [resolution === 'retry' ? 'pending' : 'unconfirmed', at, text, resolution === 'retry' ? null : at, row.id, row.attempts],
         );
         if (update.affectedRows !== 1) return null;
-        await finishAttempt(c, row, 'unconfirmed', cut(detail, DETAIL_MAX), at, timeout);
+        await finishAttempt(c, row, 'unconfirmed', text, at, timeout);
         return true;
       })) === true,
     byKey: async (key) => (await select(`SELECT ${ROW_COLUMNS} FROM bearmon_notifications WHERE notification_key = ?`, [key]))[0] ?? null,
@@ -336,7 +337,7 @@ export function createOutbox(cluster: Cluster): Outbox {
       const done = await transaction<RequeueResult>(async (c) => {
         const before = await readRow(c, ' FOR UPDATE');
         if (!before || !REQUEUEABLE_STATES.includes(before.state)) return { requeued: false, row: before };
-        const outcome = cut(`${REQUEUE_NOTE} at ${at.toISOString()}${before.outcome ? `; was: ${before.outcome}` : ''}`, DETAIL_MAX);
+        const outcome = clip(`${REQUEUE_NOTE} at ${at.toISOString()}${before.outcome ? `; was: ${before.outcome}` : ''}`, DETAIL_MAX);
         // Conditional, like claim and record: a row that changed meanwhile is not touched.
         const [update] = await c.query<ResultSetHeader>(
           {

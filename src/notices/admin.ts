@@ -4,6 +4,7 @@ import type { ContactContext, SendOutcome } from '../contacts/types.ts';
 import type { Logger } from '../log.ts';
 import { admitNotice, DEFAULT_MAX_PER_WINDOW, initialNoticeState, mailFailed, type HeldCounts, type NoticePolicy, type NoticeState } from './policy.ts';
 import { ADMIN_NOTICE_KINDS, type AdminNotice } from './types.ts';
+import { clip } from '../text.ts';
 
 export interface AdminNotifierOptions {
   /** `[smtp]` (host, from, admin, adminInterval, credentials) and the mail transport. */
@@ -141,7 +142,7 @@ export function summary(notice: AdminNotice): string {
 /** Header-safe: control characters (a line break could start a new header) become blanks. */
 export function adminMailSubject(notice: AdminNotice): string {
   const text = `[bearmon] ${summary(notice)}`.replace(/[\x00-\x1f\x7f-\x9f\u2028\u2029]+/g, ' ').trim();
-  return text.length > SUBJECT_MAX_CHARS ? `${text.slice(0, SUBJECT_MAX_CHARS - 1)}…` : text;
+  return clip(text, SUBJECT_MAX_CHARS);
 }
 
 /** What happened and what it means, the facts, the time, and what the rate limit held back. */

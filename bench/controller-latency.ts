@@ -15,7 +15,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { startWorker, type WorkerHandle } from '../src/actors/worker.ts';
 import { decode, resultMessage } from '../src/bus/messages.ts';
-import { subject } from '../src/bus/subjects.ts';
+import { checkFilter, subject } from '../src/bus/subjects.ts';
 import { createCheckRegistry } from '../src/checks/registry.ts';
 import { startController, type ControllerHandle } from '../src/controller/controller.ts';
 import { createStore, type Store } from '../src/db/store.ts';
@@ -169,7 +169,7 @@ async function startCluster(env: LatencyEnv, checkId: number, events: EventEmitt
         events.emit('result', decoded.value);
       },
     });
-    observer.subscribe(subject.transition(checkId), {
+    observer.subscribe(checkFilter('transition', checkId), {
       callback: (_err, msg) => {
         const at = Date.now();
         const decoded = decode(transitionEvent, msg.data);

@@ -76,7 +76,7 @@ send({ type: 'ready', startupMs: performance.now() - began });
 // As the controller role runs it: a second fold of the stream that stores snapshots.
 const snapshotMs = settings.snapshotMs ?? 60_000;
 const keeper = snapshotMs > 0
-  ? startStandby({ nc, stream: settings.stream, confirmations: settings.confirmations, log: tally.log, snapshots: createSnapshotStore(nc), saveEveryMs: snapshotMs })
+  ? startStandby({ nc, stream: settings.stream, confirmations: settings.confirmations, log: tally.log, snapshots: createSnapshotStore(nc, 'bench'), saveEveryMs: snapshotMs, trust: { viewless: true } })
   : undefined;
 
 const sample = (gc: boolean): ChildReply => {

@@ -8,7 +8,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { buildResult, resultMessageId } from '../src/actors/worker.ts';
 import { decode, runRequest, type Heartbeat, type RunRequest } from '../src/bus/messages.ts';
-import { subject } from '../src/bus/subjects.ts';
+import { subject, wildcard } from '../src/bus/subjects.ts';
 import type { NatsLogin } from './nats.ts';
 
 export interface SimWorkerOptions {
@@ -54,7 +54,7 @@ export async function startSimWorkers(options: SimWorkerOptions): Promise<SimWor
         () => void stats.publishFailed++,
       ).finally(() => void unacked--);
     };
-    nc.subscribe(subject.run(id), {
+    nc.subscribe(wildcard.runsFor(id), {
       callback: (_err, msg) => {
         const receivedAt = Date.now();
         const decoded = decode(runRequest, msg.data);

@@ -62,18 +62,18 @@ export async function benchTakeover(): Promise<BenchReport> {
       while (standby.progress().seq < last) await new Promise((resolve) => setTimeout(resolve, 20));
     };
     const followBegan = performance.now();
-    const first = startStandby({ nc, stream: STREAM, confirmations: 2, log, retryMs: 100 });
+    const first = startStandby({ nc, stream: STREAM, confirmations: 2, log, retryMs: 100, trust: VIEWLESS });
     await waitCaughtUp(first);
     const caughtUpMs = performance.now() - followBegan;
 
     // A snapshot of everything so far, as the controller process's keeper stores it.
-    const snapshots = createSnapshotStore(nc);
+    const snapshots = createSnapshotStore(nc, CONTROLLER);
     const created = (await (await jetstreamManager(nc)).streams.info(STREAM)).created;
     const { bytes } = await snapshots.save({ name: STREAM, created }, await first.handOver());
     const coldWithSnapshot = await takeOver(undefined, snapshots);
 
     const restartBegan = performance.now();
-    const second = startStandby({ nc, stream: STREAM, confirmations: 2, log, retryMs: 100, snapshots });
+    const second = startStandby({ nc, stream: STREAM, confirmations: 2, log, retryMs: 100, snapshots, trust: VIEWLESS });
     await waitCaughtUp(second);
     const fromSnapshotMs = performance.now() - restartBegan;
     const warm = await takeOver(second);
@@ -96,6 +96,10 @@ export async function benchTakeover(): Promise<BenchReport> {
   }
 }
 
+/** The log is written as a single controller without a viewserver (view 0) writes it. */
+const CONTROLLER = 'bench';
+const VIEWLESS = { viewless: true };
+
 /** Assignments and their results round-robin over the checks and workers; returns ms taken. */
 async function fillLog(nc: Awaited<ReturnType<typeof connect>>): Promise<number> {
   const js = jetstream(nc);
@@ -103,7 +107,7 @@ async function fillLog(nc: Awaited<ReturnType<typeof connect>>): Promise<number>
   const start = Date.parse('2026-01-01T00:00:00Z');
   const pending = new Set<Promise<unknown>>();
   for (let checkId = 1; checkId <= CHECKS; checkId++) {
-    await js.publish(subject.check(checkId), JSON.stringify({ type: 'check', checkId, interval: 60, delay: 1, status: 'online', at: new Date(start).toISOString() }));
+    await js.publish(subject.check(CONTROLLER, checkId), JSON.stringify({ type: 'check', checkId, interval: 60, delay: 1, status: 'online', at: new Date(start).toISOString() }));
   }
   for (let i = 0; i < RECORDS / 2; i++) {
     const checkId = (i % CHECKS) + 1;
@@ -111,7 +115,7 @@ async function fillLog(nc: Awaited<ReturnType<typeof connect>>): Promise<number>
     const at = new Date(start + i * 10).toISOString();
     const assignment = `bench.0.${i.toString(36)}`;
     const events: [string, object][] = [
-      [subject.assign(checkId), { type: 'assign', checkId, worker, assignment, at }],
+      [subject.assign(CONTROLLER, checkId), { type: 'assign', checkId, worker, assignment, at }],
       [subject.result(worker, checkId), { type: 'result', checkId, worker, status: 'online', at, message: 'ok', assignment }],
     ];
     for (const [name, event] of events) {

@@ -17,6 +17,7 @@ const FORMATS: Record<SubjectFamily, (p: Payload) => string> = {
   run: (p) => `${time(p.at)}  run         check ${str(p.checkId).padEnd(6)} ${'-'.padEnd(14)} ${str(p.checkType).padEnd(13)} ${str(p.assignment)}`,
   worker: (p) => `${time(p.at)}  heartbeat   ${' '.repeat(12)} ${str(p.worker).padEnd(14)} ${`${str(p.running)}/${str(p.capacity)} busy`.padEnd(13)}`,
   ping: (p) => `${time(p.at)}  ping        ${' '.repeat(12)} ${str(p.worker).padEnd(14)}`,
+  pong: (p) => `${time(p.at)}  pong        ${' '.repeat(12)} ${str(p.worker).padEnd(14)}`,
   view: (p) => `${time(p.at)}  VIEW        view ${str(p.view).padEnd(7)} ${str(p.controller).padEnd(14)} controller`,
   control: (p) => `${time(p.at)}  control     ${JSON.stringify(p).slice(0, 120)}`,
 };

@@ -61,7 +61,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
     const js = jetstream(nc);
     const publish = (event: NotifyEvent) => {
       const msgID = `notify:${event.notification}:${event.attempt}:${event.outcome}`;
-      js.publish(subject.notify(event.checkId), JSON.stringify(event), { msgID }).catch((err: Error) =>
+      js.publish(subject.notify(config.worker.id, event.checkId), JSON.stringify({ ...event, view }), { msgID }).catch((err: Error) =>
         log.error({ checkId: event.checkId, error: err.message }, 'could not log a notification event'),
       );
     };
@@ -84,13 +84,13 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       onRecorded: (transition, outcome) => {
         if (outcome === 'written') delivery.wake();
         // Tells a successor (and standbys) that this transition needs no rewrite.
-        const event = { type: 'recorded', checkId: transition.checkId, key: transition.key, transitionAt: transition.at.toISOString(), outcome, at: new Date().toISOString() };
-        js.publish(subject.decision(transition.checkId), JSON.stringify(event), { msgID: `recorded:${transition.key}` }).catch((err: Error) =>
+        const event = { type: 'recorded', checkId: transition.checkId, key: transition.key, transitionAt: transition.at.toISOString(), outcome, at: new Date().toISOString(), view };
+        js.publish(subject.decision(config.worker.id, transition.checkId), JSON.stringify(event), { msgID: `recorded:${transition.key}` }).catch((err: Error) =>
           log.warn({ checkId: transition.checkId, error: err.message }, 'could not log that a transition was recorded'),
         );
       },
     });
-    const snapshots = config.controller.snapshotInterval > 0 ? createSnapshotStore(nc) : undefined;
+    const snapshots = config.controller.snapshotInterval > 0 ? createSnapshotStore(nc, config.worker.id) : undefined;
     // A controller that fails to start must not leave delivery claiming, the writer or the pools behind.
     const abandon = async () => {
       await writer.stop().catch(() => {});
@@ -120,7 +120,16 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
     // Keeps the stored snapshot fresh: a second fold of the log, from the stream (exact by
     // sequence, which the live controller's fold is not), in the background.
     const keeper = snapshots
-      ? startStandby({ nc, stream: config.nats.stream, confirmations: config.controller.confirmations, log, snapshots, saveEveryMs: config.controller.snapshotInterval })
+      ? startStandby({
+          nc,
+          stream: config.nats.stream,
+          confirmations: config.controller.confirmations,
+          log,
+          snapshots,
+          saveEveryMs: config.controller.snapshotInterval,
+          trust: { viewless: view === 0 },
+          metrics: options.metrics,
+        })
       : undefined;
     return {
       stop: async () => {

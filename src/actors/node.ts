@@ -24,12 +24,12 @@ export function viewRole(config: Config, log: Logger, metrics?: Metrics): ExtraR
     const pings = respondToPings({ nc, id, startedAt: new Date().toISOString(), canControl: true, log });
     let running: Running | undefined;
     let chain = Promise.resolve();
-    const snapshots = config.controller.snapshotInterval > 0 ? createSnapshotStore(nc) : undefined;
-    const newStandby = () => startStandby({ nc, stream: config.nats.stream, confirmations: config.controller.confirmations, log, snapshots });
+    const snapshots = config.controller.snapshotInterval > 0 ? createSnapshotStore(nc, id) : undefined;
+    // Under a viewserver a controller's lines count only after the view naming it (never viewless).
+    const newStandby = () => startStandby({ nc, stream: config.nats.stream, confirmations: config.controller.confirmations, log, snapshots, trust: { viewless: false }, metrics });
     // Folds the result log while another worker controls, so taking over reads only its tail.
     let standby: Standby | undefined = newStandby();
     const apply = async (view: ViewMessage) => {
-      worker.observeView(view.view);
       const named = view.controller === id;
       if (running && (!named || running.view !== view.view)) {
         log.info({ worker: id, view: view.view, controller: view.controller }, 'stepping down as controller: a newer view');
@@ -57,6 +57,8 @@ export function viewRole(config: Config, log: Logger, metrics?: Metrics): ExtraR
       id,
       log,
       onView: (view) => {
+        // At once, not behind a role change in progress: the new controller's requests may follow right away.
+        worker.observeView(view);
         chain = chain.then(() => apply(view)).catch((err: Error) => log.error({ err: err.message, view: view.view }, 'could not change role'));
       },
     });

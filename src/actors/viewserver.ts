@@ -1,15 +1,16 @@
 import { Kvm, type KV } from '@nats-io/kv';
-import type { Msg, NatsConnection } from '@nats-io/transport-node';
+import { headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { connectBus } from '../bus/connect.ts';
 import { decode, heartbeat, viewMessage, type Pong, type ViewMessage } from '../bus/messages.ts';
-import { familyWildcard, subject } from '../bus/subjects.ts';
+import { heartbeatOf, subject, wildcard } from '../bus/subjects.ts';
 import type { Config } from '../config/schema.ts';
 import { createContactContext } from '../contacts/registry.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { createAdminNotifier } from '../notices/admin.ts';
 import { showValue } from '../validation.ts';
-import { pingWorker, type PingOutcome } from './ping-responder.ts';
+import { createPinger, type PingOutcome } from './ping-responder.ts';
+import { CLOSE_BUS_MS, drainThenClose, stopWithin } from './shutdown.ts';
 import { terminationSignal } from './worker.ts';
 
 /**
@@ -21,13 +22,24 @@ import { terminationSignal } from './worker.ts';
  */
 export interface ViewserverDeps {
   nc: NatsConnection;
+  /**
+   * The connection pings and pongs travel on (default `nc`). Its own connection keeps the
+   * liveness path clear of whatever floods the main one (heartbeats, view requests).
+   */
+  liveness?: NatsConnection;
   log: Logger;
   /** Fixed candidate list ([viewserver] controller). Empty or absent: discover them from worker heartbeats. */
   candidates?: string[];
   periodMs?: number;
   timeoutMs?: number;
-  /** Consecutive missed pings after which the controller is replaced. */
+  /**
+   * Consecutive unanswered pings (timeouts) after which the controller is replaced: a busy
+   * or slow controller is late, not dead. "No responders" — no process subscribed at all,
+   * as after a kill — replaces it at once.
+   */
   misses?: number;
+  /** How often the current view is said again on bearmon.view.current (default 30 s). */
+  repeatMs?: number;
   now?: () => number;
   /** Discovery only: a worker silent this long is no longer a candidate (default 5000 ms). */
   discoveryTtlMs?: number;
@@ -58,7 +70,11 @@ export const VIEW_BUCKET = 'bearmon_view';
 export const VIEW_KEY = 'current';
 export const DEFAULT_PERIOD_MS = 1000;
 export const DEFAULT_TIMEOUT_MS = 500;
-export const DEFAULT_MISSES = 1;
+export const DEFAULT_MISSES = 3;
+export const DEFAULT_REPEAT_MS = 30_000;
+/** Requests for the view (bearmon.view.get) are answered at most this often, so a flood of them cannot flood the bus or the log. */
+const MIN_REPEAT_GAP_MS = 250;
+const MAX_HEARTBEAT_BYTES = 1024;
 const DEFAULT_DISCOVERY_TTL_MS = 5000;
 const DEFAULT_DISCOVERY_GRACE_MS = 1500;
 
@@ -81,15 +97,40 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
   log.info({ view: view.view, controller: view.controller, candidates: fixed.length > 0 ? fixed : 'discovered from heartbeats' }, 'viewserver started');
 
   const discovery = fixed.length === 0 ? discoverCandidates(deps.nc, log, now, deps.discoveryTtlMs ?? DEFAULT_DISCOVERY_TTL_MS) : undefined;
+  const pinger = await createPinger(deps.liveness ?? deps.nc, log, (reason) => deps.metrics?.untrusted('pong', reason));
   const startedAt = now();
   const states = new Map<string, Candidate>();
   let noCandidateReported = false;
 
-  const onGet = (err: Error | null, msg: Msg) => {
+  /**
+   * Says the view on bearmon.view.current — the only place a worker takes it from. The
+   * message id makes the result log store each view once per duplicate window, however
+   * often it is said.
+   */
+  let lastSaid = 0;
+  let sayTimer: NodeJS.Timeout | undefined;
+  const say = () => {
+    clearTimeout(sayTimer);
+    sayTimer = undefined;
+    lastSaid = Date.now();
+    const h = natsHeaders();
+    h.set('Nats-Msg-Id', `view-${view.view}`);
+    try {
+      deps.nc.publish(subject.view('current'), JSON.stringify(view), { headers: h });
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not say the view');
+    }
+  };
+  const sayAgainSoon = () => {
+    if (sayTimer) return;
+    sayTimer = setTimeout(say, Math.max(0, lastSaid + MIN_REPEAT_GAP_MS - Date.now()));
+  };
+  const onGet = (err: Error | null) => {
     if (err) return log.error({ err: err.message }, 'view request subscription failed');
-    msg.respond(JSON.stringify(view));
+    sayAgainSoon();
   };
   const getSubscription = deps.nc.subscribe(subject.view('get'), { callback: onGet });
+  const repeater = setInterval(sayAgainSoon, deps.repeatMs ?? DEFAULT_REPEAT_MS);
 
   /** Everyone worth a ping: the fixed list, or the discovered workers plus the controller (even before its first heartbeat). */
   function candidateIds(): string[] {
@@ -101,7 +142,7 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
 
   async function round(): Promise<void> {
     const ids = candidateIds();
-    const outcomes = await Promise.all(ids.map((id) => pingWorker(deps.nc, id, timeoutMs, log)));
+    const outcomes = await Promise.all(ids.map((id) => pinger.ping(id, timeoutMs)));
     for (const id of states.keys()) if (!ids.includes(id)) states.delete(id);
     ids.forEach((id, i) => record(id, outcomes[i]!));
     await decide();
@@ -118,7 +159,8 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
       return;
     }
     if (state.misses === 0) log.info({ worker: id, problem: outcome.reason }, 'candidate missed a ping');
-    state.misses++;
+    // Nobody subscribed: the process is gone (or cut off and known so by the server), not late.
+    state.misses = outcome.reason === 'no responders' ? Math.max(state.misses + 1, missLimit) : state.misses + 1;
     state.lastProblem = outcome.reason;
   }
 
@@ -162,7 +204,7 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
     view = next;
     log.info({ view: next.view, controller, previous }, controller === null ? 'new view without a controller' : 'new view');
     deps.metrics?.viewChanged(next.view, controller !== null);
-    deps.nc.publish(subject.view('current'), JSON.stringify(next));
+    say();
   }
 
   /** The write failed: either another viewserver moved the view on (take its view) or the store is unreachable (try next round). */
@@ -186,6 +228,9 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
   return {
     stop: async () => {
       await loop.stop();
+      clearInterval(repeater);
+      clearTimeout(sayTimer);
+      pinger.stop();
       getSubscription.unsubscribe();
       discovery?.stop();
       log.info({ view: view.view, controller: view.controller }, 'viewserver stopped');
@@ -238,14 +283,15 @@ function discoverCandidates(nc: NatsConnection, log: Logger, now: () => number, 
   const lastHeard = new Map<string, number>();
   const onHeartbeat = (err: Error | null, msg: Msg) => {
     if (err) return log.error({ err: err.message }, 'heartbeat subscription failed');
-    const token = msg.subject.split('.')[2];
+    const token = heartbeatOf(msg.subject);
+    if (!token || msg.data.length > MAX_HEARTBEAT_BYTES) return;
     const decoded = decode(heartbeat, msg.data);
     if (!decoded.ok) return log.warn({ subject: msg.subject, error: decoded.error, payload: showValue(msg.string(), 200) }, `ignored a bad heartbeat: ${decoded.error}`);
     if (decoded.value.worker !== token) return log.warn({ subject: msg.subject, worker: decoded.value.worker }, 'ignored a heartbeat whose worker differs from its subject');
     if (!lastHeard.has(token)) log.info({ worker: token }, 'discovered a candidate');
     lastHeard.set(token, now());
   };
-  const subscription = nc.subscribe(familyWildcard('worker'), { callback: onHeartbeat });
+  const subscription = nc.subscribe(wildcard.heartbeats(), { callback: onHeartbeat });
   return {
     live: () => {
       const cutoff = now() - ttlMs;
@@ -264,7 +310,7 @@ interface ViewStore {
 }
 
 async function openViewStore(nc: NatsConnection, log: Logger): Promise<ViewStore> {
-  const kv: KV = await new Kvm(nc).create(VIEW_BUCKET, { history: 1 });
+  const kv: KV = await openViewBucket(nc);
   return {
     load: async (at) => {
       const entry = await kv.get(VIEW_KEY);
@@ -282,15 +328,41 @@ async function openViewStore(nc: NatsConnection, log: Logger): Promise<ViewStore
 }
 
 /**
+ * The view's bucket: opened, or made when this credential may make buckets (admin; the
+ * viewserver's own credential may only read and write its key: `bearmon setup` makes it).
+ */
+export async function openViewBucket(nc: NatsConnection): Promise<KV> {
+  const kvm = new Kvm(nc);
+  try {
+    const kv = await kvm.open(VIEW_BUCKET);
+    // open() does not look: status() reads the bucket's stream and fails when it is missing.
+    await kv.status();
+    return kv;
+  } catch (err) {
+    if (!/stream not found|bucket not found|not found/i.test((err as Error).message)) throw err;
+  }
+  try {
+    return await kvm.create(VIEW_BUCKET, { history: 1 });
+  } catch (err) {
+    const message = (err as Error).message;
+    if (/permission/i.test(message)) throw new Error(`KV bucket ${VIEW_BUCKET} does not exist, and this credential may not make it: run \`bearmon setup\` with the admin credentials (${message})`);
+    throw err;
+  }
+}
+
+/**
  * `bearmon viewserver`: connects to NATS, runs the viewserver with the [viewserver]
  * settings until `shutdown` aborts (by default on SIGINT or SIGTERM), then stops it.
  */
 export async function runViewserverProcess(config: Config, log: Logger, shutdown: AbortSignal = terminationSignal(), metrics?: Metrics): Promise<void> {
   const nc = await connectBus(config.nats, 'bearmon-viewserver');
   void logConnectionEvents(nc, log.child({ role: 'viewserver' }));
+  // Pings on a connection of their own: a flood on the main one cannot delay a pong.
+  const liveness = await connectBus(config.nats, 'bearmon-viewserver-liveness');
   const notifier = createAdminNotifier({ ctx: createContactContext(config, log), log: log.child({ role: 'viewserver' }) });
   const viewserver = await startViewserver({
     nc,
+    liveness,
     log,
     candidates: config.viewserver.controller,
     periodMs: config.viewserver.heartbeatPeriod,
@@ -300,9 +372,16 @@ export async function runViewserverProcess(config: Config, log: Logger, shutdown
     metrics,
   });
   if (!shutdown.aborted) await new Promise((resolve) => shutdown.addEventListener('abort', resolve, { once: true }));
-  await viewserver.stop();
-  await nc.drain();
-  await notifier.idle();
+  // Bounded (src/actors/shutdown.ts): with NATS gone a drain never ends.
+  await stopWithin(
+    [
+      { name: 'viewserver', run: () => viewserver.stop() },
+      { name: 'NATS liveness connection', run: () => liveness.close() },
+      { name: 'NATS connection', run: () => drainThenClose(nc, log), reserveMs: CLOSE_BUS_MS },
+      { name: 'admin notices', run: () => notifier.idle() },
+    ],
+    { log },
+  );
 }
 
 async function logConnectionEvents(nc: NatsConnection, log: Logger): Promise<void> {

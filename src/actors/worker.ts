@@ -2,7 +2,7 @@ import { jetstream } from '@nats-io/jetstream';
 import type { Msg } from '@nats-io/transport-node';
 import { connectBus, type NatsConnection } from '../bus/connect.ts';
 import { decode, runRequest, type Heartbeat, type ResultMessage, type RunRequest } from '../bus/messages.ts';
-import { subject } from '../bus/subjects.ts';
+import { runSender, subject, wildcard } from '../bus/subjects.ts';
 import { createCheckRegistry } from '../checks/registry.ts';
 import { CheckRunner } from '../checks/run.ts';
 import type { CheckResult } from '../checks/types.ts';
@@ -11,6 +11,7 @@ import type { Logger } from '../log.ts';
 import { noMetrics, type Metrics } from '../metrics/metrics.ts';
 import { showValue } from '../validation.ts';
 import { DEFAULT_RETRY, publishWithRetry, type RetryPolicy } from './publish-retry.ts';
+import { CLOSE_BUS_MS, drainThenClose, stopWithin } from './shutdown.ts';
 import { createWorkQueue } from './work-queue.ts';
 import { clip } from '../text.ts';
 
@@ -50,8 +51,11 @@ export interface WorkerHandle {
   /** Stops taking work, drops queued requests, cancels runs in flight (publishing nothing for them). */
   stop(): Promise<void>;
   stats(): WorkerStats;
-  /** A view seen elsewhere (the view follower): run requests of older views are dropped from now on. */
-  observeView(view: number): void;
+  /**
+   * The newest view from the viewserver (the view follower): from now on only run requests
+   * from the controller it names, stamped with its number, are obeyed. Nothing else moves it.
+   */
+  observeView(view: { view: number; controller: string | null }): void;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 1000;
@@ -69,8 +73,11 @@ export function resultMessageId(worker: string, assignment: string): string {
   return `result.${worker}.${assignment}`;
 }
 
+/** A run request is a check definition (≤ 64 KiB) and a few fields; anything larger is refused unread. */
+const MAX_RUN_REQUEST_BYTES = 80 * 1024;
+
 export function startWorker(deps: WorkerDeps): WorkerHandle {
-  const runSubject = subject.run(deps.id);
+  const runSubject = wildcard.runsFor(deps.id);
   if (!Number.isInteger(deps.numThreads) || deps.numThreads < 1) throw new RangeError(`numThreads must be a positive integer, got ${deps.numThreads}`);
   const now = deps.now ?? Date.now;
   const runner = deps.runner ?? new CheckRunner(createCheckRegistry());
@@ -119,32 +126,38 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
     );
   }
 
+  /** Drops are counted always, logged at most 10 times per reason and minute (a flood must not flood the log). */
+  const dropLog = new Map<string, { since: number; count: number }>();
+  const drop = (reason: 'bad-request' | 'old-view' | 'queue-full' | 'not-from-controller', fields: object, message: string) => {
+    counters.dropped++;
+    metrics.runDropped(reason);
+    const at = now();
+    const seen = dropLog.get(reason);
+    if (!seen || at - seen.since > 60_000) dropLog.set(reason, { since: at, count: 1 });
+    else if (++seen.count > 10) return;
+    log.warn({ ...fields, reason }, message);
+  };
+
   const onRequest = (err: Error | null, msg: Msg) => {
     if (err) return log.error({ subject: runSubject, err: err.message }, 'run subscription failed');
     if (shutdown.signal.aborted) return;
+    // Who sent it is in the subject (bearmon.run.<me>.<controller>), bound to the sender's credential by nats.conf.
+    const sender = runSender(msg.subject, deps.id);
+    if (sender === undefined || msg.data.length > MAX_RUN_REQUEST_BYTES) return drop('bad-request', { subject: msg.subject, bytes: msg.data.length }, 'dropped a run request on a malformed subject or too large');
+    if (inForce && sender !== inForce.controller) {
+      return drop('not-from-controller', { subject: msg.subject, sender, view: inForce.view, controller: inForce.controller }, 'dropped a run request from a worker the view does not name controller');
+    }
     const decoded = decode(runRequest, msg.data);
-    if (!decoded.ok) {
-      counters.dropped++;
-      metrics.runDropped('bad-request');
-      log.warn({ subject: msg.subject, error: decoded.error, payload: showValue(msg.string(), 200) }, `dropped a bad run request: ${decoded.error}`);
-      return;
-    }
+    if (!decoded.ok) return drop('bad-request', { subject: msg.subject, error: decoded.error, payload: showValue(msg.string(), 200) }, `dropped a bad run request: ${decoded.error}`);
     const request = decoded.value;
-    // Fencing: a controller of an older view has been replaced; its requests are void.
-    if (request.view < highestView) {
-      counters.dropped++;
-      metrics.runDropped('old-view');
-      log.warn({ checkId: request.checkId, assignment: request.assignment, view: request.view, current: highestView }, 'dropped a run request from a replaced controller (older view)');
-      return;
+    // Fencing: only the view in force counts (0 while no viewserver has spoken); a request can never move it.
+    const current = inForce?.view ?? 0;
+    if (request.view !== current) {
+      return drop('old-view', { checkId: request.checkId, assignment: request.assignment, view: request.view, current }, `dropped a run request of view ${request.view} (the view in force is ${current})`);
     }
-    highestView = request.view;
-    if (!queue.offer(request)) {
-      counters.dropped++;
-      metrics.runDropped('queue-full');
-      log.warn({ checkId: request.checkId, assignment: request.assignment, running: queue.running, queued: queue.queued }, 'run queue full: dropped a run request');
-    }
+    if (!queue.offer(request)) drop('queue-full', { checkId: request.checkId, assignment: request.assignment, running: queue.running, queued: queue.queued }, 'run queue full: dropped a run request');
   };
-  let highestView = 0;
+  let inForce: { view: number; controller: string | null } | undefined;
   const subscription = deps.nc.subscribe(runSubject, { callback: onRequest });
 
   const heartbeat = startHeartbeat(deps, now, log, () => queue.running);
@@ -165,8 +178,8 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
   return {
     stop: () => (stopped ??= stop()),
     stats: () => ({ running: queue.running, queued: queue.queued, ...counters }),
-    observeView: (view: number) => {
-      highestView = Math.max(highestView, view);
+    observeView: (view) => {
+      if (!inForce || view.view > inForce.view) inForce = { view: view.view, controller: view.controller };
     },
   };
 }
@@ -239,9 +252,15 @@ export async function runWorkerProcess(
   const started = await Promise.all(roles.map((role) => role(nc, worker)));
   await aborted(shutdown);
   log.info({ worker: config.worker.id }, 'worker shutting down');
-  for (const role of started) await role.stop();
-  await worker.stop();
-  await nc.drain();
+  // Bounded (src/actors/shutdown.ts): with NATS or MySQL gone a step may never finish.
+  await stopWithin(
+    [
+      ...started.map((role, i) => ({ name: started.length > 1 ? `role ${i + 1}` : 'role', run: () => role.stop() })),
+      { name: 'worker', run: () => worker.stop() },
+      { name: 'NATS connection', run: () => drainThenClose(nc, log), reserveMs: CLOSE_BUS_MS },
+    ],
+    { log },
+  );
 }
 
 /** Aborts on the first SIGINT or SIGTERM: the process's edge, so only the CLI path uses it. */

@@ -1,5 +1,7 @@
 import { connect, type ConnectionOptions, type NatsConnection } from '@nats-io/transport-node';
 import type { Config } from '../config/schema.ts';
+import { decodeLenient, splitUrlUserinfo } from '../redact.ts';
+import { inboxPrefix } from './permissions.ts';
 
 export type { NatsConnection };
 
@@ -11,11 +13,12 @@ export function natsOptions(urls: string[]): Pick<ConnectionOptions, 'servers' |
   let user: string | undefined;
   let pass: string | undefined;
   const servers = urls.map((raw) => {
-    const match = /^([a-z]+:\/\/)([^:@/]+)(?::([^@/]*))?@(.*)$/i.exec(raw);
-    if (!match) return raw;
-    user ??= decodeURIComponent(match[2]!);
-    pass ??= match[3] === undefined ? undefined : decodeURIComponent(match[3]);
-    return `${match[1]}${match[4]}`;
+    // Split as src/redact.ts masks it: a password may hold `@` or a literal `%` (50%off).
+    const parts = splitUrlUserinfo(raw);
+    if (!parts) return raw;
+    user ??= parts.user ? decodeLenient(parts.user) : undefined;
+    pass ??= parts.password === undefined ? undefined : decodeLenient(parts.password);
+    return `${parts.scheme}${parts.rest}`;
   });
   return { servers, user, pass };
 }
@@ -23,10 +26,13 @@ export function natsOptions(urls: string[]): Pick<ConnectionOptions, 'servers' |
 /** Connects to NATS with the configured servers and credentials; retries forever on loss. */
 export function connectBus(nats: Config['nats'], name: string): Promise<NatsConnection> {
   const fromUrls = natsOptions(nats.url);
+  const user = nats.user ?? fromUrls.user;
   return connect({
     servers: fromUrls.servers,
-    user: nats.user ?? fromUrls.user,
+    user,
     pass: nats.password ?? fromUrls.pass,
+    // Replies come back under this user's own prefix: nats.conf lets nobody else read them.
+    inboxPrefix: user ? inboxPrefix(user) : undefined,
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

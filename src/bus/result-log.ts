@@ -1,6 +1,7 @@
-import { jetstream, jetstreamManager, DeliverPolicy, RetentionPolicy, StorageType, type JetStreamClient } from '@nats-io/jetstream';
+import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type StreamConfig } from '@nats-io/jetstream';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
-import { familyWildcard, LOGGED_FAMILIES } from './subjects.ts';
+import { familyWildcard, LOGGED_FAMILIES, subject } from './subjects.ts';
+import { StreamReader } from './stream-reader.ts';
 import type { LogRecord } from '../replay/run.ts';
 
 /**
@@ -16,20 +17,60 @@ export interface ResultLogOptions {
   duplicateWindowMs?: number;
 }
 
-export async function ensureResultLog(nc: NatsConnection, options: ResultLogOptions): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const wanted = {
-    subjects: LOGGED_FAMILIES.map(familyWildcard),
+/** The largest record the log stores (a run's result is at most ~5 KB, a transition's evidence a few); larger ones are refused by the server. */
+export const MAX_RECORD_BYTES = 64 * 1024;
+
+/** The subjects the log keeps: every logged family and the views (so a fold knows which controller was in force). */
+export const RESULT_LOG_SUBJECTS = [...LOGGED_FAMILIES.map(familyWildcard), subject.view('current')];
+
+/** The stream's settings bearmon needs (the rest is left as found). */
+export function resultLogConfig(options: ResultLogOptions): Pick<StreamConfig, 'subjects' | 'max_age' | 'duplicate_window' | 'max_msg_size'> {
+  return {
+    subjects: RESULT_LOG_SUBJECTS,
     max_age: nanos(options.retentionMs),
     duplicate_window: nanos(Math.min(options.duplicateWindowMs ?? 120_000, options.retentionMs)),
+    max_msg_size: MAX_RECORD_BYTES,
   };
+}
+
+export class ResultLogSetupError extends Error {}
+
+/**
+ * Makes sure the stream exists with bearmon's settings. Only `admin` may create or change
+ * streams (nats.conf): a role without those rights checks the stream and, when it is
+ * missing or differs, says to run `bearmon setup` with the admin credentials.
+ */
+export async function ensureResultLog(nc: NatsConnection, options: ResultLogOptions): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const wanted = resultLogConfig(options);
+  let info;
   try {
-    const info = await jsm.streams.info(options.stream);
-    await jsm.streams.update(options.stream, { ...info.config, ...wanted });
+    info = await jsm.streams.info(options.stream);
   } catch (err) {
     if (!/stream not found/i.test((err as Error).message)) throw err;
-    await jsm.streams.add({ name: options.stream, retention: RetentionPolicy.Limits, storage: StorageType.File, ...wanted });
+    await jsm.streams
+      .add({ name: options.stream, retention: RetentionPolicy.Limits, storage: StorageType.File, ...wanted })
+      .catch((e: Error) => rethrowSetup(e, `stream ${options.stream} does not exist`));
+    return;
   }
+  if (sameSettings(info.config, wanted)) return;
+  await jsm.streams.update(options.stream, { ...info.config, ...wanted }).catch((e: Error) => rethrowSetup(e, `stream ${options.stream} has other settings than [nats] asks for`));
+}
+
+function sameSettings(config: StreamConfig, wanted: ReturnType<typeof resultLogConfig>): boolean {
+  return (
+    [...config.subjects].sort().join(' ') === [...wanted.subjects!].sort().join(' ') &&
+    config.max_age === wanted.max_age &&
+    config.duplicate_window === wanted.duplicate_window &&
+    config.max_msg_size === wanted.max_msg_size
+  );
+}
+
+function rethrowSetup(err: Error, what: string): never {
+  if (/permissions violation|authorization/i.test(err.message) || err.name === 'PermissionViolationError') {
+    throw new ResultLogSetupError(`${what}, and this credential may not change streams: run \`bearmon setup\` with the admin credentials (${err.message})`);
+  }
+  throw err;
 }
 
 /** Publishes one log event; resolves once the stream has stored it (or knew the id). */
@@ -50,26 +91,18 @@ export interface ReadLogOptions {
  * or `until`, in order. Each record's `where` is its stream sequence.
  */
 export async function* readLog(nc: NatsConnection, options: ReadLogOptions): AsyncGenerator<LogRecord & { subject: string; time: Date; seq: number }> {
-  const js = jetstream(nc);
   const jsm = await jetstreamManager(nc);
   const lastSeq = (await jsm.streams.info(options.stream)).state.last_seq;
   if (lastSeq === 0 || (options.fromSeq ?? 0) > lastSeq) return;
-  const consumer = await js.consumers.get(options.stream, startAt(options));
-  const messages = await consumer.consume();
+  const reader = new StreamReader(nc, options.stream, options.fromSeq !== undefined && options.fromSeq > 1 ? { seq: options.fromSeq } : { since: options.since });
   try {
-    for await (const m of messages) {
+    for await (const m of reader.records()) {
       const time = new Date(Math.floor(m.info.timestampNanos / 1e6));
       if (options.until && time > options.until) break;
       yield { text: m.string(), where: `seq ${m.seq}`, subject: m.subject, time, seq: m.seq };
       if (m.seq >= lastSeq) break;
     }
   } finally {
-    await messages.close();
+    await reader.close();
   }
-}
-
-function startAt(options: ReadLogOptions) {
-  if (options.fromSeq !== undefined && options.fromSeq > 1) return { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: options.fromSeq };
-  if (options.since) return { deliver_policy: DeliverPolicy.StartTime, opt_start_time: options.since.toISOString() };
-  return { deliver_policy: DeliverPolicy.All };
 }

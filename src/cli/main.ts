@@ -1,17 +1,25 @@
 import { Command, Option } from 'commander';
 import { describeKeys } from '../config/load.ts';
-import { parseDsn, redact } from '../db/dsn.ts';
+import { parseDsn } from '../db/dsn.ts';
 import { migrate } from '../db/migrate.ts';
 import { checkRunCommand } from './check-run.ts';
 import { loadCommandConfig } from './config.ts';
 import { registerLogCommands } from './log-commands.ts';
+import type { Config } from '../config/schema.ts';
+import { configSecrets, redactConfig, redactDsn, redactText } from '../redact.ts';
 
 const program = new Command('bearmon')
   .description('Distributed uptime monitor: workers, controller and viewserver over NATS, checks in MySQL.')
   .option('-c, --config <file>', 'configuration file (default: $BEARMON_CONFIG, ./bearmon.cfg, /etc/bearmon/bearmon.cfg)')
   .showHelpAfterError();
 
-const globalConfig = () => loadCommandConfig(program.opts<{ config?: string }>().config);
+/** The configuration the command loaded, so a last error can be printed without its secrets. */
+let loadedConfig: Config | undefined;
+const globalConfig = () => {
+  const loaded = loadCommandConfig(program.opts<{ config?: string }>().config);
+  loadedConfig = loaded.config;
+  return loaded;
+};
 
 const check = program.command('check').description('work with single checks');
 check
@@ -69,7 +77,56 @@ db.command('migrate')
     const { config, log } = globalConfig();
     const dsn = config.controller.database[0]!;
     const report = await migrate(parseDsn(dsn), { createDatabase: options.create });
-    log.info({ dsn: redact(dsn), ...report }, 'database schema is up to date');
+    log.info({ dsn: redactDsn(dsn), ...report }, 'database schema is up to date');
+  });
+
+program
+  .command('setup')
+  .description('create what only admin may on NATS: the result log stream, the snapshot stream, the view\'s KV bucket (run with the admin credentials; idempotent)')
+  .action(async () => {
+    const { config } = globalConfig();
+    const { connectBus } = await import('../bus/connect.ts');
+    const { setupBus } = await import('../bus/setup.ts');
+    const nc = await connectBus(config.nats, 'bearmon-setup');
+    try {
+      const made = await setupBus(nc, { stream: config.nats.stream, retentionMs: config.nats.retention });
+      for (const line of made) process.stdout.write(`ready: ${line}\n`);
+    } finally {
+      await nc.close();
+    }
+  });
+
+program
+  .command('nats-conf')
+  .description('write a production nats.conf: one user per worker with random passwords (bcrypt), least privilege; prints each node\'s [nats] lines')
+  .option('--worker <id>', 'a worker id (repeat)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--controller <id>', 'a worker that may be named controller (repeat; default: every worker)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--listen <host:port>', 'where nats-server listens', '0.0.0.0:4222')
+  .option('--server-name <name>', 'nats-server server_name', 'bearmon')
+  .option('--url <url>', 'the URL nodes connect to', 'nats://127.0.0.1:4222')
+  .option('--out <file>', 'write nats.conf here (default: stdout, with the node lines on stderr)')
+  .option('--development', 'print the repository\'s nats.conf (development users and passwords) instead')
+  .action(async (options: { worker: string[]; controller: string[]; listen: string; serverName: string; url: string; out?: string; development?: boolean }) => {
+    const { generateNatsConf, developmentConf, NatsConfUsageError } = await import('./nats-conf.ts');
+    if (options.development) return void process.stdout.write(developmentConf());
+    let generated;
+    try {
+      generated = generateNatsConf(options);
+    } catch (err) {
+      if (!(err instanceof NatsConfUsageError)) throw err;
+      process.stderr.write(`bearmon nats-conf: ${err.message}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    const nodes = generated.nodes.map((n) => `# --- ${n.user}: its bearmon.cfg ---\n${n.config}\n`).join('\n');
+    if (options.out) {
+      const { writeFile } = await import('node:fs/promises');
+      await writeFile(options.out, generated.conf, { mode: 0o600 });
+      process.stdout.write(`wrote ${options.out}\n\n${nodes}`);
+    } else {
+      process.stdout.write(generated.conf);
+      process.stderr.write(nodes);
+    }
   });
 
 const configCommand = program.command('config').description('configuration');
@@ -78,10 +135,8 @@ configCommand
   .description('validate the configuration and print the effective values (secrets hidden)')
   .action(() => {
     const { config } = globalConfig();
-    const hidden = JSON.parse(JSON.stringify(config), (key, value) =>
-      /password|token/i.test(key) && value ? '***' : value,
-    );
-    process.stdout.write(`${JSON.stringify(hidden, null, 2)}\n`);
+    // Secret keys as ***, DSNs and NATS URLs with user and host but not the password.
+    process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
   });
 configCommand
   .command('keys')
@@ -107,13 +162,16 @@ program
   .action(async (options: { controller?: boolean }) => {
     const { config, log } = globalConfig();
     const { runWorkerProcess, terminationSignal } = await import('../actors/worker.ts');
+    const { exitIfShutdownHangs } = await import('../actors/shutdown.ts');
     const { controllerRole } = await import('../actors/controller.ts');
     const { viewRole } = await import('../actors/node.ts');
     const { startMetrics } = await import('../metrics/start.ts');
     const metrics = await startMetrics(config, log);
     // Without --controller the viewserver decides which worker controls.
     const role = options.controller ? controllerRole(config, log, { metrics }) : viewRole(config, log, metrics);
-    await runWorkerProcess(config, log, terminationSignal(), [role], metrics);
+    const shutdown = terminationSignal();
+    exitIfShutdownHangs(shutdown, log);
+    await runWorkerProcess(config, log, shutdown, [role], metrics);
     await metrics?.server.close();
   });
 
@@ -124,9 +182,12 @@ program
     const { config, log } = globalConfig();
     const { runViewserverProcess } = await import('../actors/viewserver.ts');
     const { terminationSignal } = await import('../actors/worker.ts');
+    const { exitIfShutdownHangs } = await import('../actors/shutdown.ts');
     const { startMetrics } = await import('../metrics/start.ts');
     const metrics = await startMetrics(config, log);
-    await runViewserverProcess(config, log, terminationSignal(), metrics);
+    const shutdown = terminationSignal();
+    exitIfShutdownHangs(shutdown, log);
+    await runViewserverProcess(config, log, shutdown, metrics);
     await metrics?.server.close();
   });
 
@@ -170,6 +231,10 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   // Operational failures (unreachable NATS, a missing stream) end with one line, not a stack.
-  process.stderr.write(`bearmon: ${(err as Error).message}\n`);
-  process.exitCode = 1;
+  // Never a secret: configured passwords and tokens, and URL passwords, are masked.
+  const message = redactText((err as Error).message, loadedConfig ? configSecrets(loadedConfig) : []);
+  process.stderr.write(`bearmon: ${message}\n`);
+  // The command is over; a connection it opened before failing (NATS reconnecting, a pool)
+  // must not keep the process alive. stderr and the log are written synchronously.
+  process.exit(1);
 }

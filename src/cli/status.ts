@@ -35,8 +35,17 @@ function describeNotifications({ notifications: n }: ControllerStatus): string {
 
 export async function requestStatus(nc: NatsConnection, timeoutMs = 3000): Promise<ControllerStatus> {
   try {
-    const reply = await nc.request(subject.control('status'), '', { timeout: timeoutMs });
-    return reply.json<ControllerStatus>();
+    // The controller answers a page of checks at a time (a reply must fit the server's max_payload).
+    const first = (await nc.request(subject.control('status'), '', { timeout: timeoutMs })).json<ControllerStatus & { page?: { offset: number; total: number } }>();
+    const checks = [...first.checks];
+    const total = first.page?.total ?? checks.length;
+    while (checks.length < total) {
+      const next = (await nc.request(subject.control('status'), JSON.stringify({ offset: checks.length }), { timeout: timeoutMs })).json<ControllerStatus>();
+      if (next.checks.length === 0) break;
+      checks.push(...next.checks);
+    }
+    const { page: _page, ...status } = first;
+    return { ...status, checks };
   } catch (err) {
     const message = (err as Error).message;
     throw new Error(/no responders|timeout/i.test(message) ? `no controller answered on ${subject.control('status')} (${message})` : message);

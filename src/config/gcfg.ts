@@ -36,14 +36,21 @@ export function parseGcfg(text: string): RawEntry[] {
       section = header[1]!.toLowerCase();
       return;
     }
-    if (trimmed.startsWith('[')) throw new ConfigSyntaxError(line, `invalid section header ${trimmed}`);
+    // A bad line is shown only up to where it went wrong: the rest may be a password.
+    if (trimmed.startsWith('[')) throw new ConfigSyntaxError(line, `invalid section header ${JSON.stringify(trimmed.replace(/^(\[[^\]]*\]?).*$/s, '$1'))}`);
     const variable = /^([A-Za-z][A-Za-z0-9_-]*)\s*(?:=\s*(.*))?$/.exec(trimmed);
-    if (!variable) throw new ConfigSyntaxError(line, `expected "key = value", got ${JSON.stringify(trimmed)}`);
+    if (!variable) throw new ConfigSyntaxError(line, `expected "key = value", got ${JSON.stringify(shownStart(trimmed))}`);
     if (section === undefined) throw new ConfigSyntaxError(line, `key ${variable[1]} appears before any [section]`);
     const value = variable[2] === undefined ? 'true' : parseValue(variable[2], line);
     entries.push({ section, key: variable[1]!.toLowerCase(), value, line });
   });
   return entries;
+}
+
+/** The start of a line that is not `key = value`: its first word, the rest masked. */
+function shownStart(text: string): string {
+  const word = /^[^\s=:]*/.exec(text)![0];
+  return word.length < text.length ? `${word}…` : word;
 }
 
 /** Unquotes a value and strips a trailing comment outside quotes. */

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { redactValue } from '../redact.ts';
 import { showValue } from '../validation.ts';
 import { parseGcfg, ConfigSyntaxError } from './gcfg.ts';
 import { configSpec, type Config, type DeprecatedKey, type KeySpec } from './schema.ts';
@@ -137,7 +138,8 @@ function validate(raw: Raw, problems: string[]): Record<string, Record<string, u
         values[key] = parsed.data;
         continue;
       }
-      const shown = spec.secret ? '"***"' : showValue(given?.value);
+      // Secrets as ***, DSNs and URLs without their password (the reason names them the same way).
+      const shown = showValue(redactValue(spec, given?.value));
       const reason = parsed.error.issues.map((i) => i.message).join('; ');
       problems.push(`${given?.origin ?? 'default'}: [${section}] ${key} = ${shown}: ${reason}`);
     }

@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { hostPortSchema } from '../checks/address.ts';
+import { parseDsn } from '../db/dsn.ts';
 
 /**
  * Every configuration key: its type, default, and one line of documentation. This table
@@ -15,6 +16,8 @@ export interface KeySpec {
   list?: boolean;
   /** Shown in docs; never printed with its value (passwords, tokens). */
   secret?: boolean;
+  /** The value is a DSN or URL that may carry a password: printed with it masked (src/redact.ts). */
+  credentials?: 'dsn' | 'url';
   doc: string;
 }
 /** gobearmon keys bearmon no longer needs: accepted with a warning that says why. */
@@ -39,6 +42,15 @@ const duration = z
   .regex(/^\d+[smhd]$/, 'expected a duration such as 30s, 15m, 12h or 7d')
   .transform((v) => Number(v.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86400 }[v.slice(-1) as 's' | 'm' | 'h' | 'd']! * 1000);
 
+/** A DSN that parseDsn refuses; its message shows the DSN with the password masked. */
+function validDsn(dsn: string, ctx: z.RefinementCtx): void {
+  try {
+    parseDsn(dsn);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+}
+
 export const DEFAULT_DATABASE = 'bearmon:bearmon@tcp(127.0.0.1:3306)/bearmon';
 
 export const configSpec = {
@@ -56,8 +68,9 @@ export const configSpec = {
   },
   controller: {
     database: {
-      schema: z.array(text.min(1)).min(1).default([DEFAULT_DATABASE]),
+      schema: z.array(text.min(1).superRefine(validDsn)).min(1).default([DEFAULT_DATABASE]),
       list: true,
+      credentials: 'dsn',
       doc: 'MySQL DSN in go-sql-driver form user:pass@tcp(host:port)/db (or a mysql:// URL). Repeat for a cluster: a failed query is retried on another.',
     },
     confirmations: { schema: int(1, 100).default(2), doc: 'Distinct workers that must agree before a check changes state.' },
@@ -119,8 +132,8 @@ export const configSpec = {
       doc: 'Milliseconds a ping waits for its answer before it counts as a miss (no responders counts at once).',
     },
     misses: {
-      schema: int(1, 100).default(1),
-      doc: 'Consecutive missed pings after which the controller is replaced.',
+      schema: int(1, 100).default(3),
+      doc: 'Consecutive unanswered pings (timeouts) after which the controller is replaced; a controller whose process is gone ("no responders") is replaced at once.',
     },
     addr: { deprecated: 'the viewserver talks over NATS' },
   },
@@ -128,6 +141,7 @@ export const configSpec = {
     url: {
       schema: z.array(z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, 'expected a URL such as nats://127.0.0.1:4222')).min(1).default(['nats://127.0.0.1:4222']),
       list: true,
+      credentials: 'url',
       doc: 'NATS server URL; repeat for a cluster.',
     },
     user: { schema: optionalText, doc: 'NATS user name of this process\'s role (see nats.conf).' },

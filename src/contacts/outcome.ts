@@ -1,3 +1,4 @@
+import { redactText } from '../redact.ts';
 import type { Charge, ContactContext, SendOutcome } from './types.ts';
 
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
@@ -16,11 +17,9 @@ export function secretForms(ctx: Pick<ContactContext, 'smtp' | 'twilio'>): strin
   return forms.filter((f) => f.length > 0).sort((a, b) => b.length - a.length);
 }
 
-/** Replaces every secret form in a text we are about to return or log. */
+/** Replaces every secret form in a text we are about to return or log (src/redact.ts). */
 export function redact(ctx: Pick<ContactContext, 'smtp' | 'twilio'>, text: string): string {
-  let result = text;
-  for (const secret of secretForms(ctx)) result = result.split(secret).join('***');
-  return result;
+  return redactText(text, secretForms(ctx));
 }
 
 export function delivered(ctx: ContactContext, detail: string, charge?: Charge): SendOutcome {

@@ -3,7 +3,7 @@ import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node'
 import type { CheckRegistry } from '../checks/registry.ts';
 import { decode, heartbeat, resultMessage, type ResultMessage, type RunRequest } from '../bus/messages.ts';
 import { ensureResultLog } from '../bus/result-log.ts';
-import { PREFIX, subject } from '../bus/subjects.ts';
+import { heartbeatOf, subject, wildcard } from '../bus/subjects.ts';
 import type { Logger } from '../log.ts';
 import type { AdminNotice } from '../notices/types.ts';
 import { noMetrics, type Metrics } from '../metrics/metrics.ts';
@@ -14,7 +14,7 @@ import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
 import { changed, defineCheck, isMisconfigured, type CheckDefinition, type MisconfiguredCheck } from './checks.ts';
 import { DueHeap } from './heap.ts';
 import { resultKey, transitionOf, type LogState } from './log-state.ts';
-import { lastSequence, takeOverLogState } from './takeover.ts';
+import { awaitViewRecord, lastSequence, takeOverLogState } from './takeover.ts';
 import { createLogPublisher } from '../bus/log-publisher.ts';
 import type { SnapshotStore } from './snapshot.ts';
 import { buildStatus, type ControllerStatus, type LastResult } from './status.ts';
@@ -69,6 +69,11 @@ interface InFlight {
 const iso = (ms: number) => new Date(ms).toISOString();
 /** Log events awaiting the stream's acknowledgement at once. */
 const MAX_LOG_IN_FLIGHT = 512;
+/** A result is at most a 4,096-character message plus a few fields; a heartbeat a few ids. */
+const MAX_RESULT_BYTES = 32 * 1024;
+const MAX_HEARTBEAT_BYTES = 1024;
+/** How far a worker's clock may differ from the controller's before it is reported. */
+export const CLOCK_TOLERANCE_MS = 2000;
 
 /**
  * The controller actor: loads checks, keeps one machine per check (through the same fold
@@ -80,6 +85,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   const view = deps.view ?? 0;
   const log = deps.log.child({ role: 'controller', worker: deps.id, view });
   await ensureResultLog(deps.nc, deps.resultLog);
+  // Readers of the log take this controller's lines only after the record of the view naming it.
+  if (view > 0) await awaitViewRecord(deps.nc, deps.resultLog.stream, view, log);
   const js = jetstream(deps.nc);
   // Replaced by the rebuilt one before anything else uses it.
   let fold = new ReplayFold({ confirmations: deps.confirmations });
@@ -98,7 +105,9 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   const metrics = deps.metrics ?? noMetrics;
   const notice = deps.onNotice ?? ((n: AdminNotice) => log.warn({ notice: n }, `admin notice: ${n.kind}`));
 
-  const publishLogged = createLogPublisher(js, log, MAX_LOG_IN_FLIGHT);
+  const publishToLog = createLogPublisher(js, log, MAX_LOG_IN_FLIGHT);
+  /** Every line this controller logs carries its view: a reader of the log takes it only while that view is in force. */
+  const publishLogged = (name: string, event: object, msgID: string) => publishToLog(name, { ...event, view }, msgID);
 
   // --- facts -> effects -------------------------------------------------------------
   const EFFECTS: Record<DerivedLine['type'], (line: never) => void> = {
@@ -107,16 +116,16 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       log.info({ checkId: line.checkId, from: line.from, to: line.to, at: line.at, rounds: line.rounds }, `check ${line.checkId} is ${line.to}`);
       deps.writer.enqueue(transition);
       metrics.transition(transition.to);
-      publishLogged(subject.transition(line.checkId), line, `transition:${transition.key}`);
+      publishLogged(subject.transition(deps.id, line.checkId), line, `transition:${transition.key}`);
     },
     rejected: (line: Extract<DerivedLine, { type: 'rejected' }>) => {
       log.warn({ checkId: line.checkId, worker: line.worker, assignment: line.assignment }, `result rejected: ${line.reason}`);
-      publishLogged(subject.decision(line.checkId), line, `rejected:${line.assignment}:${line.worker}`);
+      publishLogged(subject.decision(deps.id, line.checkId), line, `rejected:${line.assignment}:${line.worker}`);
     },
-    pending: (line: Extract<DerivedLine, { type: 'pending' }>) => publishLogged(subject.decision(line.checkId), line, `pending:${line.checkId}:${line.at}`),
-    round: (line: Extract<DerivedLine, { type: 'round' }>) => publishLogged(subject.decision(line.checkId), line, `round:${line.checkId}:${line.at}`),
+    pending: (line: Extract<DerivedLine, { type: 'pending' }>) => publishLogged(subject.decision(deps.id, line.checkId), line, `pending:${line.checkId}:${line.at}`),
+    round: (line: Extract<DerivedLine, { type: 'round' }>) => publishLogged(subject.decision(deps.id, line.checkId), line, `round:${line.checkId}:${line.at}`),
     cancelled: (line: Extract<DerivedLine, { type: 'cancelled' }>) =>
-      publishLogged(subject.decision(line.checkId), line, `cancelled:${line.checkId}:${line.at}`),
+      publishLogged(subject.decision(deps.id, line.checkId), line, `cancelled:${line.checkId}:${line.at}`),
   };
   const effect = (lines: DerivedLine[]) => {
     for (const line of lines) EFFECTS[line.type](line as never);
@@ -125,20 +134,21 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   // --- assignments ------------------------------------------------------------------
   const assign = (check: CheckDefinition, worker: string, at: number) => {
     const assignment = `${deps.id}.${view}.${at.toString(36)}.${(sequence++).toString(36)}`;
-    const line: AssignLine = { type: 'assign', checkId: check.id, worker, assignment, at };
+    const deadline = at + check.expireAfterMs;
+    const line: AssignLine = { type: 'assign', checkId: check.id, worker, assignment, at, deadline };
     fold.apply(line);
-    inFlight.set(assignment, { checkId: check.id, worker, expiresAt: at + check.expireAfterMs });
+    inFlight.set(assignment, { checkId: check.id, worker, expiresAt: deadline });
     workers.reserve(worker);
     check.lastWorker = worker;
     const request: RunRequest = { type: 'run', assignment, checkId: check.id, checkType: check.type, data: check.data, view, at: iso(at) };
     // The assignment is in the log before the worker hears of it, so a replay sees it first.
-    js.publish(subject.assign(check.id), JSON.stringify({ ...line, at: iso(at), view }), { msgID: assignment })
+    js.publish(subject.assign(deps.id, check.id), JSON.stringify({ ...line, at: iso(at), deadline: iso(deadline), view }), { msgID: assignment })
       .catch((err: Error) => log.error({ err: err.message, checkId: check.id }, 'could not log an assignment'))
       .finally(() => {
         // The connection may be draining (shutdown): the run is then simply not sent.
         if (deps.nc.isClosed() || deps.nc.isDraining()) return;
         try {
-          deps.nc.publish(subject.run(worker), JSON.stringify(request));
+          deps.nc.publish(subject.run(worker, deps.id), JSON.stringify(request));
         } catch (err) {
           log.warn({ err: (err as Error).message, checkId: check.id }, 'could not send a run request');
         }
@@ -173,7 +183,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     workers.release(flight.worker);
     const line: ExpireLine = { type: 'expire', checkId: flight.checkId, worker: flight.worker, assignment, at };
     fold.apply(line);
-    publishLogged(subject.assign(flight.checkId), { ...line, at: iso(at) }, `expire:${assignment}`);
+    publishLogged(subject.assign(deps.id, flight.checkId), { ...line, at: iso(at) }, `expire:${assignment}`);
     log.warn({ checkId: flight.checkId, worker: flight.worker, assignment }, 'run not answered in time: handing it to another worker');
     const check = checks.get(flight.checkId);
     if (check && !runDue(check, at)) due.set(check.id, at);
@@ -234,16 +244,18 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   };
 
   const onResult = (msg: Msg) => {
+    // A result is a few KB at most; a larger message is a flood, refused before parsing.
+    if (msg.data.length > MAX_RESULT_BYTES) return untrusted('result', 'oversized', { subject: msg.subject, bytes: msg.data.length });
     const decoded = decode(resultMessage, msg.data);
     if (!decoded.ok) {
       metrics.resultHandled('malformed');
       return void log.warn({ subject: msg.subject, error: decoded.error }, 'dropped a malformed result');
     }
     const result = decoded.value;
-    const [, , worker, check] = msg.subject.split('.');
-    if (worker !== result.worker || check !== String(result.checkId)) {
+    // The subject names the publisher (nats.conf binds it to that worker's credential): the payload must agree.
+    if (msg.subject !== subject.result(result.worker, result.checkId)) {
       metrics.resultHandled('malformed');
-      return void log.warn({ subject: msg.subject, worker: result.worker, checkId: result.checkId }, 'dropped a result whose subject does not match its worker or check');
+      return untrusted('result', 'result names another worker or check', { subject: msg.subject, worker: result.worker, checkId: result.checkId });
     }
     if (rebuiltResults.delete(resultKey(result.assignment, result.worker))) return;
     const flight = inFlight.get(result.assignment);
@@ -256,13 +268,40 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       metrics.resultHandled('unknown-check');
       return void log.warn({ checkId: result.checkId, worker: result.worker }, 'dropped a result for an unknown check');
     }
-    const line: ResultLine = { type: 'result', checkId: result.checkId, worker: result.worker, status: result.status, at: Date.parse(result.at), message: result.message, assignment: result.assignment };
+    const receivedAt = now();
+    const workerAt = Date.parse(result.at);
+    watchSkew(result.worker, result.checkId, workerAt - receivedAt);
+    // The fold dates the result into its run's window by this controller's clock (clampResultTime).
+    const line: ResultLine = { type: 'result', checkId: result.checkId, worker: result.worker, status: result.status, at: workerAt, message: result.message, assignment: result.assignment };
     const { lines } = fold.apply(line);
     const rejected = lines.some((l) => l.type === 'rejected');
     metrics.resultHandled(rejected ? 'rejected' : 'accepted');
     if (!rejected) remember(result);
     effect(lines);
-    confirm(definition, now());
+    confirm(definition, receivedAt);
+  };
+
+  /** Logs (once per worker and minute) a worker whose clock is off by more than the tolerance, and exports every skew. */
+  const skewReported = new Map<string, number>();
+  const watchSkew = (worker: string, checkId: number, skewMs: number) => {
+    metrics.clockSkew(worker, skewMs / 1000);
+    if (Math.abs(skewMs) <= CLOCK_TOLERANCE_MS) return;
+    const at = now();
+    if (at - (skewReported.get(worker) ?? -Infinity) < 60_000) return;
+    skewReported.set(worker, at);
+    log.warn({ worker, checkId, skewMs }, `worker ${worker}'s clock is ${Math.round(skewMs / 1000)} s ${skewMs > 0 ? 'ahead of' : 'behind'} the controller's: its result times are clamped to the run's window`);
+  };
+
+  /** A message whose subject, size or publisher does not allow it: counted and logged (the first few per reason and minute). */
+  const untrustedSeen = new Map<string, { count: number; since: number }>();
+  const untrusted = (where: 'result' | 'heartbeat', reason: string, fields: Record<string, unknown>) => {
+    metrics.untrusted(where, reason);
+    const key = `${where}:${reason}`;
+    const at = now();
+    const seen = untrustedSeen.get(key);
+    if (!seen || at - seen.since > 60_000) untrustedSeen.set(key, { count: 1, since: at });
+    else if (++seen.count > 10) return;
+    log.warn({ ...fields, reason }, `skipped a ${where}: ${reason}`);
   };
 
   const remember = (result: ResultMessage) => {
@@ -272,9 +311,10 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   };
 
   const onHeartbeat = (msg: Msg) => {
+    if (msg.data.length > MAX_HEARTBEAT_BYTES) return untrusted('heartbeat', 'oversized', { subject: msg.subject, bytes: msg.data.length });
     const decoded = decode(heartbeat, msg.data);
     if (!decoded.ok) return void log.warn({ subject: msg.subject, error: decoded.error }, 'dropped a malformed heartbeat');
-    if (msg.subject !== subject.worker(decoded.value.worker)) return void log.warn({ subject: msg.subject }, 'dropped a heartbeat whose subject does not match its worker');
+    if (heartbeatOf(msg.subject) !== decoded.value.worker) return untrusted('heartbeat', 'heartbeat names another worker', { subject: msg.subject, worker: decoded.value.worker });
     const wasAlive = workers.isAlive(decoded.value.worker, now());
     workers.heartbeat(decoded.value, now());
     if (!wasAlive) log.info({ worker: decoded.value.worker, capacity: decoded.value.capacity }, 'worker is alive');
@@ -310,7 +350,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       seen.add(row.id);
       checks.set(row.id, { ...definition, lastWorker: before?.lastWorker });
       fold.apply({ type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at });
-      publishLogged(subject.check(row.id), { type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at: iso(at), name: row.name, checkType: row.type }, `check:${row.id}:${at}`);
+      publishLogged(subject.check(deps.id, row.id), { type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at: iso(at), name: row.name, checkType: row.type }, `check:${row.id}:${at}`);
       // New checks start spread over their interval so they don't all fire at once.
       if (!before) due.set(row.id, at + spread(row.id, row.interval));
     }
@@ -351,6 +391,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       log,
       standby: deps.standby,
       snapshots: deps.snapshots,
+      trust: { viewless: view === 0 },
+      metrics,
     });
     fold = state.fold;
     rebuiltResults = state.recent.after(subscribedAfter);
@@ -376,31 +418,49 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     // Before the start-up grace has judged quorum, say what the live workers would give.
     buildStatus({ id: deps.id, view, now: now(), confirmations: deps.confirmations, checks, misconfigured, fold, due, workers, lastResults, quorum: quorum ?? workers.alive(now()).length >= deps.confirmations });
 
+  // --- control requests -----------------------------------------------------------------------
+  /**
+   * `bearmon status`, a page of checks at a time (a reply must fit the server's max_payload):
+   * the request may carry {"offset": n}; the reply says {"page": {offset, total}}.
+   */
+  const answerStatus = (msg: Msg) => {
+    const offset = statusOffset(msg.data);
+    // A slow MySQL must not make `bearmon status` time out: the extras get one second.
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Partial<ControllerStatus>>((resolve) => (timer = setTimeout(() => resolve({}), 1000)));
+    const extras = offset > 0 ? Promise.resolve({}) : (deps.statusExtras?.().catch((err: Error) => (log.warn({ error: err.message }, 'status extras unavailable'), {})) ?? Promise.resolve({}));
+    void Promise.race([extras, late]).then((extra) => {
+      clearTimeout(timer);
+      const whole = status();
+      const page = { ...whole, ...extra, checks: whole.checks.slice(offset, offset + STATUS_PAGE_CHECKS), page: { offset, total: whole.checks.length } };
+      msg.respond(JSON.stringify(page));
+    });
+  };
+
+  /** Reloads asked for while one runs are answered by the next one (a flood of requests is one reload, not thousands). */
+  type Reloaded = { checks: number; misconfigured: number };
+  let reloading: Promise<Reloaded> | undefined;
+  let reloadAgain: Promise<Reloaded> | undefined;
+  const coalescedReload = (): Promise<Reloaded> => {
+    if (!reloading) return (reloading = reload().finally(() => (reloading = undefined)));
+    return (reloadAgain ??= reloading.catch(() => {}).then((): Promise<Reloaded> => {
+      reloadAgain = undefined;
+      return coalescedReload();
+    }));
+  };
+  const answerReload = (msg: Msg) =>
+    void coalescedReload().then(
+      (counts) => msg.respond(JSON.stringify({ ok: true, ...counts })),
+      (err: Error) => msg.respond(JSON.stringify({ ok: false, error: err.message })),
+    );
+
   // --- wiring -----------------------------------------------------------------------------
   const subscribedAfter = await lastSequence(deps.nc, deps.resultLog.stream);
   const subscriptions: Subscription[] = [
-    deps.nc.subscribe(`${PREFIX}.result.>`, { callback: (err, msg) => (err ? log.error({ err: err.message }, 'result subscription failed') : onLiveResult(msg)) }),
-    deps.nc.subscribe(`${PREFIX}.worker.*`, { callback: (err, msg) => (err ? undefined : onHeartbeat(msg)) }),
-    deps.nc.subscribe(subject.control('status'), {
-      callback: (_err, msg) => {
-        // A slow MySQL must not make `bearmon status` time out: the extras get one second.
-        let timer: NodeJS.Timeout | undefined;
-        const late = new Promise<Partial<ControllerStatus>>((resolve) => (timer = setTimeout(() => resolve({}), 1000)));
-        const extras = deps.statusExtras?.().catch((err: Error) => (log.warn({ error: err.message }, 'status extras unavailable'), {})) ?? Promise.resolve({});
-        void Promise.race([extras, late]).then((extra) => {
-          clearTimeout(timer);
-          msg.respond(JSON.stringify({ ...status(), ...extra }));
-        });
-      },
-    }),
-    deps.nc.subscribe(subject.control('reload'), {
-      callback: (_err, msg) => {
-        reload().then(
-          (counts) => msg.respond(JSON.stringify({ ok: true, ...counts })),
-          (err: Error) => msg.respond(JSON.stringify({ ok: false, error: err.message })),
-        );
-      },
-    }),
+    deps.nc.subscribe(wildcard.results(), { callback: (err, msg) => (err ? log.error({ err: err.message }, 'result subscription failed') : onLiveResult(msg)) }),
+    deps.nc.subscribe(wildcard.heartbeats(), { callback: (err, msg) => (err ? undefined : onHeartbeat(msg)) }),
+    deps.nc.subscribe(subject.control('status'), { callback: (_err, msg) => answerStatus(msg) }),
+    deps.nc.subscribe(subject.control('reload'), { callback: (_err, msg) => answerReload(msg) }),
   ];
   await deps.nc.flush();
   await rebuild(subscribedAfter);
@@ -411,7 +471,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   for (const msg of waiting) onResult(msg);
   rebuiltResults = new Set();
   const ticker = setInterval(tick, deps.tickMs ?? 100);
-  const reloader = setInterval(() => void reload().catch(() => {}), deps.reloadIntervalMs);
+  const reloader = setInterval(() => void coalescedReload().catch(() => {}), deps.reloadIntervalMs);
   metrics.source('controller', () => {
     const current = status();
     const byState: Record<string, number> = {};
@@ -431,6 +491,19 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       log.info('controller stopped');
     },
   };
+}
+
+/** Checks per `bearmon status` reply: ~300 bytes each keeps a page well under max_payload. */
+export const STATUS_PAGE_CHECKS = 200;
+
+function statusOffset(data: Uint8Array): number {
+  if (data.length === 0 || data.length > 256) return 0;
+  try {
+    const offset = (JSON.parse(new TextDecoder().decode(data)) as { offset?: unknown })?.offset;
+    return Number.isSafeInteger(offset) && (offset as number) > 0 ? (offset as number) : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /** A stable offset within the interval for a check's first run (ms). */

@@ -1,5 +1,5 @@
 import type { Transition } from '../db/store.ts';
-import { parseLine } from '../log/lines.ts';
+import { StreamTrust, type SkipReason, type TrustOptions } from '../bus/trust.ts';
 import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
 
 /**
@@ -20,20 +20,38 @@ export interface LogState {
   records: number;
   /** Creation time of the stream folded (a recreated stream numbers from 1 again). */
   created?: string;
+  /** Who may say what: the view in force so far, and what was skipped (src/bus/trust.ts). */
+  trust: StreamTrust;
 }
 
-export function emptyLogState(confirmations: number): LogState {
-  return { fold: new ReplayFold({ confirmations }), seq: 0, owed: new Map(), recent: new RecentResults(), records: 0 };
+export function emptyLogState(confirmations: number, trust: TrustOptions): LogState {
+  return { fold: new ReplayFold({ confirmations }), seq: 0, owed: new Map(), recent: new RecentResults(), records: 0, trust: new StreamTrust(trust) };
 }
+
+/** One stored record of the result log. */
+export interface StreamRecord {
+  subject: string;
+  text: string;
+  seq: number;
+}
+
+/** Told of every record the trust rules skip (logged and counted by the caller). */
+export type SkipListener = (record: StreamRecord, reason: SkipReason, detail: string | undefined) => void;
 
 /** `assignment/worker`: one result, whichever way it arrived (stream or live subscription). */
 export const resultKey = (assignment: string, worker: string) => `${assignment}/${worker}`;
 
-/** Applies one stream record. Lines that are not input (derived facts) only update `owed`. */
-export function applyRecord(state: LogState, text: string, seq: number): void {
+/**
+ * Applies one stream record, if its subject and the view in force allow it (src/bus/trust.ts).
+ * Lines that are not input (derived facts) only update `owed`.
+ */
+export function applyRecord(state: LogState, record: StreamRecord, onSkip?: SkipListener): void {
+  const { seq } = record;
   state.seq = Math.max(state.seq, seq);
-  const parsed = parseLine(text);
-  if (!parsed.ok) return;
+  const admitted = state.trust.admit(record.subject, record.text, seq);
+  if (admitted.kind === 'skip') return onSkip?.(record, admitted.reason, admitted.detail);
+  if (admitted.kind === 'view') return;
+  const { parsed } = admitted;
   if (!parsed.line) {
     if ('recorded' in parsed && parsed.recorded) settle(state.owed, parsed.recorded);
     return;
@@ -106,4 +124,19 @@ export class RecentResults {
     for (let i = 0; i < this.seqs.length; i++) if (this.seqs[i]! > seq) found.add(this.keys[i]!);
     return found;
   }
+}
+
+/**
+ * The usual SkipListener: each skip is counted (metric); the first few of each reason are
+ * logged with subject, sequence and detail, then every thousandth, so a flood of forged
+ * records cannot flood the log too.
+ */
+export function reportSkips(log: { warn(fields: object, message: string): void }, untrusted: (reason: string) => void, loudPerReason = 20): SkipListener {
+  const seen = new Map<string, number>();
+  return (record, reason, detail) => {
+    untrusted(reason);
+    const count = (seen.get(reason) ?? 0) + 1;
+    seen.set(reason, count);
+    if (count <= loudPerReason || count % 1000 === 0) log.warn({ subject: record.subject, seq: record.seq, reason, detail, count }, `skipped a log record: ${reason}`);
+  };
 }

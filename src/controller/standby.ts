@@ -1,7 +1,10 @@
-import { DeliverPolicy, jetstream, jetstreamManager, type ConsumerMessages } from '@nats-io/jetstream';
+import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { StreamReader } from '../bus/stream-reader.ts';
+import type { TrustOptions } from '../bus/trust.ts';
 import type { Logger } from '../log.ts';
-import { applyRecord, emptyLogState, type LogState } from './log-state.ts';
+import { noMetrics, type Metrics } from '../metrics/metrics.ts';
+import { applyRecord, emptyLogState, reportSkips, type LogState } from './log-state.ts';
 import type { SnapshotStore } from './snapshot.ts';
 
 export interface Standby {
@@ -25,6 +28,9 @@ export interface StandbyOptions {
   snapshots?: SnapshotStore;
   /** Also store a snapshot this often when the log has grown (0 or absent: never). */
   saveEveryMs?: number;
+  /** Who may say what in the log (no viewserver: viewless). */
+  trust: TrustOptions;
+  metrics?: Metrics;
 }
 
 /**
@@ -36,15 +42,16 @@ export interface StandbyOptions {
  */
 export function startStandby(options: StandbyOptions): Standby {
   const log = options.log.child({ role: 'standby' });
-  let state = emptyLogState(options.confirmations);
+  const fresh = () => emptyLogState(options.confirmations, options.trust);
+  let state = fresh();
   let stopped = false;
-  let messages: ConsumerMessages | undefined;
+  let messages: StreamReader | undefined;
+  const onSkip = reportSkips(log, (reason) => (options.metrics ?? noMetrics).untrusted('log', reason));
   let streamCreated: string | undefined;
   let savedSeq = 0;
   let wake: (() => void) | undefined;
 
   const follow = async () => {
-    const js = jetstream(options.nc);
     while (!stopped) {
       try {
         // Inside the try: JetStream not (yet) available must mean "retry", never a crash.
@@ -52,26 +59,25 @@ export function startStandby(options: StandbyOptions): Standby {
         const info = await jsm.streams.info(options.stream);
         // A stream made anew (deleted and recreated) numbers from 1 again: start over.
         if (streamCreated !== undefined && info.created !== streamCreated) {
-          state = emptyLogState(options.confirmations);
+          state = fresh();
           savedSeq = 0;
         }
         streamCreated = info.created;
         state.created = info.created;
         if (state.seq === 0 && options.snapshots) await startFromSnapshot(info.created, info.state.last_seq);
-        const consumer = await js.consumers.get(options.stream, state.seq > 0 ? { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: state.seq + 1 } : { deliver_policy: DeliverPolicy.All });
-        messages = await consumer.consume();
+        messages = new StreamReader(options.nc, options.stream, state.seq > 0 ? { seq: state.seq + 1 } : {});
         if (stopped) break;
-        for await (const m of messages) {
+        for await (const m of messages.records()) {
           // A hand-over may close the iterator with messages still buffered: they are the new controller's.
           if (stopped) break;
-          applyRecord(state, m.string(), m.seq);
+          applyRecord(state, { subject: m.subject, text: m.string(), seq: m.seq }, onSkip);
         }
       } catch (err) {
         if (stopped) break;
         const message = (err as Error).message;
         // No stream (none yet, or deleted): whatever was folded belongs to a log that is gone.
         if (/stream not found/i.test(message)) {
-          state = emptyLogState(options.confirmations);
+          state = fresh();
           streamCreated = undefined;
           savedSeq = 0;
         } else log.warn({ err: message, seq: state.seq }, 'standby could not follow the result log; retrying');
@@ -93,7 +99,7 @@ export function startStandby(options: StandbyOptions): Standby {
   /** A stored snapshot of this very stream spares folding what it already covers. */
   const startFromSnapshot = async (created: string, lastSeq: number) => {
     try {
-      const { state: stored, reason } = await options.snapshots!.load({ name: options.stream, created, confirmations: options.confirmations });
+      const { state: stored, reason } = await options.snapshots!.load({ name: options.stream, created, confirmations: options.confirmations, trust: options.trust });
       if (stored && stored.seq <= lastSeq && !stopped) {
         state = stored;
         log.info({ seq: stored.seq, checks: stored.fold.checkIds().length }, 'standby starts from a stored snapshot');

@@ -1,6 +1,7 @@
 import mysql, { type Pool, type PoolOptions } from 'mysql2/promise';
 import type { Logger } from '../log.ts';
-import { parseDsn, redact } from './dsn.ts';
+import { redactDsn } from '../redact.ts';
+import { parseDsn } from './dsn.ts';
 import { DatabaseUnreachableError, errorMessage, isConnectionError } from './errors.ts';
 
 export interface ClusterOptions {
@@ -30,7 +31,7 @@ export interface Cluster {
 
 export function createCluster(options: ClusterOptions): Cluster {
   if (options.dsns.length === 0) throw new Error('no database configured ([controller] database)');
-  const members = options.dsns.map((dsn) => ({ database: redact(dsn), pool: createPool(dsn, options), down: false }));
+  const members = options.dsns.map((dsn) => ({ database: redactDsn(dsn), pool: createPool(dsn, options), down: false }));
   // Start with the member that answered last, so a dead first DSN does not cost every
   // query a failed connection attempt.
   let preferred = 0;
@@ -66,7 +67,13 @@ export function createCluster(options: ClusterOptions): Cluster {
 }
 
 function createPool(dsn: string, options: ClusterOptions): Pool {
-  const parsed = parseDsn(dsn);
+  let parsed: PoolOptions;
+  try {
+    parsed = parseDsn(dsn);
+  } catch (err) {
+    // The message shows the DSN with its password masked; say which setting it came from.
+    throw new Error(`[controller] database: ${(err as Error).message}`);
+  }
   const poolOptions: PoolOptions = {
     connectTimeout: options.connectTimeoutMs ?? 5_000,
     ...parsed,

@@ -142,7 +142,9 @@ async function isSuperseded(connection: PoolConnection, t: Transition, timeout: 
   const [rows] = await connection.query<RowDataPacket[]>({ sql: 'SELECT status FROM checks WHERE id = ? FOR UPDATE', timeout }, [t.checkId]);
   if (rows.length === 0) return false; // the update below reports the missing check
   const [events] = await connection.query<RowDataPacket[]>(
-    { sql: 'SELECT type, UNIX_TIMESTAMP(time) AS at FROM check_events WHERE check_id = ? ORDER BY time DESC, id DESC LIMIT 1', timeout },
+    // An event dated ahead of MySQL's clock (written before times were bounded, or by hand)
+    // must not make every later transition look older than it: it does not count here.
+    { sql: 'SELECT type, UNIX_TIMESTAMP(time) AS at FROM check_events WHERE check_id = ? AND time <= NOW() + INTERVAL 5 MINUTE ORDER BY time DESC, id DESC LIMIT 1', timeout },
     [t.checkId],
   );
   const last = events[0];

@@ -59,7 +59,10 @@ export function createTransitionWriter(options: TransitionWriterOptions): Transi
   function enqueue(transition: Transition): void {
     if (stopped) throw new Error('transition writer is stopped');
     if (queue.some((e) => e.transition.key === transition.key)) return;
-    queue.push({ transition: { ...transition }, attempts: 0, notBefore: 0 });
+    // The row's time is the controller's clock at the latest (SPEC §8): a time from a worker
+    // running ahead — or lying — cannot date check_events into the future. The key stays as derived.
+    const at = Math.min(transition.at.getTime(), now());
+    queue.push({ transition: { ...transition, at: new Date(at) }, attempts: 0, notBefore: 0 });
     pause.wakeIfInterruptible();
     ensureRunning();
   }

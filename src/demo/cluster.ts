@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import mysql, { type ResultSetHeader } from 'mysql2/promise';
 import { connectBus } from '../bus/connect.ts';
+import { setupBus } from '../bus/setup.ts';
 import type { Config } from '../config/schema.ts';
 import { parseDsn } from '../db/dsn.ts';
 import { migrate } from '../db/migrate.ts';
@@ -24,6 +25,8 @@ async function resetDemoLog(config: Config): Promise<void> {
   const nc = await connectBus({ ...config.nats, user: 'admin', password: 'bearmon-dev-admin' }, 'bearmon-demo-setup');
   try {
     await (await jetstreamManager(nc)).streams.delete(config.nats.stream).catch(() => false);
+    // What only admin may make (the roles below run with least privilege): `bearmon setup`.
+    await setupBus(nc, { stream: config.nats.stream, retentionMs: config.nats.retention });
   } finally {
     await nc.close();
   }

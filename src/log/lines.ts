@@ -47,7 +47,19 @@ export const resultLine = z.object({
 });
 
 /** The controller handed a run of the check to a worker (logged before the worker hears of it). */
-export const assignLine = z.object({ type: z.literal('assign'), checkId, worker, assignment, at: timestamp });
+export const assignLine = z.object({
+  type: z.literal('assign'),
+  checkId,
+  worker,
+  assignment,
+  at: timestamp,
+  /**
+   * When the controller stops waiting for the result (its clock). A result's time is
+   * clamped into [at, deadline]: a worker's clock cannot date a decision (SPEC §8).
+   * Absent in older logs: at + DEFAULT_RESULT_WINDOW_MS.
+   */
+  deadline: timestamp.optional(),
+});
 /** The run was not answered in time: a late result for it is rejected. */
 export const expireLine = z.object({ type: z.literal('expire'), checkId, worker, assignment, at: timestamp });
 
@@ -89,10 +101,29 @@ export type NotifyLine = z.output<typeof notifyLine>;
 export const recordedLine = z.object({ type: z.literal('recorded'), checkId, key: z.string().min(1), transitionAt: timestamp.optional() });
 export type RecordedLine = z.output<typeof recordedLine>;
 
+/** What every parsed line says of itself, whatever its type: a reader of the stream checks it against the subject. */
+export interface LineHeader {
+  type: string;
+  /** The payload's check id, if it is a positive integer. */
+  checkId?: number;
+  /** The view the publisher claims (controller lines carry it), if it is a non-negative integer. */
+  view?: number;
+}
+
 export type ParsedLine =
-  | { ok: true; line: InputLine }
-  | { ok: true; line: null; notify?: NotifyLine; recorded?: RecordedLine }
+  | ({ ok: true; line: InputLine } & { header: LineHeader })
+  | ({ ok: true; line: null; notify?: NotifyLine; recorded?: RecordedLine } & { header: LineHeader })
   | { ok: false; error: string };
+
+function headerOf(json: unknown): LineHeader {
+  const object = (typeof json === 'object' && json !== null ? json : {}) as Record<string, unknown>;
+  const { type, checkId, view } = object;
+  return {
+    type: typeof type === 'string' ? type : '',
+    checkId: Number.isSafeInteger(checkId) && (checkId as number) > 0 ? (checkId as number) : undefined,
+    view: Number.isSafeInteger(view) && (view as number) >= 0 ? (view as number) : undefined,
+  };
+}
 
 /** Parses one line; the error names the field and value. A derived line parses to null. */
 export function parseLine(text: string): ParsedLine {
@@ -102,20 +133,21 @@ export function parseLine(text: string): ParsedLine {
   } catch (err) {
     return { ok: false, error: `invalid JSON (${(err as Error).message})` };
   }
+  const header = headerOf(json);
   const type = (json as { type?: unknown } | null)?.type;
   if (type === 'notify') {
     const notify = notifyLine.safeParse(json);
-    return notify.success ? { ok: true, line: null, notify: notify.data } : { ok: true, line: null };
+    return notify.success ? { ok: true, line: null, notify: notify.data, header } : { ok: true, line: null, header };
   }
   if (type === 'recorded') {
     const recorded = recordedLine.safeParse(json);
-    return recorded.success ? { ok: true, line: null, recorded: recorded.data } : { ok: true, line: null };
+    return recorded.success ? { ok: true, line: null, recorded: recorded.data, header } : { ok: true, line: null, header };
   }
-  if (typeof type === 'string' && DERIVED_TYPES.has(type)) return { ok: true, line: null };
+  if (typeof type === 'string' && DERIVED_TYPES.has(type)) return { ok: true, line: null, header };
   const schema = typeof type === 'string' ? INPUT_SCHEMAS.get(type) : undefined;
   if (!schema) return { ok: false, error: `type: expected "check", "result", "assign" or "expire" (value ${JSON.stringify(type) ?? 'undefined'})` };
   // The common case skips reportInput (half the cost); only a failure re-parses to name the value.
   const parsed = schema.safeParse(json);
-  if (parsed.success) return { ok: true, line: parsed.data };
+  if (parsed.success) return { ok: true, line: parsed.data, header };
   return { ok: false, error: describeIssues(schema.safeParse(json, { reportInput: true }).error!) };
 }

@@ -7,7 +7,11 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  */
 export interface Metrics {
   runCompleted(checkType: string, status: string, durationMs: number): void;
-  runDropped(reason: 'bad-request' | 'old-view' | 'queue-full'): void;
+  runDropped(reason: 'bad-request' | 'old-view' | 'queue-full' | 'not-from-controller'): void;
+  /** A message skipped because its subject, publisher or view does not allow what it says (SPEC §8). */
+  untrusted(where: 'log' | 'result' | 'heartbeat' | 'pong' | 'view', reason: string): void;
+  /** A worker's clock against the controller's (result time − receipt time), seconds. */
+  clockSkew(worker: string, seconds: number): void;
   resultHandled(outcome: 'accepted' | 'rejected' | 'malformed' | 'unknown-check'): void;
   transition(to: string): void;
   notification(contactType: string, outcome: string): void;
@@ -29,6 +33,8 @@ export interface SourceValues {
 export const noMetrics: Metrics = {
   runCompleted: () => {},
   runDropped: () => {},
+  untrusted: () => {},
+  clockSkew: () => {},
   resultHandled: () => {},
   transition: () => {},
   notification: () => {},
@@ -67,6 +73,18 @@ export function createMetrics(): ProcessMetrics {
   new Gauge({ name: 'bearmon_worker_running', help: 'Checks running now.', registers, collect() { this.set(read('worker')?.running ?? 0); } });
   new Gauge({ name: 'bearmon_worker_queued', help: 'Run requests waiting for a free slot.', registers, collect() { this.set(read('worker')?.queued ?? 0); } });
 
+  const untrusted = new Counter({
+    name: 'bearmon_untrusted_messages_total',
+    help: 'Messages skipped because their subject, publisher or view does not allow what they say, by where they were read and why.',
+    labelNames: ['where', 'reason'],
+    registers,
+  });
+  const skew = new Gauge({
+    name: 'bearmon_controller_worker_clock_skew_seconds',
+    help: "A worker's clock against the controller's at its last result (result time minus receipt time; positive: the worker runs ahead).",
+    labelNames: ['worker'],
+    registers,
+  });
   const results = new Counter({ name: 'bearmon_controller_results_total', help: 'Results that reached the controller, by what it did with them.', labelNames: ['outcome'], registers });
   const transitions = new Counter({ name: 'bearmon_controller_transitions_total', help: 'Checks that changed state, by new state.', labelNames: ['to'], registers });
   new Gauge({
@@ -94,6 +112,8 @@ export function createMetrics(): ProcessMetrics {
       runSeconds.observe({ type }, ms / 1000);
     },
     runDropped: (reason) => dropped.inc({ reason }),
+    untrusted: (where, reason) => untrusted.inc({ where, reason }),
+    clockSkew: (worker, seconds) => skew.set({ worker }, seconds),
     resultHandled: (outcome) => results.inc({ outcome }),
     transition: (to) => transitions.inc({ to }),
     notification: (contactType, outcome) => notifications.inc({ contact_type: contactType, outcome }),

@@ -4,7 +4,8 @@ import { windowed, type LogRecord, type ReplayIo, type WindowOptions } from './r
 
 /** A parsed line back in the replay format (times as RFC 3339). */
 export function formatInputLine(line: InputLine): string {
-  return JSON.stringify({ ...line, ...(line.at !== undefined ? { at: new Date(line.at).toISOString() } : {}) });
+  const deadline = line.type === 'assign' && line.deadline !== undefined ? { deadline: new Date(line.deadline).toISOString() } : {};
+  return JSON.stringify({ ...line, ...(line.at !== undefined ? { at: new Date(line.at).toISOString() } : {}), ...deadline });
 }
 
 /**
@@ -26,12 +27,19 @@ export async function exportLog(
   };
   // Notification outcomes travel along, so `replay --explain` of an export still shows them.
   const onNotify = (line: NotifyLine, inWindow: boolean) => inWindow && io.out(JSON.stringify({ ...line, at: new Date(line.at).toISOString() }));
-  for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip, onNotify)) {
+  // Only what the stream's trust rules take is exported: the export replays like the stream.
+  let untrusted = 0;
+  const distrust = (where: string, reason: string) => {
+    untrusted += 1;
+    if (untrusted <= 20) io.err(`${where}: not trusted: ${reason}`);
+  };
+  for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip, onNotify, distrust)) {
     if (opensWindow && options.since) for (const check of fold.currentChecks(options.since.getTime())) io.out(formatInputLine(check));
     const { error } = fold.apply(line);
     if (error) skip(record.where, error);
     else if (inWindow) io.out(formatInputLine(line));
   }
   if (skipped > 0) io.err(`${skipped} record(s) skipped`);
+  if (untrusted > 0) io.err(`${untrusted} record(s) not trusted (subject, publisher or view does not allow them)`);
   return skipped;
 }

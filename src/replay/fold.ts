@@ -68,8 +68,27 @@ interface Tracked extends Omit<CheckSummary, 'type'> {
   context: CheckContext;
   pending: CheckSnapshot | undefined;
   offlineSince: number | undefined;
-  /** Runs handed out and not yet answered or expired: assignment id -> worker. */
-  outstanding: Map<string, string> | undefined;
+  /** Runs handed out and not yet answered or expired, by assignment id. */
+  outstanding: Map<string, OutstandingRun> | undefined;
+}
+
+/** A run handed out: to whom, and the controller's window [at, deadline] its result is dated into. */
+export interface OutstandingRun {
+  worker: string;
+  at: number;
+  deadline: number;
+}
+
+/** The window of a run whose assign line names no deadline (logs written before deadlines were): the longest check timeout plus margins. */
+export const DEFAULT_RESULT_WINDOW_MS = 60_000;
+
+/**
+ * A result's time as the controller's clock allows it (SPEC §8): never before the run was
+ * handed out, never after the controller stopped waiting for it. A worker whose clock runs
+ * ahead (or lies) cannot date a round or a transition into the future.
+ */
+export function clampResultTime(at: number, run: Pick<OutstandingRun, 'at' | 'deadline'>): number {
+  return Math.min(Math.max(at, run.at), run.deadline);
 }
 
 const unknownCheck = (checkId: number, what: string) => `checkId: unknown check ${checkId} (no "check" line before this ${what})`;
@@ -89,7 +108,7 @@ function store(tracked: Tracked, snapshot: CheckSnapshot): void {
 /** One check in a stored fold image: its machine context and its runs still out. */
 export interface FoldImageCheck {
   context: CheckContext;
-  outstanding?: [assignment: string, worker: string][];
+  outstanding?: [assignment: string, worker: string, at?: number | null, deadline?: number | null][];
 }
 
 export class ReplayFold {
@@ -130,7 +149,7 @@ export class ReplayFold {
   /** Every run handed out and not yet answered or expired (what a new controller inherits). */
   outstandingRuns(): { checkId: number; assignment: string; worker: string }[] {
     const runs: { checkId: number; assignment: string; worker: string }[] = [];
-    for (const [checkId, tracked] of this.checks) for (const [assignment, worker] of tracked.outstanding ?? []) runs.push({ checkId, assignment, worker });
+    for (const [checkId, tracked] of this.checks) for (const [assignment, run] of tracked.outstanding ?? []) runs.push({ checkId, assignment, worker: run.worker });
     return runs;
   }
 
@@ -141,13 +160,13 @@ export class ReplayFold {
 
   /** Workers with a run of this check outstanding. */
   outstandingWorkers(checkId: number): string[] {
-    return [...(this.checks.get(checkId)?.outstanding?.values() ?? [])];
+    return [...(this.checks.get(checkId)?.outstanding?.values() ?? [])].map((run) => run.worker);
   }
 
   private assign(line: AssignLine): { lines: DerivedLine[]; error?: string } {
     const tracked = this.checks.get(line.checkId);
     if (!tracked) return { lines: [], error: unknownCheck(line.checkId, 'assignment') };
-    (tracked.outstanding ??= new Map()).set(line.assignment, line.worker);
+    (tracked.outstanding ??= new Map()).set(line.assignment, { worker: line.worker, at: line.at, deadline: line.deadline ?? line.at + DEFAULT_RESULT_WINDOW_MS });
     return NOTHING;
   }
 
@@ -163,15 +182,15 @@ export class ReplayFold {
    * late, duplicate or foreign result changes nothing. Results without an assignment id
    * (hand-written logs, SPEC §6) are always taken.
    */
-  private accept(tracked: Tracked, line: ResultLine): DerivedLine | undefined {
-    if (line.assignment === undefined) return undefined;
-    const assignedTo = tracked.outstanding?.get(line.assignment);
-    if (assignedTo === line.worker) {
+  private accept(tracked: Tracked, line: ResultLine): { rejected: DerivedLine } | { at: number } {
+    if (line.assignment === undefined) return { at: line.at };
+    const run = tracked.outstanding?.get(line.assignment);
+    if (run?.worker === line.worker) {
       forget(tracked, line.assignment);
-      return undefined;
+      return { at: clampResultTime(line.at, run) };
     }
-    const reason = assignedTo === undefined ? 'not an outstanding run (late, duplicate or expired)' : `run was assigned to ${assignedTo}`;
-    return { type: 'rejected', checkId: line.checkId, worker: line.worker, assignment: line.assignment, reason, at: iso(line.at) };
+    const reason = run === undefined ? 'not an outstanding run (late, duplicate or expired)' : `run was assigned to ${run.worker}`;
+    return { rejected: { type: 'rejected', checkId: line.checkId, worker: line.worker, assignment: line.assignment, reason, at: iso(line.at) } };
   }
 
   private configure(line: CheckLine): { lines: DerivedLine[] } {
@@ -207,8 +226,9 @@ export class ReplayFold {
   private result(line: ResultLine): { lines: DerivedLine[]; error?: string } {
     const tracked = this.checks.get(line.checkId);
     if (!tracked) return { lines: [], error: unknownCheck(line.checkId, 'result') };
-    const rejected = this.accept(tracked, line);
-    if (rejected) return { lines: [rejected] };
+    const accepted = this.accept(tracked, line);
+    if ('rejected' in accepted) return { lines: [accepted.rejected] };
+    if (accepted.at !== line.at) line = { ...line, at: accepted.at };
     this.firstAt ??= line.at;
     this.lastAt = Math.max(this.lastAt ?? line.at, line.at);
     if (tracked.status === 'offline') tracked.offlineSince ??= this.firstAt;
@@ -275,7 +295,9 @@ export class ReplayFold {
 
   /** Every check's context and outstanding runs: what a stored snapshot needs (summaries are not kept). */
   exportImage(): FoldImageCheck[] {
-    return [...this.checks.values()].map((t) => (t.outstanding ? { context: t.context, outstanding: [...t.outstanding] } : { context: t.context }));
+    return [...this.checks.values()].map((t) =>
+      t.outstanding ? { context: t.context, outstanding: [...t.outstanding].map(([assignment, run]) => [assignment, run.worker, run.at, run.deadline] as [string, string, number, number]) } : { context: t.context },
+    );
   }
 
   /** A fold continuing from a stored image (validated by the caller). */
@@ -292,7 +314,11 @@ export class ReplayFold {
         offlineMs: 0,
         results: 0,
         offlineSince: undefined,
-        outstanding: outstanding && outstanding.length > 0 ? new Map(outstanding) : undefined,
+        outstanding:
+          outstanding && outstanding.length > 0
+            ? // An image from before runs had windows: its results keep their own times.
+              new Map(outstanding.map(([assignment, worker, at, deadline]) => [assignment, { worker, at: at ?? -Infinity, deadline: deadline ?? Infinity }]))
+            : undefined,
       });
     }
     return fold;

@@ -1,4 +1,5 @@
-import { parseLine, type InputLine, type NotifyLine } from '../log/lines.ts';
+import { StreamTrust } from '../bus/trust.ts';
+import { parseLine, type InputLine, type NotifyLine, type ParsedLine } from '../log/lines.ts';
 import { explainNotify, explainTransition, summaryTable } from './explain.ts';
 import { ReplayFold, type DerivedLine, type FoldOptions } from './fold.ts';
 
@@ -7,6 +8,13 @@ export interface LogRecord {
   text: string;
   where: string;
   time?: Date;
+  /**
+   * The NATS subject it was stored under (records of the stream). A record with a subject is
+   * taken only as its subject and the view in force allow (src/bus/trust.ts); a file's lines
+   * have none and are trusted as given (SPEC §6, §8).
+   */
+  subject?: string;
+  seq?: number;
 }
 
 export type ReplayMode = 'ndjson' | 'explain' | 'summary';
@@ -51,12 +59,24 @@ export async function* windowed(
   window: WindowOptions,
   onSkip: (where: string, error: string) => void,
   onNotify?: (line: NotifyLine, inWindow: boolean) => void,
+  onUntrusted?: (where: string, reason: string) => void,
 ): AsyncGenerator<WindowedLine> {
   let open = window.since === undefined;
   let first = true;
+  // Replaying the stream: a single controller without a viewserver (view 0) is trusted until the log holds a view.
+  const trust = new StreamTrust({ viewless: true });
   for await (const record of records) {
     if (record.text.trim() === '') continue;
-    const parsed = parseLine(record.text);
+    let parsed: ParsedLine;
+    if (record.subject !== undefined) {
+      const admitted = trust.admit(record.subject, record.text, record.seq ?? 0);
+      if (admitted.kind === 'view') continue;
+      if (admitted.kind === 'skip') {
+        onUntrusted?.(record.where, `${admitted.reason}${admitted.detail ? ` (${admitted.detail})` : ''}`);
+        continue;
+      }
+      parsed = admitted.parsed;
+    } else parsed = parseLine(record.text);
     if (!parsed.ok) {
       onSkip(record.where, parsed.error);
       continue;
@@ -93,9 +113,14 @@ export async function replay(records: AsyncIterable<LogRecord>, options: ReplayO
     skipped += 1;
     io.err(`${where}: skipped: ${error}`);
   };
+  let untrusted = 0;
+  const distrust = (where: string, reason: string) => {
+    untrusted += 1;
+    if (untrusted <= 20) io.err(`${where}: not trusted: ${reason}`);
+  };
   // Notification outcomes are observations, not derivable: --explain prints them as they come.
   const onNotify = options.mode === 'explain' ? (line: NotifyLine, inWindow: boolean) => inWindow && io.out(explainNotify(line)) : undefined;
-  for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip, onNotify)) {
+  for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip, onNotify, distrust)) {
     if (opensWindow && options.since) fold.startWindow(options.since.getTime());
     const { lines, error } = fold.apply(line);
     if (error) skip(record.where, error);
@@ -109,5 +134,7 @@ export async function replay(records: AsyncIterable<LogRecord>, options: ReplayO
   if (options.mode === 'summary') io.out(summaryTable(summaries, options));
   if (options.mode === 'ndjson') for (const summary of summaries) io.out(JSON.stringify(summary));
   if (skipped > 0) io.err(`${skipped} record(s) skipped`);
+  // Untrusted records are the log working as designed (a forged or stale line ignored), not a fault of the replay.
+  if (untrusted > 0) io.err(`${untrusted} record(s) not trusted (subject, publisher or view does not allow them)`);
   return skipped;
 }

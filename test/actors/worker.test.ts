@@ -78,7 +78,7 @@ function runRequest(checkId: number, checkType: string, data: unknown, extra: Re
 }
 
 function sendRun(workerId: string, request: object, conn = nc): void {
-  conn.publish(subject.run(workerId), JSON.stringify(request));
+  conn.publish(subject.run(workerId, 'ctl'), JSON.stringify(request));
 }
 
 /** A loopback server that accepts connections but answers none until released. */
@@ -109,12 +109,42 @@ async function holdingServer(answer = 'GO\n') {
 }
 
 describe('worker actor', () => {
+  it('obeys only the controller the view names, at that view; a forged request cannot raise its fence (attack 3)', async () => {
+    const id = uniqueWorker();
+    const { log, lines } = capturedLog();
+    const seen = results(id);
+    const target = await tcpServer(() => {});
+    const handle = worker({ id, log });
+    handle.observeView({ view: 2, controller: 'ctl' });
+    const huge = Number.MAX_SAFE_INTEGER;
+    // Another worker (not the controller) with the highest view there is, and the controller with a view not in force.
+    nc.publish(subject.run(id, 'w1'), JSON.stringify(runRequest(40, 'tcp', { address: target.address }, { view: huge })));
+    nc.publish(subject.run(id, 'ctl'), JSON.stringify(runRequest(41, 'tcp', { address: target.address }, { view: huge })));
+    nc.publish(subject.run(id, 'ctl'), JSON.stringify(runRequest(42, 'tcp', { address: target.address }, { view: 1 })));
+    // The real request of the view in force still runs: the fence did not move.
+    const real = runRequest(43, 'tcp', { address: target.address }, { view: 2 });
+    sendRun(id, real);
+    await expect.poll(() => seen.map((r) => r.checkId), { timeout: 5000 }).toEqual([43]);
+    expect(handle.stats()).toMatchObject({ completed: 1, dropped: 3 });
+    expect(lines.filter((l) => l.level === 'warn').map((l) => l.reason)).toEqual(['not-from-controller', 'old-view', 'old-view']);
+    // Only a newer view from the viewserver moves it.
+    handle.observeView({ view: 3, controller: 'w1' });
+    nc.publish(subject.run(id, 'w1'), JSON.stringify(runRequest(44, 'tcp', { address: target.address }, { view: 3 })));
+    await expect.poll(() => seen.map((r) => r.checkId), { timeout: 5000 }).toEqual([43, 44]);
+    // A stale view (delayed message) does not move it back.
+    handle.observeView({ view: 2, controller: 'ctl' });
+    sendRun(id, runRequest(45, 'tcp', { address: target.address }, { view: 2 }));
+    nc.publish(subject.run(id, 'w1'), JSON.stringify(runRequest(46, 'tcp', { address: target.address }, { view: 3 })));
+    await expect.poll(() => seen.map((r) => r.checkId), { timeout: 5000 }).toEqual([43, 44, 46]);
+  });
+
   it('runs a tcp check and publishes an online result into the result log, all fields set', async () => {
     const id = uniqueWorker();
     const { log, lines } = capturedLog();
     const seen = results(id);
     const target = await tcpServer(() => {});
-    worker({ id, log });
+    const handle = worker({ id, log });
+    handle.observeView({ view: 3, controller: 'ctl' });
     const request = runRequest(12, 'tcp', { address: target.address }, { view: 3 });
     sendRun(id, request);
 
@@ -247,10 +277,10 @@ describe('worker actor', () => {
     const handle = worker({ id, log });
     const good = runRequest(20, 'tcp', { address: target.address });
     const { assignment: _dropped, ...noAssignment } = runRequest(21, 'tcp', { address: target.address });
-    nc.publish(subject.run(id), 'not json');
+    nc.publish(subject.run(id, 'ctl'), 'not json');
     sendRun(id, noAssignment);
     sendRun(id, runRequest(22, 'tcp', { address: target.address }, { checkId: '7' }));
-    nc.publish(subject.run(id), `${JSON.stringify(runRequest(23, 'tcp', { address: target.address }))} garbage`);
+    nc.publish(subject.run(id, 'ctl'), `${JSON.stringify(runRequest(23, 'tcp', { address: target.address }))} garbage`);
     sendRun(id, good);
 
     await expect.poll(() => seen.length).toBe(1);
@@ -258,10 +288,10 @@ describe('worker actor', () => {
     expect(seen[0]).toMatchObject({ checkId: 20, assignment: good.assignment, status: 'online' });
     const warnings = lines.filter((l) => l.level === 'warn');
     expect(warnings.map((w) => [w.subject, w.worker, w.error])).toEqual([
-      [subject.run(id), id, expect.stringMatching(/^invalid JSON/)],
-      [subject.run(id), id, 'assignment: Invalid input: expected string, received undefined (value undefined)'],
-      [subject.run(id), id, 'checkId: Invalid input: expected number, received string (value "7")'],
-      [subject.run(id), id, expect.stringMatching(/^invalid JSON \(Unexpected non-whitespace character/)],
+      [subject.run(id, 'ctl'), id, expect.stringMatching(/^invalid JSON/)],
+      [subject.run(id, 'ctl'), id, 'assignment: Invalid input: expected string, received undefined (value undefined)'],
+      [subject.run(id, 'ctl'), id, 'checkId: Invalid input: expected number, received string (value "7")'],
+      [subject.run(id, 'ctl'), id, expect.stringMatching(/^invalid JSON \(Unexpected non-whitespace character/)],
     ]);
     expect(handle.stats()).toMatchObject({ completed: 1, dropped: 4 });
   });

@@ -1,16 +1,29 @@
-import { jetstream } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { natsOptions } from '../../src/bus/connect.ts';
-import { ensureResultLog, readLog } from '../../src/bus/result-log.ts';
+import { developmentNatsConf, inboxPrefix } from '../../src/bus/permissions.ts';
+import { readLog } from '../../src/bus/result-log.ts';
+import { setupBus } from '../../src/bus/setup.ts';
 import { subject } from '../../src/bus/subjects.ts';
+import { VIEW_BUCKET } from '../../src/actors/viewserver.ts';
+import { SNAPSHOT_STREAM } from '../../src/controller/snapshot.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 
+/**
+ * nats.conf's roles against a real nats-server: each attack of issue #10 by a stolen worker
+ * credential (w1) and by the read-only operator, each refused by the server; and the same
+ * operations allowed to admin (the positive control: the test can fail).
+ */
+const STREAM = 'BEARMON';
 let server: NatsServerHandle;
 let admin: NatsConnection;
 beforeAll(async () => {
   server = await startNatsServer();
   admin = await connect(natsOptions([server.url]));
+  await setupBus(admin, { stream: STREAM, retentionMs: 3_600_000 });
 });
 afterAll(async () => {
   await admin?.close();
@@ -18,7 +31,7 @@ afterAll(async () => {
 });
 
 async function as(user: string): Promise<{ nc: NatsConnection; violations: string[] }> {
-  const nc = await connect(natsOptions([server.urlFor(user)]));
+  const nc = await connect({ ...natsOptions([server.urlFor(user)]), inboxPrefix: inboxPrefix(user) });
   onTestFinished(() => nc.close());
   const violations: string[] = [];
   void (async () => {
@@ -30,44 +43,148 @@ async function as(user: string): Promise<{ nc: NatsConnection; violations: strin
 const result = (worker: string, checkId: number) =>
   JSON.stringify({ type: 'result', checkId, worker, assignment: 'a.1', status: 'offline', message: '', durationMs: 1, at: new Date().toISOString() });
 
+/** What `admin` sees on a subject while `act` runs (the server's deliveries, in order). */
+async function seenOn(pattern: string, act: () => Promise<void>, settle: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const sub = admin.subscribe(pattern, { callback: (_e, m) => void seen.push(m.subject) });
+  onTestFinished(() => sub.unsubscribe());
+  await admin.flush();
+  await act();
+  await settle();
+  await admin.flush();
+  return seen;
+}
+
 describe('roles and permissions from nats.conf', () => {
-  it('a worker may publish results under its own id only: another id is refused by the server', async () => {
-    const seen: string[] = [];
-    const sub = admin.subscribe('bearmon.result.>', { callback: (_e, m) => void seen.push(m.subject) });
-    onTestFinished(() => sub.unsubscribe());
-    await admin.flush();
-    const w1 = await as('w1');
-    w1.nc.publish(subject.result('w2', 1), result('w2', 1)); // forged: w1 voting as w2
-    w1.nc.publish(subject.result('w1', 1), result('w1', 1)); // its own
-    await w1.nc.flush();
-    await expect.poll(() => seen).toEqual(['bearmon.result.w1.1']);
-    await expect.poll(() => w1.violations).toEqual([expect.stringMatching(/Permissions Violation for Publish to "bearmon.result.w2.1"/i)]);
+  it('the repository nats.conf is the one src/bus/permissions.ts generates', () => {
+    expect(readFileSync(new URL('../../nats.conf', import.meta.url), 'utf8')).toBe(developmentNatsConf());
   });
 
-  it('a worker cannot listen to another worker\'s run requests', async () => {
+  it('a worker publishes results, heartbeats, pongs and controller lines only under its own name', async () => {
     const w1 = await as('w1');
-    w1.nc.subscribe(subject.run('w2'));
+    const forged = [
+      subject.result('w2', 1), // voting as w2
+      subject.worker('w2'), // a heartbeat as w2
+      subject.pong('w2', 'n1'), // answering w2's ping
+      subject.decision('w2', 1), // a controller line as w2
+      subject.assign('w2', 1),
+      subject.run('w2', 'w3'), // a run request "from" w3
+      subject.view('current'), // a view
+      '_INBOX.anything', // someone else's reply
+    ];
+    const seen = await seenOn(
+      'bearmon.>',
+      async () => {
+        for (const name of forged) w1.nc.publish(name, result('w2', 1));
+        w1.nc.publish(subject.result('w1', 1), result('w1', 1)); // its own: the control
+        await w1.nc.flush();
+      },
+      () => expect.poll(() => w1.violations.length, { timeout: 5000 }).toBe(forged.length),
+    );
+    expect(seen).toEqual([subject.result('w1', 1)]);
+    for (const name of forged) expect(w1.violations).toContainEqual(expect.stringContaining(`Publish to "${name}"`));
+  });
+
+  it("a worker cannot listen to another worker's run requests or pings, nor to others' inboxes", async () => {
+    const w1 = await as('w1');
+    for (const name of [subject.run('w2', 'w3'), subject.ping('w2'), '_INBOX.>', '_INBOX_w2.>', 'bearmon.pong.>']) w1.nc.subscribe(name);
     await w1.nc.flush().catch(() => {});
-    await expect.poll(() => w1.violations).toEqual([expect.stringMatching(/Permissions Violation for Subscription to "bearmon.run.w2"/i)]);
+    await expect.poll(() => w1.violations.length, { timeout: 5000 }).toBe(5);
+    expect(w1.violations.every((v) => /Permissions Violation for Subscription/.test(v))).toBe(true);
   });
 
-  it('the operator reads everything (trace, replay from the stream) but cannot vote', async () => {
-    const stream = 'PERMS';
-    await ensureResultLog(admin, { stream, retentionMs: 3_600_000 });
-    onTestFinished(async () => {
-      const { jetstreamManager } = await import('@nats-io/jetstream');
-      await (await jetstreamManager(admin)).streams.delete(stream).catch(() => {});
+  for (const user of ['w1', 'operator']) {
+    it(`${user} cannot purge, delete or remake the result log, the snapshots or the view's bucket (attack 4)`, async () => {
+      const { nc } = await as(user);
+      const jsm = await jetstreamManager(nc, { checkAPI: false });
+      const refused = async (what: Promise<unknown>) => expect(what).rejects.toThrow(/permission/i);
+      await refused(jsm.streams.purge(STREAM));
+      await refused(jsm.streams.delete(STREAM));
+      await refused(jsm.streams.deleteMessage(STREAM, 1));
+      await refused(jsm.streams.purge(`KV_${VIEW_BUCKET}`));
+      await refused(jsm.streams.purge(SNAPSHOT_STREAM));
+      // A stream whose republish would put a forged view on bearmon.view.current.
+      await refused(
+        jsm.streams.add({
+          name: 'EVIL',
+          subjects: ['evil.>'],
+          retention: RetentionPolicy.Limits,
+          storage: StorageType.Memory,
+          republish: { src: 'evil.>', dest: 'bearmon.view.current' },
+        }),
+      );
+      const info = await jsm.streams.info(STREAM);
+      await refused(jsm.streams.update(STREAM, { ...info.config, subjects: ['bearmon.>'] }));
+      // Durable consumers: neither by the named API nor by the legacy one.
+      await refused(jsm.consumers.add(STREAM, { durable_name: 'evil', ack_policy: AckPolicy.None }));
+      const legacy = await nc.request(`$JS.API.CONSUMER.CREATE.${STREAM}`, JSON.stringify({ stream_name: STREAM, config: { durable_name: 'evil2', ack_policy: 'none' } }));
+      expect(legacy.string()).toMatch(/durable name was set/);
+      // The view's KV key: no writes.
+      const kv = await new Kvm(nc).open(VIEW_BUCKET);
+      await refused(kv.put('current', JSON.stringify({ type: 'view', view: Number.MAX_SAFE_INTEGER, controller: null, at: new Date().toISOString() })));
+      // Admin may (the control).
+      const adminJsm = await jetstreamManager(admin);
+      await adminJsm.streams.add({ name: `OK_${user.replace(/\W/g, '')}`, subjects: [`ok.${user}.>`], storage: StorageType.Memory });
+      await adminJsm.streams.delete(`OK_${user.replace(/\W/g, '')}`);
     });
-    await jetstream(admin).publish(subject.check(1), JSON.stringify({ type: 'check', checkId: 1, interval: 60, delay: 1, status: 'online' }), { msgID: 'c1' });
+  }
+
+  it('the operator reads the log (replay, export) but can neither vote, answer a ping, nor speak for the viewserver', async () => {
+    await jetstream(admin).publish(subject.result('w1', 1), result('w1', 1), { msgID: 'perm-op-1' });
     const operator = await as('operator');
     const records = [];
-    for await (const record of readLog(operator.nc, { stream })) records.push(record.text);
-    expect(records).toHaveLength(1);
-    operator.nc.publish(subject.result('w1', 1), result('w1', 1));
-    await expect.poll(() => operator.violations).toEqual([expect.stringMatching(/Permissions Violation for Publish to "bearmon.result.w1.1"/i)]);
+    for await (const record of readLog(operator.nc, { stream: STREAM })) records.push(record.text);
+    expect(records.length).toBeGreaterThanOrEqual(1);
+    const forged = [subject.result('w1', 1), subject.pong('w1', 'n1'), subject.view('current'), '_INBOX.x', '_INBOX_viewserver.x'];
+    for (const name of forged) operator.nc.publish(name, '{}');
+    await operator.nc.flush();
+    await expect.poll(() => operator.violations.length, { timeout: 5000 }).toBe(forged.length);
+    // It may ask the controller for status (the control: no violation for that).
+    operator.nc.publish(subject.control('status'));
+    await operator.nc.flush();
+    expect(operator.violations).toHaveLength(forged.length);
+  });
+
+  it("the operator cannot answer the viewserver's pings of a dead worker (attack 5)", async () => {
+    const operator = await as('operator');
+    // It hears the ping (it reads bearmon.>) and tries to answer through the reply subject.
+    operator.nc.subscribe(subject.ping('w2'), { callback: (_e, m) => void m.respond(JSON.stringify({ type: 'pong', worker: 'w2', startedAt: new Date().toISOString(), canControl: true })) });
+    await operator.nc.flush();
+    const viewserver = await as('viewserver');
+    const { createPinger } = await import('../../src/actors/ping-responder.ts');
+    const { createLogger } = await import('../../src/log.ts');
+    const pinger = await createPinger(viewserver.nc, createLogger({ level: 'fatal' }));
+    onTestFinished(() => pinger.stop());
+    const outcome = await pinger.ping('w2', 1000);
+    expect(outcome).toEqual({ ok: false, reason: 'timeout' });
+    await expect.poll(() => operator.violations.length, { timeout: 5000 }).toBeGreaterThanOrEqual(1);
+    // The real w2 answers (the control).
+    const w2 = await as('w2');
+    const { respondToPings } = await import('../../src/actors/ping-responder.ts');
+    const responder = respondToPings({ nc: w2.nc, id: 'w2', startedAt: new Date().toISOString(), canControl: true, log: createLogger({ level: 'fatal' }) });
+    onTestFinished(() => responder.stop());
+    await w2.nc.flush();
+    expect(await pinger.ping('w2', 2000)).toMatchObject({ ok: true, pong: { worker: 'w2' } });
+  });
+
+  it('the server refuses a message above max_payload before any bearmon process reads it', async () => {
+    const w1 = await as('w1');
+    const big = 'x'.repeat(200 * 1024);
+    expect(() => w1.nc.publish(subject.result('w1', 1), big)).toThrow(/max_payload|exceeded/i);
   });
 
   it('a connection without credentials is refused', async () => {
     await expect(connect({ servers: `127.0.0.1:${server.port}`, maxReconnectAttempts: 0 })).rejects.toThrow(/Authorization Violation/i);
+  });
+
+  it('the view is stored by the viewserver with a message id: said again, it is kept once per duplicate window', async () => {
+    const viewserver = await as('viewserver');
+    const h = headers();
+    h.set('Nats-Msg-Id', 'view-999');
+    const before = (await (await jetstreamManager(admin)).streams.info(STREAM)).state.messages;
+    for (let i = 0; i < 3; i++) viewserver.nc.publish(subject.view('current'), JSON.stringify({ type: 'view', view: 999, controller: 'w1', at: new Date().toISOString() }), { headers: h });
+    await viewserver.nc.flush();
+    await expect.poll(async () => (await (await jetstreamManager(admin)).streams.info(STREAM)).state.messages, { timeout: 5000 }).toBe(before + 1);
+    expect(viewserver.violations).toEqual([]);
   });
 });

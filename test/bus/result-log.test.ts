@@ -7,6 +7,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { ensureResultLog, publishLogged, readLog } from '../../src/bus/result-log.ts';
 import { subject } from '../../src/bus/subjects.ts';
+import { asRecords } from '../helpers/log-records.ts';
 import { replay } from '../../src/replay/run.ts';
 import { BIN, runBearmon } from '../helpers/bearmon.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
@@ -34,19 +35,24 @@ function uniqueStream(): string {
   return name;
 }
 
-/** Writes the outage timeline of the replay tests into a fresh stream. */
+/** Writes the outage timeline of the replay tests into a fresh stream, each line under its publisher's subject. */
 async function writeOutage(stream: string): Promise<void> {
   await ensureResultLog(nc, { stream, retentionMs: 3_600_000 });
   const js = jetstream(nc);
-  const events: [string, object][] = [
-    [subject.check(1), { type: 'check', checkId: 1, interval: 60, delay: 1, status: 'online' }],
-    [subject.result('w1', 1), { type: 'result', checkId: 1, worker: 'w1', status: 'offline', at: '2026-01-01T00:00:00Z', message: 'ECONNREFUSED' }],
-    [subject.result('w2', 1), { type: 'result', checkId: 1, worker: 'w2', status: 'offline', at: '2026-01-01T00:00:01Z', message: 'ECONNREFUSED' }],
-    [subject.result('w3', 1), { type: 'result', checkId: 1, worker: 'w3', status: 'offline', at: '2026-01-01T00:01:00Z', message: 'ECONNREFUSED' }],
-    [subject.result('w1', 1), { type: 'result', checkId: 1, worker: 'w1', status: 'offline', at: '2026-01-01T00:01:01Z', message: 'ECONNREFUSED' }],
+  const run = (n: number, worker: string, at: string) => [
+    { type: 'assign', checkId: 1, worker, assignment: `a${n}`, at },
+    { type: 'result', checkId: 1, worker, status: 'offline', at, message: 'ECONNREFUSED', assignment: `a${n}` },
+  ];
+  const lines = [
+    { type: 'check', checkId: 1, interval: 60, delay: 1, status: 'online' },
+    ...run(1, 'w1', '2026-01-01T00:00:00Z'),
+    ...run(2, 'w2', '2026-01-01T00:00:01Z'),
+    ...run(3, 'w3', '2026-01-01T00:01:00Z'),
+    ...run(4, 'w1', '2026-01-01T00:01:01Z'),
   ];
   let n = 0;
-  for (const [name, event] of events) await publishLogged(js, name, event, `outage-${n++}`);
+  // A single controller without a viewserver (view 0): replay of the stream trusts it.
+  for (const record of asRecords(lines)) await publishLogged(js, record.subject, JSON.parse(record.text), `outage-${n++}`);
 }
 
 const bearmon = (args: string[], input?: string) => runBearmon(args, { BEARMON_NATS_URL: natsUrl() }, input);
@@ -56,7 +62,8 @@ describe('the result log (JetStream)', () => {
     const stream = uniqueStream();
     await ensureResultLog(nc, { stream, retentionMs: 7 * 86_400_000 });
     const info = await (await jetstreamManager(nc)).streams.info(stream);
-    expect(info.config.subjects.sort()).toEqual(['bearmon.assign.>', 'bearmon.check.>', 'bearmon.decision.>', 'bearmon.notify.>', 'bearmon.result.>', 'bearmon.transition.>']);
+    expect(info.config.subjects.sort()).toEqual(['bearmon.assign.>', 'bearmon.check.>', 'bearmon.decision.>', 'bearmon.notify.>', 'bearmon.result.>', 'bearmon.transition.>', 'bearmon.view.current']);
+    expect(info.config.max_msg_size).toBe(64 * 1024);
     expect(info.config.max_age).toBe(7 * 86_400 * 1e9);
     expect(info.config.duplicate_window).toBe(120 * 1e9);
     // Idempotent, and a retention change is applied to the existing stream.
@@ -69,7 +76,7 @@ describe('the result log (JetStream)', () => {
     await writeOutage(stream);
     await writeOutage(stream); // every event again, same ids
     const info = await (await jetstreamManager(nc)).streams.info(stream);
-    expect(info.state.messages).toBe(5);
+    expect(info.state.messages).toBe(9);
   });
 
   it('replays from the stream exactly as from the same lines in a file', async () => {
@@ -99,7 +106,7 @@ describe('the result log (JetStream)', () => {
       ),
     );
     expect(exportRun.code).toBe(0);
-    expect(exportRun.stdout.trim().split('\n')).toHaveLength(5);
+    expect(exportRun.stdout.trim().split('\n')).toHaveLength(9);
     const replayed = await bearmon(['replay', '-', '--confirmations', '2', '--explain'], exportRun.stdout);
     expect(replayed.code).toBe(0);
     expect(replayed.stdout).toContain('check 1 went offline at 2026-01-01 00:01:01Z (was online)');
@@ -118,7 +125,7 @@ describe('the result log (JetStream)', () => {
     // Publish until the subscriber is up (it prints nothing before its first event).
     const timer = setInterval(() => {
       nc.publish(subject.result('w7', 42), JSON.stringify({ type: 'result', checkId: 42, worker: 'w7', status: 'offline', at: '2026-01-01T03:14:00.000Z', message: 'timed out after 10s' }));
-      nc.publish(subject.transition(42), JSON.stringify({ type: 'transition', checkId: 42, from: 'online', to: 'offline', at: '2026-01-01T03:14:05.000Z', rounds: 2 }));
+      nc.publish(subject.transition('ctl', 42), JSON.stringify({ type: 'transition', checkId: 42, from: 'online', to: 'offline', at: '2026-01-01T03:14:05.000Z', rounds: 2 }));
     }, 100);
     await got;
     clearInterval(timer);
@@ -136,6 +143,7 @@ describe('bearmon replay against a missing stream', () => {
       ),
     );
     expect(run.code).toBe(1);
-    expect(run.stderr).toBe(`bearmon: the result log stream NOPE does not exist on ${natsUrl()} (no controller has run there yet?)\n`);
+    // The URL's password is masked: errors never print secrets.
+    expect(run.stderr).toBe(`bearmon: the result log stream NOPE does not exist on ${natsUrl().replace(/:bearmon-dev-admin@/, ':***@')} (no controller has run there yet?)\n`);
   });
 });

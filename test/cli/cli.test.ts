@@ -56,3 +56,77 @@ describe('bearmon check run', () => {
     expect(result).toMatch(/^online: /);
   });
 });
+
+describe('bearmon config check', () => {
+  // Each secret holds characters that trip naive parsers: `@`, `:`, `/` and a literal `%`.
+  const SECRETS = {
+    dsn: 'Db-p@ss:50%off',
+    dsnUrl: 'Url-p@ss/50%off',
+    natsUrl: 'nats-url-p@ss%zz',
+    nats: 'nats-Pa55-91d2',
+    smtp: 'smtp-Pa55-4c1a',
+    twilio: '0f9e8d7c6b5a49382716aabbccddeeff',
+  };
+
+  it('prints every value a secret does not hide: no password, token or DSN/URL password on stdout or stderr', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bearmon-cli-'));
+    const file = join(dir, 'secrets.cfg');
+    await writeFile(
+      file,
+      [
+        '[controller]',
+        `database = monitor:${SECRETS.dsn}@tcp(mysql1.example.net:3306)/monitor`,
+        `database = mysql://monitor:${encodeURIComponent(SECRETS.dsnUrl).replace('%25', '%')}@[2001:db8::5]:3307/monitor`,
+        '[nats]',
+        `url = nats://w1:${SECRETS.natsUrl}@nats1.example.net:4222`,
+        'url = tls://nats2.example.net:4222',
+        'user = w1',
+        `password = ${SECRETS.nats}`,
+        '[smtp]',
+        'host = smtp.example.net',
+        'username = alerts',
+        `password = ${SECRETS.smtp}`,
+        '[twilio]',
+        'accountSid = AC0123456789abcdef0123456789abcdef',
+        `authToken = ${SECRETS.twilio}`,
+      ].join('\n'),
+    );
+    const { code, stdout, stderr } = await bearmon(['--config', file, 'config', 'check']);
+    expect(code).toBe(0);
+    for (const secret of Object.values(SECRETS)) {
+      expect(stdout).not.toContain(secret);
+      expect(stderr).not.toContain(secret);
+    }
+    // Fragments too: a parser that split at the wrong `@` or `:` would leave one behind.
+    for (const fragment of ['p@ss', '50%off', 'Pa55', '%zz']) expect(stdout + stderr).not.toContain(fragment);
+    const shown = JSON.parse(stdout);
+    expect(shown.controller.database).toEqual(['monitor:***@tcp(mysql1.example.net:3306)/monitor', 'mysql://monitor:***@[2001:db8::5]:3307/monitor']);
+    expect(shown.nats).toMatchObject({ url: ['nats://w1:***@nats1.example.net:4222', 'tls://nats2.example.net:4222'], user: 'w1', password: '***' });
+    expect(shown.smtp).toMatchObject({ host: 'smtp.example.net', username: 'alerts', password: '***' });
+    expect(shown.twilio).toMatchObject({ accountSid: 'AC0123456789abcdef0123456789abcdef', authToken: '***' });
+  });
+
+  it('hides secrets given in the environment as well', async () => {
+    const { code, stdout, stderr } = await bearmon(['config', 'check'], {
+      BEARMON_CONTROLLER_DATABASE: `bearmon:${SECRETS.dsn}@tcp(127.0.0.1:3306)/bearmon`,
+      BEARMON_NATS_URL: `nats://w1:${SECRETS.natsUrl}@127.0.0.1:4222`,
+      BEARMON_NATS_PASSWORD: SECRETS.nats,
+      BEARMON_SMTP_PASSWORD: SECRETS.smtp,
+      BEARMON_TWILIO_AUTHTOKEN: SECRETS.twilio,
+    });
+    expect(code).toBe(0);
+    for (const secret of Object.values(SECRETS)) expect(stdout + stderr).not.toContain(secret);
+    expect(JSON.parse(stdout)).toMatchObject({
+      controller: { database: ['bearmon:***@tcp(127.0.0.1:3306)/bearmon'] },
+      nats: { url: ['nats://w1:***@127.0.0.1:4222'], password: '***' },
+    });
+  });
+
+  it('refuses a DSN it cannot parse, naming the key and the DSN with its password masked', async () => {
+    const { code, stdout, stderr } = await bearmon(['config', 'check'], { BEARMON_CONTROLLER_DATABASE: `mysql://bearmon:${SECRETS.dsn}@/bearmon` });
+    expect(code).toBe(78);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('env BEARMON_CONTROLLER_DATABASE: [controller] database = ["mysql://bearmon:***@/bearmon"]: invalid mysql:// URL "mysql://bearmon:***@/bearmon": missing host');
+    expect(stderr).not.toContain(SECRETS.dsn);
+  });
+});

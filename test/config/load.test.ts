@@ -129,6 +129,30 @@ describe('loadConfig', () => {
     expect(problems.join('\n')).not.toMatch(/hunter2|tok/);
   });
 
+  it.each([
+    ['[controller]\ndatabase = mysql://bearmon:s3cret@/bearmon\n', 'c:2: [controller] database = ["mysql://bearmon:***@/bearmon"]: invalid mysql:// URL "mysql://bearmon:***@/bearmon": missing host'],
+    ['[controller]\ndatabase = bearmon:s3cret@tcp(db:3306)\n', 'c:2: [controller] database = ["bearmon:***@tcp(db:3306)"]: expected user:pass@tcp(host:port)/dbname, got "bearmon:***@tcp(db:3306)"'],
+    ['[controller]\ndatabase = bearmon:s3c@ret@tcp(db:99999)/x\n', 'c:2: [controller] database = ["bearmon:***@tcp(db:99999)/x"]: invalid address "db:99999" in "bearmon:***@tcp(db:99999)/x"'],
+    ['[nats]\nurl = http://w1:s3cret@nats1:4222\n', 'c:2: [nats] url = ["http://w1:***@nats1:4222"]: expected a URL'],
+  ])('names the DSN or URL of %j with its password masked', (text, problem) => {
+    const problems = problemsOf(() => loadConfig({ text, source: 'c' }));
+    expect(problems).toEqual([expect.stringContaining(problem)]);
+    expect(problems.join('\n')).not.toMatch(/s3c/);
+  });
+
+  it('accepts a literal % in a mysql:// password', () => {
+    const { config } = loadConfig({ text: '[controller]\ndatabase = mysql://bearmon:50%off@127.0.0.1/bearmon\n' });
+    expect(config.controller.database).toEqual(['mysql://bearmon:50%off@127.0.0.1/bearmon']);
+  });
+
+  it.each([
+    ['[smtp]\npassword: hunter2\n', 'c line 2: expected "key = value", got "password…"'],
+    ['[smtp] password = hunter2\n', 'c line 1: invalid section header "[smtp]"'],
+  ])('shows a malformed line %j only up to where it went wrong', (text, problem) => {
+    const problems = problemsOf(() => loadConfig({ text, source: 'c' }));
+    expect(problems).toEqual([problem]);
+  });
+
   it('bad env values name the variable', () => {
     const problems = problemsOf(() => loadConfig({ env: { BEARMON_WORKER_NUMTHREADS: 'many' } }));
     expect(problems).toEqual(['env BEARMON_WORKER_NUMTHREADS: [worker] numThreads = "many": expected an integer']);

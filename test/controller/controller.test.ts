@@ -44,6 +44,30 @@ describe('controller and workers', () => {
     expect(cluster.controller.status().checks[0]).toMatchObject({ state: 'online', status: 'online' });
   });
 
+  it('a worker whose clock runs a year ahead cannot date a transition in the future; its skew is reported', async () => {
+    const target = await switchableTarget();
+    const year = 365 * 86_400_000;
+    const cluster = await startCluster({
+      natsUrl: nats.url,
+      confirmations: 2,
+      workers: THREE.slice(0, 2),
+      clocks: { w2: () => Date.now() + year },
+      checks: [{ name: 'web', type: 'http', data: { url: target.url, expect_status: 200 }, interval: 1, delay: 0 }],
+    });
+    await expect.poll(() => cluster.controller.status().checks[0]?.lastResults?.w2?.status, { timeout: 10_000 }).toBe('online');
+    target.up = false;
+    await expect.poll(() => cluster.statusOf(1), { timeout: 20_000, interval: 200 }).toBe('offline');
+    const [transition] = (await cluster.events(1)).filter((e) => e.type === 'transition') as unknown as { at: string; evidence: { worker: string; at: string }[] }[];
+    // Every time in the decision is within the controller's run windows: none a year ahead.
+    for (const at of [transition!.at, ...transition!.evidence.map((e) => e.at)]) expect(Date.parse(at)).toBeLessThan(Date.now() + 60_000);
+    const [row] = await cluster.query<{ at: number }[]>('SELECT UNIX_TIMESTAMP(time) AS at FROM check_events WHERE check_id = 1', []);
+    expect(Number(row!.at) * 1000).toBeLessThanOrEqual(Date.now());
+    expect(cluster.logs.matching(/clock is .* ahead of the controller's/)).toEqual([expect.objectContaining({ worker: 'w2' })]);
+    // The check recovers on time: the skew did not poison what comes after.
+    target.up = true;
+    await expect.poll(() => cluster.statusOf(1), { timeout: 20_000, interval: 200 }).toBe('online');
+  });
+
   it('a target that refuses only one worker never flips with C=2', async () => {
     const target = await switchableTarget();
     target.refuse.add('127.0.0.4'); // w3 cannot reach it
@@ -182,8 +206,11 @@ describe('controller and workers', () => {
     send(subject.result('w2', 1), valid); // subject says w2, payload says w1
     send(subject.result('w1', 1), valid); // no such assignment: never handed out
     await expect.poll(() => cluster.logs.matching(/dropped a malformed result/).length).toBe(4);
+    // A result far larger than any real one is refused before it is parsed.
+    send(subject.result('w1', 1), { ...valid, message: 'x'.repeat(40 * 1024) });
+    await expect.poll(() => cluster.logs.matching(/skipped a result: oversized/).length).toBe(1);
     await expect.poll(() => cluster.logs.matching(/dropped a result for an unknown check/).length).toBe(1);
-    await expect.poll(() => cluster.logs.matching(/does not match its worker or check/).length).toBe(1);
+    await expect.poll(() => cluster.logs.matching(/skipped a result: result names another worker or check/).length).toBe(1);
     await expect.poll(() => cluster.logs.matching(/result rejected: not an outstanding run/).length).toBe(1);
     const malformed = cluster.logs.matching(/dropped a malformed result/).map((l) => l.error);
     expect(malformed).toEqual([expect.stringMatching(/invalid JSON/), expect.stringMatching(/^assignment:/), expect.stringMatching(/^checkId:.*"1"/), expect.stringMatching(/^status:.*"down"/)]);

@@ -55,7 +55,7 @@ describe('controller hand-over', () => {
       ],
       checks: [{ name: 'web', type: 'http', data: { url: target.url, expect_status: 200 }, interval: 2, delay: 1 }],
     });
-    const standby = startStandby({ nc: cluster.nc, stream: STREAM, confirmations: 3, log: cluster.logs.log, retryMs: 50 });
+    const standby = startStandby({ nc: cluster.nc, stream: STREAM, confirmations: 3, log: cluster.logs.log, retryMs: 50, trust: { viewless: false } });
     onTestFinished(() => standby.stop());
     await expect.poll(() => cluster.controller.status().checks[0]?.lastResults?.w1, { timeout: 10_000 }).toBeTruthy();
     target.up = false;
@@ -91,12 +91,16 @@ describe('controller hand-over', () => {
       checks: [{ name: 'web', type: 'http', data: { url: target.url }, interval: 1, delay: 0 }],
     });
     await expect.poll(() => cluster.workers.get('w1')!.stats().completed, { timeout: 10_000 }).toBeGreaterThan(0);
-    cluster.nc.publish(
-      subject.run('w1'),
-      JSON.stringify({ type: 'run', assignment: 'old.3.x', checkId: 1, checkType: 'http', data: JSON.stringify({ url: target.url }), view: 3, at: new Date().toISOString() }),
-    );
-    await expect.poll(() => cluster.logs.matching(/dropped a run request from a replaced controller/)).toEqual([
-      expect.objectContaining({ worker: 'w1', assignment: 'old.3.x', view: 3, current: 4 }),
+    const request = (view: number, assignment: string) =>
+      JSON.stringify({ type: 'run', assignment, checkId: 1, checkType: 'http', data: JSON.stringify({ url: target.url }), view, at: new Date().toISOString() });
+    // The controller of view 3 (replaced), and a worker the view does not name, with a view above the one in force.
+    cluster.nc.publish(subject.run('w1', 'ctl3'), request(3, 'old.3.x'));
+    cluster.nc.publish(subject.run('w1', 'ctl4'), request(3, 'old.3.y'));
+    cluster.nc.publish(subject.run('w1', 'w9'), request(99, 'forged.99'));
+    await expect.poll(() => cluster.logs.matching(/dropped a run request/).map((l) => [l.reason, l.assignment ?? l.sender])).toEqual([
+      ['not-from-controller', 'ctl3'],
+      ['old-view', 'old.3.y'],
+      ['not-from-controller', 'w9'],
     ]);
   });
 });

@@ -16,6 +16,7 @@ import { createStore } from '../../src/db/store.ts';
 import { createTransitionWriter, type TransitionWriter } from '../../src/db/transition-writer.ts';
 import { replay } from '../../src/replay/run.ts';
 import { captureLogs, type CapturedLogs } from '../helpers/logs.ts';
+import { announceView } from '../helpers/view.ts';
 import { freshDatabase } from '../helpers/mysql.ts';
 
 export const STREAM = 'BEARMON';
@@ -59,6 +60,7 @@ export interface Cluster {
   startWorker(id: string, sourceAddress: string): WorkerHandle;
   events(checkId: number): Promise<{ type: string; checkId: number; to?: string; rounds?: number; evidence?: { worker: string }[] }[]>;
   checkEvents(checkId: number): Promise<{ type: string }[]>;
+  query<T>(sql: string, args: unknown[]): Promise<T>;
   statusOf(checkId: number): Promise<string>;
 }
 
@@ -74,6 +76,8 @@ export async function startCluster(options: {
   dbOverride?: (db: Awaited<ReturnType<typeof freshDatabase>>) => Promise<{ host: string; port: number }>;
   rows?: string[];
   view?: number;
+  /** A worker's own clock (a skewed one), by worker id. */
+  clocks?: Record<string, () => number>;
 }): Promise<Cluster> {
   const db = await freshDatabase();
   await migrate(db);
@@ -101,10 +105,15 @@ export async function startCluster(options: {
       store,
       log: logs.log,
       retry: { initialMs: 100, maxMs: 500 },
-      onRecorded: (t) => void js.publish(subject.decision(t.checkId), JSON.stringify({ type: 'recorded', checkId: t.checkId, key: t.key, transitionAt: t.at.toISOString() }), { msgID: `recorded:${t.key}` }).catch(() => {}),
+      onRecorded: (t) =>
+        void js
+          .publish(subject.decision(`ctl${view}`, t.checkId), JSON.stringify({ type: 'recorded', checkId: t.checkId, key: t.key, transitionAt: t.at.toISOString(), view }), { msgID: `recorded:${t.key}` })
+          .catch(() => {}),
     });
     stores.push(store);
     writers.push(writer);
+    // As the viewserver does: the view naming this controller is in the log before its lines, and the workers follow it.
+    if (view > 0) await announceView(nc, { stream: STREAM, view, controller: `ctl${view}`, workers: workers.values() });
     const handle = await startController({
       nc,
       id: `ctl${view}`,
@@ -124,7 +133,7 @@ export async function startCluster(options: {
   };
   const workers = new Map<string, WorkerHandle>();
   const start = (id: string, sourceAddress: string) => {
-    const worker = startWorker({ nc, id, numThreads: 4, sourceAddress, dnsServer: '127.0.0.1:53', log: logs.log, heartbeatMs: 200 });
+    const worker = startWorker({ nc, id, numThreads: 4, sourceAddress, dnsServer: '127.0.0.1:53', log: logs.log, heartbeatMs: 200, now: options.clocks?.[id] });
     workers.set(id, worker);
     return worker;
   };
@@ -170,6 +179,7 @@ export async function startCluster(options: {
       return out.map((l) => JSON.parse(l));
     },
     checkEvents: (checkId) => query('SELECT type FROM check_events WHERE check_id = ? ORDER BY id', [checkId]),
+    query,
     statusOf: async (checkId) => (await query<{ status: string }[]>('SELECT status FROM checks WHERE id = ?', [checkId]))[0]!.status,
   };
   return cluster;

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { applyRecord, emptyLogState, RecentResults } from '../../src/controller/log-state.ts';
+import { asRecords } from '../helpers/log-records.ts';
 
 const check = { type: 'check', checkId: 1, interval: 60, delay: 0, status: 'online' };
 const assign = (n: number, worker: string) => ({ type: 'assign', checkId: 1, worker, assignment: `a${n}`, at: `2026-01-01T00:00:0${n}Z` });
 const result = (n: number, worker: string, status: string) => ({ type: 'result', checkId: 1, worker, status, at: `2026-01-01T00:00:0${n}Z`, message: `m${n}`, assignment: `a${n}` });
 
-function fold(records: unknown[]) {
-  const state = emptyLogState(2);
-  records.forEach((r, i) => applyRecord(state, JSON.stringify(r), i + 1));
+function fold(lines: (Record<string, unknown> & { type: string } | string)[]) {
+  const state = emptyLogState(2, { viewless: true });
+  for (const record of asRecords(lines)) applyRecord(state, record);
   return state;
 }
 
@@ -31,7 +32,7 @@ describe('log state (what a controller takes over)', () => {
     state.owed.set('2:late', { checkId: 2, to: 'offline', at: new Date('2026-01-01T00:00:09Z'), key: '2:late' });
     state.owed.set('1:late', { checkId: 1, to: 'online', at: new Date('2026-01-01T00:00:09Z'), key: '1:late' });
     // The controller recorded its own (differently derived) transition of check 1 at 00:00:03.
-    applyRecord(state, JSON.stringify({ type: 'recorded', checkId: 1, key: '1:other', transitionAt: '2026-01-01T00:00:03Z' }), 99);
+    applyRecord(state, { ...asRecords([{ type: 'recorded', checkId: 1, key: '1:other', transitionAt: '2026-01-01T00:00:03Z' }])[0]!, seq: 99 });
     expect([...state.owed.keys()]).toEqual(['2:late', '1:late']);
   });
 

@@ -2,7 +2,8 @@ import { connect } from '@nats-io/transport-node';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { natsOptions } from '../../src/bus/connect.ts';
-import { subject } from '../../src/bus/subjects.ts';
+import { setupBus } from '../../src/bus/setup.ts';
+import { checkFilter, subject } from '../../src/bus/subjects.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { runBearmon, startBearmon as start, type BearmonProcess } from '../helpers/bearmon.ts';
 import { freshDatabase } from '../helpers/mysql.ts';
@@ -33,8 +34,8 @@ describe('notifications end to end (real processes)', () => {
     await conn.query(`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?), (2, 'email', 'oncall@example.com'), (3, 'http', ?)`, [hook.url, disabledHook.url]);
     await conn.query(`INSERT INTO alerts (check_id, contact_id, type, enabled) VALUES (1, 1, 'both', 1), (1, 2, 'offline', 1), (1, 3, 'both', 0)`);
     const stream = 'BEARMON_NOTIFY';
+    // Every process under its own role from nats.conf; only the set-up is admin's.
     const env = {
-      BEARMON_NATS_URL: nats.url,
       BEARMON_CONTROLLER_DATABASE: `${db.user}:${db.password}@tcp(${db.host}:${db.port})/${db.database}`,
       BEARMON_CONTROLLER_CONFIRMATIONS: '2',
       BEARMON_NATS_STREAM: stream,
@@ -44,15 +45,16 @@ describe('notifications end to end (real processes)', () => {
     };
     const nc = await connect(natsOptions([nats.url]));
     onTestFinished(() => nc.close());
+    await setupBus(nc, { stream, retentionMs: 7 * 86_400_000 });
     const views: { view: number; controller: string | null }[] = [];
     nc.subscribe(subject.view('current'), { callback: (_e, m) => void views.push(m.json()) });
     const notifyEvents: { outcome: string; contact: number }[] = [];
-    nc.subscribe(`${subject.notify(1)}`, { callback: (_e, m) => void notifyEvents.push(m.json()) });
+    nc.subscribe(checkFilter('notify', 1), { callback: (_e, m) => void notifyEvents.push(m.json()) });
 
-    start(['viewserver'], env);
+    start(['viewserver'], { ...env, BEARMON_NATS_URL: nats.urlFor('viewserver') });
     const workers = new Map<string, BearmonProcess>();
-    for (const [i, id] of ['n1', 'n2', 'n3'].entries()) {
-      workers.set(id, start(['worker'], { ...env, BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }));
+    for (const [i, id] of ['w1', 'w2', 'w3'].entries()) {
+      workers.set(id, start(['worker'], { ...env, BEARMON_NATS_URL: nats.urlFor(id), BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }));
     }
     await expect.poll(() => views.at(-1)?.controller ?? null, { timeout: 20_000 }).not.toBeNull();
     const first = views.at(-1)!;
@@ -90,11 +92,13 @@ describe('notifications end to end (real processes)', () => {
     expect(disabledHook.posts).toEqual([]);
     expect(notifyEvents.map((e) => `${e.contact}:${e.outcome}`).sort()).toEqual(['1:delivered', '1:delivered', '2:delivered']);
 
-    const status = await runBearmon(['status', '--json'], env);
+    // The operator's commands, under the operator's read-only credential.
+    const operator = { ...env, BEARMON_NATS_URL: nats.urlFor('operator') };
+    const status = await runBearmon(['status', '--json'], operator);
     expect(JSON.parse(status.stdout).notifications).toEqual({ pending: 0, sending: 0, oldestOpen: null, lastDay: { delivered: 3, failed: 0, unconfirmed: 0 } });
-    expect((await runBearmon(['status'], env)).stdout).toMatch(/^notifications: 0 pending, 0 sending; last 24 h: 3 delivered, 0 failed, 0 unconfirmed$/m);
+    expect((await runBearmon(['status'], operator)).stdout).toMatch(/^notifications: 0 pending, 0 sending; last 24 h: 3 delivered, 0 failed, 0 unconfirmed$/m);
 
-    const explained = await runBearmon(['replay', '--explain'], env);
+    const explained = await runBearmon(['replay', '--explain'], operator);
     expect(explained.code).toBe(0);
     expect(explained.stdout).toMatch(/notify check 1 contact 1 \(webhook\), attempt 1: delivered — webhook 127\.0\.0\.1:\d+ answered HTTP 200/);
     expect(explained.stdout).toMatch(/notify check 1 contact 2 \(email\), attempt 1: delivered — mail to oncall@example.com accepted/);

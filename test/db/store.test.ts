@@ -221,6 +221,20 @@ describe('store: recordTransition', () => {
     expect(await store.recordTransition({ checkId: 1, to: 'offline', at: at('2026-01-02T03:20:00Z'), key: 'down-2' })).toBe('written');
   });
 
+  it('an event dated in the future (a poisoned row) cannot make later real transitions superseded (attack 2)', async () => {
+    const db = await migratedDatabase();
+    await insertChecks(db, `(1, 'line', 'tcp', ${TCP}, 60, 1, 'online', 1)`);
+    const store = openStore([dsnOf(db)]);
+    // What a successor wrote before times were bounded: a 2037 offline event, then back online.
+    await withConnection(db, (c) => c.query("INSERT INTO check_events (check_id, type, time) VALUES (1, 'offline', '2037-12-31 00:00:00')"));
+    const now = Date.now();
+    expect(await store.recordTransition({ checkId: 1, to: 'offline', at: new Date(now - 60_000), key: 'real-down' })).toBe('written');
+    expect(await store.recordTransition({ checkId: 1, to: 'online', at: new Date(now - 30_000), key: 'real-up' })).toBe('written');
+    expect(await statuses(db)).toEqual({ 1: 'online' });
+    // The rule itself still holds for real events (the control): older than the last real one is superseded.
+    expect(await store.recordTransition({ checkId: 1, to: 'offline', at: new Date(now - 45_000), key: 'stale' })).toBe('superseded');
+  });
+
   it('refuses a transition of a deleted check and a key longer than the column, writing nothing', async () => {
     const db = await migratedDatabase();
     await insertChecks(db, `(1, 'line', 'tcp', ${TCP}, 60, 1, 'online', 1)`);

@@ -1,0 +1,175 @@
+import { PREFIX, subject, wildcard, workerToken } from './subjects.ts';
+import { SNAPSHOT_SUBJECTS } from '../controller/snapshot.ts';
+
+/**
+ * Who may publish and subscribe to what: the single source of nats.conf's permissions
+ * (the repository's nats.conf is generated from it, and `bearmon nats-conf` writes a
+ * production one). Least privilege (SPEC §8):
+ * - each credential publishes only under its own name (results, heartbeats, pongs, and —
+ *   for a controller candidate — the controller's log lines and run requests);
+ * - only the viewserver publishes the view and writes the view's KV bucket;
+ * - only admin creates, updates, purges or deletes streams, buckets or consumers; the
+ *   others may read streams (info, get one message, and ephemeral pull consumers through
+ *   the legacy API, where the server refuses a durable name);
+ * - replies go only to the asker: every user has its own inbox prefix (_INBOX_<user>), and
+ *   responders answer through `allow_responses`, never by publishing to _INBOX.>.
+ */
+export interface Permissions {
+  publish: string[];
+  subscribe: string[];
+  /** May answer requests it received (one reply each, to the asker's inbox). */
+  allowResponses?: boolean;
+}
+
+export const VIEW_BUCKET_STREAM = 'KV_bearmon_view';
+
+/** The reply subjects of one user's requests (connect with inboxPrefix = this). */
+export function inboxPrefix(user: string): string {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(user) ? `_INBOX_${user}` : '_INBOX';
+}
+
+/**
+ * Reading streams without being able to change them. `$JS.API.CONSUMER.CREATE.*` is the
+ * legacy ephemeral create (exactly one token after CREATE): the named/durable forms have
+ * more tokens and are not granted.
+ */
+const STREAM_READER = [
+  '$JS.API.INFO',
+  '$JS.API.STREAM.INFO.*',
+  '$JS.API.STREAM.MSG.GET.*',
+  '$JS.API.CONSUMER.CREATE.*',
+  '$JS.API.CONSUMER.INFO.*.*',
+  '$JS.API.CONSUMER.MSG.NEXT.*.*',
+];
+
+/** A worker: runs checks, and (when `canControl`) may be named controller. */
+export function workerPermissions(id: string, canControl: boolean): Permissions {
+  const w = workerToken(id);
+  const own = [`${PREFIX}.result.${w}.*`, subject.worker(w), `${PREFIX}.pong.${w}.*`, subject.view('get')];
+  const controller = canControl
+    ? [
+        ...(['assign', 'check', 'decision', 'transition', 'notify'] as const).map((family) => `${PREFIX}.${family}.${w}.*`),
+        `${PREFIX}.run.*.${w}`,
+        SNAPSHOT_SUBJECTS.replace('>', `${w}.>`),
+      ]
+    : [];
+  return {
+    publish: [...own, ...controller, ...STREAM_READER],
+    subscribe: [
+      `${PREFIX}.run.${w}.*`,
+      subject.ping(w),
+      subject.view('current'),
+      `${inboxPrefix(w)}.>`,
+      ...(canControl ? [wildcard.results(), wildcard.heartbeats(), `${PREFIX}.control.*`] : []),
+    ],
+    allowResponses: canControl,
+  };
+}
+
+export function viewserverPermissions(user = 'viewserver'): Permissions {
+  return {
+    publish: [subject.view('current'), `${PREFIX}.ping.*`, '$KV.bearmon_view.>', ...STREAM_READER, `$JS.API.DIRECT.GET.${VIEW_BUCKET_STREAM}.>`],
+    subscribe: [`${PREFIX}.worker.*`, subject.view('get'), `${PREFIX}.pong.>`, `${inboxPrefix(user)}.>`],
+  };
+}
+
+/** Operators: read everything (status, trace, replay, log export), ask for status and reload; no answers, no votes. */
+export function operatorPermissions(user = 'operator'): Permissions {
+  return {
+    publish: [subject.control('status'), subject.control('reload'), ...STREAM_READER],
+    subscribe: [`${PREFIX}.>`, `${inboxPrefix(user)}.>`],
+  };
+}
+
+export interface NatsUser {
+  user: string;
+  password: string;
+  /** Absent: every right (admin). */
+  permissions?: Permissions;
+  comment?: string;
+}
+
+const quote = (s: string) => JSON.stringify(s);
+const list = (items: string[]) => `[${items.map(quote).join(', ')}]`;
+
+/** One `{ user: ..., password: ..., permissions: {...} }` entry of nats.conf. */
+function renderUser(u: NatsUser): string {
+  const head = `{ user: ${quote(u.user)}, password: ${quote(u.password)}`;
+  if (!u.permissions) return `    ${head} }`;
+  const p = u.permissions;
+  return [
+    `    ${head}, permissions: {`,
+    `        publish: ${list(p.publish)}`,
+    `        subscribe: ${list(p.subscribe)}`,
+    ...(p.allowResponses ? ['        allow_responses: true'] : []),
+    '    } }',
+  ].join('\n');
+}
+
+export interface NatsConfOptions {
+  listen: string;
+  serverName: string;
+  users: NatsUser[];
+  /** Lines of commentary at the top. */
+  header: string[];
+}
+
+/** The largest message any role sends: a run request carries a check definition (≤ 64 KiB). */
+export const MAX_PAYLOAD = '128KB';
+
+export function renderNatsConf(options: NatsConfOptions): string {
+  const users = options.users.map((u) => [...(u.comment ? [`    # ${u.comment}`] : []), renderUser(u)].join('\n')).join('\n');
+  return `${options.header.map((line) => `# ${line}`.trimEnd()).join('\n')}
+listen: ${options.listen}
+server_name: ${options.serverName}
+
+jetstream {
+  max_memory_store: 256MB
+  max_file_store: 2GB
+}
+
+# The largest legitimate message is a run request (a check definition of at most 64 KiB);
+# anything larger is refused by the server before any bearmon process reads it.
+max_payload: ${MAX_PAYLOAD}
+
+authorization {
+  users = [
+${users}
+  ]
+}
+`;
+}
+
+/** The users of the repository's nats.conf: development passwords `bearmon-dev-<user>`. */
+export function developmentUsers(): NatsUser[] {
+  const dev = (user: string) => `bearmon-dev-${user}`;
+  const workers = ['demo-w1', 'demo-w2', 'demo-w3', 'w1', 'w2', 'w3'];
+  return [
+    { user: 'viewserver', password: dev('viewserver'), permissions: viewserverPermissions(), comment: 'The viewserver: pings candidates, keeps the view in KV, publishes it.' },
+    { user: 'operator', password: dev('operator'), permissions: operatorPermissions(), comment: 'Operators: read everything (status, trace, replay, log export), change nothing.' },
+    { user: 'admin', password: dev('admin'), comment: 'Everything: `bearmon setup` (streams, KV bucket), local tooling, the tests\' own set-up. Not for processes.' },
+    ...workers.map((w, i) => ({
+      user: w,
+      password: dev(w),
+      permissions: workerPermissions(w, true),
+      comment: i === 0 ? 'Workers of `npm start` (demo-w1..3) and of the tests (w1..w3); each may be named controller.' : undefined,
+    })),
+  ];
+}
+
+export const DEVELOPMENT_HEADER = [
+  'NATS server configuration for bearmon (local development, `npm start` and the tests).',
+  'GENERATED by `bearmon nats-conf --development` from src/bus/permissions.ts: edit that, not this.',
+  'The JetStream store directory is given on the command line (-sd): scripts/ensure-env.sh',
+  'uses .bearmon/jetstream, tests a temporary directory each. Tests also override the port (-p).',
+  '',
+  'Every credential publishes only under its own name (SPEC §8); only admin may create,',
+  'change, purge or delete streams, KV buckets and consumers (readers get ephemeral ones).',
+  'Every user has its own inbox prefix (_INBOX_<user>): bearmon connects with it.',
+  'The passwords below are for local development only: `bearmon nats-conf` writes a',
+  'production file with random passwords for your worker ids.',
+];
+
+export function developmentNatsConf(): string {
+  return renderNatsConf({ listen: '127.0.0.1:4222', serverName: 'bearmon-local', users: developmentUsers(), header: DEVELOPMENT_HEADER });
+}

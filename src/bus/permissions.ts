@@ -173,3 +173,19 @@ export const DEVELOPMENT_HEADER = [
 export function developmentNatsConf(): string {
   return renderNatsConf({ listen: '127.0.0.1:4222', serverName: 'bearmon-local', users: developmentUsers(), header: DEVELOPMENT_HEADER });
 }
+
+/** The README's role table: exactly what nats.conf grants (a test keeps them equal). */
+export function roleTableMarkdown(): string {
+  const code = (items: string[]) => items.map((s) => `\`${s}\``).join(', ');
+  const row = (user: string, p: Permissions | undefined) =>
+    p ? `| ${user} | ${code(p.publish)} | ${code(p.subscribe)} | ${p.allowResponses ? 'yes' : 'no'} |` : `| ${user} | everything | everything | yes |`;
+  return [
+    '| user | may publish | may subscribe | may answer requests |',
+    '|---|---|---|---|',
+    row('`viewserver`', viewserverPermissions()),
+    row('each worker, e.g. `w1`', workerPermissions('w1', true)),
+    row('a worker that may not control (`bearmon nats-conf --controller`)', workerPermissions('w9', false)),
+    row('`operator`', operatorPermissions()),
+    row('`admin` (`bearmon setup` only)', undefined),
+  ].join('\n');
+}

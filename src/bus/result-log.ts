@@ -37,10 +37,12 @@ export class ResultLogSetupError extends Error {}
 
 /**
  * Makes sure the stream exists with bearmon's settings. Only `admin` may create or change
- * streams (nats.conf): a role without those rights checks the stream and, when it is
- * missing or differs, says to run `bearmon setup` with the admin credentials.
+ * streams (nats.conf): a role without those rights fails on a missing stream (saying to run
+ * `bearmon setup` with the admin credentials), and on a stream with other settings goes on
+ * with it — monitoring must not stop over a retention setting — returning what differs,
+ * for the caller to log.
  */
-export async function ensureResultLog(nc: NatsConnection, options: ResultLogOptions): Promise<void> {
+export async function ensureResultLog(nc: NatsConnection, options: ResultLogOptions): Promise<{ differences: string[] }> {
   const jsm = await jetstreamManager(nc);
   const wanted = resultLogConfig(options);
   let info;
@@ -51,23 +53,33 @@ export async function ensureResultLog(nc: NatsConnection, options: ResultLogOpti
     await jsm.streams
       .add({ name: options.stream, retention: RetentionPolicy.Limits, storage: StorageType.File, ...wanted })
       .catch((e: Error) => rethrowSetup(e, `stream ${options.stream} does not exist`));
-    return;
+    return { differences: [] };
   }
-  if (sameSettings(info.config, wanted)) return;
-  await jsm.streams.update(options.stream, { ...info.config, ...wanted }).catch((e: Error) => rethrowSetup(e, `stream ${options.stream} has other settings than [nats] asks for`));
+  const differences = differingSettings(info.config, wanted);
+  if (differences.length === 0) return { differences };
+  try {
+    await jsm.streams.update(options.stream, { ...info.config, ...wanted });
+    return { differences: [] };
+  } catch (err) {
+    if (!isPermissionError(err as Error)) throw err;
+    return { differences };
+  }
 }
 
-function sameSettings(config: StreamConfig, wanted: ReturnType<typeof resultLogConfig>): boolean {
-  return (
-    [...config.subjects].sort().join(' ') === [...wanted.subjects!].sort().join(' ') &&
-    config.max_age === wanted.max_age &&
-    config.duplicate_window === wanted.duplicate_window &&
-    config.max_msg_size === wanted.max_msg_size
-  );
+function differingSettings(config: StreamConfig, wanted: ReturnType<typeof resultLogConfig>): string[] {
+  const differences: string[] = [];
+  const missing = wanted.subjects!.filter((s) => !config.subjects.includes(s));
+  if (missing.length > 0) differences.push(`subjects lack ${missing.join(', ')}`);
+  if (config.max_age !== wanted.max_age) differences.push(`max_age ${config.max_age / 1e9}s, not ${wanted.max_age! / 1e9}s`);
+  if (config.duplicate_window !== wanted.duplicate_window) differences.push(`duplicate_window ${config.duplicate_window / 1e9}s, not ${wanted.duplicate_window! / 1e9}s`);
+  if (config.max_msg_size !== wanted.max_msg_size) differences.push(`max_msg_size ${config.max_msg_size}, not ${wanted.max_msg_size}`);
+  return differences;
 }
+
+const isPermissionError = (err: Error) => /permissions violation|authorization/i.test(err.message) || err.name === 'PermissionViolationError';
 
 function rethrowSetup(err: Error, what: string): never {
-  if (/permissions violation|authorization/i.test(err.message) || err.name === 'PermissionViolationError') {
+  if (isPermissionError(err)) {
     throw new ResultLogSetupError(`${what}, and this credential may not change streams: run \`bearmon setup\` with the admin credentials (${err.message})`);
   }
   throw err;

@@ -84,7 +84,10 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   const now = deps.now ?? Date.now;
   const view = deps.view ?? 0;
   const log = deps.log.child({ role: 'controller', worker: deps.id, view });
-  await ensureResultLog(deps.nc, deps.resultLog);
+  const { differences } = await ensureResultLog(deps.nc, deps.resultLog);
+  if (differences.length > 0) {
+    log.error({ stream: deps.resultLog.stream, differences }, `the result log stream has other settings than [nats] asks for (${differences.join('; ')}); going on with it — run \`bearmon setup\` with the admin credentials to fix them`);
+  }
   // Readers of the log take this controller's lines only after the record of the view naming it.
   if (view > 0) await awaitViewRecord(deps.nc, deps.resultLog.stream, view, log);
   const js = jetstream(deps.nc);
@@ -249,7 +252,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const decoded = decode(resultMessage, msg.data);
     if (!decoded.ok) {
       metrics.resultHandled('malformed');
-      return void log.warn({ subject: msg.subject, error: decoded.error }, 'dropped a malformed result');
+      return untrusted('result', 'malformed', { subject: msg.subject, error: decoded.error });
     }
     const result = decoded.value;
     // The subject names the publisher (nats.conf binds it to that worker's credential): the payload must agree.
@@ -313,7 +316,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   const onHeartbeat = (msg: Msg) => {
     if (msg.data.length > MAX_HEARTBEAT_BYTES) return untrusted('heartbeat', 'oversized', { subject: msg.subject, bytes: msg.data.length });
     const decoded = decode(heartbeat, msg.data);
-    if (!decoded.ok) return void log.warn({ subject: msg.subject, error: decoded.error }, 'dropped a malformed heartbeat');
+    if (!decoded.ok) return untrusted('heartbeat', 'malformed', { subject: msg.subject, error: decoded.error });
     if (heartbeatOf(msg.subject) !== decoded.value.worker) return untrusted('heartbeat', 'heartbeat names another worker', { subject: msg.subject, worker: decoded.value.worker });
     const wasAlive = workers.isAlive(decoded.value.worker, now());
     workers.heartbeat(decoded.value, now());

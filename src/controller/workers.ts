@@ -76,5 +76,8 @@ export function chooseWorker(alive: WorkerState[], options: { exclude?: Readonly
   if (eligible.length === 0) return undefined;
   const preferred = eligible.filter((w) => w.id !== options.avoid);
   const pool = preferred.length > 0 ? preferred : eligible;
+  // Rotation per check: the next worker after the last one (by id), so every worker gets its
+  // turn. (A shared cursor skipping `avoid` can fall into step with it and starve a worker.)
+  if (options.avoid !== undefined && pool.length > 1) return pool.find((w) => w.id > options.avoid!) ?? pool[0];
   return pool[options.cursor % pool.length];
 }

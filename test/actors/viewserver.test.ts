@@ -170,6 +170,32 @@ describe('viewserver', () => {
     expect(noCandidate).toEqual([listed]);
   });
 
+  it('a controller late for fewer than `misses` pings (busy, not dead) keeps its place; silent for `misses`, it is replaced', async () => {
+    const { log } = capturedLog();
+    const p = prefix();
+    const [a, b] = [`${p}-a`, `${p}-b`];
+    // a leaves `skip` pings unanswered: its subscription stays, so each is a timeout, not "no responders".
+    let skip = 0;
+    let answered = 0;
+    const pong = JSON.stringify({ type: 'pong', worker: a, startedAt: hoursAgo(3), canControl: true });
+    const sub = nc.subscribe(subject.ping(a), { callback: (_e, m) => void (skip > 0 ? skip-- : (answered++, m.respond(pong))) });
+    onTestFinished(() => sub.unsubscribe());
+    candidate(b, hoursAgo(1), log);
+    const views = publishedViews();
+    await viewserver({ log, candidates: [a, b], periodMs: 100, timeoutMs: 100, misses: 3 });
+    await views.waitFor(naming(a));
+    // Two pings in a row unanswered (an event loop blocked for ~0.3 s), then answers again: no new view.
+    skip = 2;
+    await expect.poll(() => skip, { timeout: 5000 }).toBe(0);
+    const resumed = answered;
+    await expect.poll(() => answered - resumed, { timeout: 5000 }).toBeGreaterThanOrEqual(5);
+    expect(views.seen.map((v) => v.controller)).toEqual([a]);
+    // Silent for good: replaced after three timeouts.
+    skip = Number.POSITIVE_INFINITY;
+    const second = await views.waitFor(naming(b));
+    expect(second.view).toBe(2);
+  });
+
   it('never names a candidate that cannot control', async () => {
     const { log, lines } = capturedLog();
     const p = prefix();

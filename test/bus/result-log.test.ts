@@ -71,6 +71,17 @@ describe('the result log (JetStream)', () => {
     expect((await (await jetstreamManager(nc)).streams.info(stream)).config.max_age).toBe(86_400 * 1e9);
   });
 
+  it('a role without admin rights: a missing stream is an error naming `bearmon setup`; other settings are reported, not fatal', async () => {
+    const { connect: connectNats } = await import('@nats-io/transport-node');
+    const w1 = await connectNats({ ...natsOptions([server.urlFor('w1')]), inboxPrefix: '_INBOX_w1' });
+    onTestFinished(() => w1.close());
+    const stream = uniqueStream();
+    await expect(ensureResultLog(w1, { stream, retentionMs: 7 * 86_400_000 })).rejects.toThrow(/does not exist, and this credential may not change streams: run `bearmon setup`/);
+    await ensureResultLog(nc, { stream, retentionMs: 86_400_000 });
+    expect(await ensureResultLog(w1, { stream, retentionMs: 7 * 86_400_000 })).toEqual({ differences: ['max_age 86400s, not 604800s'] });
+    expect(await ensureResultLog(w1, { stream, retentionMs: 86_400_000 })).toEqual({ differences: [] });
+  });
+
   it('drops a re-published event with the same message id', async () => {
     const stream = uniqueStream();
     await writeOutage(stream);

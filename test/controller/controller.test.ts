@@ -205,14 +205,14 @@ describe('controller and workers', () => {
     send(subject.result('w1', 99), { ...valid, checkId: 99 });
     send(subject.result('w2', 1), valid); // subject says w2, payload says w1
     send(subject.result('w1', 1), valid); // no such assignment: never handed out
-    await expect.poll(() => cluster.logs.matching(/dropped a malformed result/).length).toBe(4);
+    await expect.poll(() => cluster.logs.matching(/skipped a result: malformed/).length).toBe(4);
     // A result far larger than any real one is refused before it is parsed.
     send(subject.result('w1', 1), { ...valid, message: 'x'.repeat(40 * 1024) });
     await expect.poll(() => cluster.logs.matching(/skipped a result: oversized/).length).toBe(1);
     await expect.poll(() => cluster.logs.matching(/dropped a result for an unknown check/).length).toBe(1);
     await expect.poll(() => cluster.logs.matching(/skipped a result: result names another worker or check/).length).toBe(1);
     await expect.poll(() => cluster.logs.matching(/result rejected: not an outstanding run/).length).toBe(1);
-    const malformed = cluster.logs.matching(/dropped a malformed result/).map((l) => l.error);
+    const malformed = cluster.logs.matching(/skipped a result: malformed/).map((l) => l.error);
     expect(malformed).toEqual([expect.stringMatching(/invalid JSON/), expect.stringMatching(/^assignment:/), expect.stringMatching(/^checkId:.*"1"/), expect.stringMatching(/^status:.*"down"/)]);
     expect(cluster.controller.status().checks[0]).toMatchObject({ state: 'online' });
     expect(await cluster.checkEvents(1)).toEqual([]);

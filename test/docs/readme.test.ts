@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { configKeysMarkdown } from '../../scripts/config-keys-md.ts';
+import { roleTableMarkdown } from '../../src/bus/permissions.ts';
 import { createCheckRegistry } from '../../src/checks/registry.ts';
 
 const readme = () => readFile(new URL('../../README.md', import.meta.url), 'utf8');
@@ -9,6 +10,11 @@ describe('README stays true', () => {
   it('documents every configuration key exactly as the key table says', async () => {
     // Regenerate with: node --import tsx scripts/config-keys-md.ts
     expect(await readme()).toContain(configKeysMarkdown());
+  });
+
+  it('shows the roles exactly as nats.conf grants them', async () => {
+    // Regenerate with: node --import tsx -e "import('./src/bus/permissions.ts').then(m => console.log(m.roleTableMarkdown()))"
+    expect(await readme()).toContain(roleTableMarkdown());
   });
 
   it('documents every registered check type', async () => {

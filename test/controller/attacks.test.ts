@@ -1,0 +1,127 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { natsOptions } from '../../src/bus/connect.ts';
+import { inboxPrefix } from '../../src/bus/permissions.ts';
+import { setupBus } from '../../src/bus/setup.ts';
+import { subject } from '../../src/bus/subjects.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { startBearmon as start, type BearmonProcess } from '../helpers/bearmon.ts';
+import { freshDatabase } from '../helpers/mysql.ts';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { startWebhookReceiver } from '../helpers/webhook.ts';
+import { switchableTarget } from './harness.ts';
+
+/**
+ * Issue #10's attacks, end to end: a viewserver and three workers as real processes, each
+ * under its own credential from nats.conf (C=2, D=1, interval 1 s). An attacker holds one
+ * worker's credential (a worker the view does not name controller) and the operator's.
+ */
+let nats: NatsServerHandle;
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+async function connectAs(user: string): Promise<NatsConnection> {
+  const nc = await connect({ ...natsOptions([nats.urlFor(user)]), inboxPrefix: inboxPrefix(user) });
+  onTestFinished(() => nc.close());
+  return nc;
+}
+
+describe('a stolen worker credential and the operator against a running cluster', () => {
+  it('forged votes, a 2037 vote, a forged run request, a flood and operator pongs: no false transition, no view change, fail-over on time, the real outage recorded and notified', async () => {
+    const target = await switchableTarget();
+    const hook = await startWebhookReceiver();
+    const db = await freshDatabase();
+    await migrate(db);
+    const conn = await mysql.createConnection(db);
+    onTestFinished(() => conn.end());
+    await conn.query(`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('shop', 'http', ?, 1, 1)`, [JSON.stringify({ url: target.url, expect_status: 200 })]);
+    await conn.query(`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?)`, [hook.url]);
+    await conn.query(`INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, 'both')`);
+    const stream = 'BEARMON_ATTACKS';
+    const env = {
+      BEARMON_CONTROLLER_DATABASE: `${db.user}:${db.password}@tcp(${db.host}:${db.port})/${db.database}`,
+      BEARMON_CONTROLLER_CONFIRMATIONS: '2',
+      BEARMON_NATS_STREAM: stream,
+    };
+    const admin = await connect(natsOptions([nats.url]));
+    onTestFinished(() => admin.close());
+    await setupBus(admin, { stream, retentionMs: 7 * 86_400_000 });
+    const views: { view: number; controller: string | null }[] = [];
+    admin.subscribe(subject.view('current'), { callback: (_e, m) => void views.push(m.json()) });
+    const viewsSince = (from: number) => new Set(views.filter((v) => v.view >= from).map((v) => v.view)).size;
+
+    start(['viewserver'], { ...env, BEARMON_NATS_URL: nats.urlFor('viewserver') });
+    const workers = new Map<string, BearmonProcess>();
+    for (const [i, id] of ['w1', 'w2', 'w3'].entries()) {
+      workers.set(id, start(['worker'], { ...env, BEARMON_NATS_URL: nats.urlFor(id), BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }));
+    }
+    await expect.poll(() => views.at(-1)?.controller ?? null, { timeout: 20_000 }).not.toBeNull();
+    const first = views.at(-1)!;
+    const controller = first.controller!;
+    const [victim, thief] = ['w1', 'w2', 'w3'].filter((w) => w !== controller) as [string, string];
+    await expect.poll(() => target.hits.size, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    const statusOf = async () => ((await conn.query<RowDataPacket[]>('SELECT status FROM checks WHERE id = 1'))[0][0] as { status: string }).status;
+    const events = async () => (await conn.query<RowDataPacket[]>('SELECT type, UNIX_TIMESTAMP(time) AS at FROM check_events ORDER BY id'))[0].map((r) => ({ type: r.type, at: Number(r.at) }));
+
+    const stolen = await connectAs(thief);
+    // 1 + 2: votes "from" every worker, dated 2037, where the thief may publish (its own controller subject), and its own vote.
+    const forged = (worker: string, n: number) =>
+      JSON.stringify({ type: 'result', checkId: 1, worker, status: 'offline', at: '2037-12-31T00:00:00Z', message: 'forged', assignment: `${first.controller}.${first.view}.x.${n}`, view: first.view });
+    ['w1', 'w2', 'w3'].forEach((w, n) => stolen.publish(subject.decision(thief, 1), forged(w, n)));
+    stolen.publish(subject.result(thief, 1), forged(thief, 9));
+    // 3: a run request "from" the thief to the victim, with the highest view there is.
+    stolen.publish(
+      subject.run(victim, thief),
+      JSON.stringify({ type: 'run', assignment: 'forged.run', checkId: 1, checkType: 'http', data: '{"url":"http://127.0.0.1:9/"}', view: Number.MAX_SAFE_INTEGER, at: new Date().toISOString() }),
+    );
+    // 6: a bounded flood of hostile messages on every subject the thief may publish.
+    const bodies = ['{"type":"result",', 'x'.repeat(100 * 1024), JSON.stringify({ type: 'heartbeat', worker: thief, capacity: 1e15, running: 0, startedAt: '1970-01-01T00:00:00Z', at: new Date().toISOString() })];
+    for (let i = 0; i < 1800; i++) {
+      const body = bodies[i % bodies.length]!;
+      stolen.publish([subject.result(thief, 1), subject.worker(thief), subject.view('get'), subject.decision(thief, 1), subject.pong(thief, 'n')][i % 5]!, body);
+    }
+    await stolen.flush();
+    // The victim's real work goes on, and nothing moved: same view, no transition. Bounded wait with a positive control:
+    // fresh results from every worker arrive after the flood (the cluster kept working through it).
+    const resultsAfter = new Set<string>();
+    const sub = admin.subscribe('bearmon.result.*.1', { callback: (_e, m) => void resultsAfter.add(m.subject.split('.')[2]!) });
+    onTestFinished(() => sub.unsubscribe());
+    await expect.poll(() => resultsAfter.size, { timeout: 15_000 }).toBe(3);
+    // The flood was counted, and its log lines bounded (10 per reason and minute).
+    expect(workers.get(controller)!.logs.filter((l) => /^skipped a (result|heartbeat)/.test(String(l.msg))).length).toBeLessThanOrEqual(40);
+    expect(viewsSince(first.view)).toBe(1);
+    expect(await events()).toEqual([]);
+    expect(workers.get(victim)!.logs.some((l) => l.msg === 'dropped a run request from a worker the view does not name controller')).toBe(true);
+
+    // 5: the operator answers pings for the controller it is about to lose; kill -9 the controller.
+    const operator = await connectAs('operator');
+    operator.subscribe('bearmon.ping.>', { callback: (_e, m) => void m.respond(JSON.stringify({ type: 'pong', worker: m.subject.split('.')[2], startedAt: '2000-01-01T00:00:00Z', canControl: true })) });
+    await operator.flush();
+    workers.get(controller)!.child.kill('SIGKILL');
+    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+    const second = views.at(-1)!;
+    expect(second.controller).not.toBe(controller);
+    await expect.poll(() => workers.get(second.controller!)!.logs.some((l) => l.msg === 'controller started' && l.view === second.view), { timeout: 10_000 }).toBe(true);
+    // The successor folded the log, forged lines included: none counted.
+    const skipped = workers.get(second.controller!)!.logs.filter((l) => l.msg === 'skipped a log record: not the controller of the view in force');
+    expect(skipped.length).toBeGreaterThanOrEqual(1);
+    expect(await statusOf()).toBe('online');
+    expect(await events()).toEqual([]);
+
+    // The real outage is still detected, recorded (not dated in the future) and notified once.
+    target.up = false;
+    await expect.poll(statusOf, { timeout: 30_000, interval: 250 }).toBe('offline');
+    const [down] = await events();
+    expect(down).toMatchObject({ type: 'offline' });
+    expect(down!.at * 1000).toBeLessThanOrEqual(Date.now());
+    await expect.poll(() => hook.posts.map((p) => p.fields.status), { timeout: 20_000 }).toEqual(['offline']);
+    target.up = true;
+    await expect.poll(statusOf, { timeout: 30_000, interval: 250 }).toBe('online');
+    await expect.poll(() => hook.posts.map((p) => p.fields.status), { timeout: 20_000 }).toEqual(['offline', 'online']);
+  }, 150_000);
+});

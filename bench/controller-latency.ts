@@ -179,7 +179,7 @@ async function startCluster(env: LatencyEnv, checkId: number, events: EventEmitt
     });
     await observer.flush();
     for (const [id, sourceAddress] of WORKERS) {
-      workers.push(startWorker({ nc: await bus(`bearmon-bench-${id}`, env.natsLogin(id)), id, numThreads: 4, sourceAddress, dnsServer: '127.0.0.1:53', log: tally.log }));
+      workers.push(startWorker({ nc: await bus(`bearmon-bench-${id}`, env.natsLogin(id)), id, numThreads: 4, sourceAddress, dnsServer: '127.0.0.1:53', log: tally.log, viewZeroController: 'lat-ctl' }));
     }
     controller = await startController({
       nc: await bus('bearmon-bench-controller'),

@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { connect } from '@nats-io/transport-node';
+import { setupBus } from '../src/bus/setup.ts';
 import { createBenchDatabase } from './database.ts';
 import { startBenchNats } from './nats.ts';
 import type { BenchReport } from './report.ts';
@@ -25,6 +26,8 @@ export async function benchFailover(): Promise<BenchReport> {
   const admin = nats.login();
   const nc = await connect({ servers: admin.servers, user: admin.user, pass: admin.pass });
   try {
+    // What only admin may make (every process below runs under its own role).
+    await setupBus(nc, { stream: 'BEARMON', retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 });
     // Checks every second so a new controller assigns something within its first tick.
     await db.replaceChecks(
       Array.from({ length: 20 }, (_, i) => ({ name: `c${i}`, type: 'tcp', data: JSON.stringify({ address: '127.0.0.1:9' }), interval: 1, delay: 1 })),

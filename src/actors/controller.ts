@@ -1,5 +1,6 @@
 import { jetstream } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { unguessableId } from '../bus/message-id.ts';
 import { subject } from '../bus/subjects.ts';
 import { createCheckRegistry } from '../checks/registry.ts';
 import type { Config } from '../config/schema.ts';
@@ -60,7 +61,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
     });
     const js = jetstream(nc);
     const publish = (event: NotifyEvent) => {
-      const msgID = `notify:${event.notification}:${event.attempt}:${event.outcome}`;
+      const msgID = unguessableId(`notify:${event.notification}:${event.attempt}:${event.outcome}`);
       js.publish(subject.notify(config.worker.id, event.checkId), JSON.stringify({ ...event, view }), { msgID }).catch((err: Error) =>
         log.error({ checkId: event.checkId, error: err.message }, 'could not log a notification event'),
       );
@@ -85,7 +86,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
         if (outcome === 'written') delivery.wake();
         // Tells a successor (and standbys) that this transition needs no rewrite.
         const event = { type: 'recorded', checkId: transition.checkId, key: transition.key, transitionAt: transition.at.toISOString(), outcome, at: new Date().toISOString(), view };
-        js.publish(subject.decision(config.worker.id, transition.checkId), JSON.stringify(event), { msgID: `recorded:${transition.key}` }).catch((err: Error) =>
+        js.publish(subject.decision(config.worker.id, transition.checkId), JSON.stringify(event), { msgID: unguessableId(`recorded:${transition.key}`) }).catch((err: Error) =>
           log.warn({ checkId: transition.checkId, error: err.message }, 'could not log that a transition was recorded'),
         );
       },
@@ -106,7 +107,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       writer,
       registry,
       log,
-      resultLog: { stream: config.nats.stream, retentionMs: config.nats.retention },
+      resultLog: { stream: config.nats.stream, retentionMs: config.nats.retention, maxBytes: config.nats.maxBytes },
       view,
       onNotice: notice,
       standby: options.standby,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { errors, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { decode, pong, type Pong } from '../bus/messages.ts';
-import { pongOf, subject, wildcard } from '../bus/subjects.ts';
+import { pongOf, subject } from '../bus/subjects.ts';
 import type { Logger } from '../log.ts';
 import { showValue } from '../validation.ts';
 
@@ -50,64 +50,66 @@ export interface Pinger {
   stop(): void;
 }
 
-interface Waiting {
-  worker: string;
-  resolve(outcome: PingOutcome): void;
-  timer: NodeJS.Timeout;
-}
-
 /** A pong is four short fields. */
 const MAX_PONG_BYTES = 1024;
 
-/** The viewserver's end: pings go out with a fresh nonce; answers are matched by subject. */
+/**
+ * The viewserver's end. Each ping listens on its own exact pong subject
+ * (bearmon.pong.<worker>.<nonce>, one message): a worker flooding the rest of
+ * bearmon.pong.<itself>.* reaches no one, and nothing else arrives on the liveness connection.
+ */
 export async function createPinger(nc: NatsConnection, log: Logger, onUntrusted?: (reason: string) => void): Promise<Pinger> {
-  const waiting = new Map<string, Waiting>();
-  const settle = (nonce: string, outcome: PingOutcome) => {
-    const entry = waiting.get(nonce);
-    if (!entry) return;
-    waiting.delete(nonce);
-    clearTimeout(entry.timer);
-    entry.resolve(outcome);
-  };
-  const onPong = (err: Error | null, msg: Msg) => {
-    if (err) return log.error({ err: err.message }, 'pong subscription failed');
-    const from = pongOf(msg.subject);
-    const entry = from && waiting.get(from.nonce);
-    // Late (its ping timed out) or not a pong of ours: nothing to settle.
-    if (!from || !entry || entry.worker !== from.worker) return onUntrusted?.('pong answers no ping');
-    if (msg.headers?.code === 503) return settle(from.nonce, { ok: false, reason: 'no responders' });
-    if (msg.data.length > MAX_PONG_BYTES) return settle(from.nonce, { ok: false, reason: `pong of ${msg.data.length} bytes` });
+  const open = new Set<{ settle(outcome: PingOutcome): void }>();
+  const judge = (worker: string, msg: Msg): PingOutcome => {
+    if (msg.headers?.code === 503) return { ok: false, reason: 'no responders' };
+    if (msg.data.length > MAX_PONG_BYTES) return { ok: false, reason: `pong of ${msg.data.length} bytes` };
     const decoded = decode(pong, msg.data);
     if (!decoded.ok) {
-      log.warn({ worker: from.worker, error: decoded.error, payload: showValue(msg.string(), 200) }, `bad pong counted as a miss: ${decoded.error}`);
-      return settle(from.nonce, { ok: false, reason: `bad pong: ${decoded.error}` });
+      log.warn({ worker, error: decoded.error, payload: showValue(msg.string(), 200) }, `bad pong counted as a miss: ${decoded.error}`);
+      return { ok: false, reason: `bad pong: ${decoded.error}` };
     }
-    if (decoded.value.worker !== from.worker) {
-      log.warn({ worker: from.worker, answeredAs: decoded.value.worker }, 'pong names another worker; counted as a miss');
-      return settle(from.nonce, { ok: false, reason: `pong from ${decoded.value.worker}` });
+    if (decoded.value.worker !== worker) {
+      log.warn({ worker, answeredAs: decoded.value.worker }, 'pong names another worker; counted as a miss');
+      return { ok: false, reason: `pong from ${decoded.value.worker}` };
     }
-    settle(from.nonce, { ok: true, pong: decoded.value });
+    return { ok: true, pong: decoded.value };
   };
-  const subscription = nc.subscribe(wildcard.pongs(), { callback: onPong });
-  // The subscription must be at the server before the first ping, or a 503 could not reach it.
-  await nc.flush();
   return {
     ping: (worker, timeoutMs) =>
       new Promise<PingOutcome>((resolve) => {
         const nonce = randomBytes(12).toString('base64url');
+        const reply = subject.pong(worker, nonce);
+        let timer: NodeJS.Timeout | undefined;
+        const entry = {
+          settle: (outcome: PingOutcome) => {
+            if (!open.delete(entry)) return;
+            clearTimeout(timer);
+            sub.unsubscribe();
+            resolve(outcome);
+          },
+        };
+        open.add(entry);
+        const sub = nc.subscribe(reply, {
+          max: 1,
+          callback: (err, msg) => {
+            if (err) return entry.settle({ ok: false, reason: err.message });
+            // A stored message delivered here by a consumer keeps its own subject.
+            if (msg.subject !== reply) return onUntrusted?.('pong on another subject');
+            entry.settle(judge(worker, msg));
+          },
+        });
         // A timer that fires while the answer waits unread in the socket (the loop was busy) must not
         // count it missing: one poll phase (setImmediate) lets queued input in first.
-        const timer = setTimeout(() => setImmediate(() => settle(nonce, { ok: false, reason: 'timeout' })), timeoutMs);
-        waiting.set(nonce, { worker, resolve, timer });
+        timer = setTimeout(() => setImmediate(() => entry.settle({ ok: false, reason: 'timeout' })), timeoutMs);
         try {
-          nc.publish(subject.ping(worker), '', { reply: subject.pong(worker, nonce) });
+          // The subscription goes to the server before the ping on the same connection, so a 503 can reach it.
+          nc.publish(subject.ping(worker), '', { reply });
         } catch (err) {
-          settle(nonce, { ok: false, reason: describeRequestError(err) });
+          entry.settle({ ok: false, reason: describeRequestError(err) });
         }
       }),
     stop: () => {
-      subscription.unsubscribe();
-      for (const nonce of [...waiting.keys()]) settle(nonce, { ok: false, reason: 'stopped' });
+      for (const entry of [...open]) entry.settle({ ok: false, reason: 'stopped' });
     },
   };
 }

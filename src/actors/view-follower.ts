@@ -32,6 +32,7 @@ export interface ViewFollower {
 export const DEFAULT_VIEW_RETRY_MS = 1000;
 /** A view is three short fields; anything larger is not one. */
 const MAX_VIEW_BYTES = 1024;
+const VIEW_SUBJECT = subject.view('current');
 
 export function followView(deps: FollowViewDeps): ViewFollower {
   const log = deps.log.child({ worker: deps.id });
@@ -59,6 +60,8 @@ export function followView(deps: FollowViewDeps): ViewFollower {
 
   const onPublished = (err: Error | null, msg: Msg) => {
     if (err) return log.error({ subject: msg?.subject, err: err.message }, 'view subscription failed');
+    // A JetStream consumer can deliver stored messages here, but they keep their own subject.
+    if (msg.subject !== VIEW_SUBJECT) return log.warn({ subject: msg.subject }, 'dropped a message delivered on the view subject but published elsewhere');
     if (msg.data.length > MAX_VIEW_BYTES) return log.warn({ subject: msg.subject, bytes: msg.data.length }, 'dropped an oversized view message');
     const decoded = decode(viewMessage, msg.data);
     if (!decoded.ok) return log.warn({ subject: msg.subject, error: decoded.error, payload: showValue(msg.string(), 200) }, `dropped a bad view message: ${decoded.error}`);

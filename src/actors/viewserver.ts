@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { createAdminNotifier } from '../notices/admin.ts';
 import { showValue } from '../validation.ts';
+import { unguessableId } from '../bus/message-id.ts';
 import { createPinger, type PingOutcome } from './ping-responder.ts';
 import { CLOSE_BUS_MS, drainThenClose, stopWithin } from './shutdown.ts';
 import { terminationSignal } from './worker.ts';
@@ -108,13 +109,15 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
    * often it is said.
    */
   let lastSaid = 0;
+  // Unguessable (src/bus/message-id.ts), and the same for every repeat of one view by this process.
+  const sayNonce = unguessableId('').slice(1);
   let sayTimer: NodeJS.Timeout | undefined;
   const say = () => {
     clearTimeout(sayTimer);
     sayTimer = undefined;
     lastSaid = Date.now();
     const h = natsHeaders();
-    h.set('Nats-Msg-Id', `view-${view.view}`);
+    h.set('Nats-Msg-Id', `view-${view.view}.${sayNonce}`);
     try {
       deps.nc.publish(subject.view('current'), JSON.stringify(view), { headers: h });
     } catch (err) {
@@ -125,9 +128,9 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
     if (sayTimer) return;
     sayTimer = setTimeout(say, Math.max(0, lastSaid + MIN_REPEAT_GAP_MS - Date.now()));
   };
-  const onGet = (err: Error | null) => {
+  const onGet = (err: Error | null, msg: Msg) => {
     if (err) return log.error({ err: err.message }, 'view request subscription failed');
-    sayAgainSoon();
+    if (msg.subject === subject.view('get')) sayAgainSoon();
   };
   const getSubscription = deps.nc.subscribe(subject.view('get'), { callback: onGet });
   const repeater = setInterval(sayAgainSoon, deps.repeatMs ?? DEFAULT_REPEAT_MS);
@@ -342,7 +345,8 @@ export async function openViewBucket(nc: NatsConnection): Promise<KV> {
     if (!/stream not found|bucket not found|not found/i.test((err as Error).message)) throw err;
   }
   try {
-    return await kvm.create(VIEW_BUCKET, { history: 1 });
+    // Its storage reserved (a view is ~100 bytes): a flood into the log cannot leave no room for a view.
+    return await kvm.create(VIEW_BUCKET, { history: 1, max_bytes: 1024 * 1024 });
   } catch (err) {
     const message = (err as Error).message;
     if (/permission/i.test(message)) throw new Error(`KV bucket ${VIEW_BUCKET} does not exist, and this credential may not make it: run \`bearmon setup\` with the admin credentials (${message})`);

@@ -14,6 +14,7 @@ import { DEFAULT_RETRY, publishWithRetry, type RetryPolicy } from './publish-ret
 import { CLOSE_BUS_MS, drainThenClose, stopWithin } from './shutdown.ts';
 import { createWorkQueue } from './work-queue.ts';
 import { clip } from '../text.ts';
+import { unguessableId } from '../bus/message-id.ts';
 
 /**
  * The worker actor: takes run requests from bearmon.run.<id>, runs each check with
@@ -36,6 +37,12 @@ export interface WorkerDeps {
   maxQueued?: number;
   publishRetry?: RetryPolicy;
   metrics?: Metrics;
+  /**
+   * Without a viewserver (view 0): the controller this worker obeys — its own id when the
+   * process runs with --controller. Absent (under a viewserver): no run request is obeyed
+   * before the first view names a controller.
+   */
+  viewZeroController?: string;
 }
 
 export interface WorkerStats {
@@ -65,12 +72,12 @@ export const QUEUE_FACTOR = 10;
 const MAX_MESSAGE_CHARS = 4096;
 
 /**
- * The JetStream message id of a result. Namespaced so it can never collide with another
- * event logged under the same assignment id (the controller's assign event), and stable
- * across retries, so a re-sent result is stored once.
+ * The JetStream message id of a result: namespaced so it never collides with another event
+ * of the same assignment, unguessable (src/bus/message-id.ts) so no one can publish it
+ * first, and made once per result so its retries are stored once.
  */
 export function resultMessageId(worker: string, assignment: string): string {
-  return `result.${worker}.${assignment}`;
+  return unguessableId(`result.${worker}.${assignment}`);
 }
 
 /** A run request is a check definition (≤ 64 KiB) and a few fields; anything larger is refused unread. */
@@ -144,8 +151,9 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
     // Who sent it is in the subject (bearmon.run.<me>.<controller>), bound to the sender's credential by nats.conf.
     const sender = runSender(msg.subject, deps.id);
     if (sender === undefined || msg.data.length > MAX_RUN_REQUEST_BYTES) return drop('bad-request', { subject: msg.subject, bytes: msg.data.length }, 'dropped a run request on a malformed subject or too large');
-    if (inForce && sender !== inForce.controller) {
-      return drop('not-from-controller', { subject: msg.subject, sender, view: inForce.view, controller: inForce.controller }, 'dropped a run request from a worker the view does not name controller');
+    const controller = inForce ? inForce.controller : deps.viewZeroController;
+    if (sender !== controller) {
+      return drop('not-from-controller', { subject: msg.subject, sender, view: inForce?.view ?? 0, controller: controller ?? null }, 'dropped a run request from a worker the view does not name controller');
     }
     const decoded = decode(runRequest, msg.data);
     if (!decoded.ok) return drop('bad-request', { subject: msg.subject, error: decoded.error, payload: showValue(msg.string(), 200) }, `dropped a bad run request: ${decoded.error}`);
@@ -236,6 +244,7 @@ export async function runWorkerProcess(
   shutdown: AbortSignal = terminationSignal(),
   roles: ExtraRole[] = [],
   metrics?: Metrics,
+  options: Pick<WorkerDeps, 'viewZeroController'> = {},
 ): Promise<void> {
   const nc = await connectBus(config.nats, `bearmon-worker-${config.worker.id}`);
   void logConnectionEvents(nc, log.child({ worker: config.worker.id }));
@@ -247,6 +256,7 @@ export async function runWorkerProcess(
     dnsServer: config.dns.server,
     log,
     metrics,
+    ...options,
   });
   log.info({ worker: config.worker.id, numThreads: config.worker.numThreads, sourceAddress: config.worker.sourceAddress, server: nc.getServer() }, 'worker started');
   const started = await Promise.all(roles.map((role) => role(nc, worker)));

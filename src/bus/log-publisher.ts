@@ -1,5 +1,6 @@
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { Logger } from '../log.ts';
+import { unguessableId } from './message-id.ts';
 
 /**
  * Publishes events to the result log with a bounded number awaiting JetStream's
@@ -15,7 +16,7 @@ export function createLogPublisher(js: JetStreamClient, log: Logger, maxInFlight
     while (inFlight < maxInFlight && head < queue.length) {
       const [name, data, msgID] = queue[head++]!;
       inFlight += 1;
-      js.publish(name, data, { msgID })
+      js.publish(name, data, { msgID: unguessableId(msgID) })
         .catch((err: Error) => log.error({ err: err.message, subject: name }, 'could not write to the result log'))
         .finally(() => {
           inFlight -= 1;

@@ -11,15 +11,20 @@ import { SNAPSHOT_SUBJECTS } from '../controller/snapshot.ts';
  * - only admin creates, updates, purges or deletes streams, buckets or consumers; the
  *   others may read streams (info, get one message, and ephemeral pull consumers through
  *   the legacy API, where the server refuses a durable name);
- * - replies go only to the asker: every user has its own inbox prefix (_INBOX_<user>), and
- *   responders answer through `allow_responses`, never by publishing to _INBOX.>.
+ * - replies go only to the asker: every user has its own inbox prefix (_INBOX_<user>). No
+ *   one gets `allow_responses` (a client receives its own messages, so with it a credential
+ *   could "answer" itself on any subject); a controller candidate may publish into the
+ *   inboxes of the users who ask the controller (operator, admin) and nothing else's.
  */
 export interface Permissions {
   publish: string[];
   subscribe: string[];
-  /** May answer requests it received (one reply each, to the asker's inbox). */
-  allowResponses?: boolean;
+  /** Subjects under `subscribe` that are still not delivered. */
+  subscribeDeny?: string[];
 }
+
+/** Users whose requests the controller answers (bearmon status, reload): their inboxes are open to candidates. */
+export const CONTROL_REQUESTERS = ['operator', 'admin'];
 
 export const VIEW_BUCKET_STREAM = 'KV_bearmon_view';
 
@@ -33,17 +38,27 @@ export function inboxPrefix(user: string): string {
  * legacy ephemeral create (exactly one token after CREATE): the named/durable forms have
  * more tokens and are not granted.
  */
-const STREAM_READER = [
-  '$JS.API.INFO',
-  '$JS.API.STREAM.INFO.*',
-  '$JS.API.STREAM.MSG.GET.*',
-  '$JS.API.CONSUMER.CREATE.*',
-  '$JS.API.CONSUMER.INFO.*.*',
-  '$JS.API.CONSUMER.MSG.NEXT.*.*',
-];
+const streamReader = (streams: string[] | '*') => {
+  const names = streams === '*' ? ['*'] : streams;
+  return [
+    '$JS.API.INFO',
+    '$JS.API.STREAM.INFO.*',
+    '$JS.API.STREAM.MSG.GET.*',
+    ...names.map((name) => `$JS.API.CONSUMER.CREATE.${name}`),
+    ...names.map((name) => `$JS.API.CONSUMER.INFO.${name}.*`),
+    ...names.map((name) => `$JS.API.CONSUMER.MSG.NEXT.${name}.*`),
+  ];
+};
+
+/**
+ * Streams a role may make consumers on: the result log (production: its name; the
+ * development file: any, since the tests name their own). A consumer can deliver stored
+ * messages to any subject, but keeps their original subject, which every reader checks.
+ */
+export type ConsumerStreams = string[] | '*';
 
 /** A worker: runs checks, and (when `canControl`) may be named controller. */
-export function workerPermissions(id: string, canControl: boolean): Permissions {
+export function workerPermissions(id: string, canControl: boolean, streams: ConsumerStreams = '*'): Permissions {
   const w = workerToken(id);
   const own = [`${PREFIX}.result.${w}.*`, subject.worker(w), `${PREFIX}.pong.${w}.*`, subject.view('get')];
   const controller = canControl
@@ -51,10 +66,11 @@ export function workerPermissions(id: string, canControl: boolean): Permissions 
         ...(['assign', 'check', 'decision', 'transition', 'notify'] as const).map((family) => `${PREFIX}.${family}.${w}.*`),
         `${PREFIX}.run.*.${w}`,
         SNAPSHOT_SUBJECTS.replace('>', `${w}.>`),
+        ...CONTROL_REQUESTERS.map((user) => `${inboxPrefix(user)}.>`),
       ]
     : [];
   return {
-    publish: [...own, ...controller, ...STREAM_READER],
+    publish: [...own, ...controller, ...streamReader(streams)],
     subscribe: [
       `${PREFIX}.run.${w}.*`,
       subject.ping(w),
@@ -62,22 +78,27 @@ export function workerPermissions(id: string, canControl: boolean): Permissions 
       `${inboxPrefix(w)}.>`,
       ...(canControl ? [wildcard.results(), wildcard.heartbeats(), `${PREFIX}.control.*`] : []),
     ],
-    allowResponses: canControl,
   };
 }
 
-export function viewserverPermissions(user = 'viewserver'): Permissions {
+export function viewserverPermissions(user = 'viewserver', streams: ConsumerStreams = '*'): Permissions {
   return {
-    publish: [subject.view('current'), `${PREFIX}.ping.*`, '$KV.bearmon_view.>', ...STREAM_READER, `$JS.API.DIRECT.GET.${VIEW_BUCKET_STREAM}.>`],
+    publish: [subject.view('current'), `${PREFIX}.ping.*`, '$KV.bearmon_view.>', ...streamReader(streams), `$JS.API.DIRECT.GET.${VIEW_BUCKET_STREAM}.>`],
     subscribe: [`${PREFIX}.worker.*`, subject.view('get'), `${PREFIX}.pong.>`, `${inboxPrefix(user)}.>`],
   };
 }
 
-/** Operators: read everything (status, trace, replay, log export), ask for status and reload; no answers, no votes. */
-export function operatorPermissions(user = 'operator'): Permissions {
+/**
+ * Operators: read everything (status, trace, replay, log export), ask for status and
+ * reload; no answers, no votes. Pings and control requests are not delivered to them: a
+ * `bearmon.>` subscriber there would count as interest and hide the server's "no
+ * responders" for a dead controller.
+ */
+export function operatorPermissions(user = 'operator', streams: ConsumerStreams = '*'): Permissions {
   return {
-    publish: [subject.control('status'), subject.control('reload'), ...STREAM_READER],
+    publish: [subject.control('status'), subject.control('reload'), ...streamReader(streams)],
     subscribe: [`${PREFIX}.>`, `${inboxPrefix(user)}.>`],
+    subscribeDeny: [`${PREFIX}.ping.>`, `${PREFIX}.control.>`],
   };
 }
 
@@ -97,13 +118,8 @@ function renderUser(u: NatsUser): string {
   const head = `{ user: ${quote(u.user)}, password: ${quote(u.password)}`;
   if (!u.permissions) return `    ${head} }`;
   const p = u.permissions;
-  return [
-    `    ${head}, permissions: {`,
-    `        publish: ${list(p.publish)}`,
-    `        subscribe: ${list(p.subscribe)}`,
-    ...(p.allowResponses ? ['        allow_responses: true'] : []),
-    '    } }',
-  ].join('\n');
+  const subscribe = p.subscribeDeny ? `{ allow: ${list(p.subscribe)}, deny: ${list(p.subscribeDeny)} }` : list(p.subscribe);
+  return [`    ${head}, permissions: {`, `        publish: ${list(p.publish)}`, `        subscribe: ${subscribe}`, '    } }'].join('\n');
 }
 
 export interface NatsConfOptions {
@@ -125,7 +141,9 @@ server_name: ${options.serverName}
 
 jetstream {
   max_memory_store: 256MB
-  max_file_store: 2GB
+  # Room the streams reserve: the result log ([nats] maxBytes, 1GB by default), the
+  # snapshots (256MB) and the view's bucket (1MB) each have their own share.
+  max_file_store: 16GB
 }
 
 # The largest legitimate message is a run request (a check definition of at most 64 KiB);
@@ -178,10 +196,10 @@ export function developmentNatsConf(): string {
 export function roleTableMarkdown(): string {
   const code = (items: string[]) => items.map((s) => `\`${s}\``).join(', ');
   const row = (user: string, p: Permissions | undefined) =>
-    p ? `| ${user} | ${code(p.publish)} | ${code(p.subscribe)} | ${p.allowResponses ? 'yes' : 'no'} |` : `| ${user} | everything | everything | yes |`;
+    p ? `| ${user} | ${code(p.publish)} | ${code(p.subscribe)}${p.subscribeDeny ? ` (never delivered: ${code(p.subscribeDeny)})` : ''} |` : `| ${user} | everything | everything |`;
   return [
-    '| user | may publish | may subscribe | may answer requests |',
-    '|---|---|---|---|',
+    '| user | may publish | may subscribe |',
+    '|---|---|---|',
     row('`viewserver`', viewserverPermissions()),
     row('each worker, e.g. `w1`', workerPermissions('w1', true)),
     row('a worker that may not control (`bearmon nats-conf --controller`)', workerPermissions('w9', false)),

@@ -15,6 +15,8 @@ export interface ResultLogOptions {
   retentionMs: number;
   /** Window in which a repeated message id is dropped by the server. */
   duplicateWindowMs?: number;
+  /** Storage reserved for the log; when full, its oldest events go (0 or absent: no limit). */
+  maxBytes?: number;
 }
 
 /** The largest record the log stores (a run's result is at most ~5 KB, a transition's evidence a few); larger ones are refused by the server. */
@@ -24,14 +26,20 @@ export const MAX_RECORD_BYTES = 64 * 1024;
 export const RESULT_LOG_SUBJECTS = [...LOGGED_FAMILIES.map(familyWildcard), subject.view('current')];
 
 /** The stream's settings bearmon needs (the rest is left as found). */
-export function resultLogConfig(options: ResultLogOptions): Pick<StreamConfig, 'subjects' | 'max_age' | 'duplicate_window' | 'max_msg_size'> {
+export function resultLogConfig(options: ResultLogOptions): Pick<StreamConfig, 'subjects' | 'max_age' | 'duplicate_window' | 'max_msg_size' | 'max_bytes' | 'max_consumers'> {
   return {
     subjects: RESULT_LOG_SUBJECTS,
     max_age: nanos(options.retentionMs),
     duplicate_window: nanos(Math.min(options.duplicateWindowMs ?? 120_000, options.retentionMs)),
     max_msg_size: MAX_RECORD_BYTES,
+    max_bytes: options.maxBytes ? options.maxBytes : -1,
+    // Readers make ephemeral consumers; a bound keeps one credential from making thousands.
+    max_consumers: MAX_CONSUMERS,
   };
 }
+
+/** Consumers the log allows at once: a standby per worker, take-overs, operators' reads. */
+export const MAX_CONSUMERS = 256;
 
 export class ResultLogSetupError extends Error {}
 
@@ -73,6 +81,8 @@ function differingSettings(config: StreamConfig, wanted: ReturnType<typeof resul
   if (config.max_age !== wanted.max_age) differences.push(`max_age ${config.max_age / 1e9}s, not ${wanted.max_age! / 1e9}s`);
   if (config.duplicate_window !== wanted.duplicate_window) differences.push(`duplicate_window ${config.duplicate_window / 1e9}s, not ${wanted.duplicate_window! / 1e9}s`);
   if (config.max_msg_size !== wanted.max_msg_size) differences.push(`max_msg_size ${config.max_msg_size}, not ${wanted.max_msg_size}`);
+  if (config.max_bytes !== wanted.max_bytes) differences.push(`max_bytes ${config.max_bytes}, not ${wanted.max_bytes}`);
+  if (config.max_consumers !== wanted.max_consumers) differences.push(`max_consumers ${config.max_consumers}, not ${wanted.max_consumers}`);
   return differences;
 }
 

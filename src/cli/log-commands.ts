@@ -1,11 +1,24 @@
 import type { Command } from 'commander';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connectBus } from '../bus/connect.ts';
+import { subject } from '../bus/subjects.ts';
 import { readLog } from '../bus/result-log.ts';
 import type { Config } from '../config/schema.ts';
 import { exportLog } from '../replay/export.ts';
 import { replay, type LogRecord, type ReplayIo, type ReplayMode } from '../replay/run.ts';
 import { fileRecords } from '../replay/sources.ts';
 import { trace } from '../trace.ts';
+
+/** Whether the stream holds any view record: then nothing speaks for a controller outside a view (src/bus/trust.ts). */
+async function streamHasViews(config: Config): Promise<boolean> {
+  const nc = await connectBus(config.nats, 'bearmon-replay');
+  try {
+    const jsm = await jetstreamManager(nc);
+    return (await jsm.streams.getMessage(config.nats.stream, { last_by_subj: subject.view('current') }).catch(() => null)) !== null;
+  } finally {
+    await nc.close();
+  }
+}
 
 /** Records from the result log stream; the connection closes when reading ends. */
 async function* streamRecords(config: Config): AsyncGenerator<LogRecord> {
@@ -70,9 +83,10 @@ export function registerLogCommands(program: Command, loadConfig: () => { config
       const { config } = loadConfig();
       const mode: ReplayMode = flags.summary ? 'summary' : flags.explain ? 'explain' : 'ndjson';
       const records = file ? fileRecords(file) : streamRecords(config);
+      const viewless = file ? true : !(await streamHasViews(config));
       const skipped = await replay(
         records,
-        { mode, confirmations: flags.confirmations ?? config.controller.confirmations, delay: flags.delay, since: flags.since, until: flags.until, checkId: flags.check },
+        { mode, confirmations: flags.confirmations ?? config.controller.confirmations, delay: flags.delay, since: flags.since, until: flags.until, checkId: flags.check, viewless },
         stdio,
       );
       process.exitCode = skipped > 0 ? 1 : 0;
@@ -82,9 +96,10 @@ export function registerLogCommands(program: Command, loadConfig: () => { config
   addWindowOptions(log.command('export').description('write the result log (or a window of it) as replay NDJSON')).action(
     async (flags: WindowFlags) => {
       const { config } = loadConfig();
+      const viewless = !(await streamHasViews(config));
       const skipped = await exportLog(
         streamRecords(config),
-        { confirmations: config.controller.confirmations, since: flags.since, until: flags.until, checkId: flags.check },
+        { confirmations: config.controller.confirmations, since: flags.since, until: flags.until, checkId: flags.check, viewless },
         stdio,
       );
       process.exitCode = skipped > 0 ? 1 : 0;

@@ -89,7 +89,7 @@ program
     const { setupBus } = await import('../bus/setup.ts');
     const nc = await connectBus(config.nats, 'bearmon-setup');
     try {
-      const made = await setupBus(nc, { stream: config.nats.stream, retentionMs: config.nats.retention });
+      const made = await setupBus(nc, { stream: config.nats.stream, retentionMs: config.nats.retention, maxBytes: config.nats.maxBytes });
       for (const line of made) process.stdout.write(`ready: ${line}\n`);
     } finally {
       await nc.close();
@@ -104,9 +104,10 @@ program
   .option('--listen <host:port>', 'where nats-server listens', '0.0.0.0:4222')
   .option('--server-name <name>', 'nats-server server_name', 'bearmon')
   .option('--url <url>', 'the URL nodes connect to', 'nats://127.0.0.1:4222')
+  .option('--stream <name>', 'the result log stream ([nats] stream): readers may make consumers on it only', 'BEARMON')
   .option('--out <file>', 'write nats.conf here (default: stdout, with the node lines on stderr)')
   .option('--development', 'print the repository\'s nats.conf (development users and passwords) instead')
-  .action(async (options: { worker: string[]; controller: string[]; listen: string; serverName: string; url: string; out?: string; development?: boolean }) => {
+  .action(async (options: { worker: string[]; controller: string[]; listen: string; serverName: string; url: string; stream: string; out?: string; development?: boolean }) => {
     const { generateNatsConf, developmentConf, NatsConfUsageError } = await import('./nats-conf.ts');
     if (options.development) return void process.stdout.write(developmentConf());
     let generated;
@@ -171,7 +172,9 @@ program
     const role = options.controller ? controllerRole(config, log, { metrics }) : viewRole(config, log, metrics);
     const shutdown = terminationSignal();
     exitIfShutdownHangs(shutdown, log);
-    await runWorkerProcess(config, log, shutdown, [role], metrics);
+    // With --controller it obeys its own run requests (view 0); under a viewserver only the view's controller.
+    const viewZeroController = options.controller ? config.worker.id : config.worker.controller;
+    await runWorkerProcess(config, log, shutdown, [role], metrics, { viewZeroController });
     await metrics?.server.close();
   });
 

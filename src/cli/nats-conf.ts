@@ -15,6 +15,8 @@ export interface NatsConfOptions {
   listen: string;
   serverName: string;
   url: string;
+  /** The result log stream ([nats] stream): the only one readers may make consumers on. */
+  stream: string;
 }
 
 export interface GeneratedNatsConf {
@@ -47,11 +49,15 @@ export function generateNatsConf(options: NatsConfOptions): GeneratedNatsConf {
     secrets.set(name, secret);
     return { user: name, password: bcrypt.hashSync(secret, 11), permissions, comment };
   };
+  if (!/^[A-Za-z0-9_-]{1,32}$/.test(options.stream)) throw new NatsConfUsageError(`--stream: ${JSON.stringify(options.stream)} is not a stream name`);
+  const streams = [options.stream];
   const users: NatsUser[] = [
-    user('viewserver', viewserverPermissions(), 'The viewserver.'),
-    user('operator', operatorPermissions(), 'Operators: bearmon status, trace, replay, log export, reload.'),
+    user('viewserver', viewserverPermissions('viewserver', streams), 'The viewserver.'),
+    user('operator', operatorPermissions('operator', streams), 'Operators: bearmon status, trace, replay, log export, reload.'),
     user('admin', undefined, 'Everything: `bearmon setup` only; keep it off the nodes.'),
-    ...workers.map((id, i) => user(id, workerPermissions(id, candidates.includes(id)), i === 0 ? 'Workers; those that may be named controller get its subjects too.' : undefined)),
+    ...workers.map((id, i) =>
+      user(id, workerPermissions(id, candidates.includes(id), streams), i === 0 ? 'Workers; those that may be named controller get its subjects too.' : undefined),
+    ),
   ];
   const conf = renderNatsConf({
     listen: options.listen,

@@ -37,6 +37,10 @@ const bool = z
 const text = z.string();
 const optionalText = z.string().optional();
 const ipAddress = z.string().refine((v) => isIP(v) !== 0, 'expected an IP address');
+const byteSize = z
+  .string()
+  .regex(/^\d+(B|KB|MB|GB|TB)$/i, 'expected a size such as 512MB or 1GB')
+  .transform((v) => Number(v.replace(/\D+$/, '')) * { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 }[v.replace(/^\d+/, '').toUpperCase() as 'B']!);
 const duration = z
   .string()
   .regex(/^\d+[smhd]$/, 'expected a duration such as 30s, 15m, 12h or 7d')
@@ -94,6 +98,10 @@ export const configSpec = {
       doc: 'This worker\'s identity (it appears in NATS subjects; default: the host name).',
     },
     numThreads: { schema: int(1, 4096).default(16), doc: 'Checks this worker runs at the same time.' },
+    controller: {
+      schema: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a worker id').optional(),
+      doc: 'Only without a viewserver: the worker id of the process run with --controller, whose run requests this worker obeys. Under a viewserver leave it unset: the view names the controller.',
+    },
     sourceAddress: { schema: ipAddress.optional(), doc: 'Local address that outgoing checks bind to (multi-homed probes).' },
     viewAddr: { deprecated: 'workers learn the view from NATS ([nats] url)' },
   },
@@ -148,6 +156,10 @@ export const configSpec = {
     password: { schema: optionalText, secret: true, doc: 'NATS password (never logged).' },
     stream: { schema: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('BEARMON'), doc: 'JetStream stream that keeps the result log.' },
     retention: { schema: duration.prefault('7d'), doc: 'How long the result log keeps events (30s, 15m, 12h, 7d).' },
+    maxBytes: {
+      schema: byteSize.prefault('1GB'),
+      doc: 'Storage the result log may use (512MB, 1GB, …), reserved on the server: a flood into the log drops its oldest events, never the view\'s bucket or the snapshots. 0: no limit.',
+    },
   },
 } as const satisfies Record<string, Record<string, KeySpec | DeprecatedKey>>;
 

@@ -16,6 +16,7 @@ import { DueHeap } from './heap.ts';
 import { resultKey, transitionOf, type LogState } from './log-state.ts';
 import { awaitViewRecord, lastSequence, takeOverLogState } from './takeover.ts';
 import { createLogPublisher } from '../bus/log-publisher.ts';
+import { unguessableId } from '../bus/message-id.ts';
 import type { SnapshotStore } from './snapshot.ts';
 import { buildStatus, type ControllerStatus, type LastResult } from './status.ts';
 import { chooseWorker, WorkerTable } from './workers.ts';
@@ -37,7 +38,7 @@ export interface ControllerDeps {
   writer: TransitionSink;
   registry: CheckRegistry;
   log: Logger;
-  resultLog: { stream: string; retentionMs: number };
+  resultLog: { stream: string; retentionMs: number; maxBytes?: number };
   /** The view that made this process controller (0 without a viewserver); stamped on every assignment. */
   view?: number;
   now?: () => number;
@@ -145,7 +146,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     check.lastWorker = worker;
     const request: RunRequest = { type: 'run', assignment, checkId: check.id, checkType: check.type, data: check.data, view, at: iso(at) };
     // The assignment is in the log before the worker hears of it, so a replay sees it first.
-    js.publish(subject.assign(deps.id, check.id), JSON.stringify({ ...line, at: iso(at), deadline: iso(deadline), view }), { msgID: assignment })
+    js.publish(subject.assign(deps.id, check.id), JSON.stringify({ ...line, at: iso(at), deadline: iso(deadline), view }), { msgID: unguessableId(assignment) })
       .catch((err: Error) => log.error({ err: err.message, checkId: check.id }, 'could not log an assignment'))
       .finally(() => {
         // The connection may be draining (shutdown): the run is then simply not sent.
@@ -275,7 +276,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const workerAt = Date.parse(result.at);
     watchSkew(result.worker, result.checkId, workerAt - receivedAt);
     // The fold dates the result into its run's window by this controller's clock (clampResultTime).
-    const line: ResultLine = { type: 'result', checkId: result.checkId, worker: result.worker, status: result.status, at: workerAt, message: result.message, assignment: result.assignment };
+    const line: ResultLine = { type: 'result', checkId: result.checkId, worker: result.worker, status: result.status, at: workerAt, message: result.message, assignment: result.assignment, receivedAt };
     const { lines } = fold.apply(line);
     const rejected = lines.some((l) => l.type === 'rejected');
     metrics.resultHandled(rejected ? 'rejected' : 'accepted');
@@ -427,6 +428,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
    * the request may carry {"offset": n}; the reply says {"page": {offset, total}}.
    */
   const answerStatus = (msg: Msg) => {
+    if (!isControlRequest(msg, 'status')) return;
     const offset = statusOffset(msg.data);
     // A slow MySQL must not make `bearmon status` time out: the extras get one second.
     let timer: NodeJS.Timeout | undefined;
@@ -451,11 +453,13 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       return coalescedReload();
     }));
   };
-  const answerReload = (msg: Msg) =>
+  const answerReload = (msg: Msg): void => {
+    if (!isControlRequest(msg, 'reload')) return;
     void coalescedReload().then(
       (counts) => msg.respond(JSON.stringify({ ok: true, ...counts })),
       (err: Error) => msg.respond(JSON.stringify({ ok: false, error: err.message })),
     );
+  };
 
   // --- wiring -----------------------------------------------------------------------------
   const subscribedAfter = await lastSequence(deps.nc, deps.resultLog.stream);
@@ -494,6 +498,14 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       log.info('controller stopped');
     },
   };
+}
+
+/**
+ * A control request as an operator sends it: on its own subject (a JetStream consumer can
+ * deliver stored messages here, but they keep their original subject) with an inbox to answer.
+ */
+function isControlRequest(msg: Msg, command: 'status' | 'reload'): boolean {
+  return msg.subject === subject.control(command) && typeof msg.reply === 'string' && msg.reply.startsWith('_INBOX');
 }
 
 /** Checks per `bearmon status` reply: ~300 bytes each keeps a page well under max_payload. */

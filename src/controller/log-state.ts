@@ -33,6 +33,8 @@ export interface StreamRecord {
   subject: string;
   text: string;
   seq: number;
+  /** When the stream stored it (ms): a result's receipt, which bounds its time. */
+  time?: number | Date;
 }
 
 /** Told of every record the trust rules skip (logged and counted by the caller). */
@@ -57,7 +59,8 @@ export function applyRecord(state: LogState, record: StreamRecord, onSkip?: Skip
     return;
   }
   state.records += 1;
-  const { lines } = state.fold.apply(parsed.line);
+  const line = parsed.line.type === 'result' && record.time !== undefined ? { ...parsed.line, receivedAt: Number(record.time) } : parsed.line;
+  const { lines } = state.fold.apply(line);
   if (parsed.line.type === 'result' && parsed.line.assignment) state.recent.add(seq, resultKey(parsed.line.assignment, parsed.line.worker));
   for (const line of lines) {
     if (line.type !== 'transition') continue;

@@ -27,6 +27,7 @@ import { RecentResults, type LogState } from './log-state.ts';
  */
 export const SNAPSHOT_STREAM = 'BEARMON_SNAPSHOTS';
 export const SNAPSHOT_SUBJECTS = `${PREFIX}.snapshot.>`;
+export const SNAPSHOT_MAX_BYTES = 256 * 1024 ** 2;
 /** Parts stay under the server's max_payload. */
 const PART_BYTES = 60 * 1024;
 const VERSION = 2;
@@ -117,6 +118,9 @@ export async function ensureSnapshotStream(jsm: JetStreamManager): Promise<void>
       max_msgs_per_subject: 1,
       max_msg_size: PART_BYTES + 4096,
       max_age: nanos(30 * 86_400_000),
+      // Reserved: a flood into the result log cannot take the snapshots' room, nor they the log's.
+      max_bytes: SNAPSHOT_MAX_BYTES,
+      max_consumers: 16,
     });
   }
 }
@@ -220,7 +224,7 @@ async function loadOne(jsm: JetStreamManager, stored: StoredMsg, stream: { name:
   }
   const blob = Buffer.concat(chunks);
   if (blob.length !== m.bytes || sha256(blob) !== m.sha256) return { state: null, reason: `snapshot by ${writer}: digest mismatch` };
-  return restore(blob, stream, m.view);
+  return restore(blob, stream, m);
 }
 
 /** Why `writer` may not have written a snapshot holding the log up to `m.seq` (undefined: it may). */
@@ -253,7 +257,7 @@ async function lastViewRecord(jsm: JetStreamManager, logStream: string) {
   return decoded?.ok ? decoded.value : undefined;
 }
 
-function restore(blob: Uint8Array, stream: { name: string; created: string; confirmations: number; trust: TrustOptions }, view: ViewInForce | null): { state: LogState | null; reason: string } {
+function restore(blob: Uint8Array, stream: { name: string; created: string; confirmations: number; trust: TrustOptions }, m: Meta): { state: LogState | null; reason: string } {
   let json: unknown;
   try {
     json = JSON.parse(gunzipSync(blob).toString('utf8'));
@@ -265,6 +269,11 @@ function restore(blob: Uint8Array, stream: { name: string; created: string; conf
   const stored = parsed.data;
   if (stored.created !== stream.created) return { state: null, reason: 'snapshot is of an earlier stream of that name' };
   if (stored.confirmations !== stream.confirmations) return { state: null, reason: `snapshot was folded with confirmations ${stored.confirmations}, not ${stream.confirmations}` };
+  // The writer was checked against the index's position and view: the image must hold exactly those.
+  if (stored.seq !== m.seq || JSON.stringify(stored.view) !== JSON.stringify(m.view)) {
+    return { state: null, reason: `snapshot image (seq ${stored.seq}) does not match its index (seq ${m.seq})` };
+  }
+  const view: ViewInForce | null = m.view;
   const fold = ReplayFold.fromImage({ confirmations: stream.confirmations }, stored.checks);
   const owed = new Map(stored.owed.map((t) => [t.key, { ...t, at: new Date(t.at) }]));
   const trust = new StreamTrust(stream.trust, view ?? undefined);

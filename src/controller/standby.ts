@@ -70,7 +70,7 @@ export function startStandby(options: StandbyOptions): Standby {
         for await (const m of messages.records()) {
           // A hand-over may close the iterator with messages still buffered: they are the new controller's.
           if (stopped) break;
-          applyRecord(state, { subject: m.subject, text: m.string(), seq: m.seq }, onSkip);
+          applyRecord(state, { subject: m.subject, text: m.string(), seq: m.seq, time: Math.floor(m.info.timestampNanos / 1e6) }, onSkip);
         }
       } catch (err) {
         if (stopped) break;

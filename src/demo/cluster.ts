@@ -26,7 +26,7 @@ async function resetDemoLog(config: Config): Promise<void> {
   try {
     await (await jetstreamManager(nc)).streams.delete(config.nats.stream).catch(() => false);
     // What only admin may make (the roles below run with least privilege): `bearmon setup`.
-    await setupBus(nc, { stream: config.nats.stream, retentionMs: config.nats.retention });
+    await setupBus(nc, { stream: config.nats.stream, retentionMs: config.nats.retention, maxBytes: config.nats.maxBytes });
   } finally {
     await nc.close();
   }

@@ -64,7 +64,8 @@ export const assignLine = z.object({
 export const expireLine = z.object({ type: z.literal('expire'), checkId, worker, assignment, at: timestamp });
 
 export type CheckLine = z.output<typeof checkLine>;
-export type ResultLine = z.output<typeof resultLine>;
+/** A result line; `receivedAt` (not in the format) is when the controller or the stream received it. */
+export type ResultLine = z.output<typeof resultLine> & { receivedAt?: number };
 export type AssignLine = z.output<typeof assignLine>;
 export type ExpireLine = z.output<typeof expireLine>;
 export type InputLine = CheckLine | ResultLine | AssignLine | ExpireLine;

@@ -87,9 +87,13 @@ export const DEFAULT_RESULT_WINDOW_MS = 60_000;
  * handed out, never after the controller stopped waiting for it. A worker whose clock runs
  * ahead (or lies) cannot date a round or a transition into the future.
  */
-export function clampResultTime(at: number, run: Pick<OutstandingRun, 'at' | 'deadline'>): number {
-  return Math.min(Math.max(at, run.at), run.deadline);
+export function clampResultTime(at: number, run: Pick<OutstandingRun, 'at' | 'deadline'>, receivedAt?: number): number {
+  const latest = receivedAt === undefined ? run.deadline : Math.min(run.deadline, receivedAt + RECEIPT_TOLERANCE_MS);
+  return Math.min(Math.max(at, run.at), Math.max(latest, run.at));
 }
+
+/** How far after its receipt (the controller's clock, or the stream's for a fold of the log) a result may be dated. */
+export const RECEIPT_TOLERANCE_MS = 2000;
 
 const unknownCheck = (checkId: number, what: string) => `checkId: unknown check ${checkId} (no "check" line before this ${what})`;
 
@@ -187,7 +191,7 @@ export class ReplayFold {
     const run = tracked.outstanding?.get(line.assignment);
     if (run?.worker === line.worker) {
       forget(tracked, line.assignment);
-      return { at: clampResultTime(line.at, run) };
+      return { at: clampResultTime(line.at, run, line.receivedAt) };
     }
     const reason = run === undefined ? 'not an outstanding run (late, duplicate or expired)' : `run was assigned to ${run.worker}`;
     return { rejected: { type: 'rejected', checkId: line.checkId, worker: line.worker, assignment: line.assignment, reason, at: iso(line.at) } };

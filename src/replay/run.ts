@@ -26,6 +26,12 @@ export interface WindowOptions {
   until?: Date;
   /** Only lines about this check are applied. */
   checkId?: number;
+  /**
+   * Reading the stream: take view-0 controller lines while no view record has been seen
+   * (a single controller without a viewserver). False when the stream holds views: then a
+   * controller's line counts only under the view that names it.
+   */
+  viewless?: boolean;
 }
 
 export interface ReplayOptions extends FoldOptions, WindowOptions {
@@ -64,7 +70,7 @@ export async function* windowed(
   let open = window.since === undefined;
   let first = true;
   // Replaying the stream: a single controller without a viewserver (view 0) is trusted until the log holds a view.
-  const trust = new StreamTrust({ viewless: true });
+  const trust = new StreamTrust({ viewless: window.viewless ?? true });
   for await (const record of records) {
     if (record.text.trim() === '') continue;
     let parsed: ParsedLine;
@@ -122,7 +128,9 @@ export async function replay(records: AsyncIterable<LogRecord>, options: ReplayO
   const onNotify = options.mode === 'explain' ? (line: NotifyLine, inWindow: boolean) => inWindow && io.out(explainNotify(line)) : undefined;
   for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip, onNotify, distrust)) {
     if (opensWindow && options.since) fold.startWindow(options.since.getTime());
-    const { lines, error } = fold.apply(line);
+    // From the stream, a result is dated no later than its receipt there (as the controller's own fold does).
+    const received = line.type === 'result' && record.subject !== undefined && record.time ? { ...line, receivedAt: record.time.getTime() } : line;
+    const { lines, error } = fold.apply(received);
     if (error) skip(record.where, error);
     if (!inWindow) continue;
     for (const derived of lines) {

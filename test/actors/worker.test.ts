@@ -4,7 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { natsOptions } from '../../src/bus/connect.ts';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { resultMessageId, runWorkerProcess, startWorker, type WorkerDeps, type WorkerHandle } from '../../src/actors/worker.ts';
+import { runWorkerProcess, startWorker, type WorkerDeps, type WorkerHandle } from '../../src/actors/worker.ts';
 import { decode, heartbeat, resultMessage, type Heartbeat, type ResultMessage } from '../../src/bus/messages.ts';
 import { ensureResultLog } from '../../src/bus/result-log.ts';
 import { subject } from '../../src/bus/subjects.ts';
@@ -44,7 +44,7 @@ const uniqueWorker = () => `w-${randomBytes(4).toString('hex')}`;
 
 /** Starts a worker on `conn` (default: the shared connection), stopped when the test ends. */
 function worker(overrides: Partial<WorkerDeps> & { id: string; log: Logger }, conn = nc): WorkerHandle {
-  const handle = startWorker({ nc: conn, numThreads: 4, dnsServer: '127.0.0.1:53', now: () => NOW, heartbeatMs: 60_000, ...overrides });
+  const handle = startWorker({ nc: conn, numThreads: 4, dnsServer: '127.0.0.1:53', now: () => NOW, heartbeatMs: 60_000, viewZeroController: 'ctl', ...overrides });
   onTestFinished(() => handle.stop());
   return handle;
 }
@@ -109,6 +109,25 @@ async function holdingServer(answer = 'GO\n') {
 }
 
 describe('worker actor', () => {
+  it('under a viewserver, obeys no run request before the first view names a controller', async () => {
+    const id = uniqueWorker();
+    const { log, lines } = capturedLog();
+    const seen = results(id);
+    const target = await tcpServer(() => {});
+    const handle = worker({ id, log, viewZeroController: undefined });
+    nc.publish(subject.run(id, 'w1'), JSON.stringify(runRequest(60, 'tcp', { address: target.address })));
+    nc.publish(subject.run(id, 'ctl'), JSON.stringify(runRequest(61, 'tcp', { address: target.address })));
+    await expect.poll(() => handle.stats().dropped, { timeout: 5000 }).toBe(2);
+    expect(lines.filter((l) => l.level === 'warn').map((l) => [l.reason, l.sender])).toEqual([
+      ['not-from-controller', 'w1'],
+      ['not-from-controller', 'ctl'],
+    ]);
+    // Once a view names ctl, its requests of that view run (the control).
+    handle.observeView({ view: 1, controller: 'ctl' });
+    nc.publish(subject.run(id, 'ctl'), JSON.stringify(runRequest(62, 'tcp', { address: target.address }, { view: 1 })));
+    await expect.poll(() => seen.map((r) => r.checkId), { timeout: 5000 }).toEqual([62]);
+  });
+
   it('obeys only the controller the view names, at that view; a forged request cannot raise its fence (attack 3)', async () => {
     const id = uniqueWorker();
     const { log, lines } = capturedLog();
@@ -164,7 +183,8 @@ describe('worker actor', () => {
     const jsm = await jetstreamManager(nc);
     const stored = await jsm.streams.getMessage(STREAM, { last_by_subj: subject.result(id, 12) });
     expect(stored!.json()).toEqual(expected);
-    expect(stored!.header.get('Nats-Msg-Id')).toBe(resultMessageId(id, request.assignment));
+    // Readable, and with a part nobody can guess (no one can publish it first and have this result dropped).
+    expect(stored!.header.get('Nats-Msg-Id')).toMatch(new RegExp(`^result\\.${id}\\.${request.assignment}\\.[A-Za-z0-9_-]{12}$`));
 
     expect(lines).toContainEqual(
       expect.objectContaining({ level: 'debug', msg: 'run completed', checkId: 12, worker: id, assignment: request.assignment, status: 'online', durationMs: 0 }),
@@ -382,7 +402,7 @@ describe('runWorkerProcess', () => {
     const target = await tcpServer(() => {});
 
     const shutdown = new AbortController();
-    const running = runWorkerProcess(config, log, shutdown.signal);
+    const running = runWorkerProcess(config, log, shutdown.signal, [], undefined, { viewZeroController: 'ctl' });
     onTestFinished(() => shutdown.abort());
     // Its first heartbeat follows its subscription on the same connection: it is listening.
     await expect.poll(() => beats[0]).toMatchObject({ worker: id, capacity: 2, running: 0 });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
@@ -139,28 +140,37 @@ describe('roles and permissions from nats.conf', () => {
     for (const name of forged) operator.nc.publish(name, '{}');
     await operator.nc.flush();
     await expect.poll(() => operator.violations.length, { timeout: 5000 }).toBe(forged.length);
-    // It may ask the controller for status (the control: no violation for that).
+    // It may ask the controller for status (no violation for that); a forbidden publish after it is the marker that the server has answered both.
     operator.nc.publish(subject.control('status'));
+    operator.nc.publish(subject.result('w1', 2), '{}');
     await operator.nc.flush();
-    expect(operator.violations).toHaveLength(forged.length);
+    await expect.poll(() => operator.violations.length, { timeout: 5000 }).toBe(forged.length + 1);
+    expect(operator.violations.at(-1)).toContain('Publish to "bearmon.result.w1.2"');
   });
 
   it("the operator cannot answer the viewserver's pings of a dead worker (attack 5)", async () => {
     const operator = await as('operator');
-    // It hears the ping (it reads bearmon.>) and tries to answer through the reply subject.
-    operator.nc.subscribe(subject.ping('w2'), { callback: (_e, m) => void m.respond(JSON.stringify({ type: 'pong', worker: 'w2', startedAt: new Date().toISOString(), canControl: true })) });
-    await operator.nc.flush();
+    // Reading bearmon.>, it never receives a ping (not delivered to it); asking for them outright is refused.
+    const heard: string[] = [];
+    const answer = (err: Error | null, m: { subject: string; respond(data: string): boolean } | undefined) => {
+      if (err || !m) return;
+      heard.push(m.subject);
+      m.respond(JSON.stringify({ type: 'pong', worker: 'w2', startedAt: new Date().toISOString(), canControl: true }));
+    };
+    operator.nc.subscribe('bearmon.>', { callback: answer });
+    operator.nc.subscribe(subject.ping('w2'), { callback: answer });
+    await operator.nc.flush().catch(() => {});
+    await expect.poll(() => operator.violations, { timeout: 5000 }).toEqual([expect.stringContaining('Subscription to "bearmon.ping.w2"')]);
     const viewserver = await as('viewserver');
-    const { createPinger } = await import('../../src/actors/ping-responder.ts');
+    const { createPinger, respondToPings } = await import('../../src/actors/ping-responder.ts');
     const { createLogger } = await import('../../src/log.ts');
     const pinger = await createPinger(viewserver.nc, createLogger({ level: 'fatal' }));
     onTestFinished(() => pinger.stop());
-    const outcome = await pinger.ping('w2', 1000);
-    expect(outcome).toEqual({ ok: false, reason: 'timeout' });
-    await expect.poll(() => operator.violations.length, { timeout: 5000 }).toBeGreaterThanOrEqual(1);
+    // w2 is dead: the server says so at once; the operator heard nothing to answer.
+    expect(await pinger.ping('w2', 2000)).toEqual({ ok: false, reason: 'no responders' });
+    expect(heard.filter((s) => s.startsWith('bearmon.ping.'))).toEqual([]);
     // The real w2 answers (the control).
     const w2 = await as('w2');
-    const { respondToPings } = await import('../../src/actors/ping-responder.ts');
     const responder = respondToPings({ nc: w2.nc, id: 'w2', startedAt: new Date().toISOString(), canControl: true, log: createLogger({ level: 'fatal' }) });
     onTestFinished(() => responder.stop());
     await w2.nc.flush();
@@ -168,9 +178,67 @@ describe('roles and permissions from nats.conf', () => {
   });
 
   it('the server refuses a message above max_payload before any bearmon process reads it', async () => {
+    // A raw client (the library would refuse it locally first): the server itself says no.
+    const socket = net.connect(server.port, '127.0.0.1');
+    onTestFinished(() => void socket.destroy());
+    let text = '';
+    socket.on('data', (chunk) => (text += chunk.toString()));
+    await expect.poll(() => text, { timeout: 5000 }).toMatch(/^INFO .*"max_payload":131072/);
+    socket.write(`CONNECT {"user":"w1","pass":"bearmon-dev-w1","verbose":false}\r\nPUB bearmon.result.w1.1 ${200 * 1024}\r\n${'x'.repeat(200 * 1024)}\r\n`);
+    await expect.poll(() => text, { timeout: 5000 }).toMatch(/-ERR 'Maximum Payload Violation'/);
+  });
+
+  it('no credential may answer on another subject through a reply: a worker echoing its own heartbeat cannot publish a view', async () => {
     const w1 = await as('w1');
-    const big = 'x'.repeat(200 * 1024);
-    expect(() => w1.nc.publish(subject.result('w1', 1), big)).toThrow(/max_payload|exceeded/i);
+    // w1 receives its own heartbeat (it subscribes bearmon.worker.*) and tries to "answer" it on bearmon.view.current.
+    w1.nc.subscribe(subject.worker('w1'), { callback: (_e, m) => void m.respond(JSON.stringify({ type: 'view', view: Number.MAX_SAFE_INTEGER, controller: null, at: new Date().toISOString() })) });
+    await w1.nc.flush();
+    const seen = await seenOn(
+      subject.view('current'),
+      async () => {
+        w1.nc.publish(subject.worker('w1'), '{}', { reply: subject.view('current') });
+        await w1.nc.flush();
+      },
+      () => expect.poll(() => w1.violations, { timeout: 5000 }).toEqual([expect.stringContaining('Publish to "bearmon.view.current"')]),
+    );
+    expect(seen).toEqual([]);
+  });
+
+  it("a consumer can deliver stored messages on the view subject, but a follower takes views only published there", async () => {
+    const w1 = await as('w1');
+    const w2 = await as('w2');
+    const { followView } = await import('../../src/actors/view-follower.ts');
+    const { captureLogs } = await import('../helpers/logs.ts');
+    const logs = captureLogs();
+    const got: number[] = [];
+    const follower = followView({ nc: w2.nc, id: 'w2', log: logs.log, onView: (v) => void got.push(v.view), retryMs: 60_000 });
+    onTestFinished(() => follower.stop());
+    await w2.nc.flush();
+    // w1 stores a forged view under its own snapshot subject, then has the server deliver that stream onto
+    // bearmon.view.current (the result log itself refuses: its subjects would form a cycle).
+    const forged = JSON.stringify({ type: 'view', view: Number.MAX_SAFE_INTEGER, controller: null, at: new Date().toISOString() });
+    await jetstream(w1.nc).publish('bearmon.snapshot.w1.EVIL.meta', forged);
+    const jsm = await jetstreamManager(w1.nc, { checkAPI: false });
+    await jsm.consumers.add(SNAPSHOT_STREAM, { deliver_subject: subject.view('current'), ack_policy: AckPolicy.None, filter_subject: 'bearmon.snapshot.w1.EVIL.meta' });
+    await expect.poll(() => logs.matching(/delivered on the view subject but published elsewhere/).length, { timeout: 5000 }).toBeGreaterThanOrEqual(1);
+    // The real view, published there by the viewserver (the control), is taken.
+    const viewserver = await as('viewserver');
+    viewserver.nc.publish(subject.view('current'), JSON.stringify({ type: 'view', view: 3, controller: 'w1', at: new Date().toISOString() }));
+    await expect.poll(() => got, { timeout: 5000 }).toEqual([3]);
+  });
+
+  it("a pinger's answer comes only on its own pong subject: no responders is seen even while an operator reads bearmon.>", async () => {
+    const operator = await as('operator');
+    operator.nc.subscribe('bearmon.>');
+    await operator.nc.flush();
+    const viewserver = await as('viewserver');
+    const { createPinger } = await import('../../src/actors/ping-responder.ts');
+    const { createLogger } = await import('../../src/log.ts');
+    const pinger = await createPinger(viewserver.nc, createLogger({ level: 'fatal' }));
+    onTestFinished(() => pinger.stop());
+    // Nobody runs w3: the server says so at once, though the operator's bearmon.> matches the ping's subject.
+    expect(await pinger.ping('w3', 5000)).toEqual({ ok: false, reason: 'no responders' });
+    expect(operator.violations).toEqual([]);
   });
 
   it('a connection without credentials is refused', async () => {

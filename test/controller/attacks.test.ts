@@ -1,4 +1,5 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { natsOptions } from '../../src/bus/connect.ts';
@@ -6,6 +7,7 @@ import { inboxPrefix } from '../../src/bus/permissions.ts';
 import { setupBus } from '../../src/bus/setup.ts';
 import { subject } from '../../src/bus/subjects.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import { SNAPSHOT_STREAM } from '../../src/controller/snapshot.ts';
 import { startBearmon as start, type BearmonProcess } from '../helpers/bearmon.ts';
 import { freshDatabase } from '../helpers/mysql.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
@@ -50,9 +52,10 @@ describe('a stolen worker credential and the operator against a running cluster'
     };
     const admin = await connect(natsOptions([nats.url]));
     onTestFinished(() => admin.close());
-    await setupBus(admin, { stream, retentionMs: 7 * 86_400_000 });
+    await setupBus(admin, { stream, retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 }); // the [nats] defaults
     const views: { view: number; controller: string | null }[] = [];
-    admin.subscribe(subject.view('current'), { callback: (_e, m) => void views.push(m.json()) });
+    // As a follower does: only what was published on the view subject (a consumer's delivery keeps its own subject).
+    admin.subscribe(subject.view('current'), { callback: (_e, m) => void (m.subject === subject.view('current') && views.push(m.json())) });
     const viewsSince = (from: number) => new Set(views.filter((v) => v.view >= from).map((v) => v.view)).size;
 
     start(['viewserver'], { ...env, BEARMON_NATS_URL: nats.urlFor('viewserver') });
@@ -79,6 +82,21 @@ describe('a stolen worker credential and the operator against a running cluster'
       subject.run(victim, thief),
       JSON.stringify({ type: 'run', assignment: 'forged.run', checkId: 1, checkType: 'http', data: '{"url":"http://127.0.0.1:9/"}', view: Number.MAX_SAFE_INTEGER, at: new Date().toISOString() }),
     );
+    // 4: a forged view "answered" on bearmon.view.current by echoing its own heartbeat, and the same view
+    // stored under its snapshot subject and delivered there by a push consumer it made.
+    const forgedView = JSON.stringify({ type: 'view', view: Number.MAX_SAFE_INTEGER, controller: null, at: new Date().toISOString() });
+    stolen.subscribe(subject.worker(thief), { callback: (err, m) => void (err || m.respond(forgedView)) });
+    stolen.publish(subject.worker(thief), '{}', { reply: subject.view('current') });
+    await jetstream(stolen).publish(`bearmon.snapshot.${thief}.EVIL.meta`, forgedView);
+    await (await jetstreamManager(stolen, { checkAPI: false })).consumers.add(SNAPSHOT_STREAM, {
+      deliver_subject: subject.view('current'),
+      ack_policy: AckPolicy.None,
+      filter_subject: `bearmon.snapshot.${thief}.EVIL.meta`,
+    });
+    // 3 (the log): the next view's message id in the old, guessable form, published first.
+    const squat = headers();
+    squat.set('Nats-Msg-Id', `view-${first.view + 1}`);
+    stolen.publish(subject.result(thief, 1), '{}', { headers: squat });
     // 6: a bounded flood of hostile messages on every subject the thief may publish.
     const bodies = ['{"type":"result",', 'x'.repeat(100 * 1024), JSON.stringify({ type: 'heartbeat', worker: thief, capacity: 1e15, running: 0, startedAt: '1970-01-01T00:00:00Z', at: new Date().toISOString() })];
     for (let i = 0; i < 1800; i++) {
@@ -97,16 +115,24 @@ describe('a stolen worker credential and the operator against a running cluster'
     expect(viewsSince(first.view)).toBe(1);
     expect(await events()).toEqual([]);
     expect(workers.get(victim)!.logs.some((l) => l.msg === 'dropped a run request from a worker the view does not name controller')).toBe(true);
+    // No worker took the forged view: each saw it delivered on the view subject and dropped it.
+    await expect.poll(() => [...workers.values()].every((w) => w.logs.some((l) => /delivered on the view subject but published elsewhere/.test(String(l.msg)))), { timeout: 5000 }).toBe(true);
+    for (const w of workers.values()) expect(w.logs.filter((l) => l.msg === 'new view' && Number(l.view) > first.view)).toEqual([]);
 
     // 5: the operator answers pings for the controller it is about to lose; kill -9 the controller.
     const operator = await connectAs('operator');
-    operator.subscribe('bearmon.ping.>', { callback: (_e, m) => void m.respond(JSON.stringify({ type: 'pong', worker: m.subject.split('.')[2], startedAt: '2000-01-01T00:00:00Z', canControl: true })) });
+    const pong = (m: { subject: string; respond(data: string): boolean }) =>
+      m.respond(JSON.stringify({ type: 'pong', worker: m.subject.split('.')[2], startedAt: '2000-01-01T00:00:00Z', canControl: true }));
+    operator.subscribe('bearmon.>', { callback: (err, m) => void (err || (m.subject.startsWith('bearmon.ping.') && pong(m))) });
+    operator.subscribe('bearmon.ping.>', { callback: (err, m) => void (err || pong(m)) });
     await operator.flush();
     workers.get(controller)!.child.kill('SIGKILL');
     await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
     const second = views.at(-1)!;
     expect(second.controller).not.toBe(controller);
     await expect.poll(() => workers.get(second.controller!)!.logs.some((l) => l.msg === 'controller started' && l.view === second.view), { timeout: 10_000 }).toBe(true);
+    // Its view is in the log despite the squatted id: the successor did not wait in vain, and its lines count.
+    expect(workers.get(second.controller!)!.logs.some((l) => /does not hold the view that named this controller/.test(String(l.msg)))).toBe(false);
     // The successor folded the log, forged lines included: none counted.
     const skipped = workers.get(second.controller!)!.logs.filter((l) => l.msg === 'skipped a log record: not the controller of the view in force');
     expect(skipped.length).toBeGreaterThanOrEqual(1);

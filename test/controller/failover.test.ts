@@ -34,7 +34,7 @@ describe('controller fail-over (real processes, kill -9)', () => {
     };
     const nc = await connect(natsOptions([nats.url]));
     onTestFinished(() => nc.close());
-    await setupBus(nc, { stream: env.BEARMON_NATS_STREAM, retentionMs: 7 * 86_400_000 });
+    await setupBus(nc, { stream: env.BEARMON_NATS_STREAM, retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 }); // the [nats] defaults
     const views: { view: number; controller: string | null }[] = [];
     nc.subscribe(subject.view('current'), { callback: (_e, m) => void views.push(m.json()) });
 

@@ -133,7 +133,7 @@ export async function startCluster(options: {
   };
   const workers = new Map<string, WorkerHandle>();
   const start = (id: string, sourceAddress: string) => {
-    const worker = startWorker({ nc, id, numThreads: 4, sourceAddress, dnsServer: '127.0.0.1:53', log: logs.log, heartbeatMs: 200, now: options.clocks?.[id] });
+    const worker = startWorker({ nc, id, numThreads: 4, sourceAddress, dnsServer: '127.0.0.1:53', log: logs.log, heartbeatMs: 200, now: options.clocks?.[id], viewZeroController: 'ctl0' });
     workers.set(id, worker);
     return worker;
   };

@@ -45,7 +45,7 @@ describe('notifications end to end (real processes)', () => {
     };
     const nc = await connect(natsOptions([nats.url]));
     onTestFinished(() => nc.close());
-    await setupBus(nc, { stream, retentionMs: 7 * 86_400_000 });
+    await setupBus(nc, { stream, retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 }); // the [nats] defaults
     const views: { view: number; controller: string | null }[] = [];
     nc.subscribe(subject.view('current'), { callback: (_e, m) => void views.push(m.json()) });
     const notifyEvents: { outcome: string; contact: number }[] = [];

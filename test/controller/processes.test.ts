@@ -33,7 +33,8 @@ describe('a cluster of real worker processes', () => {
     };
     const processes: ChildProcess[] = ['p1', 'p2', 'p3'].map((id, i) =>
       spawn(BIN, ['worker', ...(i === 0 ? ['--controller'] : [])], {
-        env: { PATH: process.env.PATH!, ...env, BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` },
+        // Without a viewserver, the plain workers are told which process is the controller.
+        env: { PATH: process.env.PATH!, ...env, BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}`, ...(i > 0 ? { BEARMON_WORKER_CONTROLLER: 'p1' } : {}) },
         stdio: 'ignore',
       }),
     );

@@ -41,7 +41,7 @@ async function cluster(stream: string, urlFor: (id: string) => string = (id) => 
     await (await jetstreamManager(nc)).streams.delete(stream).catch(() => {});
     await nc.close();
   });
-  await setupBus(nc, { stream, retentionMs: 7 * 86_400_000 });
+  await setupBus(nc, { stream, retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 }); // the [nats] defaults
   const events = { views: [] as { view: number; controller: string }[], transitions: [] as unknown[], results: 0 };
   nc.subscribe(subject.view('current'), { callback: (_e, m) => void events.views.push(m.json()) });
   nc.subscribe('bearmon.transition.>', { callback: (_e, m) => void events.transitions.push(m.json()) });

@@ -116,6 +116,13 @@ describe('log-state snapshots', () => {
     // w1 (a worker the view does not name) stores the same state under its own name: not taken.
     await createSnapshotStore(nc, 'w1').save(stream, state);
     expect(await createSnapshotStore(nc, 'reader').load(stream)).toEqual({ state: null, reason: expect.stringMatching(/^snapshot by w1 not taken: view 7 names ctl/) });
+    // A former controller cannot pass off a later image as one of its term: the image must hold what the index says.
+    const ahead = { ...state, seq: state.seq + 50 } as typeof state;
+    const ctlStore = createSnapshotStore(nc, 'ctl');
+    await ctlStore.save(stream, ahead);
+    const meta = (await (await jetstreamManager(nc)).streams.getMessage(SNAPSHOT_STREAM, { last_by_subj: `bearmon.snapshot.ctl.${name}.meta` }))!.json<Record<string, unknown>>();
+    await js.publish(`bearmon.snapshot.ctl.${name}.meta`, JSON.stringify({ ...meta, seq: HISTORY.length + 1 }));
+    expect((await createSnapshotStore(nc, 'reader').load(stream)).reason).toMatch(/snapshot image \(seq \d+\) does not match its index/);
     // ctl's own: taken (the control). The reader looks past w1's newer one to the controller the log names.
     await createSnapshotStore(nc, 'ctl').save(stream, state);
     await createSnapshotStore(nc, 'w1').save(stream, state);

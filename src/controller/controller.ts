@@ -136,7 +136,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   };
 
   // --- assignments ------------------------------------------------------------------
-  const assign = (check: CheckDefinition, worker: string, at: number) => {
+  /** `due`: when the schedule wanted the run (the regular one; a confirmation or a re-run is due at once), logged so lateness can be measured. */
+  const assign = (check: CheckDefinition, worker: string, at: number, due = at) => {
     const assignment = `${deps.id}.${view}.${at.toString(36)}.${(sequence++).toString(36)}`;
     const deadline = at + check.expireAfterMs;
     const line: AssignLine = { type: 'assign', checkId: check.id, worker, assignment, at, deadline };
@@ -146,7 +147,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     check.lastWorker = worker;
     const request: RunRequest = { type: 'run', assignment, checkId: check.id, checkType: check.type, data: check.data, view, at: iso(at) };
     // The assignment is in the log before the worker hears of it, so a replay sees it first.
-    js.publish(subject.assign(deps.id, check.id), JSON.stringify({ ...line, at: iso(at), deadline: iso(deadline), view }), { msgID: unguessableId(assignment) })
+    js.publish(subject.assign(deps.id, check.id), JSON.stringify({ ...line, at: iso(at), deadline: iso(deadline), due: iso(due), view }), { msgID: unguessableId(assignment) })
       .catch((err: Error) => log.error({ err: err.message, checkId: check.id }, 'could not log an assignment'))
       .finally(() => {
         // The connection may be draining (shutdown): the run is then simply not sent.
@@ -160,10 +161,10 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   };
 
   /** The regular run of a due check, on the next worker in rotation. */
-  const runDue = (check: CheckDefinition, at: number): boolean => {
+  const runDue = (check: CheckDefinition, at: number, dueAt = at): boolean => {
     const worker = chooseWorker(workers.alive(at), { avoid: check.lastWorker, cursor: cursor++ });
     if (!worker) return false;
-    assign(check, worker.id, at);
+    assign(check, worker.id, at, dueAt);
     return true;
   };
 
@@ -215,7 +216,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       // A check whose run is still out is not run again (gobearmon's lock); expiry frees it.
       if (fold.outstandingWorkers(id).length > 0) due.set(id, next);
       // No worker free: try again shortly rather than skipping a whole interval.
-      else due.set(id, runDue(check, at) ? next : at + 1000);
+      else due.set(id, runDue(check, at, dueAt) ? next : at + 1000);
     }
     watchQuorum(at);
   };

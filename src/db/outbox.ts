@@ -270,7 +270,9 @@ export function createOutbox(cluster: Cluster): Outbox {
           },
           [state, outcome.nextAttemptAt ?? null, detail, finished, row.id, row.attempts],
         );
-        if (update.affectedRows !== 1) return null;
+        // Not 'sending' any more: taken over — or recorded by our own earlier try whose COMMIT
+        // went through while its answer was lost. That one is this very outcome: recorded.
+        if (update.affectedRows !== 1) return (await alreadyRecorded(c, row, state, detail, timeout)) ? true : null;
         await finishAttempt(c, row, outcome.result, detail, outcome.at, timeout);
         if (outcome.charge) {
           await c.query({ sql: 'INSERT INTO charges (check_id, type, data) VALUES (?, ?, ?)', timeout }, [row.check.id, outcome.charge.type, outcome.charge.sid]);
@@ -403,4 +405,11 @@ function toOutboxRow(row: RowDataPacket): OutboxRow {
     claimedBy: row.claimed_by === null ? null : text(row.claimed_by),
     claimedAt: dateOrNull(row.claimed_at),
   };
+}
+
+/** Whether the row already holds exactly this outcome of this attempt (a retried record whose first COMMIT went through). */
+async function alreadyRecorded(c: PoolConnection, row: OutboxRow, state: OutboxState, detail: string, timeout: number): Promise<boolean> {
+  const [rows] = await c.query<RowDataPacket[]>({ sql: 'SELECT state, attempts, outcome FROM bearmon_notifications WHERE id = ?', timeout }, [row.id]);
+  const current = rows[0];
+  return current !== undefined && current.state === state && Number(current.attempts) === row.attempts && current.outcome === detail;
 }

@@ -1,0 +1,100 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { connect } from '@nats-io/transport-node';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { natsOptions } from '../../src/bus/connect.ts';
+import { setupBus } from '../../src/bus/setup.ts';
+import { subject } from '../../src/bus/subjects.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { startBearmon as start, type BearmonProcess } from '../helpers/bearmon.ts';
+import { freshDatabase } from '../helpers/mysql.ts';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { switchableTarget } from '../controller/harness.ts';
+
+/**
+ * A controller killed (kill -9, a real process) while a webhook is being sent: the POST has
+ * reached the receiver, which has not answered. The successor cannot know whether it
+ * arrived; a webhook carries an Idempotency-Key, so it is sent again with the same key and a
+ * deduplicating receiver acts on it once.
+ */
+let nats: NatsServerHandle;
+beforeAll(async () => {
+  nats = await startNatsServer();
+});
+afterAll(async () => {
+  await nats?.stop();
+});
+
+/** A webhook receiver that holds its first POST unanswered (the send in flight) and answers later ones 200. */
+async function holdingReceiver() {
+  const posts: { key: string; at: number }[] = [];
+  const held: http.ServerResponse[] = [];
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      posts.push({ key: String(req.headers['idempotency-key']), at: Date.now() });
+      if (posts.length === 1) held.push(res);
+      else res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(async () => {
+    for (const res of held) res.destroy();
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, posts };
+}
+
+describe('a controller killed mid-delivery (real processes, kill -9)', () => {
+  it('a webhook whose send was in flight is sent again by the successor with the same Idempotency-Key, and acted on once', async () => {
+    const target = await switchableTarget();
+    const receiver = await holdingReceiver();
+    const db = await freshDatabase();
+    await migrate(db);
+    const conn = await mysql.createConnection(db);
+    onTestFinished(() => conn.end());
+    await conn.query(`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('shop', 'http', ?, 1, 0)`, [JSON.stringify({ url: target.url, expect_status: 200 })]);
+    await conn.query(`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?)`, [receiver.url]);
+    await conn.query(`INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, 'offline')`);
+    const stream = 'BEARMON_CRASH';
+    const env = {
+      BEARMON_CONTROLLER_DATABASE: `${db.user}:${db.password}@tcp(${db.host}:${db.port})/${db.database}`,
+      BEARMON_CONTROLLER_CONFIRMATIONS: '2',
+      // An unanswered attempt is judged after 2 × notifyTimeout: short, so the test is.
+      BEARMON_CONTROLLER_NOTIFYTIMEOUT: '2s',
+      BEARMON_NATS_STREAM: stream,
+    };
+    const admin = await connect(natsOptions([nats.url]));
+    onTestFinished(() => admin.close());
+    await setupBus(admin, { stream, retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 }); // the [nats] defaults
+    const views: { view: number; controller: string | null }[] = [];
+    admin.subscribe(subject.view('current'), { callback: (_e, m) => void (m.subject === subject.view('current') && views.push(m.json())) });
+    start(['viewserver'], { ...env, BEARMON_NATS_URL: nats.urlFor('viewserver') });
+    const workers = new Map<string, BearmonProcess>();
+    for (const [i, id] of ['w1', 'w2', 'w3'].entries()) {
+      workers.set(id, start(['worker'], { ...env, BEARMON_NATS_URL: nats.urlFor(id), BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }));
+    }
+    await expect.poll(() => views.at(-1)?.controller ?? null, { timeout: 20_000 }).not.toBeNull();
+    const first = views.at(-1)!;
+    await expect.poll(() => target.hits.size, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+
+    target.up = false;
+    // The POST is in flight (held by the receiver): now the controller dies.
+    await expect.poll(() => receiver.posts.length, { timeout: 30_000 }).toBe(1);
+    workers.get(first.controller!)!.child.kill('SIGKILL');
+    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+
+    // The successor sends it again (after 2 × notifyTimeout), with the same key; the receiver answers.
+    const row = async () => (await conn.query<RowDataPacket[]>('SELECT state, attempts FROM bearmon_notifications'))[0].map((r) => ({ ...r }));
+    await expect.poll(row, { timeout: 30_000, interval: 250 }).toEqual([{ state: 'delivered', attempts: 2 }]);
+    expect(receiver.posts.map((p) => p.key)).toEqual([receiver.posts[0]!.key, receiver.posts[0]!.key]);
+    expect(new Set(receiver.posts.map((p) => p.key)).size).toBe(1);
+    const attempts = (await conn.query<RowDataPacket[]>('SELECT attempt, result FROM bearmon_notification_attempts ORDER BY attempt'))[0].map((r) => [r.attempt, r.result]);
+    expect(attempts).toEqual([
+      [1, 'unconfirmed'],
+      [2, 'delivered'],
+    ]);
+  }, 120_000);
+});

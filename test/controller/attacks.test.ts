@@ -1,16 +1,13 @@
 import { AckPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
-import mysql, { type RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { natsOptions } from '../../src/bus/connect.ts';
 import { inboxPrefix } from '../../src/bus/permissions.ts';
-import { setupBus } from '../../src/bus/setup.ts';
 import { subject } from '../../src/bus/subjects.ts';
-import { migrate } from '../../src/db/migrate.ts';
 import { SNAPSHOT_STREAM } from '../../src/controller/snapshot.ts';
-import { startBearmon as start, type BearmonProcess } from '../helpers/bearmon.ts';
-import { freshDatabase } from '../helpers/mysql.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { startRoleCluster } from '../helpers/role-cluster.ts';
 import { startWebhookReceiver } from '../helpers/webhook.ts';
 import { switchableTarget } from './harness.ts';
 
@@ -37,34 +34,16 @@ describe('a stolen worker credential and the operator against a running cluster'
   it('forged votes, a 2037 vote, a forged run request, a flood and operator pongs: no false transition, no view change, fail-over on time, the real outage recorded and notified', async () => {
     const target = await switchableTarget();
     const hook = await startWebhookReceiver();
-    const db = await freshDatabase();
-    await migrate(db);
-    const conn = await mysql.createConnection(db);
-    onTestFinished(() => conn.end());
-    await conn.query(`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('shop', 'http', ?, 1, 1)`, [JSON.stringify({ url: target.url, expect_status: 200 })]);
-    await conn.query(`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?)`, [hook.url]);
-    await conn.query(`INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, 'both')`);
-    const stream = 'BEARMON_ATTACKS';
-    const env = {
-      BEARMON_CONTROLLER_DATABASE: `${db.user}:${db.password}@tcp(${db.host}:${db.port})/${db.database}`,
-      BEARMON_CONTROLLER_CONFIRMATIONS: '2',
-      BEARMON_NATS_STREAM: stream,
-    };
-    const admin = await connect(natsOptions([nats.url]));
-    onTestFinished(() => admin.close());
-    await setupBus(admin, { stream, retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 }); // the [nats] defaults
-    const views: { view: number; controller: string | null }[] = [];
-    // As a follower does: only what was published on the view subject (a consumer's delivery keeps its own subject).
-    admin.subscribe(subject.view('current'), { callback: (_e, m) => void (m.subject === subject.view('current') && views.push(m.json())) });
+    const { conn, admin, views, workers, firstView } = await startRoleCluster(nats, {
+      stream: 'BEARMON_ATTACKS',
+      rows: [
+        [`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('shop', 'http', ?, 1, 1)`, [JSON.stringify({ url: target.url, expect_status: 200 })]],
+        [`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?)`, [hook.url]],
+        [`INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, 'both')`],
+      ],
+    });
     const viewsSince = (from: number) => new Set(views.filter((v) => v.view >= from).map((v) => v.view)).size;
-
-    start(['viewserver'], { ...env, BEARMON_NATS_URL: nats.urlFor('viewserver') });
-    const workers = new Map<string, BearmonProcess>();
-    for (const [i, id] of ['w1', 'w2', 'w3'].entries()) {
-      workers.set(id, start(['worker'], { ...env, BEARMON_NATS_URL: nats.urlFor(id), BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }));
-    }
-    await expect.poll(() => views.at(-1)?.controller ?? null, { timeout: 20_000 }).not.toBeNull();
-    const first = views.at(-1)!;
+    const first = await firstView();
     const controller = first.controller!;
     const [victim, thief] = ['w1', 'w2', 'w3'].filter((w) => w !== controller) as [string, string];
     await expect.poll(() => target.hits.size, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);

@@ -1,15 +1,9 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { connect } from '@nats-io/transport-node';
-import mysql, { type RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { natsOptions } from '../../src/bus/connect.ts';
-import { setupBus } from '../../src/bus/setup.ts';
-import { subject } from '../../src/bus/subjects.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { startBearmon as start, type BearmonProcess } from '../helpers/bearmon.ts';
-import { freshDatabase } from '../helpers/mysql.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { startRoleCluster } from '../helpers/role-cluster.ts';
 import { switchableTarget } from '../controller/harness.ts';
 
 /**
@@ -51,33 +45,17 @@ describe('a controller killed mid-delivery (real processes, kill -9)', () => {
   it('a webhook whose send was in flight is sent again by the successor with the same Idempotency-Key, and acted on once', async () => {
     const target = await switchableTarget();
     const receiver = await holdingReceiver();
-    const db = await freshDatabase();
-    await migrate(db);
-    const conn = await mysql.createConnection(db);
-    onTestFinished(() => conn.end());
-    await conn.query(`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('shop', 'http', ?, 1, 0)`, [JSON.stringify({ url: target.url, expect_status: 200 })]);
-    await conn.query(`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?)`, [receiver.url]);
-    await conn.query(`INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, 'offline')`);
-    const stream = 'BEARMON_CRASH';
-    const env = {
-      BEARMON_CONTROLLER_DATABASE: `${db.user}:${db.password}@tcp(${db.host}:${db.port})/${db.database}`,
-      BEARMON_CONTROLLER_CONFIRMATIONS: '2',
+    const { conn, views, workers, firstView } = await startRoleCluster(nats, {
+      stream: 'BEARMON_CRASH',
+      rows: [
+        [`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('shop', 'http', ?, 1, 0)`, [JSON.stringify({ url: target.url, expect_status: 200 })]],
+        [`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?)`, [receiver.url]],
+        [`INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, 'offline')`],
+      ],
       // An unanswered attempt is judged after 2 × notifyTimeout: short, so the test is.
-      BEARMON_CONTROLLER_NOTIFYTIMEOUT: '2s',
-      BEARMON_NATS_STREAM: stream,
-    };
-    const admin = await connect(natsOptions([nats.url]));
-    onTestFinished(() => admin.close());
-    await setupBus(admin, { stream, retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 }); // the [nats] defaults
-    const views: { view: number; controller: string | null }[] = [];
-    admin.subscribe(subject.view('current'), { callback: (_e, m) => void (m.subject === subject.view('current') && views.push(m.json())) });
-    start(['viewserver'], { ...env, BEARMON_NATS_URL: nats.urlFor('viewserver') });
-    const workers = new Map<string, BearmonProcess>();
-    for (const [i, id] of ['w1', 'w2', 'w3'].entries()) {
-      workers.set(id, start(['worker'], { ...env, BEARMON_NATS_URL: nats.urlFor(id), BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }));
-    }
-    await expect.poll(() => views.at(-1)?.controller ?? null, { timeout: 20_000 }).not.toBeNull();
-    const first = views.at(-1)!;
+      env: { BEARMON_CONTROLLER_NOTIFYTIMEOUT: '2s' },
+    });
+    const first = await firstView();
     await expect.poll(() => target.hits.size, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
 
     target.up = false;

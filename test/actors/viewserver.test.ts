@@ -11,6 +11,7 @@ import { decode, viewMessage, type Heartbeat, type ViewMessage } from '../../src
 import { subject } from '../../src/bus/subjects.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
+import { timeoutFor } from '../helpers/bounds.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 
 let server: NatsServerHandle;
@@ -48,8 +49,14 @@ function candidate(id: string, startedAt: string, log: Logger, canControl = true
   return responder;
 }
 
+/** The heartbeat of the viewservers below: a round is a ping to every candidate, answered or timed out, every PERIOD_MS. */
+const PERIOD_MS = 100;
+const TIMEOUT_MS = 500;
+/** The longest a heartbeat round takes, with the wait before it. */
+const ROUND_MS = PERIOD_MS + TIMEOUT_MS;
+
 async function viewserver(deps: Partial<ViewserverDeps> & { log: Logger }): Promise<ViewserverHandle> {
-  const handle = await startViewserver({ nc, periodMs: 100, timeoutMs: 500, ...deps });
+  const handle = await startViewserver({ nc, periodMs: PERIOD_MS, timeoutMs: TIMEOUT_MS, ...deps });
   onTestFinished(() => handle.stop());
   return handle;
 }
@@ -82,6 +89,26 @@ function publishedViews() {
   };
 }
 
+/**
+ * Counts the viewserver's pings to `id` without answering them. Rounds never overlap, and the
+ * pings go out on the connection views are said on: a round's ping arrives after everything
+ * the rounds before it decided and said. Stopped, it no longer holds a subscription, so a
+ * candidate gone is "no responders" again, not a timeout.
+ */
+async function pingsTo(id: string): Promise<{ count(): number; stop(): void }> {
+  let pings = 0;
+  const sub = nc.subscribe(subject.ping(id), { callback: () => void pings++ });
+  onTestFinished(() => sub.unsubscribe());
+  await nc.flush();
+  return { count: () => pings, stop: () => sub.unsubscribe() };
+}
+
+/** The positive control of a "nothing more" check: `rounds` more rounds begin, so the rounds before them are decided and said. */
+async function moreRounds(pings: { count(): number }, rounds: number, roundMs = ROUND_MS): Promise<void> {
+  const from = pings.count();
+  await expect.poll(() => pings.count(), { timeout: timeoutFor(rounds * roundMs) }).toBeGreaterThanOrEqual(from + rounds);
+}
+
 const naming = (controller: string | null, above = 0) => (v: ViewMessage) => v.controller === controller && v.view > above;
 
 describe('viewserver', () => {
@@ -104,9 +131,12 @@ describe('viewserver', () => {
     expect(views.seen[1]).toEqual(first);
     views.seen.splice(1);
 
-    // An older candidate appears: the answering controller stays.
+    // An older candidate appears: the answering controller stays, round after round.
+    const pingsToOldest = await pingsTo(oldest);
     const responderOldest = candidate(oldest, hoursAgo(10), log);
-    await expect.poll(() => vs.candidates().find((s) => s.worker === oldest)?.alive).toBe(true);
+    await expect.poll(() => vs.candidates().find((s) => s.worker === oldest)?.alive, { timeout: timeoutFor(ROUND_MS) }).toBe(true);
+    await moreRounds(pingsToOldest, 2);
+    pingsToOldest.stop();
     expect(vs.view().controller).toBe(a);
     expect(views.seen.map((v) => v.controller)).toEqual([a]);
 
@@ -137,10 +167,14 @@ describe('viewserver', () => {
     const before = await views.waitFor(naming(a));
     await first.stop();
 
+    const pingsToA = await pingsTo(a);
     const second = await viewserver({ log, candidates: [a, b] });
     expect(second.view()).toEqual(before);
-    await expect.poll(() => second.candidates().find((s) => s.worker === a)?.alive).toBe(true);
+    await expect.poll(() => second.candidates().find((s) => s.worker === a)?.alive, { timeout: timeoutFor(ROUND_MS) }).toBe(true);
+    await moreRounds(pingsToA, 2);
+    pingsToA.stop();
     expect(second.view()).toEqual(before);
+    expect(views.seen.every((v) => v.view === before.view && v.controller === a)).toBe(true);
 
     responderA.stop();
     const after = await views.waitFor(naming(b, before.view));
@@ -164,7 +198,8 @@ describe('viewserver', () => {
     const empty = await views.waitFor(naming(null, first.view));
     expect(empty.view).toBe(first.view + 1);
     expect(views.seen.some((v) => v.controller === unlisted)).toBe(false);
-    await expect.poll(() => lines.filter((l) => l.msg === 'no controller candidate alive')).toEqual([
+    // Logged in the same decision that said the empty view.
+    await expect.poll(() => lines.filter((l) => l.msg === 'no controller candidate alive'), { timeout: timeoutFor() }).toEqual([
       expect.objectContaining({ level: 'error', role: 'viewserver', previous: listed, view: empty.view }),
     ]);
     expect(noCandidate).toEqual([listed]);
@@ -210,15 +245,22 @@ describe('viewserver', () => {
     await views.waitFor(naming(null, first.view));
     expect(views.seen.map((v) => v.controller)).toEqual([able, null]);
     expect(vs.candidates().find((s) => s.worker === probeOnly)).toMatchObject({ alive: true, canControl: false });
-    await expect.poll(() => lines.some((l) => l.msg === 'no controller candidate alive' && l.level === 'error')).toBe(true);
+    // Logged in the same decision that said the empty view.
+    await expect.poll(() => lines.some((l) => l.msg === 'no controller candidate alive' && l.level === 'error'), { timeout: timeoutFor() }).toBe(true);
   });
 
   it('reports no live candidate once at start when nothing answers, and names the first that appears', async () => {
     const { log, lines } = capturedLog();
     const id = `${prefix()}-late`;
     const views = publishedViews();
-    const vs = await viewserver({ log, candidates: [id] });
-    await expect.poll(() => lines.filter((l) => l.msg === 'no controller candidate alive').length).toBe(1);
+    // Pings to `id` are seen here and not answered (each times out) until its responder starts.
+    const pings = await pingsTo(id);
+    const timeoutMs = 100;
+    const vs = await viewserver({ log, candidates: [id], timeoutMs });
+    await expect.poll(() => lines.filter((l) => l.msg === 'no controller candidate alive').length, { timeout: timeoutFor(timeoutMs) }).toBe(1);
+    // The control: three more rounds find no candidate either; each would have reported it again.
+    await moreRounds(pings, 3, PERIOD_MS + timeoutMs);
+    expect(lines.filter((l) => l.msg === 'no controller candidate alive')).toHaveLength(1);
     expect(vs.view()).toMatchObject({ view: 0, controller: null });
 
     candidate(id, hoursAgo(1), log);
@@ -292,7 +334,8 @@ describe('viewserver', () => {
     const kv = await new Kvm(nc).open(VIEW_BUCKET);
     await kv.put(VIEW_KEY, JSON.stringify(theirs));
     responderA.stop();
-    await expect.poll(() => vs.view()).toEqual(theirs);
+    // The next round finds a gone, fails to store b over their revision and adopts theirs.
+    await expect.poll(() => vs.view(), { timeout: timeoutFor(ROUND_MS) }).toEqual(theirs);
     expect(lines.find((l) => l.msg === 'another viewserver changed the view; adopting it')).toMatchObject({ level: 'warn', view: theirs.view, wanted: b });
 
     responderB.stop();
@@ -317,7 +360,7 @@ describe('followView', () => {
     publish(view(5, 'ctl-dup')); // same number: ignored
     nc.publish(subject.view('current'), '{"type":"view","view":-1}'); // malformed: dropped
     publish(view(6, 'ctl-six'));
-    await expect.poll(() => got.map((v) => v.view)).toEqual([5, 6]);
+    await expect.poll(() => got.map((v) => v.view), { timeout: timeoutFor() }).toEqual([5, 6]);
     expect(got.map((v) => v.controller)).toEqual(['ctl-five', 'ctl-six']);
     expect(follower.current()).toEqual(got[1]);
     expect(lines.find((l) => l.msg === 'ignored a view older than the current one')).toMatchObject({ level: 'warn', view: 3, current: 5, worker: id });
@@ -337,12 +380,16 @@ describe('followView', () => {
     const got: ViewMessage[] = [];
     const follower = followView({ nc, id: `${p}-follower`, log, onView: (v) => void got.push(v), retryMs: 100 });
     onTestFinished(() => follower.stop());
-    await expect.poll(() => lines.some((l) => l.msg.startsWith('no view from a viewserver yet'))).toBe(true);
+    // Said when the first request went unanswered for retryMs.
+    await expect.poll(() => lines.some((l) => l.msg.startsWith('no view from a viewserver yet')), { timeout: timeoutFor(100) }).toBe(true);
     expect(got).toEqual([]);
 
     // The new viewserver keeps the answering controller: no new view, the stored one said again.
+    const pingsToA = await pingsTo(a);
     await viewserver({ log, candidates: [a] });
     await expect.poll(() => got, { timeout: 5000 }).toEqual([stored]);
+    await moreRounds(pingsToA, 2);
+    expect(got).toEqual([stored]);
     expect(views.seen.every((v) => v.view === stored.view && v.controller === a)).toBe(true);
   });
 });

@@ -10,6 +10,7 @@ import { ensureResultLog } from '../../src/bus/result-log.ts';
 import { subject } from '../../src/bus/subjects.ts';
 import { loadConfig } from '../../src/config/load.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
+import { timeoutFor } from '../helpers/bounds.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 import { refusedPort, tcpServer } from '../helpers/servers.ts';
 
@@ -41,6 +42,11 @@ function capturedLog(): { log: Logger; lines: LogLine[] } {
 }
 
 const uniqueWorker = () => `w-${randomBytes(4).toString('hex')}`;
+
+/*
+ * Waits: a run request, a loopback check and its result involve no timer of the worker
+ * (timeoutFor()); heartbeats and publish retries are bounded by their own periods.
+ */
 
 /** Starts a worker on `conn` (default: the shared connection), stopped when the test ends. */
 function worker(overrides: Partial<WorkerDeps> & { id: string; log: Logger }, conn = nc): WorkerHandle {
@@ -155,6 +161,8 @@ describe('worker actor', () => {
     sendRun(id, runRequest(45, 'tcp', { address: target.address }, { view: 2 }));
     nc.publish(subject.run(id, 'w1'), JSON.stringify(runRequest(46, 'tcp', { address: target.address }, { view: 3 })));
     await expect.poll(() => seen.map((r) => r.checkId), { timeout: 5000 }).toEqual([43, 44, 46]);
+    // Requests are handled in order: 46 ran, so 45 was judged before it — and dropped, not queued.
+    expect(handle.stats()).toMatchObject({ completed: 3, dropped: 4 });
   });
 
   it('runs a tcp check and publishes an online result into the result log, all fields set', async () => {
@@ -178,7 +186,7 @@ describe('worker actor', () => {
       view: 3,
       at: NOW_ISO,
     };
-    await expect.poll(() => seen).toEqual([expected]);
+    await expect.poll(() => seen, { timeout: timeoutFor() }).toEqual([expected]);
 
     const jsm = await jetstreamManager(nc);
     const stored = await jsm.streams.getMessage(STREAM, { last_by_subj: subject.result(id, 12) });
@@ -197,7 +205,7 @@ describe('worker actor', () => {
     const port = await refusedPort();
     worker({ id, log: capturedLog().log });
     sendRun(id, runRequest(5, 'tcp', { address: `127.0.0.1:${port}` }));
-    await expect.poll(() => seen.length).toBe(1);
+    await expect.poll(() => seen.length, { timeout: timeoutFor() }).toBe(1);
     expect(seen[0]).toMatchObject({ checkId: 5, worker: id, status: 'offline' });
     expect(seen[0]!.message).toMatch(/ECONNREFUSED/);
   });
@@ -210,7 +218,7 @@ describe('worker actor', () => {
     sendRun(id, runRequest(8, 'tcp', { address: 'nohost' }));
     sendRun(id, runRequest(9, 'carrier-pigeon', {}));
     sendRun(id, runRequest(10, 'tcp', '{"address":'));
-    await expect.poll(() => seen.length).toBe(4);
+    await expect.poll(() => seen.length, { timeout: timeoutFor() }).toBe(4);
     const byCheck = Object.fromEntries(seen.map((r) => [r.checkId, [r.status, r.message]]));
     expect(byCheck).toEqual({
       7: ['misconfigured', 'timeout: Invalid input: expected number, received string (value "ten")'],
@@ -229,13 +237,13 @@ describe('worker actor', () => {
     for (const request of requests) sendRun(id, request);
 
     // All five reached the worker: two run (connected, held by the server), three wait.
-    await expect.poll(() => handle.stats()).toMatchObject({ running: 2, queued: 3, completed: 0 });
-    await expect.poll(() => target.payloads.length).toBe(2);
+    await expect.poll(() => handle.stats(), { timeout: timeoutFor() }).toMatchObject({ running: 2, queued: 3, completed: 0 });
+    await expect.poll(() => target.payloads.length, { timeout: timeoutFor() }).toBe(2);
     expect(target.held()).toBe(2);
     expect([...target.payloads].sort()).toEqual(['req-1', 'req-2']);
 
     target.release();
-    await expect.poll(() => seen.length).toBe(5);
+    await expect.poll(() => seen.length, { timeout: timeoutFor() }).toBe(5);
     expect(seen.map((r) => r.status)).toEqual(['online', 'online', 'online', 'online', 'online']);
     expect(seen.map((r) => r.assignment).sort()).toEqual(requests.map((r) => r.assignment).sort());
     expect(target.maxHeld()).toBe(2);
@@ -249,12 +257,12 @@ describe('worker actor', () => {
     const handle = worker({ id, log, numThreads: 1, maxQueued: 2 });
     const requests = [1, 2, 3, 4].map((n) => runRequest(200 + n, 'tcp', { address: target.address, expect: 'GO', timeout: 30 }));
     for (const request of requests) sendRun(id, request);
-    await expect.poll(() => handle.stats()).toMatchObject({ running: 1, queued: 2, dropped: 1 });
+    await expect.poll(() => handle.stats(), { timeout: timeoutFor() }).toMatchObject({ running: 1, queued: 2, dropped: 1 });
     expect(lines).toContainEqual(
       expect.objectContaining({ level: 'warn', msg: 'run queue full: dropped a run request', worker: id, checkId: 204, assignment: requests[3]!.assignment }),
     );
     target.release();
-    await expect.poll(() => handle.stats()).toMatchObject({ running: 0, queued: 0, completed: 3 });
+    await expect.poll(() => handle.stats(), { timeout: timeoutFor() }).toMatchObject({ running: 0, queued: 0, completed: 3 });
   });
 
   it('binds outgoing checks to sourceAddress', async () => {
@@ -264,7 +272,7 @@ describe('worker actor', () => {
     const target = await tcpServer((socket) => remotes.push(socket.remoteAddress!));
     worker({ id, log: capturedLog().log, sourceAddress: '127.0.0.2' });
     sendRun(id, runRequest(3, 'tcp', { address: target.address }));
-    await expect.poll(() => seen.map((r) => r.status)).toEqual(['online']);
+    await expect.poll(() => seen.map((r) => r.status), { timeout: timeoutFor() }).toEqual(['online']);
     expect(remotes).toEqual(['127.0.0.2']);
   });
 
@@ -279,14 +287,16 @@ describe('worker actor', () => {
     });
     onTestFinished(() => sub.unsubscribe());
     const target = await holdingServer();
-    worker({ id, log: capturedLog().log, numThreads: 3, heartbeatMs: 50 });
-    await expect.poll(() => beats[0]).toEqual({ type: 'heartbeat', worker: id, capacity: 3, running: 0, startedAt: NOW_ISO, at: NOW_ISO });
+    const HEARTBEAT_MS = 50;
+    worker({ id, log: capturedLog().log, numThreads: 3, heartbeatMs: HEARTBEAT_MS });
+    // The first heartbeat goes at once, not after a period.
+    await expect.poll(() => beats[0], { timeout: timeoutFor() }).toEqual({ type: 'heartbeat', worker: id, capacity: 3, running: 0, startedAt: NOW_ISO, at: NOW_ISO });
 
     sendRun(id, runRequest(4, 'tcp', { address: target.address, expect: 'GO', timeout: 30 }));
-    await expect.poll(() => beats.at(-1)?.running).toBe(1);
+    await expect.poll(() => beats.at(-1)?.running, { timeout: timeoutFor(HEARTBEAT_MS) }).toBe(1);
     expect(beats.at(-1)).toMatchObject({ capacity: 3, worker: id });
     target.release();
-    await expect.poll(() => beats.at(-1)?.running).toBe(0);
+    await expect.poll(() => beats.at(-1)?.running, { timeout: timeoutFor(HEARTBEAT_MS) }).toBe(0);
   });
 
   it('drops bad run requests with a warning naming the field, and keeps working', async () => {
@@ -303,7 +313,7 @@ describe('worker actor', () => {
     nc.publish(subject.run(id, 'ctl'), `${JSON.stringify(runRequest(23, 'tcp', { address: target.address }))} garbage`);
     sendRun(id, good);
 
-    await expect.poll(() => seen.length).toBe(1);
+    await expect.poll(() => seen.length, { timeout: timeoutFor() }).toBe(1);
     // Requests on one subscription are handled in order, so the bad ones were seen first.
     expect(seen[0]).toMatchObject({ checkId: 20, assignment: good.assignment, status: 'online' });
     const warnings = lines.filter((l) => l.level === 'warn');
@@ -324,13 +334,13 @@ describe('worker actor', () => {
     const handle = worker({ id, log, numThreads: 1 });
     sendRun(id, runRequest(30, 'tcp', { address: target.address, expect: 'GO', timeout: 30 }));
     sendRun(id, runRequest(31, 'tcp', { address: target.address, expect: 'GO', timeout: 30 }));
-    await expect.poll(() => handle.stats()).toMatchObject({ running: 1, queued: 1 });
-    await expect.poll(() => target.held()).toBe(1);
+    await expect.poll(() => handle.stats(), { timeout: timeoutFor() }).toMatchObject({ running: 1, queued: 1 });
+    await expect.poll(() => target.held(), { timeout: timeoutFor() }).toBe(1);
 
     await handle.stop();
     expect(handle.stats()).toEqual({ running: 0, queued: 0, completed: 0, dropped: 0 });
     // The cancelled check closed its connection; nothing reached the result log.
-    await expect.poll(() => target.closed()).toBe(1);
+    await expect.poll(() => target.closed(), { timeout: timeoutFor() }).toBe(1);
     const jsm = await jetstreamManager(nc);
     for (const checkId of [30, 31]) {
       await expect(jsm.streams.getMessage(STREAM, { last_by_subj: subject.result(id, checkId) })).resolves.toBeNull();
@@ -362,14 +372,15 @@ describe('worker publishing when the result log is unavailable', () => {
     const request = runRequest(40, 'tcp', { address: target.address });
     sendRun(id, request, bareNc);
 
-    await expect.poll(() => lines.some((l) => l.msg === 'publishing the result failed; will retry')).toBe(true);
+    await expect.poll(() => lines.some((l) => l.msg === 'publishing the result failed; will retry'), { timeout: timeoutFor() }).toBe(true);
     expect(lines.find((l) => l.level === 'error')).toMatchObject({ worker: id, checkId: 40, assignment: request.assignment, subject: subject.result(id, 40), attempt: 1 });
 
     const stream = `RETRY_${id.replace(/-/g, '_').toUpperCase()}`;
     await ensureResultLog(bareNc, { stream, retentionMs: 3_600_000 });
     onTestFinished(async () => void (await (await jetstreamManager(bareNc)).streams.delete(stream)));
     const jsm = await jetstreamManager(bareNc);
-    await expect.poll(async () => (await jsm.streams.info(stream)).state.messages).toBe(1);
+    // The next try comes within maxDelayMs (100 ms).
+    await expect.poll(async () => (await jsm.streams.info(stream)).state.messages, { timeout: timeoutFor(100) }).toBe(1);
     const stored = await jsm.streams.getMessage(stream, { last_by_subj: subject.result(id, 40) });
     expect(stored!.json()).toMatchObject({ checkId: 40, worker: id, assignment: request.assignment, status: 'online' });
   });
@@ -380,13 +391,14 @@ describe('worker publishing when the result log is unavailable', () => {
     const target = await tcpServer(() => {});
     const handle = worker({ id, log, publishRetry: { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 } }, bareNc);
     sendRun(id, runRequest(41, 'tcp', { address: target.address }), bareNc);
-    await expect.poll(() => lines.filter((l) => l.level === 'error').map((l) => [l.msg, l.attempt])).toEqual([
+    // Two attempts, 10 ms apart.
+    await expect.poll(() => lines.filter((l) => l.level === 'error').map((l) => [l.msg, l.attempt]), { timeout: timeoutFor(2 * 10) }).toEqual([
       ['publishing the result failed; will retry', 1],
       ['publishing the result failed; giving up, the result is lost', 2],
     ]);
-    await expect.poll(() => handle.stats()).toMatchObject({ running: 0, completed: 1 });
+    await expect.poll(() => handle.stats(), { timeout: timeoutFor() }).toMatchObject({ running: 0, completed: 1 });
     sendRun(id, runRequest(42, 'tcp', { address: target.address }), bareNc);
-    await expect.poll(() => handle.stats().completed).toBe(2);
+    await expect.poll(() => handle.stats().completed, { timeout: timeoutFor() }).toBe(2);
   });
 });
 
@@ -405,9 +417,9 @@ describe('runWorkerProcess', () => {
     const running = runWorkerProcess(config, log, shutdown.signal, [], undefined, { viewZeroController: 'ctl' });
     onTestFinished(() => shutdown.abort());
     // Its first heartbeat follows its subscription on the same connection: it is listening.
-    await expect.poll(() => beats[0]).toMatchObject({ worker: id, capacity: 2, running: 0 });
+    await expect.poll(() => beats[0], { timeout: timeoutFor() }).toMatchObject({ worker: id, capacity: 2, running: 0 });
     sendRun(id, runRequest(50, 'tcp', { address: target.address }));
-    await expect.poll(() => seen.map((r) => [r.checkId, r.status])).toEqual([[50, 'online']]);
+    await expect.poll(() => seen.map((r) => [r.checkId, r.status]), { timeout: timeoutFor() }).toEqual([[50, 'online']]);
 
     shutdown.abort();
     await running;

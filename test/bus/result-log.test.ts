@@ -1,5 +1,8 @@
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { natsOptions } from '../../src/bus/connect.ts';
@@ -9,6 +12,7 @@ import { ensureResultLog, publishLogged, readLog } from '../../src/bus/result-lo
 import { subject } from '../../src/bus/subjects.ts';
 import { asRecords } from '../helpers/log-records.ts';
 import { replay } from '../../src/replay/run.ts';
+import { fileRecords } from '../../src/replay/sources.ts';
 import { BIN, runBearmon } from '../helpers/bearmon.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 
@@ -35,8 +39,8 @@ function uniqueStream(): string {
   return name;
 }
 
-/** Writes the outage timeline of the replay tests into a fresh stream, each line under its publisher's subject. */
-async function writeOutage(stream: string): Promise<void> {
+/** Writes the outage timeline of the replay tests into a fresh stream, each line under its publisher's subject; returns the lines as written. */
+async function writeOutage(stream: string): Promise<string[]> {
   await ensureResultLog(nc, { stream, retentionMs: 3_600_000 });
   const js = jetstream(nc);
   const run = (n: number, worker: string, at: string) => [
@@ -52,7 +56,9 @@ async function writeOutage(stream: string): Promise<void> {
   ];
   let n = 0;
   // A single controller without a viewserver (view 0): replay of the stream trusts it.
-  for (const record of asRecords(lines)) await publishLogged(js, record.subject, JSON.parse(record.text), `outage-${n++}`);
+  const records = asRecords(lines);
+  for (const record of records) await publishLogged(js, record.subject, JSON.parse(record.text), `outage-${n++}`);
+  return records.map((r) => r.text);
 }
 
 const bearmon = (args: string[], input?: string) => runBearmon(args, { BEARMON_NATS_URL: natsUrl() }, input);
@@ -92,12 +98,32 @@ describe('the result log (JetStream)', () => {
 
   it('replays from the stream exactly as from the same lines in a file', async () => {
     const stream = uniqueStream();
-    await writeOutage(stream);
-    const out: string[] = [];
-    const skipped = await replay(readLog(nc, { stream }), { mode: 'ndjson', confirmations: 2 }, { out: (l) => out.push(l), err: () => {} });
-    expect(skipped).toBe(0);
-    const transitions = out.map((l) => JSON.parse(l)).filter((l) => l.type === 'transition');
-    expect(transitions.map((t) => [t.from, t.to, t.at])).toEqual([['online', 'offline', '2026-01-01T00:01:01.000Z']]);
+    const lines = await writeOutage(stream);
+    const dir = await mkdtemp(join(tmpdir(), 'bearmon-replay-'));
+    onTestFinished(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'outage.log');
+    await writeFile(file, lines.map((l) => `${l}\n`).join(''));
+
+    const replayOf = async (records: Parameters<typeof replay>[0]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const skipped = await replay(records, { mode: 'ndjson', confirmations: 2 }, { out: (l) => out.push(l), err: (l) => err.push(l) });
+      return { skipped, out, err };
+    };
+    const fromStream = await replayOf(readLog(nc, { stream }));
+    const fromFile = await replayOf(fileRecords(file));
+    // Every derived line and the summary, in order, and no complaint from either.
+    expect(fromStream).toEqual(fromFile);
+    expect(fromFile.skipped).toBe(0);
+    expect(fromFile.err).toEqual([]);
+    // Not equal by both being empty: the outage went offline once, after the second round (delay 1).
+    const derived = fromFile.out.map((l) => JSON.parse(l));
+    expect(derived.filter((l) => l.type === 'transition').map((t) => [t.from, t.to, t.at])).toEqual([['online', 'offline', '2026-01-01T00:01:01.000Z']]);
+    expect(derived.filter((l) => l.type === 'round').map((r) => r.workers)).toEqual([
+      ['w1', 'w2'],
+      ['w3', 'w1'],
+    ]);
+    expect(derived.at(-1)).toMatchObject({ type: 'summary', checkId: 1, status: 'offline', transitions: 1, results: 4 });
   });
 
   it('reading an empty stream ends at once', async () => {

@@ -290,7 +290,7 @@ describe('http check', () => {
   });
 
   describe('huge bodies', () => {
-    it('gives up after 1 MiB, reading only a bounded part of a 200 MiB body', async () => {
+    it('gives up on a 200 MiB body having taken only a bounded part of it (the exact bound: next test)', async () => {
       let counter = { written: 0 };
       let closed: Promise<unknown> = Promise.resolve();
       const { url } = await httpServer((_req, res) => {
@@ -307,6 +307,19 @@ describe('http check', () => {
       // The server could only push what fits in socket buffers before the client hung up.
       expect(counter.written).toBeLessThan(32 * 1024 * 1024);
       expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(50 * 1024 * 1024);
+    });
+
+    it('searches exactly the first 1 MiB: a needle ending at its last byte is found, one byte later is not', async () => {
+      const MiB = 1024 * 1024;
+      const needle = 'needle-7f3a';
+      // Filler, the needle starting at `offset`, then 64 KiB more: the body goes on past the needle.
+      const bodyWithNeedleAt = (offset: number) => Buffer.concat([Buffer.alloc(offset, 'a'), Buffer.from(needle), Buffer.alloc(64 * 1024, 'a')]);
+      const serve = async (body: Buffer) => (await httpServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(body))).url;
+
+      const lastInside = await check('http', { url: await serve(bodyWithNeedleAt(MiB - needle.length)), expect_substring: needle });
+      expect(lastInside).toMatchObject({ status: 'online' });
+      const straddling = await check('http', { url: await serve(bodyWithNeedleAt(MiB - needle.length + 1)), expect_substring: needle });
+      expect(straddling).toMatchObject({ status: 'offline', message: `expected substring [${needle}] was not found in the first 1 MiB of the response body` });
     });
 
     it('finds a substring in the first chunk of an endless body', async () => {

@@ -132,17 +132,11 @@ describe('icmp check process handling', () => {
   });
 
   it('is offline with 100% loss for a silent target (inside a network namespace of our own)', async ({ skip }) => {
-    if (process.getuid?.() !== 0) return skip('needs root for ip netns');
-    const [ip, realPing] = await Promise.all([which('ip'), which('ping')]);
-    const ns = `bearmon-icmp-${process.pid}`;
-    try {
-      await execFile(ip, ['netns', 'add', ns]);
-    } catch {
-      return skip('ip netns unavailable here');
-    }
-    onTestFinished(() => execFile(ip, ['netns', 'del', ns]).then(() => undefined));
-    // A veth pair with a static neighbour: echo requests to 192.0.2.2 leave v0, reach v1
-    // (which has no address) and vanish. Nothing exists outside the namespace.
+    const [unshare, ip, realPing] = await Promise.all([which('unshare'), which('ip'), which('ping')]);
+    // A user namespace makes us root of a network namespace of our own: no root needed (nor
+    // used: the same path runs as root). Each ping gets a fresh one with a veth pair and a
+    // static neighbour: echo requests to 192.0.2.2 leave v0, reach v1 (which has no address)
+    // and vanish. Nothing exists outside the namespace, and it is gone when ping exits.
     const setup = [
       'link set lo up',
       'link add v0 type veth peer name v1',
@@ -151,10 +145,21 @@ describe('icmp check process handling', () => {
       'link set v1 up',
       'neigh add 192.0.2.2 lladdr 02:00:00:00:00:01 dev v0 nud permanent',
     ];
-    for (const step of setup) await execFile(ip, ['-n', ns, ...step.split(' ')]);
+    const inNamespace = [unshare, '--user', '--map-root-user', '--net', '/bin/sh', '-c'];
+    const script = `${setup.map((step) => `${ip} ${step}`).join(' && ')} && exec ${realPing} "$@"`;
+    try {
+      await execFile(inNamespace[0]!, [...inNamespace.slice(1), script, 'ping', '-V']);
+    } catch (err) {
+      // Said twice, so it cannot pass unnoticed: in the run's output and as the skip's reason.
+      const why = String((err as { stderr?: string }).stderr ?? '').trim() || (err as Error).message;
+      const reason = `needs a network namespace of its own, and none can be made here (user namespaces disabled, or a container without the rights?): ${why}`;
+      console.warn(`icmp 100% loss test SKIPPED: ${reason}`);
+      return skip(reason);
+    }
     // The real ping binary, only executed inside the namespace.
     const shimDir = await tempDir();
-    await writeFile(path.join(shimDir, 'ping'), `#!/bin/sh\nexec ${ip} netns exec ${ns} ${realPing} "$@"\n`);
+    const quoted = (word: string) => `'${word.replace(/'/g, `'\\''`)}'`;
+    await writeFile(path.join(shimDir, 'ping'), `#!/bin/sh\nexec ${inNamespace.map(quoted).join(' ')} ${quoted(script)} ping "$@"\n`);
     await chmod(path.join(shimDir, 'ping'), 0o755);
     usePath(`${shimDir}${path.delimiter}${process.env.PATH}`);
 

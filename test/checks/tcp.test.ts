@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { timeoutFor } from '../helpers/bounds.ts';
 import { check } from '../helpers/check.ts';
 import { refusedPort, tcpServer } from '../helpers/servers.ts';
 
@@ -65,7 +66,8 @@ describe('tcp check', () => {
     });
     const result = await check('tcp', { address }, { sourceAddress: '127.0.0.3' });
     expect(result.status).toBe('online');
-    await expect.poll(() => remote).toMatch(/127\.0\.0\.3$/);
+    // The check is online only once connected: the server's side of it is at most a loopback event away.
+    await expect.poll(() => remote, { timeout: timeoutFor() }).toMatch(/127\.0\.0\.3$/);
   });
 
   describe('bad input is misconfigured, naming the field', () => {
@@ -94,7 +96,7 @@ describe('runner', () => {
     expect(connections).toBe(0);
     const cancel = new AbortController();
     const during = check('tcp', { address, expect: 'never' }, { signal: cancel.signal });
-    await expect.poll(() => connections).toBe(1);
+    await expect.poll(() => connections, { timeout: timeoutFor() }).toBe(1);
     cancel.abort();
     expect(await during).toMatchObject({ status: 'error', message: 'run cancelled' });
   });

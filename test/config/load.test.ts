@@ -122,11 +122,31 @@ describe('loadConfig', () => {
     expect(problems[0]).toContain(problem);
   });
 
-  it('never shows a secret value in an error', () => {
-    const problems = problemsOf(() =>
-      loadConfig({ text: '[smtp]\npassword = hunter2\nport = x\n', env: { BEARMON_NATS_PASSWORD: 'tok' } }),
-    );
-    expect(problems.join('\n')).not.toMatch(/hunter2|tok/);
+  // Each input has an error on the very line or key that holds the secret: the error says what
+  // is wrong and where, and never the value.
+  it.each([
+    ['a secret set twice', '[smtp]\npassword = hunter2-first\npassword = hunter2-second\n', 'c:3: [smtp] password is set twice (also at c:2)', /hunter2/],
+    ['a bad escape inside a secret', '[twilio]\nauthToken = "tok3n-\\q-Hq7Lw2"\n', 'c line 2: invalid escape \\q', /tok3n|Hq7Lw2/],
+    ['an unterminated quoted secret', '[nats]\npassword = "n4ts-s3cret\n', 'c line 2: unterminated quoted value', /n4ts|s3cret/],
+    ['a secret before any section', 'password = hunter2\n', 'c line 1: key password appears before any [section]', /hunter2/],
+    ['a misspelt secret key', '[smtp]\npasword = hunter2\n', 'c:2: [smtp] pasword: unknown key', /hunter2/],
+    ['a secret without "="', '[smtp]\npassword hunter2\n', 'c line 2: expected "key = value", got "password…"', /hunter2/],
+  ])('never shows a secret value in an error: %s', (_name, text, problem, secret) => {
+    let error: unknown;
+    try {
+      loadConfig({ text, source: 'c' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([problem]);
+    expect((error as ConfigError).message).not.toMatch(secret);
+  });
+
+  it("never shows gobearmon's shared password in the warning that it is ignored", () => {
+    const { warnings } = loadConfig({ text: '[default]\npassword = shared-hunter2\n', source: 'c' });
+    expect(warnings).toEqual([expect.stringMatching(/^c:2: \[default\] password is ignored: /)]);
+    expect(warnings.join('\n')).not.toMatch(/hunter2/);
   });
 
   it.each([

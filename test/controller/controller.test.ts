@@ -3,7 +3,8 @@ import { subject } from '../../src/bus/subjects.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 import { tcpServer } from '../helpers/servers.ts';
 import { startTcpProxy } from '../helpers/tcp-proxy.ts';
-import { startCluster, switchableTarget } from './harness.ts';
+import { timeoutFor } from '../helpers/bounds.ts';
+import { startCluster, switchableTarget, TICK_MS, WORKER_TIMEOUT_MS } from './harness.ts';
 
 let nats: NatsServerHandle;
 beforeAll(async () => {
@@ -33,10 +34,25 @@ describe('controller and workers', () => {
     target.up = false; // t0: the target dies
     await expect.poll(() => cluster.statusOf(1), { timeout: 20_000, interval: 200 }).toBe('offline');
     expect(await cluster.checkEvents(1)).toEqual([{ type: 'offline' }]);
-    const [wentOffline] = (await cluster.events(1)).filter((e) => e.type === 'transition');
+    const events = (await cluster.events(1)) as { type: string; round?: number; of?: number; workers?: string[]; evidence?: { worker: string }[] }[];
+    const at = events.findIndex((e) => e.type === 'transition');
+    const wentOffline = events[at]!;
     expect(wentOffline).toMatchObject({ from: 'online', to: 'offline', rounds: 2, delay: 1, confirmations: 2 });
-    // Each round had 2 distinct workers.
-    expect(new Set(wentOffline!.evidence!.map((e) => e.worker)).size).toBeGreaterThanOrEqual(2);
+    // The rounds of this change: from the suspicion that led to it (its `pending` line) to the transition.
+    const since = events.slice(0, at).map((e) => e.type).lastIndexOf('pending');
+    const rounds = events.slice(since, at).filter((e) => e.type === 'round');
+    expect(rounds.map((r) => [r.round, r.of])).toEqual([
+      [1, 2],
+      [2, 2],
+    ]);
+    // Each round had C = 2 distinct workers...
+    for (const round of rounds) {
+      expect(round.workers).toHaveLength(2);
+      expect(new Set(round.workers).size).toBe(2);
+      for (const worker of round.workers!) expect(['w1', 'w2', 'w3']).toContain(worker);
+    }
+    // ...and the transition's evidence is exactly their votes, round by round.
+    expect(wentOffline.evidence!.map((e) => e.worker)).toEqual(rounds.flatMap((r) => r.workers));
 
     target.up = true;
     await expect.poll(() => cluster.statusOf(1), { timeout: 20_000, interval: 200 }).toBe('online');
@@ -95,7 +111,8 @@ describe('controller and workers', () => {
       workers: THREE.slice(0, 2),
       checks: [{ name: 'web', type: 'http', data: { url: target.url, expect_status: 200 }, interval: 1, delay: 0 }],
     });
-    await expect.poll(() => cluster.notices).toContainEqual({ kind: 'quorum-lost', alive: 2, confirmations: 3 });
+    // Quorum is first judged on the first tick after the start-up grace (WORKER_TIMEOUT_MS).
+    await expect.poll(() => cluster.notices, { timeout: timeoutFor(WORKER_TIMEOUT_MS + TICK_MS) }).toContainEqual({ kind: 'quorum-lost', alive: 2, confirmations: 3 });
     expect(cluster.logs.matching(/only 2 live worker\(s\) but confirmations = 3: no check can change state/)).toHaveLength(1);
     expect(cluster.controller.status().quorum).toBe(false);
     await expect.poll(() => cluster.controller.status().checks[0]?.turn?.length ?? 0, { timeout: 10_000 }).toBe(2);
@@ -103,7 +120,8 @@ describe('controller and workers', () => {
     expect(await cluster.checkEvents(1)).toEqual([]);
     // A third worker restores quorum and the change is confirmed.
     cluster.startWorker('w3', '127.0.0.4');
-    await expect.poll(() => cluster.notices).toContainEqual({ kind: 'quorum-restored', alive: 3 });
+    // w3 beats at once; the next tick counts it.
+    await expect.poll(() => cluster.notices, { timeout: timeoutFor(TICK_MS) }).toContainEqual({ kind: 'quorum-restored', alive: 3 });
     await expect.poll(() => cluster.statusOf(1), { timeout: 20_000, interval: 200 }).toBe('offline');
   });
 
@@ -128,7 +146,7 @@ describe('controller and workers', () => {
       subject.result('w1', 1),
       JSON.stringify({ type: 'result', checkId: 1, worker: 'w1', assignment: expired, status: 'offline', message: 'late', durationMs: 1, at: new Date().toISOString() }),
     );
-    await expect.poll(() => cluster.logs.matching(/result rejected: not an outstanding run/).length).toBe(1);
+    await expect.poll(() => cluster.logs.matching(/result rejected: not an outstanding run/).length, { timeout: timeoutFor() }).toBe(1);
     expect(cluster.controller.status().checks[0]?.state).toBe('online');
     // The run is not handed out a second time while w2 holds it.
     expect(cluster.workers.get('w2')!.stats().running).toBe(1);
@@ -205,13 +223,14 @@ describe('controller and workers', () => {
     send(subject.result('w1', 99), { ...valid, checkId: 99 });
     send(subject.result('w2', 1), valid); // subject says w2, payload says w1
     send(subject.result('w1', 1), valid); // no such assignment: never handed out
-    await expect.poll(() => cluster.logs.matching(/skipped a result: malformed/).length).toBe(4);
+    // No timer: each result is judged as it arrives.
+    await expect.poll(() => cluster.logs.matching(/skipped a result: malformed/).length, { timeout: timeoutFor() }).toBe(4);
     // A result far larger than any real one is refused before it is parsed.
     send(subject.result('w1', 1), { ...valid, message: 'x'.repeat(40 * 1024) });
-    await expect.poll(() => cluster.logs.matching(/skipped a result: oversized/).length).toBe(1);
-    await expect.poll(() => cluster.logs.matching(/dropped a result for an unknown check/).length).toBe(1);
-    await expect.poll(() => cluster.logs.matching(/skipped a result: result names another worker or check/).length).toBe(1);
-    await expect.poll(() => cluster.logs.matching(/result rejected: not an outstanding run/).length).toBe(1);
+    await expect.poll(() => cluster.logs.matching(/skipped a result: oversized/).length, { timeout: timeoutFor() }).toBe(1);
+    await expect.poll(() => cluster.logs.matching(/dropped a result for an unknown check/).length, { timeout: timeoutFor() }).toBe(1);
+    await expect.poll(() => cluster.logs.matching(/skipped a result: result names another worker or check/).length, { timeout: timeoutFor() }).toBe(1);
+    await expect.poll(() => cluster.logs.matching(/result rejected: not an outstanding run/).length, { timeout: timeoutFor() }).toBe(1);
     const malformed = cluster.logs.matching(/skipped a result: malformed/).map((l) => l.error);
     expect(malformed).toEqual([expect.stringMatching(/invalid JSON/), expect.stringMatching(/^assignment:/), expect.stringMatching(/^checkId:.*"1"/), expect.stringMatching(/^status:.*"down"/)]);
     expect(cluster.controller.status().checks[0]).toMatchObject({ state: 'online' });

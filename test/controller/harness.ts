@@ -20,6 +20,12 @@ import { announceView } from '../helpers/view.ts';
 import { freshDatabase } from '../helpers/mysql.ts';
 
 export const STREAM = 'BEARMON';
+/** The cluster's timers, for the bounds tests wait by: a worker silent this long is dead (and quorum is first judged this long after start)... */
+export const WORKER_TIMEOUT_MS = 1000;
+/** ...each worker beats this often... */
+export const HEARTBEAT_MS = 200;
+/** ...and the controller's clock ticks this often (its default): expiry, due runs and quorum are looked at on a tick. */
+export const TICK_MS = 100;
 
 /**
  * An HTTP target the test switches off and on. `refuse` lists source addresses whose
@@ -125,7 +131,8 @@ export async function startCluster(options: {
       registry,
       log: logs.log,
       resultLog: { stream: STREAM, retentionMs: 3_600_000 },
-      workerTimeoutMs: 1000,
+      workerTimeoutMs: WORKER_TIMEOUT_MS,
+      tickMs: TICK_MS,
       onNotice: (n) => notices.push(n),
       standby,
     });
@@ -133,7 +140,7 @@ export async function startCluster(options: {
   };
   const workers = new Map<string, WorkerHandle>();
   const start = (id: string, sourceAddress: string) => {
-    const worker = startWorker({ nc, id, numThreads: 4, sourceAddress, dnsServer: '127.0.0.1:53', log: logs.log, heartbeatMs: 200, now: options.clocks?.[id], viewZeroController: 'ctl0' });
+    const worker = startWorker({ nc, id, numThreads: 4, sourceAddress, dnsServer: '127.0.0.1:53', log: logs.log, heartbeatMs: HEARTBEAT_MS, now: options.clocks?.[id], viewZeroController: 'ctl0' });
     workers.set(id, worker);
     return worker;
   };

@@ -8,6 +8,7 @@ import { natsOptions } from '../../src/bus/connect.ts';
 import { ensureResultLog } from '../../src/bus/result-log.ts';
 import { asRecords } from '../helpers/log-records.ts';
 import { startStandby } from '../../src/controller/standby.ts';
+import { timeoutFor } from '../helpers/bounds.ts';
 import { captureLogs } from '../helpers/logs.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 
@@ -46,15 +47,21 @@ describe('standby', () => {
     await ensureResultLog(nc, { stream: STREAM, retentionMs: 3_600_000 });
     await publish([check(2)]);
     await expect.poll(() => standby.progress(), { timeout: 10_000 }).toEqual({ seq: 1, records: 1 });
+    // The control: a second standby following the same log, never handed over.
+    const control = startStandby({ nc, stream: STREAM, confirmations: 1, log: captureLogs().log, retryMs: 50, watchMs: 100, trust: { viewless: true } });
+    onTestFinished(() => control.stop());
+    await expect.poll(() => control.progress(), { timeout: timeoutFor() }).toEqual({ seq: 1, records: 1 });
 
     const state = await standby.handOver();
     expect(state.fold.checkIds()).toEqual([2]);
     expect(state.owed.size).toBe(0);
-    // After the hand-over nothing more is applied: the state is the new controller's. Published
-    // through the same connection and flushed, so the record is in the stream before we look.
+    // After the hand-over nothing more is applied: the state is the new controller's. Two records,
+    // then a marker; the control folding the marker proves the two reached every follower of the log.
     await publish(offline(2, 2));
-    await expect.poll(async () => (await (await jetstreamManager(nc)).streams.info(STREAM)).state.last_seq, { timeout: 5000 }).toBe(3);
+    await publish([check(3)]);
+    await expect.poll(() => control.progress(), { timeout: timeoutFor() }).toEqual({ seq: 4, records: 4 });
     expect(standby.progress()).toEqual({ seq: 1, records: 1 });
+    expect(state.fold.checkIds()).toEqual([2]);
   });
 
   it('skips what the view in force does not allow, counting and logging each by reason', async () => {

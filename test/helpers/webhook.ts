@@ -6,6 +6,8 @@ export interface ReceivedPost {
   path: string;
   headers: http.IncomingHttpHeaders;
   fields: Record<string, string>;
+  /** The HTTP status this receiver answered it with (set when the answer is sent). */
+  status?: number;
 }
 
 export interface WebhookReceiver {
@@ -23,10 +25,11 @@ export async function startWebhookReceiver(reply: WebhookReceiver['reply'] = () 
     req.setEncoding('utf8');
     req.on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
-      const post = { path: req.url ?? '/', headers: req.headers, fields: Object.fromEntries(new URLSearchParams(body)) };
+      const post: ReceivedPost = { path: req.url ?? '/', headers: req.headers, fields: Object.fromEntries(new URLSearchParams(body)) };
       const n = state.posts.length;
       state.posts.push(post);
-      res.writeHead(state.reply(n, post)).end();
+      post.status = state.reply(n, post);
+      res.writeHead(post.status).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

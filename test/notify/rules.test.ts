@@ -6,22 +6,26 @@ import { route, wants, type AlertRow } from '../../src/notify/routing.ts';
 describe('wants: alert type × enabled × transition (SPEC §4)', () => {
   const types: unknown[] = ['online', 'offline', 'both', null, 'garbage'];
   const enableds: unknown[] = [1, 0, '1', null];
-  const rows = types.flatMap((type) =>
-    enableds.flatMap((enabled) =>
-      (['online', 'offline'] as const).map((to) => {
-        const on = enabled === 1 || enabled === '1';
-        const matches = type === 'both' || type === to;
-        return { type, enabled, to, expected: on && matches };
-      }),
-    ),
-  );
+  const combinations = types.flatMap((type) => enableds.flatMap((enabled) => (['online', 'offline'] as const).map((to) => ({ type, enabled, to }))));
+  // SPEC §4, written out: an enabled alert (1, or '1' as MySQL may return it) of the
+  // transition's own type or of type 'both'. Every other combination is unwanted.
+  const WANTED = [
+    { type: 'online', enabled: 1, to: 'online' },
+    { type: 'online', enabled: '1', to: 'online' },
+    { type: 'offline', enabled: 1, to: 'offline' },
+    { type: 'offline', enabled: '1', to: 'offline' },
+    { type: 'both', enabled: 1, to: 'online' },
+    { type: 'both', enabled: 1, to: 'offline' },
+    { type: 'both', enabled: '1', to: 'online' },
+    { type: 'both', enabled: '1', to: 'offline' },
+  ];
 
-  it('covers every combination once (5 types × 4 enabled values × 2 directions)', () => {
-    expect(rows).toHaveLength(40);
-    expect(rows.filter((r) => r.expected)).toHaveLength(8);
+  it('wants exactly the 8 combinations of SPEC §4 among all 40 (5 types × 4 enabled values × 2 directions)', () => {
+    expect(combinations.filter(({ type, enabled, to }) => wants({ type, enabled }, to))).toEqual(WANTED);
   });
 
-  it.each(rows)('type $type, enabled $enabled, to $to → $expected', ({ type, enabled, to, expected }) => {
+  const isWanted = (c: { type: unknown; enabled: unknown; to: string }) => WANTED.some((w) => w.type === c.type && w.enabled === c.enabled && w.to === c.to);
+  it.each(combinations.map((c) => ({ ...c, expected: isWanted(c) })))('type $type, enabled $enabled, to $to → $expected', ({ type, enabled, to, expected }) => {
     expect(wants({ type, enabled }, to)).toBe(expected);
   });
 });

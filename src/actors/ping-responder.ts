@@ -121,3 +121,52 @@ export function describeRequestError(err: unknown): string {
   if (err instanceof errors.TimeoutError || (err as Error)?.cause instanceof errors.TimeoutError) return 'timeout';
   return (err as Error)?.message ?? String(err);
 }
+
+/** How the liveness thread reaches NATS: the same servers and credentials as the process. */
+export interface LivenessConnection {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  inboxPrefix?: string;
+}
+
+/** Main-loop progress is written this often; a pong reports how long ago it last was. */
+const TICK_MS = 100;
+
+/**
+ * Answers pings from a worker thread with a NATS connection of its own
+ * (src/actors/liveness-thread.mjs): a busy main event loop is reported (loopLagMs), not
+ * mistaken for a dead process. Falls back to answering on the main loop if the thread
+ * cannot start.
+ */
+export async function startLivenessThread(deps: PingResponderDeps & { connection: LivenessConnection }): Promise<{ stop(): Promise<void> }> {
+  const { Worker } = await import('node:worker_threads');
+  const progress = new SharedArrayBuffer(8);
+  const lastTick = new Float64Array(progress);
+  lastTick[0] = Date.now();
+  const ticker = setInterval(() => void (lastTick[0] = Date.now()), TICK_MS);
+  const log = deps.log.child({ worker: deps.id });
+  const thread = new Worker(new URL('./liveness-thread.mjs', import.meta.url), {
+    workerData: { connection: deps.connection, id: deps.id, startedAt: deps.startedAt, canControl: deps.canControl, progress },
+  });
+  const ready = await new Promise<boolean>((resolve) => {
+    thread.once('message', () => resolve(true));
+    thread.once('error', (err) => (log.error({ err: err.message }, 'liveness thread failed; answering pings on the main loop'), resolve(false)));
+    thread.once('exit', () => resolve(false));
+  });
+  if (!ready) {
+    clearInterval(ticker);
+    await thread.terminate().catch(() => 0);
+    const fallback = respondToPings(deps);
+    return { stop: async () => fallback.stop() };
+  }
+  return {
+    stop: async () => {
+      clearInterval(ticker);
+      const stopped = new Promise((resolve) => thread.once('message', resolve));
+      thread.postMessage({ stop: true });
+      await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      await thread.terminate().catch(() => 0);
+    },
+  };
+}

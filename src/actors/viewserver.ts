@@ -73,6 +73,10 @@ export const DEFAULT_PERIOD_MS = 1000;
 export const DEFAULT_TIMEOUT_MS = 500;
 export const DEFAULT_MISSES = 3;
 export const DEFAULT_REPEAT_MS = 30_000;
+/** A candidate whose main loop has not ticked this long (its liveness thread says so) counts as missing a ping. */
+export const MAX_LOOP_LAG_MS = 10_000;
+/** How long a replaced controller is passed over while another candidate is live. */
+export const REPLACED_BACKOFF_MS = 30_000;
 /** Requests for the view (bearmon.view.get) are answered at most this often, so a flood of them cannot flood the bus or the log. */
 const MIN_REPEAT_GAP_MS = 250;
 const MAX_HEARTBEAT_BYTES = 1024;
@@ -91,6 +95,8 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
   const periodMs = deps.periodMs ?? DEFAULT_PERIOD_MS;
   const timeoutMs = deps.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const missLimit = deps.misses ?? DEFAULT_MISSES;
+  // A busy loop is worth a line once it is late by more than a ping's timeout.
+  const lagReportMs = timeoutMs;
   const fixed = deps.candidates ?? [];
   const log = deps.log.child({ role: 'viewserver' });
   const store = await openViewStore(deps.nc, log);
@@ -102,6 +108,7 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
   const startedAt = now();
   const states = new Map<string, Candidate>();
   let noCandidateReported = false;
+  const replacedAt = new Map<string, number>();
 
   /**
    * Says the view on bearmon.view.current — the only place a worker takes it from. The
@@ -151,9 +158,15 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
     await decide();
   }
 
-  function record(id: string, outcome: PingOutcome): void {
+  function record(id: string, answered: PingOutcome): void {
     const state = states.get(id) ?? { id, misses: 0 };
     states.set(id, state);
+    // Alive but its main loop stuck this long: it is not doing the controller's work either.
+    const outcome: PingOutcome =
+      answered.ok && (answered.pong.loopLagMs ?? 0) > MAX_LOOP_LAG_MS ? { ok: false, reason: `event loop stalled for ${Math.round(answered.pong.loopLagMs! / 1000)} s` } : answered;
+    if (answered.ok && (answered.pong.loopLagMs ?? 0) > lagReportMs && outcome.ok) {
+      log.info({ worker: id, loopLagMs: answered.pong.loopLagMs }, 'candidate answers from its liveness thread while its main loop is busy');
+    }
     if (outcome.ok) {
       if (state.misses > 0 || !state.pong) log.info({ worker: id, startedAt: outcome.pong.startedAt, canControl: outcome.pong.canControl }, 'candidate answers');
       state.misses = 0;
@@ -175,10 +188,16 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
     if (current && allowed(current.id) && current.misses < missLimit && current.pong?.canControl !== false) return;
     // Until every worker had a heartbeat's time to announce itself, "up longest" would only mean "heard first".
     if (discovery && now() - startedAt < (deps.discoveryGraceMs ?? DEFAULT_DISCOVERY_GRACE_MS)) return;
-    const next = upLongest([...states.values()].filter(isLive));
+    const live = [...states.values()].filter(isLive);
+    // A controller just replaced (busy, cut off) is named again only if no one else can be:
+    // naming it back and forth is what turns one slow moment into a storm of views.
+    const rested = live.filter((c) => now() - (replacedAt.get(c.id) ?? -Infinity) >= REPLACED_BACKOFF_MS);
+    const next = upLongest(rested.length > 0 ? rested : live);
     if (next === undefined) return reportNoCandidate();
     noCandidateReported = false;
-    if (next !== view.controller) await changeView(next);
+    if (next === view.controller) return;
+    if (view.controller) replacedAt.set(view.controller, now());
+    await changeView(next);
   }
 
   async function reportNoCandidate(): Promise<void> {

@@ -56,6 +56,11 @@ export const pong = z.object({
   startedAt: isoTime,
   /** Whether this process may act as controller (it has the database configuration). */
   canControl: z.boolean(),
+  /**
+   * How long the process's main event loop has not made progress (ms), when the pong comes
+   * from a thread of its own: the process is alive, and busy for this long.
+   */
+  loopLagMs: z.number().min(0).optional(),
 });
 export type Pong = z.output<typeof pong>;
 

@@ -172,6 +172,7 @@ program
     const role = options.controller ? controllerRole(config, log, { metrics }) : viewRole(config, log, metrics);
     const shutdown = terminationSignal();
     exitIfShutdownHangs(shutdown, log);
+    (await import('../actors/fault.ts')).installStallOnSignal(process.env, log);
     // With --controller it obeys its own run requests (view 0); under a viewserver only the view's controller.
     const viewZeroController = options.controller ? config.worker.id : config.worker.controller;
     await runWorkerProcess(config, log, shutdown, [role], metrics, { viewZeroController });

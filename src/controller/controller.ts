@@ -11,6 +11,7 @@ import type { AssignLine, ExpireLine, ResultLine } from '../log/lines.ts';
 import type { Store } from '../db/store.ts';
 import type { TransitionWriter } from '../db/transition-writer.ts';
 import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
+import { isPending } from '../machines/check.ts';
 import { changed, defineCheck, isMisconfigured, type CheckDefinition, type MisconfiguredCheck } from './checks.ts';
 import { DueHeap } from './heap.ts';
 import { resultKey, transitionOf, type LogState } from './log-state.ts';
@@ -145,19 +146,21 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     inFlight.set(assignment, { checkId: check.id, worker, expiresAt: deadline });
     workers.reserve(worker);
     check.lastWorker = worker;
-    const request: RunRequest = { type: 'run', assignment, checkId: check.id, checkType: check.type, data: check.data, view, at: iso(at) };
     // The assignment is in the log before the worker hears of it, so a replay sees it first.
     js.publish(subject.assign(deps.id, check.id), JSON.stringify({ ...line, at: iso(at), deadline: iso(deadline), due: iso(due), view }), { msgID: unguessableId(assignment) })
       .catch((err: Error) => log.error({ err: err.message, checkId: check.id }, 'could not log an assignment'))
-      .finally(() => {
-        // The connection may be draining (shutdown): the run is then simply not sent.
-        if (deps.nc.isClosed() || deps.nc.isDraining()) return;
-        try {
-          deps.nc.publish(subject.run(worker, deps.id), JSON.stringify(request));
-        } catch (err) {
-          log.warn({ err: (err as Error).message, checkId: check.id }, 'could not send a run request');
-        }
-      });
+      .finally(() => sendRun(check, worker, assignment, at));
+  };
+
+  const sendRun = (check: CheckDefinition, worker: string, assignment: string, at: number) => {
+    // The connection may be draining (shutdown): the run is then simply not sent.
+    if (deps.nc.isClosed() || deps.nc.isDraining()) return;
+    const request: RunRequest = { type: 'run', assignment, checkId: check.id, checkType: check.type, data: check.data, view, at: iso(at) };
+    try {
+      deps.nc.publish(subject.run(worker, deps.id), JSON.stringify(request));
+    } catch (err) {
+      log.warn({ err: (err as Error).message, checkId: check.id }, 'could not send a run request');
+    }
   };
 
   /** The regular run of a due check, on the next worker in rotation. */
@@ -168,10 +171,15 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     return true;
   };
 
-  /** While a change is suspected, confirmation runs go at once to workers not yet heard from. */
-  const confirm = (check: CheckDefinition, at: number) => {
+  /**
+   * While a change is suspected, confirmation runs go at once to workers not yet heard from.
+   * `newRound`: the check is due and still pending (an earlier round completed): the whole
+   * round goes out together, so a round costs one run's time, not two (a hanging target is
+   * detected in about two timeouts plus `delay` intervals).
+   */
+  const confirm = (check: CheckDefinition, at: number, newRound = false) => {
     const context = fold.contextOf(check.id);
-    if (!context || context.turn.length === 0) return;
+    if (!context || (context.turn.length === 0 && !(newRound && isPending(context)))) return;
     const busy = new Set([...context.turn, ...fold.outstandingWorkers(check.id)]);
     let needed = context.confirmations - busy.size;
     while (needed > 0) {
@@ -216,7 +224,10 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       // A check whose run is still out is not run again (gobearmon's lock); expiry frees it.
       if (fold.outstandingWorkers(id).length > 0) due.set(id, next);
       // No worker free: try again shortly rather than skipping a whole interval.
-      else due.set(id, runDue(check, at, dueAt) ? next : at + 1000);
+      else if (runDue(check, at, dueAt)) {
+        due.set(id, next);
+        confirm(check, at, true);
+      } else due.set(id, at + 1000);
     }
     watchQuorum(at);
   };
@@ -354,8 +365,14 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       }
       seen.add(row.id);
       checks.set(row.id, { ...definition, lastWorker: before?.lastWorker });
-      fold.apply({ type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at });
-      publishLogged(subject.check(deps.id, row.id), { type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at: iso(at), name: row.name, checkType: row.type }, `check:${row.id}:${at}`);
+      // A take-over: the fold (from the log) already holds this check as configured — no
+      // line to log, no burst of thousands of republished checks.
+      const known = fold.contextOf(row.id);
+      const same = !before && known !== undefined && known.interval === row.interval && known.delay === row.delay;
+      if (!same) {
+        fold.apply({ type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at });
+        publishLogged(subject.check(deps.id, row.id), { type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at: iso(at), name: row.name, checkType: row.type }, `check:${row.id}:${at}`);
+      }
       // New checks start spread over their interval so they don't all fire at once.
       if (!before) due.set(row.id, at + spread(row.id, row.interval));
     }
@@ -408,14 +425,24 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     );
   };
 
-  /** Runs the previous controller handed out stay valid; they get a fresh expiry. Suspected changes continue at once. */
+  /**
+   * Runs the previous controller handed out stay valid: each gets a fresh expiry and its
+   * request is sent again at once under this view — the first may have died with the old
+   * controller, and a worker now obeys only this one. A worker that already ran it answers
+   * twice; the second answer is rejected (no longer outstanding). Suspected changes continue at once.
+   */
   const inherit = () => {
     const at = now();
+    let resent = 0;
     for (const run of fold.outstandingRuns()) {
       const check = checks.get(run.checkId);
       if (!check) continue;
       inFlight.set(run.assignment, { checkId: run.checkId, worker: run.worker, expiresAt: at + check.expireAfterMs });
+      workers.reserve(run.worker);
+      sendRun(check, run.worker, run.assignment, at);
+      resent += 1;
     }
+    if (resent > 0) log.info({ runs: resent }, 'sent the runs still out under the previous controller again, under this view');
     for (const check of checks.values()) confirm(check, at);
   };
 

@@ -17,6 +17,7 @@ export interface RoleCluster {
   /** Views as published on bearmon.view.current (a consumer's delivery, with its own subject, is left out, as followers do). */
   views: { view: number; controller: string | null }[];
   workers: Map<string, BearmonProcess>;
+  viewserver: BearmonProcess;
   /** The environment every process got (database, stream, confirmations, …). */
   env: Record<string, string>;
   /** Waits for the first view naming a controller. */
@@ -48,7 +49,7 @@ export async function startRoleCluster(nats: NatsServerHandle, options: { stream
   const views: RoleCluster['views'] = [];
   admin.subscribe(subject.view('current'), { callback: (_e, m) => void (m.subject === subject.view('current') && views.push(m.json())) });
   await admin.flush();
-  startBearmon(['viewserver'], { ...env, BEARMON_NATS_URL: nats.urlFor('viewserver') });
+  const viewserver = startBearmon(['viewserver'], { ...env, BEARMON_NATS_URL: nats.urlFor('viewserver') });
   const workers = new Map<string, BearmonProcess>();
   const startWorker = (id: string, sourceAddress: string) => {
     const worker = startBearmon(['worker'], { ...env, BEARMON_NATS_URL: nats.urlFor(id), BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: sourceAddress });
@@ -61,6 +62,7 @@ export async function startRoleCluster(nats: NatsServerHandle, options: { stream
     admin,
     views,
     workers,
+    viewserver,
     env,
     startWorker,
     firstView: async () => {

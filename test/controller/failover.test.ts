@@ -1,13 +1,7 @@
-import { natsOptions } from '../../src/bus/connect.ts';
-import { connect } from '@nats-io/transport-node';
-import mysql, { type RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { setupBus } from '../../src/bus/setup.ts';
-import { subject } from '../../src/bus/subjects.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { startBearmon as start, type BearmonProcess } from '../helpers/bearmon.ts';
-import { freshDatabase } from '../helpers/mysql.ts';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { startRoleCluster } from '../helpers/role-cluster.ts';
 import { switchableTarget } from './harness.ts';
 
 let nats: NatsServerHandle;
@@ -21,30 +15,11 @@ afterAll(async () => {
 describe('controller fail-over (real processes, kill -9)', () => {
   it('a new controller is named and monitoring continues; the old process, back, does nothing until a view names it', async () => {
     const target = await switchableTarget();
-    const db = await freshDatabase();
-    await migrate(db);
-    const conn = await mysql.createConnection(db);
-    onTestFinished(() => conn.end());
-    await conn.query(`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('web', 'http', ?, 1, 1)`, [JSON.stringify({ url: target.url, expect_status: 200 })]);
-    // Every process under its own role from nats.conf; only the set-up (streams, bucket) is admin's.
-    const env = {
-      BEARMON_CONTROLLER_DATABASE: `${db.user}:${db.password}@tcp(${db.host}:${db.port})/${db.database}`,
-      BEARMON_CONTROLLER_CONFIRMATIONS: '2',
-      BEARMON_NATS_STREAM: 'BEARMON_FAILOVER',
-    };
-    const nc = await connect(natsOptions([nats.url]));
-    onTestFinished(() => nc.close());
-    await setupBus(nc, { stream: env.BEARMON_NATS_STREAM, retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 }); // the [nats] defaults
-    const views: { view: number; controller: string | null }[] = [];
-    nc.subscribe(subject.view('current'), { callback: (_e, m) => void views.push(m.json()) });
-
-    start(['viewserver'], { ...env, BEARMON_NATS_URL: nats.urlFor('viewserver') });
-    const workers = new Map<string, BearmonProcess>();
-    for (const [i, id] of ['w1', 'w2', 'w3'].entries()) {
-      workers.set(id, start(['worker'], { ...env, BEARMON_NATS_URL: nats.urlFor(id), BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }));
-    }
-    await expect.poll(() => views.at(-1)?.controller ?? null, { timeout: 20_000 }).not.toBeNull();
-    const first = views.at(-1)!;
+    const { conn, views, workers, startWorker, firstView } = await startRoleCluster(nats, {
+      stream: 'BEARMON_FAILOVER',
+      rows: [[`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('web', 'http', ?, 1, 1)`, [JSON.stringify({ url: target.url, expect_status: 200 })]]],
+    });
+    const first = await firstView();
     const statusOf = async () => ((await conn.query<RowDataPacket[]>('SELECT status FROM checks WHERE id = 1'))[0][0] as { status: string }).status;
     await expect.poll(() => target.hits.size, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
 
@@ -67,7 +42,7 @@ describe('controller fail-over (real processes, kill -9)', () => {
     await expect.poll(statusOf, { timeout: 30_000, interval: 250 }).toBe('offline');
 
     // The old process comes back: it follows the current view and does not act as controller.
-    const back = start(['worker'], { ...env, BEARMON_NATS_URL: nats.urlFor(first.controller!), BEARMON_WORKER_ID: first.controller!, BEARMON_WORKER_SOURCEADDRESS: '127.0.0.5' });
+    const back = startWorker(first.controller, '127.0.0.5');
     await expect.poll(() => back.logs.some((l) => l.msg === 'worker started'), { timeout: 10_000 }).toBe(true);
     target.up = true;
     await expect.poll(statusOf, { timeout: 30_000, interval: 250 }).toBe('online');

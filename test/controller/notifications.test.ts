@@ -1,14 +1,10 @@
-import { connect } from '@nats-io/transport-node';
-import mysql, { type RowDataPacket } from 'mysql2/promise';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { natsOptions } from '../../src/bus/connect.ts';
-import { setupBus } from '../../src/bus/setup.ts';
-import { checkFilter, subject } from '../../src/bus/subjects.ts';
-import { migrate } from '../../src/db/migrate.ts';
-import { runBearmon, startBearmon as start, type BearmonProcess } from '../helpers/bearmon.ts';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkFilter } from '../../src/bus/subjects.ts';
+import { runBearmon } from '../helpers/bearmon.ts';
 import { timeoutFor } from '../helpers/bounds.ts';
-import { freshDatabase } from '../helpers/mysql.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { startRoleCluster } from '../helpers/role-cluster.ts';
 import { startSmtpServer } from '../helpers/smtp-server.ts';
 import { startWebhookReceiver } from '../helpers/webhook.ts';
 import { switchableTarget } from './harness.ts';
@@ -27,38 +23,20 @@ describe('notifications end to end (real processes)', () => {
     const hook = await startWebhookReceiver();
     const disabledHook = await startWebhookReceiver();
     const smtp = await startSmtpServer();
-    const db = await freshDatabase();
-    await migrate(db);
-    const conn = await mysql.createConnection(db);
-    onTestFinished(() => conn.end());
-    await conn.query(`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('shop', 'http', ?, 1, 1)`, [JSON.stringify({ url: target.url, expect_status: 200 })]);
-    await conn.query(`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?), (2, 'email', 'oncall@example.com'), (3, 'http', ?)`, [hook.url, disabledHook.url]);
-    await conn.query(`INSERT INTO alerts (check_id, contact_id, type, enabled) VALUES (1, 1, 'both', 1), (1, 2, 'offline', 1), (1, 3, 'both', 0)`);
-    const stream = 'BEARMON_NOTIFY';
-    // Every process under its own role from nats.conf; only the set-up is admin's.
-    const env = {
-      BEARMON_CONTROLLER_DATABASE: `${db.user}:${db.password}@tcp(${db.host}:${db.port})/${db.database}`,
-      BEARMON_CONTROLLER_CONFIRMATIONS: '2',
-      BEARMON_NATS_STREAM: stream,
-      BEARMON_SMTP_HOST: '127.0.0.1',
-      BEARMON_SMTP_PORT: String(smtp.port),
-      BEARMON_SMTP_FROM: 'bearmon@example.net',
-    };
-    const nc = await connect(natsOptions([nats.url]));
-    onTestFinished(() => nc.close());
-    await setupBus(nc, { stream, retentionMs: 7 * 86_400_000, maxBytes: 1024 ** 3 }); // the [nats] defaults
-    const views: { view: number; controller: string | null }[] = [];
-    nc.subscribe(subject.view('current'), { callback: (_e, m) => void views.push(m.json()) });
+    const { conn, admin, views, workers, env, firstView } = await startRoleCluster(nats, {
+      stream: 'BEARMON_NOTIFY',
+      rows: [
+        [`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('shop', 'http', ?, 1, 1)`, [JSON.stringify({ url: target.url, expect_status: 200 })]],
+        [`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?), (2, 'email', 'oncall@example.com'), (3, 'http', ?)`, [hook.url, disabledHook.url]],
+        [`INSERT INTO alerts (check_id, contact_id, type, enabled) VALUES (1, 1, 'both', 1), (1, 2, 'offline', 1), (1, 3, 'both', 0)`],
+      ],
+      env: { BEARMON_SMTP_HOST: '127.0.0.1', BEARMON_SMTP_PORT: String(smtp.port), BEARMON_SMTP_FROM: 'bearmon@example.net' },
+    });
+    // Subscribed before any outage, so no notify event is missed.
     const notifyEvents: { outcome: string; contact: number }[] = [];
-    nc.subscribe(checkFilter('notify', 1), { callback: (_e, m) => void notifyEvents.push(m.json()) });
-
-    start(['viewserver'], { ...env, BEARMON_NATS_URL: nats.urlFor('viewserver') });
-    const workers = new Map<string, BearmonProcess>();
-    for (const [i, id] of ['w1', 'w2', 'w3'].entries()) {
-      workers.set(id, start(['worker'], { ...env, BEARMON_NATS_URL: nats.urlFor(id), BEARMON_WORKER_ID: id, BEARMON_WORKER_SOURCEADDRESS: `127.0.0.${i + 2}` }));
-    }
-    await expect.poll(() => views.at(-1)?.controller ?? null, { timeout: 20_000 }).not.toBeNull();
-    const first = views.at(-1)!;
+    admin.subscribe(checkFilter('notify', 1), { callback: (_e, m) => void notifyEvents.push(m.json()) });
+    await admin.flush();
+    const first = await firstView();
     await expect.poll(() => target.hits.size, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
 
     const rows = async () =>

@@ -21,6 +21,9 @@ export function formatStatus(status: ControllerStatus): string {
     `controller ${status.controller} (view ${status.view}) at ${status.at}; confirmations ${status.confirmations}; quorum ${quorum}`,
     `workers (${status.workers.length} alive):`,
     ...workers,
+    ...(status.backlog && status.backlog.checks > 0
+      ? [`OVERLOADED: ${status.backlog.checks} check(s) due wait for a free worker slot, the oldest ${age(status.backlog.oldestLateMs)} late (every check still runs, in turn)`]
+      : []),
     describeNotifications(status),
     `checks (${status.checks.length}):`,
     ...status.checks.map(describeCheck),

@@ -76,6 +76,8 @@ const MAX_RESULT_BYTES = 32 * 1024;
 const MAX_HEARTBEAT_BYTES = 1024;
 /** How far a worker's clock may differ from the controller's before it is reported. */
 export const CLOCK_TOLERANCE_MS = 2000;
+/** A check this late for want of a worker slot makes the controller say it is overloaded. */
+export const OVERLOAD_AFTER_MS = 2000;
 
 /**
  * The controller actor: loads checks, keeps one machine per check (through the same fold
@@ -215,21 +217,52 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       for (const [assignment, flight] of inFlight) if (flight.worker === dead) expire(assignment, flight, at);
     }
     for (const [assignment, flight] of inFlight) if (flight.expiresAt <= at) expire(assignment, flight, at);
-    for (const { id, dueAt } of due.popDue(at)) {
+    // One due check at a time, oldest first; when no slot is free anywhere it goes back with
+    // its due time and the tick ends: next tick the oldest go first again — under overload
+    // every check runs in turn and none starves.
+    for (let [next] = due.popDue(at, 1); next; [next] = due.popDue(at, 1)) {
+      const { id, dueAt } = next;
       const check = checks.get(id);
       if (!check) continue;
       // The next run is due one interval after this one was due (not after it ran), so a
       // stall does not shift the schedule into a burst that recurs every interval.
-      const next = Math.max(dueAt + check.interval * 1000, at + 1);
+      const following = Math.max(dueAt + check.interval * 1000, at + 1);
       // A check whose run is still out is not run again (gobearmon's lock); expiry frees it.
-      if (fold.outstandingWorkers(id).length > 0) due.set(id, next);
-      // No worker free: try again shortly rather than skipping a whole interval.
-      else if (runDue(check, at, dueAt)) {
-        due.set(id, next);
-        confirm(check, at, true);
-      } else due.set(id, at + 1000);
+      if (fold.outstandingWorkers(id).length > 0) {
+        due.set(id, following);
+        continue;
+      }
+      if (!runDue(check, at, dueAt)) {
+        due.set(id, dueAt);
+        break;
+      }
+      due.set(id, following);
+      confirm(check, at, true);
     }
     watchQuorum(at);
+    watchOverload(at);
+  };
+
+  /**
+   * Overload: more runs due than the live workers have slots for. Every check still runs, in
+   * turn; the operator hears of it once per episode (log, admin notice, status, metric).
+   */
+  let overloaded = false;
+  let overloadJudgedAt = -Infinity;
+  const watchOverload = (at: number) => {
+    // A scan of the schedule: once a second is plenty.
+    if (at - overloadJudgedAt < 1000) return;
+    overloadJudgedAt = at;
+    const { checks: backlog, oldestLateMs } = due.backlog(at);
+    const capacity = workers.alive(at).reduce((sum, w) => sum + w.capacity, 0);
+    if (!overloaded && backlog > 0 && oldestLateMs >= OVERLOAD_AFTER_MS) {
+      overloaded = true;
+      log.error({ backlog, oldestLateMs, capacity }, `overloaded: ${backlog} check(s) wait for a free worker slot; every check still runs, in turn`);
+      notice({ kind: 'overloaded', backlog, oldestLateMs, capacity });
+    } else if (overloaded && backlog === 0) {
+      overloaded = false;
+      log.info({ capacity }, 'no longer overloaded: every due check has a worker slot');
+    }
   };
 
   const startedAt = now();
@@ -511,7 +544,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const current = status();
     const byState: Record<string, number> = {};
     for (const check of current.checks) byState[check.state] = (byState[check.state] ?? 0) + 1;
-    return { checks: byState, workersAlive: current.workers.length, quorum: current.quorum, view };
+    return { checks: byState, workersAlive: current.workers.length, quorum: current.quorum, view, backlog: current.backlog.checks };
   });
   log.info({ checks: checks.size, misconfigured: misconfigured.size, confirmations: deps.confirmations }, 'controller started');
 

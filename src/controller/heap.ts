@@ -28,6 +28,18 @@ export class DueHeap {
     return this.current.get(id);
   }
 
+  /** Ids due at or before `now` still waiting, and how late the oldest is (a scan: call it now and then, not per tick). */
+  backlog(now: number): { checks: number; oldestLateMs: number } {
+    let checks = 0;
+    let oldest = now;
+    for (const time of this.current.values()) {
+      if (time > now) continue;
+      checks += 1;
+      if (time < oldest) oldest = time;
+    }
+    return { checks, oldestLateMs: now - oldest };
+  }
+
   /** Removes and returns every id due at or before `now` with the time it was due, earliest first. */
   popDue(now: number, limit = Infinity): { id: number; dueAt: number }[] {
     const due: { id: number; dueAt: number }[] = [];

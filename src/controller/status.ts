@@ -41,6 +41,8 @@ export interface ControllerStatus {
   checks: CheckStatus[];
   /** The notification outbox (absent when MySQL did not answer in time). */
   notifications?: OutboxSummary;
+  /** Checks due that wait for a free worker slot (0: none), and how late the oldest is. */
+  backlog: { checks: number; oldestLateMs: number };
 }
 
 interface StatusInput {
@@ -94,5 +96,6 @@ export function buildStatus(input: StatusInput): ControllerStatus {
       .alive(input.now)
       .map((w) => ({ id: w.id, capacity: w.capacity, inFlight: w.inFlight, lastSeenMs: input.now - w.lastSeen, upMs: input.now - w.startedAt })),
     checks: [...monitored, ...broken].sort((a, b) => a.id - b.id),
+    backlog: input.due.backlog(input.now),
   };
 }

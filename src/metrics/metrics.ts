@@ -28,6 +28,8 @@ export interface SourceValues {
   workersAlive?: number;
   quorum?: boolean;
   view?: number;
+  /** Checks due and waiting for a free worker slot. */
+  backlog?: number;
 }
 
 export const noMetrics: Metrics = {
@@ -100,6 +102,7 @@ export function createMetrics(): ProcessMetrics {
   new Gauge({ name: 'bearmon_controller_active', help: '1 while this process acts as the controller.', registers, collect() { this.set(sources.has('controller') ? 1 : 0); } });
   new Gauge({ name: 'bearmon_controller_workers_alive', help: 'Workers the controller hears heartbeats from.', registers, collect() { this.set(read('controller')?.workersAlive ?? 0); } });
   new Gauge({ name: 'bearmon_controller_quorum', help: '1 when enough workers are alive to confirm changes.', registers, collect() { this.set(read('controller')?.quorum ? 1 : 0); } });
+  new Gauge({ name: 'bearmon_controller_backlog', help: 'Checks due and waiting for a free worker slot (above 0 for long: overloaded).', registers, collect() { this.set(read('controller')?.backlog ?? 0); } });
   new Gauge({ name: 'bearmon_controller_view', help: 'The view this controller acts under.', registers, collect() { this.set(read('controller')?.view ?? 0); } });
   const notifications = new Counter({ name: 'bearmon_notifications_total', help: 'Notification attempt outcomes, by contact type and outcome.', labelNames: ['contact_type', 'outcome'], registers });
   const view = new Gauge({ name: 'bearmon_viewserver_view', help: 'The current view number.', registers });

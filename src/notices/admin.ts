@@ -136,6 +136,8 @@ export function summary(notice: AdminNotice): string {
       return `notifications not queued for check #${notice.checkId}`;
     case 'no-controller':
       return notice.previous === null ? 'no controller: no candidate alive' : `no controller: ${notice.previous} lost, no candidate alive`;
+    case 'overloaded':
+      return `overloaded: ${notice.backlog} check(s) waiting for a free worker slot`;
   }
 }
 
@@ -198,6 +200,11 @@ function describe(notice: AdminNotice): { explanation: string; facts: [string, s
       return {
         explanation: `${notice.previous === null ? 'There is no controller' : `The controller ${notice.previous} was lost`} and no candidate able to control answers the viewserver. No check is scheduled and no notification is sent until one does.`,
         facts: [['Previous controller', notice.previous ?? '-']],
+      };
+    case 'overloaded':
+      return {
+        explanation: `More runs are due than the live workers have free slots for (${notice.capacity} in all): ${notice.backlog} check(s) wait, the oldest ${Math.round(notice.oldestLateMs / 1000)} s late. Every check still runs, in turn, as slots free up; add workers or raise [worker] numThreads.`,
+        facts: [['Waiting checks', notice.backlog], ['Oldest late by', `${Math.round(notice.oldestLateMs / 1000)} s`], ['Worker slots', notice.capacity]],
       };
   }
 }

@@ -23,9 +23,11 @@ export type AdminNotice =
   /** A transition was recorded, but the notifications it owes could not be put in the outbox. */
   | { kind: 'outbox-failed'; checkId: number; transitionKey: string; error: string }
   /** The viewserver has no live candidate to name controller; `previous` is the controller it lost (null: none before). */
-  | { kind: 'no-controller'; previous: string | null };
+  | { kind: 'no-controller'; previous: string | null }
+  /** More runs are due than the live workers have free slots for: checks run late, every one in turn. */
+  | { kind: 'overloaded'; backlog: number; oldestLateMs: number; capacity: number };
 
 export type AdminNoticeKind = AdminNotice['kind'];
 
 /** Every kind, in the order held-back counts are reported. */
-export const ADMIN_NOTICE_KINDS: readonly AdminNoticeKind[] = ['quorum-lost', 'quorum-restored', 'reload-failed', 'notification-failed', 'outbox-failed', 'no-controller'];
+export const ADMIN_NOTICE_KINDS: readonly AdminNoticeKind[] = ['quorum-lost', 'quorum-restored', 'reload-failed', 'notification-failed', 'outbox-failed', 'no-controller', 'overloaded'];

@@ -81,7 +81,7 @@ export const configSpec = {
     reloadInterval: { schema: int(1, 86400).default(60), doc: 'Seconds between reloads of checks, contacts and alerts from MySQL.' },
     snapshotInterval: {
       schema: duration.prefault('1m'),
-      doc: 'How often the controller process stores a snapshot of the log state (object store bearmon_snapshots), so a cold start folds only the log after it. 0s: no snapshots.',
+      doc: 'How often the controller process stores a snapshot of the log state (stream BEARMON_SNAPSHOTS, under this worker\'s name), so a cold start folds only the log after it. 0s: no snapshots.',
     },
     notifyAttempts: { schema: int(1, 100).default(8), doc: 'Attempts at one notification (first send + retries) before it finally fails and the admin is told.' },
     notifyBackoff: { schema: duration.prefault('30s'), doc: 'Wait before the first retry of a failed notification; doubles with each further failure.' },

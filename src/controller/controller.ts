@@ -148,10 +148,14 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     inFlight.set(assignment, { checkId: check.id, worker, expiresAt: deadline });
     workers.reserve(worker);
     check.lastWorker = worker;
-    // The assignment is in the log before the worker hears of it, so a replay sees it first.
-    js.publish(subject.assign(deps.id, check.id), JSON.stringify({ ...line, at: iso(at), deadline: iso(deadline), due: iso(due), view }), { msgID: unguessableId(assignment) })
-      .catch((err: Error) => log.error({ err: err.message, checkId: check.id }, 'could not log an assignment'))
-      .finally(() => sendRun(check, worker, assignment, at));
+    // The assignment goes to the log before the worker hears of it, on the same connection:
+    // the server stores it before the worker can answer, so a replay sees it first. The run
+    // does not wait for the log's acknowledgement (a round trip per run, at scale the
+    // controller's main cost).
+    js.publish(subject.assign(deps.id, check.id), JSON.stringify({ ...line, at: iso(at), deadline: iso(deadline), due: iso(due), view }), { msgID: unguessableId(assignment) }).catch(
+      (err: Error) => log.error({ err: err.message, checkId: check.id }, 'could not log an assignment'),
+    );
+    sendRun(check, worker, assignment, at);
   };
 
   const sendRun = (check: CheckDefinition, worker: string, assignment: string, at: number) => {

@@ -84,8 +84,20 @@ describe('the result log (JetStream)', () => {
     const stream = uniqueStream();
     await expect(ensureResultLog(w1, { stream, retentionMs: 7 * 86_400_000 })).rejects.toThrow(/does not exist, and this credential may not change streams: run `bearmon setup`/);
     await ensureResultLog(nc, { stream, retentionMs: 86_400_000 });
-    expect(await ensureResultLog(w1, { stream, retentionMs: 7 * 86_400_000 })).toEqual({ differences: ['max_age 86400s, not 604800s'] });
+    expect(await ensureResultLog(w1, { stream, retentionMs: 7 * 86_400_000 })).toEqual({
+      differences: ['max_age 86400s, not 604800s', expect.stringMatching(/^not updated: Permissions Violation/)],
+    });
     expect(await ensureResultLog(w1, { stream, retentionMs: 86_400_000 })).toEqual({ differences: [] });
+  });
+
+  it('brings a stream made before (other subjects, no max_consumers) up to date without failing', async () => {
+    const stream = uniqueStream();
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: stream, subjects: ['bearmon.result.>', 'bearmon.assign.>', 'bearmon.check.>', 'bearmon.decision.>', 'bearmon.transition.>', 'bearmon.notify.>'] });
+    expect(await ensureResultLog(nc, { stream, retentionMs: 86_400_000 })).toEqual({ differences: [] });
+    const info = await jsm.streams.info(stream);
+    expect(info.config.subjects).toContain('bearmon.view.current');
+    expect(info.config.max_msg_size).toBe(64 * 1024);
   });
 
   it('drops a re-published event with the same message id', async () => {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes this machine ready for `npm start` (mode "start") or `npm test` (mode "test").
 # Idempotent: every step checks first and does nothing when already done.
-#   1. npm dependencies (npm ci when node_modules is missing or older than the lock file)
+#   1. npm dependencies (npm ci when node_modules is missing or older than the lock file),
+#      then dist/ (scripts/build.mjs: tsc, only when a source is newer than the last build)
 #   2. system packages: nats-server, MariaDB, ping (apt-get when absent and running as root;
 #      otherwise stop and say exactly what to install)
 #   3. MariaDB reachable on 127.0.0.1:3306 (started when installed but stopped) with the
@@ -30,6 +31,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   say "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund >&2
 fi
+# JavaScript for bin/bearmon (rebuilt only when a source changed): no TypeScript compiled at each start.
+node scripts/build.mjs >&2
 
 # 2. system packages ---------------------------------------------------------------------
 packages=()

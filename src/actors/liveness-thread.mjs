@@ -8,7 +8,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { connect } from '@nats-io/transport-node';
 
 const { connection, id, startedAt, canControl, progress } = workerData;
-const lastTick = new Float64Array(progress);
+// [0]: when the main loop last ticked; [1]: since when the main NATS connection is down (0: up).
+const shared = new Float64Array(progress);
 const pingSubject = `bearmon.ping.${id}`;
 const pongPrefix = `bearmon.pong.${id}.`;
 
@@ -16,7 +17,9 @@ const nc = await connect({ ...connection, name: `bearmon-liveness-${id}`, maxRec
 nc.subscribe(pingSubject, {
   callback: (err, msg) => {
     if (err || typeof msg.reply !== 'string' || !msg.reply.startsWith(pongPrefix)) return;
-    const loopLagMs = Math.max(0, Date.now() - lastTick[0]);
+    // The process's own connection is down: it cannot control, whatever this thread can do.
+    if (shared[1] > 0) return;
+    const loopLagMs = Math.max(0, Date.now() - shared[0]);
     msg.respond(JSON.stringify({ type: 'pong', worker: id, startedAt, canControl, loopLagMs }));
   },
 });

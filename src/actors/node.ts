@@ -6,9 +6,8 @@ import type { Metrics } from '../metrics/metrics.ts';
 import { startStandby, type Standby } from '../controller/standby.ts';
 import { createSnapshotStore } from '../controller/snapshot.ts';
 import { controllerRole } from './controller.ts';
-import { natsOptions } from '../bus/connect.ts';
-import { inboxPrefix } from '../bus/permissions.ts';
-import { startLivenessThread, type LivenessConnection } from './ping-responder.ts';
+import { busOptions } from '../bus/connect.ts';
+import { startLivenessThread } from './ping-responder.ts';
 import { followView } from './view-follower.ts';
 import type { ExtraRole, WorkerHandle } from './worker.ts';
 
@@ -24,7 +23,7 @@ export function viewRole(config: Config, log: Logger, metrics?: Metrics): ExtraR
   return async (nc: NatsConnection, worker: WorkerHandle) => {
     const id = config.worker.id;
     // Pings are answered by a thread of their own: a busy main loop is late, not dead.
-    const pings = await startLivenessThread({ nc, id, startedAt: new Date().toISOString(), canControl: true, log, connection: livenessConnection(config) });
+    const pings = await startLivenessThread({ nc, id, startedAt: new Date().toISOString(), canControl: true, log, connection: busOptions(config.nats) });
     let running: Running | undefined;
     let chain = Promise.resolve();
     const snapshots = config.controller.snapshotInterval > 0 ? createSnapshotStore(nc, id) : undefined;
@@ -75,11 +74,4 @@ export function viewRole(config: Config, log: Logger, metrics?: Metrics): ExtraR
       },
     };
   };
-}
-
-/** The process's NATS servers and credentials, for the liveness thread's own connection. */
-function livenessConnection(config: Config): LivenessConnection {
-  const fromUrls = natsOptions(config.nats.url);
-  const user = config.nats.user ?? fromUrls.user;
-  return { servers: fromUrls.servers as string[], user, pass: config.nats.password ?? fromUrls.pass, inboxPrefix: user ? inboxPrefix(user) : undefined };
 }

@@ -141,10 +141,18 @@ const TICK_MS = 100;
  */
 export async function startLivenessThread(deps: PingResponderDeps & { connection: LivenessConnection }): Promise<{ stop(): Promise<void> }> {
   const { Worker } = await import('node:worker_threads');
-  const progress = new SharedArrayBuffer(8);
-  const lastTick = new Float64Array(progress);
-  lastTick[0] = Date.now();
-  const ticker = setInterval(() => void (lastTick[0] = Date.now()), TICK_MS);
+  // [0]: the main loop's last tick; [1]: since when the process's own connection is down (0: up).
+  const progress = new SharedArrayBuffer(16);
+  const shared = new Float64Array(progress);
+  shared[0] = Date.now();
+  const ticker = setInterval(() => void (shared[0] = Date.now()), TICK_MS);
+  const statuses = deps.nc.status();
+  void (async () => {
+    for await (const status of statuses) {
+      if (status.type === 'disconnect') shared[1] ||= Date.now();
+      else if (status.type === 'reconnect') shared[1] = 0;
+    }
+  })().catch(() => {});
   const log = deps.log.child({ worker: deps.id });
   const thread = new Worker(new URL('./liveness-thread.mjs', import.meta.url), {
     workerData: { connection: deps.connection, id: deps.id, startedAt: deps.startedAt, canControl: deps.canControl, progress },
@@ -154,14 +162,26 @@ export async function startLivenessThread(deps: PingResponderDeps & { connection
     thread.once('error', (err) => (log.error({ err: err.message }, 'liveness thread failed; answering pings on the main loop'), resolve(false)));
     thread.once('exit', () => resolve(false));
   });
+  let fallback: PingResponder | undefined;
   if (!ready) {
     clearInterval(ticker);
+    (statuses as Partial<{ stop(): void }>).stop?.();
     await thread.terminate().catch(() => 0);
-    const fallback = respondToPings(deps);
-    return { stop: async () => fallback.stop() };
+    fallback = respondToPings(deps);
+    return { stop: async () => fallback!.stop() };
   }
+  let stopping = false;
+  // A thread that dies later must not leave the process unanswering (and so replaced while healthy).
+  thread.once('exit', (code) => {
+    if (stopping) return;
+    log.error({ code }, 'liveness thread ended; answering pings on the main loop');
+    fallback = respondToPings(deps);
+  });
   return {
     stop: async () => {
+      stopping = true;
+      fallback?.stop();
+      (statuses as Partial<{ stop(): void }>).stop?.();
       clearInterval(ticker);
       const stopped = new Promise((resolve) => thread.once('message', resolve));
       thread.postMessage({ stop: true });

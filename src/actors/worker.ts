@@ -94,10 +94,12 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
   const counters = { completed: 0, dropped: 0 };
   const metrics = deps.metrics ?? noMetrics;
 
+  /** Assignments queued or running: a controller taking over sends the runs still out again, and one run is enough. */
+  const active = new Set<string>();
   const queue = createWorkQueue<RunRequest>({
     concurrency: deps.numThreads,
     maxQueued: deps.maxQueued ?? QUEUE_FACTOR * deps.numThreads,
-    run: (request) => execute(request),
+    run: (request) => execute(request).finally(() => active.delete(request.assignment)),
     onError: (request, err) =>
       log.error({ checkId: request.checkId, assignment: request.assignment, err: (err as Error)?.message ?? String(err) }, 'run failed unexpectedly'),
   });
@@ -163,7 +165,13 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
     if (request.view !== current) {
       return drop('old-view', { checkId: request.checkId, assignment: request.assignment, view: request.view, current }, `dropped a run request of view ${request.view} (the view in force is ${current})`);
     }
-    if (!queue.offer(request)) drop('queue-full', { checkId: request.checkId, assignment: request.assignment, running: queue.running, queued: queue.queued }, 'run queue full: dropped a run request');
+    if (active.has(request.assignment)) {
+      counters.dropped++;
+      metrics.runDropped('duplicate');
+      return log.debug({ checkId: request.checkId, assignment: request.assignment }, 'run request for a run already queued or running: ignored');
+    }
+    if (queue.offer(request)) active.add(request.assignment);
+    else drop('queue-full', { checkId: request.checkId, assignment: request.assignment, running: queue.running, queued: queue.queued }, 'run queue full: dropped a run request');
   };
   let inForce: { view: number; controller: string | null } | undefined;
   const subscription = deps.nc.subscribe(runSubject, { callback: onRequest });

@@ -23,16 +23,18 @@ export function natsOptions(urls: string[]): Pick<ConnectionOptions, 'servers' |
   return { servers, user, pass };
 }
 
-/** Connects to NATS with the configured servers and credentials; retries forever on loss. */
-export function connectBus(nats: Config['nats'], name: string): Promise<NatsConnection> {
+/** The configured servers and credentials ([nats] user/password, else from the URL), and this user's reply prefix. */
+export function busOptions(nats: Config['nats']): { servers: string[]; user?: string; pass?: string; inboxPrefix?: string } {
   const fromUrls = natsOptions(nats.url);
   const user = nats.user ?? fromUrls.user;
+  // Replies come back under this user's own prefix: nats.conf lets nobody else read them.
+  return { servers: fromUrls.servers as string[], user, pass: nats.password ?? fromUrls.pass, inboxPrefix: user ? inboxPrefix(user) : undefined };
+}
+
+/** Connects to NATS with the configured servers and credentials; retries forever on loss. */
+export function connectBus(nats: Config['nats'], name: string): Promise<NatsConnection> {
   return connect({
-    servers: fromUrls.servers,
-    user,
-    pass: nats.password ?? fromUrls.pass,
-    // Replies come back under this user's own prefix: nats.conf lets nobody else read them.
-    inboxPrefix: user ? inboxPrefix(user) : undefined,
+    ...busOptions(nats),
     name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,

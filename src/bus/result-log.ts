@@ -26,13 +26,14 @@ export const MAX_RECORD_BYTES = 64 * 1024;
 export const RESULT_LOG_SUBJECTS = [...LOGGED_FAMILIES.map(familyWildcard), subject.view('current')];
 
 /** The stream's settings bearmon needs (the rest is left as found). */
-export function resultLogConfig(options: ResultLogOptions): Pick<StreamConfig, 'subjects' | 'max_age' | 'duplicate_window' | 'max_msg_size' | 'max_bytes' | 'max_consumers'> {
+export function resultLogConfig(options: ResultLogOptions): Pick<StreamConfig, 'subjects' | 'max_age' | 'duplicate_window' | 'max_msg_size' | 'max_consumers'> & { max_bytes?: number } {
   return {
     subjects: RESULT_LOG_SUBJECTS,
     max_age: nanos(options.retentionMs),
     duplicate_window: nanos(Math.min(options.duplicateWindowMs ?? 120_000, options.retentionMs)),
     max_msg_size: MAX_RECORD_BYTES,
-    max_bytes: options.maxBytes ? options.maxBytes : -1,
+    // Unset: whatever the stream has (an operator's own limit is not taken away).
+    ...(options.maxBytes === undefined ? {} : { max_bytes: options.maxBytes === 0 ? -1 : options.maxBytes }),
     // Readers make ephemeral consumers; a bound keeps one credential from making thousands.
     max_consumers: MAX_CONSUMERS,
   };
@@ -83,7 +84,7 @@ function differingSettings(config: StreamConfig, wanted: ReturnType<typeof resul
   if (config.max_age !== wanted.max_age) differences.push(`max_age ${config.max_age / 1e9}s, not ${wanted.max_age! / 1e9}s`);
   if (config.duplicate_window !== wanted.duplicate_window) differences.push(`duplicate_window ${config.duplicate_window / 1e9}s, not ${wanted.duplicate_window! / 1e9}s`);
   if (config.max_msg_size !== wanted.max_msg_size) differences.push(`max_msg_size ${config.max_msg_size}, not ${wanted.max_msg_size}`);
-  if (config.max_bytes !== wanted.max_bytes) differences.push(`max_bytes ${config.max_bytes}, not ${wanted.max_bytes}`);
+  if (wanted.max_bytes !== undefined && config.max_bytes !== wanted.max_bytes) differences.push(`max_bytes ${config.max_bytes}, not ${wanted.max_bytes}`);
 
   return differences;
 }

@@ -10,7 +10,7 @@ import { noMetrics, type Metrics } from '../metrics/metrics.ts';
 import type { AssignLine, ExpireLine, ResultLine } from '../log/lines.ts';
 import type { Store } from '../db/store.ts';
 import type { TransitionWriter } from '../db/transition-writer.ts';
-import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
+import { DEFAULT_RESULT_WINDOW_MS, ReplayFold, type DerivedLine } from '../replay/fold.ts';
 import { isPending } from '../machines/check.ts';
 import { changed, defineCheck, isMisconfigured, type CheckDefinition, type MisconfiguredCheck } from './checks.ts';
 import { DueHeap } from './heap.ts';
@@ -253,19 +253,26 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
    */
   let overloaded = false;
   let overloadJudgedAt = -Infinity;
+  let caughtUpSince: number | undefined;
   const watchOverload = (at: number) => {
     // A scan of the schedule: once a second is plenty.
     if (at - overloadJudgedAt < 1000) return;
     overloadJudgedAt = at;
     const { checks: backlog, oldestLateMs } = due.backlog(at);
     const capacity = workers.alive(at).reduce((sum, w) => sum + w.capacity, 0);
-    if (!overloaded && backlog > 0 && oldestLateMs >= OVERLOAD_AFTER_MS) {
+    // No worker at all is lost quorum (said on its own), not overload.
+    if (!overloaded && capacity > 0 && backlog > 0 && oldestLateMs >= OVERLOAD_AFTER_MS) {
       overloaded = true;
+      caughtUpSince = undefined;
       log.error({ backlog, oldestLateMs, capacity }, `overloaded: ${backlog} check(s) wait for a free worker slot; every check still runs, in turn`);
       notice({ kind: 'overloaded', backlog, oldestLateMs, capacity });
-    } else if (overloaded && backlog === 0) {
-      overloaded = false;
-      log.info({ capacity }, 'no longer overloaded: every due check has a worker slot');
+    } else if (overloaded) {
+      // Over only after a minute without a backlog: load in bursts near capacity is one episode, not one a minute.
+      caughtUpSince = backlog === 0 ? (caughtUpSince ?? at) : undefined;
+      if (caughtUpSince !== undefined && at - caughtUpSince >= 60_000) {
+        overloaded = false;
+        log.info({ capacity }, 'no longer overloaded: every due check has had a worker slot for a minute');
+      }
     }
   };
 
@@ -473,7 +480,12 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     let resent = 0;
     for (const run of fold.outstandingRuns()) {
       const check = checks.get(run.checkId);
-      if (!check) continue;
+      if (!check) {
+        // Not loaded (MySQL down at the take-over, or the check is gone): the run must still
+        // expire, or the check would wait for it forever once it is loaded.
+        inFlight.set(run.assignment, { checkId: run.checkId, worker: run.worker, expiresAt: at + DEFAULT_RESULT_WINDOW_MS });
+        continue;
+      }
       inFlight.set(run.assignment, { checkId: run.checkId, worker: run.worker, expiresAt: at + check.expireAfterMs });
       workers.reserve(run.worker);
       sendRun(check, run.worker, run.assignment, at);

@@ -3,6 +3,9 @@
  * entry and the stale one is skipped when popped (its time no longer matches). Keeps the
  * controller's per-tick work proportional to what is due, not to the number of checks.
  */
+/** Due this long without being run counts as waiting (a check due since the last 100 ms tick does not). */
+export const BACKLOG_GRACE_MS = 1000;
+
 export class DueHeap {
   private times: number[] = [];
   private ids: number[] = [];
@@ -28,12 +31,15 @@ export class DueHeap {
     return this.current.get(id);
   }
 
-  /** Ids due at or before `now` still waiting, and how late the oldest is (a scan: call it now and then, not per tick). */
-  backlog(now: number): { checks: number; oldestLateMs: number } {
+  /**
+   * Ids due more than `graceMs` before `now` and still waiting, and how late the oldest is
+   * (a scan: call it now and then, not per tick).
+   */
+  backlog(now: number, graceMs = BACKLOG_GRACE_MS): { checks: number; oldestLateMs: number } {
     let checks = 0;
     let oldest = now;
     for (const time of this.current.values()) {
-      if (time > now) continue;
+      if (time > now - graceMs) continue;
       checks += 1;
       if (time < oldest) oldest = time;
     }

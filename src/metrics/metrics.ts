@@ -7,7 +7,7 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom
  */
 export interface Metrics {
   runCompleted(checkType: string, status: string, durationMs: number): void;
-  runDropped(reason: 'bad-request' | 'old-view' | 'queue-full' | 'not-from-controller'): void;
+  runDropped(reason: 'bad-request' | 'old-view' | 'queue-full' | 'not-from-controller' | 'duplicate'): void;
   /** A message skipped because its subject, publisher or view does not allow what it says (SPEC §8). */
   untrusted(where: 'log' | 'result' | 'heartbeat' | 'pong' | 'view', reason: string): void;
   /** A worker's clock against the controller's (result time − receipt time), seconds. */

@@ -115,6 +115,25 @@ async function holdingServer(answer = 'GO\n') {
 }
 
 describe('worker actor', () => {
+  it('runs a request sent again (a controller taking over re-sends the runs still out) once', async () => {
+    const id = uniqueWorker();
+    const { log } = capturedLog();
+    const seen = results(id);
+    const target = await holdingServer();
+    const handle = worker({ id, log });
+    const request = runRequest(70, 'tcp', { address: target.address, expect: 'GO' });
+    sendRun(id, request);
+    await expect.poll(() => target.held(), { timeout: 5000 }).toBe(1);
+    sendRun(id, request); // while the first is running
+    await expect.poll(() => handle.stats().dropped, { timeout: 5000 }).toBe(1);
+    target.release();
+    await expect.poll(() => seen.map((r) => r.assignment), { timeout: 5000 }).toEqual([request.assignment]);
+    // Done, the same assignment again is a new run (the control: only queued or running ones are ignored).
+    sendRun(id, request);
+    await expect.poll(() => seen.length, { timeout: 5000 }).toBe(2);
+    expect(target.maxHeld()).toBe(1);
+  });
+
   it('under a viewserver, obeys no run request before the first view names a controller', async () => {
     const id = uniqueWorker();
     const { log, lines } = capturedLog();

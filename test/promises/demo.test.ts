@@ -69,11 +69,16 @@ describe('README: the demo', () => {
         })
         .filter((e) => e !== undefined);
     await expect.poll(() => events().length, { timeout: 20_000 }).toBeGreaterThanOrEqual(6);
-    const [wentOffline, ...afterOffline] = events();
-    const back = afterOffline.indexOf('transition offline->online');
-    expect(wentOffline).toBe('transition online->offline');
-    expect(afterOffline.slice(0, back).sort()).toEqual(['notify delivered', 'webhook offline']);
-    expect(afterOffline.slice(back + 1, back + 3).sort()).toEqual(['notify delivered', 'webhook online']);
+    // The transition line comes off the bus and the webhook line from the demo target: either
+    // may print first, so the order is checked within each kind, and across them only causally.
+    const seq = events();
+    const at = (event: string) => seq.indexOf(event);
+    expect(seq.filter((e) => e.startsWith('transition')).slice(0, 2)).toEqual(['transition online->offline', 'transition offline->online']);
+    expect(seq.filter((e) => e.startsWith('webhook')).slice(0, 2)).toEqual(['webhook offline', 'webhook online']);
+    expect(seq.filter((e) => e === 'notify delivered').length).toBeGreaterThanOrEqual(2);
+    // Told of the outage before the recovery happened, and of the recovery after the outage was over.
+    expect(at('webhook offline')).toBeLessThan(at('transition offline->online'));
+    expect(at('webhook online')).toBeGreaterThan(at('transition online->offline'));
 
     // Ctrl-C stops every process.
     expect(await demo.stop('SIGINT')).toEqual({ code: 0, signal: null });

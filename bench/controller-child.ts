@@ -36,6 +36,8 @@ export interface ChildSample {
   rejected: number;
   /** Event-loop delay since the previous sample. */
   loopDelayMs: { p50: number; p99: number; max: number };
+  /** Warning/error log lines so far ("level: message" -> count), unhandled rejections included. */
+  logs: Record<string, number>;
 }
 
 export type ChildReply = { type: 'ready'; startupMs: number } | ChildSample | { type: 'stopped'; logs: Record<string, number>; steps: Record<string, number | string> };
@@ -77,7 +79,7 @@ function nextReply<T extends ChildReply['type']>(child: ChildProcess, type: T, m
 
 /** `nodeOptions`: extra node flags for the child (e.g. --cpu-prof when looking for a hot spot). */
 export async function forkController(settings: ChildSettings, nodeOptions: string[] = []): Promise<ControllerChild> {
-  const child = fork(SCRIPT, [JSON.stringify(settings)], { execArgv: ['--expose-gc', ...nodeOptions, '--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(SCRIPT, [JSON.stringify(settings)], { execArgv: ['--expose-gc', ...nodeOptions, '--import', 'tsx'], stdio: ['ignore', 2, 'inherit', 'ipc'] });
   let ready;
   try {
     ready = await nextReply(child, 'ready', 120_000);

@@ -24,7 +24,7 @@ import type { BenchDatabase } from './database.ts';
 import { logFigures, tallyLogs, type LogTally } from './log-tally.ts';
 import type { NatsLogin } from './nats.ts';
 import type { BenchFigure } from './report.ts';
-import { percentile, round1, sleep, within } from './stats.ts';
+import { distributionFigures, percentile, round1, sleep, within } from './stats.ts';
 
 const CONFIRMATIONS = 3;
 const INTERVAL_S = 1;
@@ -263,23 +263,19 @@ export async function measureDetection(env: LatencyEnv, outages = 10): Promise<B
 
 function figures(rows: ReturnType<typeof analyse>[], outages: number, logs: Record<string, number>): BenchFigure[] {
   type Key = keyof (typeof rows)[number];
-  const p = (key: Key, q: number) => round1(percentile(rows.map((r) => r[key]), q));
-  const max = (key: Key) => round1(Math.max(...rows.map((r) => r[key])));
-  const runMs = percentile(rows.map((r) => r.runMs), 50);
+  const values = (key: Key) => rows.map((r) => r[key]);
+  // p99 is asked for where a target names it; with 10 outages it cannot be had, and the max is held to it instead.
+  const target = { percentile: 99, atMost: OVERHEAD_TARGET_MS };
+  const runMs = percentile(values('runMs'), 50);
   const floor = DELAY * INTERVAL_S * 1000 + 2 * runMs;
-  const target = `≤ ${OVERHEAD_TARGET_MS}`;
-  const overheadP99 = p('overheadDb', 99);
-  const beyondP99 = p('beyondFloor', 99);
   return [
     { label: 'outages detected', value: rows.length, unit: `of ${outages}`, target: `= ${outages}`, pass: rows.length === outages },
-    { label: 'deciding result → MySQL commit, p50', value: p('overheadDb', 50), unit: 'ms' },
-    { label: 'deciding result → MySQL commit, p99', value: overheadP99, unit: 'ms', target, pass: overheadP99 <= OVERHEAD_TARGET_MS },
-    { label: 'deciding result → transition event on NATS, p50 / p99', value: p('overheadBus', 50), unit: `/ ${p('overheadBus', 99)} ms` },
-    { label: 'beyond the rule floor (first counted run → commit − floor), p50', value: p('beyondFloor', 50), unit: 'ms' },
-    { label: 'beyond the rule floor, p99', value: beyondP99, unit: 'ms', target, pass: beyondP99 <= OVERHEAD_TARGET_MS },
-    { label: '  of which next regular run late on the interval, p50 / p99', value: p('scheduleLag', 50), unit: `/ ${p('scheduleLag', 99)} ms` },
-    { label: '  of which confirmation run start after the result, p50 / p99', value: p('confirmLag', 50), unit: `/ ${p('confirmLag', 99)} ms` },
-    { label: 'end-to-end t0 (target off) → MySQL commit, p50 / max', value: p('endToEnd', 50), unit: `/ ${max('endToEnd')} ms` },
+    ...distributionFigures('deciding result → MySQL commit', values('overheadDb'), 'ms', { percentiles: [50, 99], target }),
+    ...distributionFigures('deciding result → transition event on NATS', values('overheadBus'), 'ms', { percentiles: [50, 99] }),
+    ...distributionFigures('beyond the rule floor (first counted run → commit − floor)', values('beyondFloor'), 'ms', { percentiles: [50, 99], target }),
+    ...distributionFigures('  of which next regular run late on the interval', values('scheduleLag'), 'ms', { percentiles: [50] }),
+    ...distributionFigures('  of which confirmation run start after the result', values('confirmLag'), 'ms', { percentiles: [50] }),
+    ...distributionFigures('end-to-end: t0 (target off) → MySQL commit', values('endToEnd'), 'ms', { percentiles: [50] }),
     { label: `rule floor: delay × interval + 2 runs of ${round1(runMs)} ms (+ up to 1 interval of phase)`, value: round1(floor), unit: `… ${round1(floor + INTERVAL_S * 1000)} ms` },
     ...logFigures('controller+workers', logs),
   ];

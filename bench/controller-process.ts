@@ -89,6 +89,7 @@ const sample = (gc: boolean): ChildReply => {
     rss: memory.rss,
     heapUsed: memory.heapUsed,
     ...counters,
+    logs: { ...tally.counts(), ...Object.fromEntries(unhandled) },
     loopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
   };
   loopDelay.reset();

@@ -1,6 +1,6 @@
 /**
  * Controller fail-over time (issue 5): a viewserver and three worker processes with the
- * default heartbeat (1 s period, 500 ms timeout, 1 miss); the controller process is killed
+ * default heartbeat (1 s period, 500 ms timeout, 3 misses for a timeout, "no responders" at once); the controller process is killed
  * with SIGKILL 20 times (and started again as a plain worker each time). Measured: from
  * the kill to the first assignment logged by the new controller (an `assign` event on
  * bearmon.assign.> whose view is newer than the killed controller's).
@@ -13,13 +13,14 @@ import { setupBus } from '../src/bus/setup.ts';
 import { createBenchDatabase } from './database.ts';
 import { startBenchNats } from './nats.ts';
 import type { BenchReport } from './report.ts';
-import { percentile, round1, within } from './stats.ts';
+import { distributionFigures, within } from './stats.ts';
 
 const BIN = fileURLToPath(new URL('../bin/bearmon', import.meta.url));
 const KILLS = 20;
+const MAX_TARGET_MS = 3_000;
 const WORKERS = ['w1', 'w2', 'w3'];
 
-export async function benchFailover(): Promise<BenchReport> {
+export async function benchFailover(kills = KILLS): Promise<BenchReport> {
   const nats = await startBenchNats();
   const db = await createBenchDatabase();
   const children = new Map<string, ChildProcess>();
@@ -37,8 +38,8 @@ export async function benchFailover(): Promise<BenchReport> {
       return { PATH: process.env.PATH!, BEARMON_NATS_URL: `nats://${login.servers}`, BEARMON_NATS_USER: login.user, BEARMON_NATS_PASSWORD: login.pass, BEARMON_CONTROLLER_DATABASE: db.dsn, BEARMON_NATS_STREAM: 'BEARMON' };
     };
     const startWorker = (id: string) =>
-      children.set(id, spawn(BIN, ['worker'], { env: { ...env(id), BEARMON_WORKER_ID: id }, stdio: ['ignore', process.env.BENCH_DEBUG ? 'inherit' : 'ignore', 'inherit'] }));
-    children.set('viewserver', spawn(BIN, ['viewserver'], { env: env('viewserver'), stdio: ['ignore', process.env.BENCH_DEBUG ? 'inherit' : 'ignore', 'inherit'] }));
+      children.set(id, spawn(BIN, ['worker'], { env: { ...env(id), BEARMON_WORKER_ID: id }, stdio: ['ignore', process.env.BENCH_DEBUG ? 2 : 'ignore', 'inherit'] }));
+    children.set('viewserver', spawn(BIN, ['viewserver'], { env: env('viewserver'), stdio: ['ignore', process.env.BENCH_DEBUG ? 2 : 'ignore', 'inherit'] }));
     for (const id of WORKERS) startWorker(id);
 
     let view = { view: 0, controller: null as string | null };
@@ -51,18 +52,15 @@ export async function benchFailover(): Promise<BenchReport> {
         if (event.type === 'assign') assigns.push({ view: event.view ?? 0, at: performance.now() });
       },
     });
-    const waitFor = (predicate: () => boolean, ms: number, what: string) =>
-      within(
-        new Promise<void>((resolve) => {
-          const poll = setInterval(() => predicate() && (clearInterval(poll), resolve()), 5);
-        }),
-        ms,
-        what,
-      );
+    const waitFor = (predicate: () => boolean, ms: number, what: string) => {
+      let poll: NodeJS.Timeout | undefined;
+      // The poll stops on a timeout too: a left-over interval would keep the bench process alive.
+      return within(new Promise<void>((resolve) => (poll = setInterval(() => predicate() && resolve(), 5))), ms, what).finally(() => clearInterval(poll));
+    };
     await waitFor(() => view.controller !== null && assigns.some((a) => a.view === view.view), 30_000, 'a first controller');
 
     const failovers: number[] = [];
-    for (let kill = 0; kill < KILLS; kill++) {
+    for (let kill = 0; kill < kills; kill++) {
       const victim = view.controller!;
       const oldView = view.view;
       // Every worker up and known to the viewserver before the next kill.
@@ -73,14 +71,20 @@ export async function benchFailover(): Promise<BenchReport> {
       failovers.push(assigns.find((a) => a.view > oldView && a.at > killedAt)!.at - killedAt);
       startWorker(victim);
     }
-    const median = round1(percentile(failovers, 50));
-    const max = round1(Math.max(...failovers));
+    const figures = distributionFigures('kill -9 → first assignment by the new controller', failovers, 'ms', { percentiles: [50, 95] });
+    const max = figures[figures.length - 1]!;
+    Object.assign(max, { target: `≤ ${MAX_TARGET_MS}`, pass: max.value <= MAX_TARGET_MS });
     return {
-      name: `fail-over: ${KILLS} × kill -9 of the controller process (3 workers, default heartbeat 1 s / 500 ms, 1 miss)`,
-      figures: [
-        { label: 'kill -9 → first assignment by the new controller, median', value: median, unit: 'ms' },
-        { label: 'kill -9 → first assignment by the new controller, max', value: max, unit: 'ms', target: '≤ 3000', pass: max <= 3000 },
-        { label: "gobearmon's design figure (5 s ping period + 10 s worker view poll)", value: 15000, unit: 'ms (worst case)' },
+      name: `fail-over: ${kills} × kill -9 of the controller process (viewserver + 3 worker processes, default heartbeat 1 s / 500 ms, 3 misses, no responders at once)`,
+      method: 'bin/bearmon processes under their own nats.conf users; the controller process is killed with SIGKILL and started again as a plain worker; timed from the kill to the first assign line of a newer view seen on bearmon.assign.>.',
+      figures,
+      quoted: [
+        {
+          label: "gobearmon's fail-over by design: 5 s ping period + 10 s worker view poll (worst case, not measured here)",
+          value: 15_000,
+          unit: 'ms',
+          source: 'gobearmon design (its ping and view-poll periods)',
+        },
       ],
     };
   } finally {

@@ -4,11 +4,14 @@
  * logic as test/helpers/nats-server.ts, without anything test-runner specific.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inboxPrefix } from '../src/bus/permissions.ts';
 
 const NATS_CONF = fileURLToPath(new URL('../nats.conf', import.meta.url));
 
@@ -20,6 +23,8 @@ export interface NatsLogin {
   servers: string;
   user: string;
   pass: string;
+  /** The user's own inbox prefix (_INBOX_<user>): nats.conf lets a user read replies only there, as src/bus/connect.ts connects. */
+  inboxPrefix: string;
 }
 
 export interface BenchNatsServer {
@@ -66,7 +71,7 @@ export async function startBenchNats(binary = 'nats-server'): Promise<BenchNatsS
     throw err;
   }
   return {
-    login: (user = 'admin') => ({ servers: `127.0.0.1:${port}`, user, pass: devPassword(user) }),
+    login: (user = 'admin') => ({ servers: `127.0.0.1:${port}`, user, pass: devPassword(user), inboxPrefix: inboxPrefix(user) }),
     pid: child.pid!,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
@@ -77,4 +82,14 @@ export async function startBenchNats(binary = 'nats-server'): Promise<BenchNatsS
       await rm(store, { recursive: true, force: true });
     },
   };
+}
+
+/** Deletes a stream if it exists (a bench phase starts from an empty result log). */
+export async function deleteStream(login: NatsLogin, stream: string): Promise<void> {
+  const nc = await connect({ ...login, name: 'bearmon-bench-delete-stream' });
+  try {
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
+  } finally {
+    await nc.close();
+  }
 }

@@ -17,11 +17,15 @@ export interface WorkerState {
  */
 export class WorkerTable {
   private readonly workers = new Map<string, WorkerState>();
+  /** alive() of one instant, reused within a tick (its entries are the live objects, so slot counts stay current). */
+  private aliveAt: { now: number; list: WorkerState[] } | undefined;
 
   constructor(private readonly timeoutMs: number) {}
 
   heartbeat(beat: Heartbeat, now: number): void {
     const known = this.workers.get(beat.worker);
+    // A worker joining (or coming back) changes who is alive; a live one's heartbeat does not.
+    if (!known || now - known.lastSeen >= this.timeoutMs) this.aliveAt = undefined;
     if (known) {
       known.capacity = beat.capacity;
       known.lastSeen = now;
@@ -38,7 +42,10 @@ export class WorkerTable {
 
   /** Live workers, in a stable order (by id) so rotation is deterministic. */
   alive(now: number): WorkerState[] {
-    return [...this.workers.values()].filter((w) => now - w.lastSeen < this.timeoutMs).sort((a, b) => (a.id < b.id ? -1 : 1));
+    if (this.aliveAt?.now === now) return this.aliveAt.list;
+    const list = [...this.workers.values()].filter((w) => now - w.lastSeen < this.timeoutMs).sort((a, b) => (a.id < b.id ? -1 : 1));
+    this.aliveAt = { now, list };
+    return list;
   }
 
   /** Workers whose heartbeat stopped since the last call; they are forgotten. */
@@ -48,6 +55,7 @@ export class WorkerTable {
       if (now - worker.lastSeen >= this.timeoutMs) dead.push(worker.id);
     }
     for (const id of dead) this.workers.delete(id);
+    if (dead.length > 0) this.aliveAt = undefined;
     return dead;
   }
 

@@ -2,7 +2,7 @@
 // build, and copies the plain JavaScript files (the liveness thread) beside the output, so
 // bin/bearmon runs JavaScript instead of compiling TypeScript at every start. Idempotent.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,9 +40,14 @@ function copyPlainJs(dir = src) {
   }
 }
 
-if (process.argv.includes('--force') || builtAt() < newestSource()) {
+const sources = newestSource();
+if (process.argv.includes('--force') || builtAt() < sources) {
   process.stderr.write('bearmon: building dist/ (tsc)\n');
+  // No stamp while dist/ is being written: bin/bearmon runs the sources meanwhile.
+  rmSync(stamp, { force: true });
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   copyPlainJs();
   writeFileSync(stamp, new Date().toISOString());
+  // Dated as the newest source compiled: one saved during the build makes the next run build again.
+  utimesSync(stamp, new Date(Math.ceil(sources)), new Date(Math.ceil(sources)));
 }

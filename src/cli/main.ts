@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { describeKeys } from '../config/load.ts';
 import { parseDsn } from '../db/dsn.ts';
@@ -10,11 +11,21 @@ import { configSecrets, redactConfig, redactDsn, redactText } from '../redact.ts
 
 const program = new Command('bearmon')
   .description('Distributed uptime monitor: workers, controller and viewserver over NATS, checks in MySQL.')
+  .version(packageVersion(), '-V, --version', 'print the version')
   .option('-c, --config <file>', 'configuration file (default: $BEARMON_CONFIG, ./bearmon.cfg, /etc/bearmon/bearmon.cfg)')
   .showHelpAfterError();
 
 /** The configuration the command loaded, so a last error can be printed without its secrets. */
 let loadedConfig: Config | undefined;
+/** package.json's version (read from the checkout, so dist/ and src/ say the same). */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const globalConfig = () => {
   const loaded = loadCommandConfig(program.opts<{ config?: string }>().config);
   loadedConfig = loaded.config;

@@ -149,6 +149,13 @@ describe('bearmon config check', () => {
   });
 });
 
+describe('bearmon --version', () => {
+  it("prints package.json's version and exits 0", async () => {
+    const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(await bearmon(['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
+  });
+});
+
 describe('bearmon config keys', () => {
   it('lists every key with its meaning, one line each, exactly as the README key table documents them', async () => {
     const { code, stdout } = await bearmon(['config', 'keys']);

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { jetstream } from '@nats-io/jetstream';
 import type { Msg } from '@nats-io/transport-node';
 import { connectBus, type NatsConnection } from '../bus/connect.ts';
@@ -91,6 +92,8 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
   const log = deps.log.child({ worker: deps.id });
   const js = jetstream(deps.nc);
   const shutdown = new AbortController();
+  // Every run in flight listens to it (numThreads of them): not a leak, so no warning past 10.
+  setMaxListeners(0, shutdown.signal);
   const counters = { completed: 0, dropped: 0 };
   const metrics = deps.metrics ?? noMetrics;
 

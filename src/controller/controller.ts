@@ -224,7 +224,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     // One due check at a time, oldest first; when no slot is free anywhere it goes back with
     // its due time and the tick ends: next tick the oldest go first again — under overload
     // every check runs in turn and none starves.
-    for (let [next] = due.popDue(at, 1); next; [next] = due.popDue(at, 1)) {
+    for (let next = due.popOne(at); next; next = due.popOne(at)) {
       const { id, dueAt } = next;
       const check = checks.get(id);
       if (!check) continue;
@@ -232,7 +232,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       // stall does not shift the schedule into a burst that recurs every interval.
       const following = Math.max(dueAt + check.interval * 1000, at + 1);
       // A check whose run is still out is not run again (gobearmon's lock); expiry frees it.
-      if (fold.outstandingWorkers(id).length > 0) {
+      if (fold.hasOutstanding(id)) {
         due.set(id, following);
         continue;
       }

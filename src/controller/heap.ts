@@ -46,18 +46,17 @@ export class DueHeap {
     return { checks, oldestLateMs: now - oldest };
   }
 
-  /** Removes and returns every id due at or before `now` with the time it was due, earliest first. */
-  popDue(now: number, limit = Infinity): { id: number; dueAt: number }[] {
-    const due: { id: number; dueAt: number }[] = [];
-    while (this.times.length > 0 && this.times[0]! <= now && due.length < limit) {
+  /** Removes and returns the earliest id due at or before `now` (undefined: none due). */
+  popOne(now: number): { id: number; dueAt: number } | undefined {
+    while (this.times.length > 0 && this.times[0]! <= now) {
       const time = this.times[0]!;
       const id = this.ids[0]!;
       this.removeTop();
       if (this.current.get(id) !== time) continue; // stale entry
       this.current.delete(id);
-      due.push({ id, dueAt: time });
+      return { id, dueAt: time };
     }
-    return due;
+    return undefined;
   }
 
   private removeTop(): void {

@@ -162,6 +162,11 @@ export class ReplayFold {
     return [...this.checks.keys()];
   }
 
+  /** Whether a run of this check is outstanding (the scheduler asks for every due check). */
+  hasOutstanding(checkId: number): boolean {
+    return this.checks.get(checkId)?.outstanding !== undefined;
+  }
+
   /** Workers with a run of this check outstanding. */
   outstandingWorkers(checkId: number): string[] {
     return [...(this.checks.get(checkId)?.outstanding?.values() ?? [])].map((run) => run.worker);

@@ -15,6 +15,7 @@ import { DEFAULT_RETRY, publishWithRetry, type RetryPolicy } from './publish-ret
 import { CLOSE_BUS_MS, drainThenClose, stopWithin } from './shutdown.ts';
 import { createWorkQueue } from './work-queue.ts';
 import { clip } from '../text.ts';
+import { createLogLimiter } from '../log-limit.ts';
 import { unguessableId } from '../bus/message-id.ts';
 
 /**
@@ -139,15 +140,11 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
   }
 
   /** Drops are counted always, logged at most 10 times per reason and minute (a flood must not flood the log). */
-  const dropLog = new Map<string, { since: number; count: number }>();
+  const mayLogDrop = createLogLimiter(now);
   const drop = (reason: 'bad-request' | 'old-view' | 'queue-full' | 'not-from-controller', fields: object, message: string) => {
     counters.dropped++;
     metrics.runDropped(reason);
-    const at = now();
-    const seen = dropLog.get(reason);
-    if (!seen || at - seen.since > 60_000) dropLog.set(reason, { since: at, count: 1 });
-    else if (++seen.count > 10) return;
-    log.warn({ ...fields, reason }, message);
+    if (mayLogDrop(reason)) log.warn({ ...fields, reason }, message);
   };
 
   const onRequest = (err: Error | null, msg: Msg) => {

@@ -1,4 +1,5 @@
-import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type StreamConfig } from '@nats-io/jetstream';
+import { jetstreamManager, RetentionPolicy, StorageType, type JetStreamClient, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { decode, viewMessage, type ViewMessage } from './messages.ts';
 import { nanos, type NatsConnection } from '@nats-io/transport-node';
 import { familyWildcard, LOGGED_FAMILIES, subject } from './subjects.ts';
 import { StreamReader } from './stream-reader.ts';
@@ -96,6 +97,13 @@ function rethrowSetup(err: Error, what: string): never {
     throw new ResultLogSetupError(`${what}, and this credential may not change streams: run \`bearmon setup\` with the admin credentials (${err.message})`);
   }
   throw err;
+}
+
+/** The newest view record the log holds (undefined: none, or the stream cannot be read). */
+export async function lastLoggedView(jsm: JetStreamManager, stream: string): Promise<ViewMessage | undefined> {
+  const stored = await jsm.streams.getMessage(stream, { last_by_subj: subject.view('current') }).catch(() => null);
+  const decoded = stored ? decode(viewMessage, stored.data) : undefined;
+  return decoded?.ok ? decoded.value : undefined;
 }
 
 /** Publishes one log event; resolves once the stream has stored it (or knew the id). */

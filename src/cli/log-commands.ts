@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connectBus } from '../bus/connect.ts';
-import { subject } from '../bus/subjects.ts';
-import { readLog } from '../bus/result-log.ts';
+import { lastLoggedView, readLog } from '../bus/result-log.ts';
 import type { Config } from '../config/schema.ts';
 import { exportLog } from '../replay/export.ts';
 import { replay, type LogRecord, type ReplayIo, type ReplayMode } from '../replay/run.ts';
@@ -14,7 +13,7 @@ async function streamHasViews(config: Config): Promise<boolean> {
   const nc = await connectBus(config.nats, 'bearmon-replay');
   try {
     const jsm = await jetstreamManager(nc);
-    return (await jsm.streams.getMessage(config.nats.stream, { last_by_subj: subject.view('current') }).catch(() => null)) !== null;
+    return (await lastLoggedView(jsm, config.nats.stream)) !== undefined;
   } finally {
     await nc.close();
   }

@@ -12,6 +12,7 @@ import type { Store } from '../db/store.ts';
 import type { TransitionWriter } from '../db/transition-writer.ts';
 import { DEFAULT_RESULT_WINDOW_MS, ReplayFold, type DerivedLine } from '../replay/fold.ts';
 import { isPending } from '../machines/check.ts';
+import { createLogLimiter } from '../log-limit.ts';
 import { changed, defineCheck, isMisconfigured, type CheckDefinition, type MisconfiguredCheck } from './checks.ts';
 import { DueHeap } from './heap.ts';
 import { resultKey, transitionOf, type LogState } from './log-state.ts';
@@ -353,15 +354,10 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   };
 
   /** A message whose subject, size or publisher does not allow it: counted and logged (the first few per reason and minute). */
-  const untrustedSeen = new Map<string, { count: number; since: number }>();
+  const mayLogUntrusted = createLogLimiter(now);
   const untrusted = (where: 'result' | 'heartbeat', reason: string, fields: Record<string, unknown>) => {
     metrics.untrusted(where, reason);
-    const key = `${where}:${reason}`;
-    const at = now();
-    const seen = untrustedSeen.get(key);
-    if (!seen || at - seen.since > 60_000) untrustedSeen.set(key, { count: 1, since: at });
-    else if (++seen.count > 10) return;
-    log.warn({ ...fields, reason }, `skipped a ${where}: ${reason}`);
+    if (mayLogUntrusted(`${where}:${reason}`)) log.warn({ ...fields, reason }, `skipped a ${where}: ${reason}`);
   };
 
   const remember = (result: ResultMessage) => {

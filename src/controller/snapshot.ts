@@ -5,6 +5,7 @@ import { headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/tra
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType, type JetStreamManager, type MsgRequest, type StoredMsg } from '@nats-io/jetstream';
 import { z } from 'zod';
 import { decode, viewMessage } from '../bus/messages.ts';
+import { lastLoggedView } from '../bus/result-log.ts';
 import { PREFIX, subject as subjects, workerToken } from '../bus/subjects.ts';
 import { StreamTrust, type TrustOptions, type ViewInForce } from '../bus/trust.ts';
 import { ReplayFold } from '../replay/fold.ts';
@@ -155,7 +156,7 @@ export function createSnapshotStore(nc: NatsConnection, writer: string, resultLo
       const candidates: StoredMsg[] = [];
       const newest = await lastMeta(jsm, `${PREFIX}.snapshot.*.${streamToken(stream.name)}.meta`);
       if (newest) candidates.push(newest);
-      const lastView = await lastViewRecord(jsm, logStream);
+      const lastView = await lastLoggedView(jsm, logStream);
       if (lastView?.controller && lastView.controller !== writerOf(newest?.subject ?? '', stream.name)) {
         const theirs = await lastMeta(jsm, metaSubject(lastView.controller, stream.name));
         if (theirs) candidates.push(theirs);
@@ -249,12 +250,6 @@ async function nextViewRecord(jsm: JetStreamManager, logStream: string, fromSeq:
   const stored = await jsm.streams.getMessage(logStream, request).catch(() => null);
   const decoded = stored ? decode(viewMessage, stored.data) : undefined;
   return stored && decoded?.ok ? { seq: stored.seq, view: decoded.value } : undefined;
-}
-
-async function lastViewRecord(jsm: JetStreamManager, logStream: string) {
-  const stored = await jsm.streams.getMessage(logStream, { last_by_subj: subjects.view('current') }).catch(() => null);
-  const decoded = stored ? decode(viewMessage, stored.data) : undefined;
-  return decoded?.ok ? decoded.value : undefined;
 }
 
 function restore(blob: Uint8Array, stream: { name: string; created: string; confirmations: number; trust: TrustOptions }, m: Meta): { state: LogState | null; reason: string } {

@@ -1,7 +1,6 @@
 import { jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { decode, viewMessage } from '../bus/messages.ts';
-import { readLog } from '../bus/result-log.ts';
+import { lastLoggedView, readLog } from '../bus/result-log.ts';
 import { subject } from '../bus/subjects.ts';
 import type { TrustOptions } from '../bus/trust.ts';
 import type { Logger } from '../log.ts';
@@ -94,11 +93,10 @@ export async function awaitViewRecord(nc: NatsConnection, stream: string, view: 
   const jsm = await jetstreamManager(nc);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const stored = await jsm.streams.getMessage(stream, { last_by_subj: subject.view('current') }).catch(() => null);
-    const decoded = stored ? decode(viewMessage, stored.data) : undefined;
-    if (decoded?.ok && decoded.value.view >= view) return true;
+    const stored = await lastLoggedView(jsm, stream);
+    if (stored && stored.view >= view) return true;
     if (Date.now() >= deadline) {
-      log.error({ view, stored: decoded?.ok ? decoded.value.view : null }, 'the result log does not hold the view that named this controller: standbys and successors will skip its lines');
+      log.error({ view, stored: stored?.view ?? null }, 'the result log does not hold the view that named this controller: standbys and successors will skip its lines');
       return false;
     }
     nc.publish(subject.view('get'));

@@ -33,6 +33,7 @@ const BENCHES: Bench[] = [
   { name: 'throughput', about: 'controller: accepted results/s with the result log on, capacity search (~2 min)', run: controllerPhase('throughput') },
   { name: 'failover', about: 'kill -9 of the controller process, 20 times (~1.5 min)', run: () => benchFailover(quick ? 3 : undefined) },
   { name: 'takeover', about: 'controller take-over at two sizes of the result log (~1.5 min)', run: async () => (await import('./takeover.ts')).benchTakeover(quick ? (await import('./takeover.ts')).TAKEOVER_QUICK_SIZES : undefined) },
+  { name: 'hanging', about: 'viewserver + 3 worker processes: a target that starts hanging → offline transition, 8 trials (~2 min)', run: async () => (await import('./hanging.ts')).benchHanging(quick ? 2 : undefined) },
   { name: 'load', about: 'viewserver + 3 worker processes: 2,000 and 10,000 http checks every 5 s, idle and with both cores busy (~6 min)', run: async () => { const load = await import('./load.ts'); return load.benchLoad(quick ? load.LOAD_QUICK : load.LOAD_DEFAULTS); } },
 ];
 /** `controller` selects its three phases. */

@@ -15,6 +15,7 @@ import { isPending } from '../machines/check.ts';
 import { createLogLimiter } from '../log-limit.ts';
 import { changed, defineCheck, isMisconfigured, type CheckDefinition, type MisconfiguredCheck } from './checks.ts';
 import { DueHeap } from './heap.ts';
+import { RoundClock } from './next-round.ts';
 import { resultKey, transitionOf, type LogState } from './log-state.ts';
 import { awaitViewRecord, lastSequence, takeOverLogState } from './takeover.ts';
 import { createLogPublisher } from '../bus/log-publisher.ts';
@@ -101,6 +102,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   const checks = new Map<number, CheckDefinition>();
   let misconfigured = new Map<number, MisconfiguredCheck>();
   const due = new DueHeap();
+  const roundClock = new RoundClock();
   const workerTimeoutMs = deps.workerTimeoutMs ?? 3000;
   const workers = new WorkerTable(workerTimeoutMs);
 
@@ -198,6 +200,19 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     }
   };
 
+  /** A whole round of a suspected change at once: `confirmations` distinct workers, runs of this check still out or not. */
+  const sendRound = (check: CheckDefinition, at: number, dueAt: number): boolean => {
+    const chosen = new Set<string>();
+    const alive = workers.alive(at);
+    for (let i = 0; i < deps.confirmations; i++) {
+      const worker = chooseWorker(alive, { exclude: chosen, avoid: i === 0 ? check.lastWorker : undefined, cursor: cursor++ });
+      if (!worker) break;
+      assign(check, worker.id, at, dueAt);
+      chosen.add(worker.id);
+    }
+    return chosen.size > 0;
+  };
+
   const expire = (assignment: string, flight: InFlight, at: number) => {
     inFlight.delete(assignment);
     workers.release(flight.worker);
@@ -232,6 +247,22 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       // The next run is due one interval after this one was due (not after it ran), so a
       // stall does not shift the schedule into a burst that recurs every interval.
       const following = Math.max(dueAt + check.interval * 1000, at + 1);
+      // A suspected change: its rounds go out on the round clock, overlapping a round that has not answered yet.
+      const context = fold.contextOf(id);
+      const roundDue = context && roundClock.nextDue(id, context, check.interval);
+      if (roundDue !== undefined && roundDue > at) {
+        due.set(id, roundDue);
+        continue;
+      }
+      if (roundDue !== undefined) {
+        if (!sendRound(check, at, dueAt)) {
+          due.set(id, dueAt);
+          break;
+        }
+        roundClock.roundSent(id);
+        due.set(id, roundClock.nextDue(id, context!, check.interval) ?? following);
+        continue;
+      }
       // A check whose run is still out is not run again (gobearmon's lock); expiry frees it.
       if (fold.hasOutstanding(id)) {
         due.set(id, following);
@@ -339,7 +370,17 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     metrics.resultHandled(rejected ? 'rejected' : 'accepted');
     if (!rejected) remember(result);
     effect(lines);
+    if (lines.length > 0) scheduleRounds(definition);
     confirm(definition, receivedAt);
+  };
+
+  /** The machine moved: a suspicion began, a round completed, or it settled. Its next round may be due before its next regular run. */
+  const scheduleRounds = (check: CheckDefinition) => {
+    const context = fold.contextOf(check.id);
+    if (!context) return;
+    roundClock.observe(check.id, context);
+    const roundDue = roundClock.nextDue(check.id, context, check.interval);
+    if (roundDue !== undefined && roundDue < (due.timeOf(check.id) ?? Infinity)) due.set(check.id, roundDue);
   };
 
   /** Logs (once per worker and minute) a worker whose clock is off by more than the tolerance, and exports every skew. */
@@ -422,6 +463,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       checks.delete(id);
       fold.remove(id);
       due.delete(id);
+      roundClock.forget(id);
       lastResults.delete(id);
     }
     for (const [id, bad] of nextMisconfigured) {

@@ -311,7 +311,7 @@ export function initialSnapshot(input: CheckInput): CheckSnapshot {
  * context of idle checks and the snapshot of pending ones.
  */
 /** Pending while a round is filling or rounds have completed; otherwise settled at its status. */
-export function isPending(context: CheckContext): boolean {
+export function isPending(context: Pick<CheckContext, 'turn' | 'rounds'>): boolean {
   return context.turn.length > 0 || context.rounds > 0;
 }
 

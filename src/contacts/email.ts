@@ -1,4 +1,4 @@
-import nodemailer from 'nodemailer';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import type { Config } from '../config/schema.ts';
 import { mailBody, mailSubject } from './message.ts';
@@ -11,13 +11,17 @@ export const schema = z
   .trim()
   .pipe(z.email('expected an e-mail address such as ops@example.com').max(254, 'expected at most 254 characters'));
 
+const require = createRequire(import.meta.url);
+/** nodemailer, loaded when a mail is first sent (~6 MB a worker need not carry until then). */
+const nodemailer = () => require('nodemailer') as typeof import('nodemailer');
+
 /**
  * nodemailer's SMTP transport over `[smtp]`: implicit TLS on 465, otherwise STARTTLS when
  * the server offers it (as gobearmon's gomail did). One connection per delivery; timeouts
  * shorter than nodemailer's minutes so a hung server cannot stall the delivery stage.
  */
 export function smtpTransport(smtp: Config['smtp']): MailTransport {
-  return nodemailer.createTransport({
+  return nodemailer().createTransport({
     host: smtp.host,
     port: smtp.port,
     secure: smtp.port === 465,

@@ -1,4 +1,5 @@
-import twilio, { type Twilio } from 'twilio';
+import { createRequire } from 'node:module';
+import type { Twilio } from 'twilio';
 import { z } from 'zod';
 import { delivered, errorText, failed } from './outcome.ts';
 import type { Charge, ContactContext, SendOutcome } from './types.ts';
@@ -9,13 +10,22 @@ export const phoneSchema = z
   .trim()
   .regex(/^\+[1-9]\d{1,14}$/, 'expected an E.164 phone number such as +15551234567');
 
+const require = createRequire(import.meta.url);
+/**
+ * The SDK module, loaded when a text or call is first sent: it is ~23 MB of resident memory
+ * that every worker would otherwise carry for contacts most clusters never use.
+ */
+export function twilioSdk(): typeof import('twilio') {
+  return require('twilio') as typeof import('twilio');
+}
+
 /**
  * The real SDK. No keep-alive (a client lives for one delivery), no SDK-side retries
  * (the delivery stage owns retrying), and an empty `env` so nothing is read from the
  * process environment below the CLI.
  */
 export function twilioSdkClient(accountSid: string, authToken: string): Twilio {
-  return twilio(accountSid, authToken, { env: {}, keepAlive: false, autoRetry: false, timeout: 15_000, logLevel: 'info' });
+  return twilioSdk()(accountSid, authToken, { env: {}, keepAlive: false, autoRetry: false, timeout: 15_000, logLevel: 'info' });
 }
 
 export type OpenTwilio = { ok: true; client: Twilio; from: string } | { ok: false; outcome: SendOutcome };
@@ -48,7 +58,7 @@ export function twilioAccepted(ctx: ContactContext, type: Charge['type'], sid: u
  * 429, which ask to come back later. 5xx and network errors are worth retrying.
  */
 export function twilioFailure(ctx: ContactContext, err: unknown): SendOutcome {
-  if (err instanceof twilio.RestException) {
+  if (err instanceof twilioSdk().RestException) {
     const status = err.status;
     const code = err.code ? ` ${err.code}` : '';
     const more = err.moreInfo ? ` (${err.moreInfo})` : '';

@@ -1,7 +1,6 @@
-import twilio from 'twilio';
 import type { z } from 'zod';
 import { voiceText } from './message.ts';
-import { openTwilio, phoneSchema, twilioAccepted, twilioFailure } from './twilio.ts';
+import { openTwilio, phoneSchema, twilioAccepted, twilioFailure, twilioSdk } from './twilio.ts';
 import { defineContact, type ContactContext, type Notification, type SendOutcome } from './types.ts';
 
 export const schema = phoneSchema;
@@ -11,7 +10,7 @@ export const schema = phoneSchema;
  * XML-escaped. Sent inline (Twiml), where gobearmon pointed Twilio at a twimlets.com URL.
  */
 export function callTwiml(n: Notification): string {
-  const response = new twilio.twiml.VoiceResponse();
+  const response = new (twilioSdk().twiml.VoiceResponse)();
   response.say(voiceText(n));
   return response.toString();
 }

@@ -6,6 +6,7 @@ import { migrate } from '../db/migrate.ts';
 import { checkRunCommand } from './check-run.ts';
 import { loadCommandConfig } from './config.ts';
 import { registerLogCommands } from './log-commands.ts';
+import { registerManageCommands } from './manage.ts';
 import type { Config } from '../config/schema.ts';
 import { configSecrets, redactConfig, redactDsn, redactText } from '../redact.ts';
 
@@ -241,6 +242,7 @@ program
   });
 
 registerLogCommands(program, globalConfig);
+registerManageCommands(program, globalConfig);
 
 try {
   await program.parseAsync(process.argv);

@@ -5,11 +5,15 @@ import mysql, { type PoolOptions, type RowDataPacket } from 'mysql2/promise';
 export const INSTALL_SQL_PATH = fileURLToPath(new URL('../../install.sql', import.meta.url));
 
 /**
- * Columns bearmon adds to tables that may already exist in a gobearmon database (install.sql
- * creates them on a fresh one). Each is added only when missing, always with a default, so
- * gobearmon rows keep their meaning. Empty until a feature needs one.
+ * Columns bearmon adds to gobearmon's tables (install.sql keeps those exactly as gobearmon
+ * made them; these are added after, on a fresh database as on an old one). Each is added only
+ * when missing, always nullable or with a default, so gobearmon rows and a gobearmon
+ * front-end's INSERTs keep working.
  */
-export const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [];
+export const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
+  // Contacts by name (`bearmon contact`, `bearmon apply`); NULL for rows made without one.
+  { table: 'contacts', column: 'name', definition: 'VARCHAR(64) NULL DEFAULT NULL' },
+];
 
 /** Schema versions bearmon records in `bearmon_schema`; append, never edit. */
 export const SCHEMA_VERSIONS = [
@@ -17,6 +21,7 @@ export const SCHEMA_VERSIONS = [
   { version: 2, description: 'bearmon_transitions: idempotent transition writes' },
   { version: 3, description: 'bearmon_fence: view fencing of controller writes' },
   { version: 4, description: 'bearmon_notifications, bearmon_notification_attempts: notification outbox' },
+  { version: 5, description: 'contacts.name: contacts by name' },
 ] as const;
 
 export interface MigrationReport {

@@ -31,7 +31,8 @@ describe('bearmon db migrate', () => {
     const db = await freshDatabase();
     const report = await migrate(db);
     expect(report.createdTables).toEqual([...SEED_TABLES, ...BEARMON_TABLES].sort());
-    expect(report.appliedVersions).toEqual([1, 2, 3, 4]);
+    expect(report.appliedVersions).toEqual([1, 2, 3, 4, 5]);
+    expect(report.addedColumns).toEqual(['contacts.name']);
     const cols = await columns(db);
     const checks = cols.filter((c) => c.t === 'checks').map((c) => [c.c, c.ty, c.n, c.d]);
     expect(checks).toEqual([
@@ -70,14 +71,19 @@ describe('bearmon db migrate', () => {
 
     const first = await migrate(db);
     expect(first.createdTables).toEqual(BEARMON_TABLES);
-    expect(await dump(db)).toEqual(rowsBefore);
-    expect((await columns(db)).filter((c) => SEED_TABLES.includes(String(c.t)))).toEqual(columnsBefore);
+    // gobearmon's rows and columns are untouched; contacts gain a nullable name, NULL for every old row.
+    expect(first.addedColumns).toEqual(['contacts.name']);
+    const rowsAfter = { ...rowsBefore, contacts: rowsBefore.contacts!.map((row) => ({ ...(row as object), name: null })) };
+    expect(await dump(db)).toEqual(rowsAfter);
+    const seedColumnsAfter = (await columns(db)).filter((c) => SEED_TABLES.includes(String(c.t)));
+    expect(seedColumnsAfter.filter((c) => !(c.t === 'contacts' && c.c === 'name'))).toEqual(columnsBefore);
+    expect(seedColumnsAfter.find((c) => c.t === 'contacts' && c.c === 'name')).toMatchObject({ ty: 'varchar(64)', n: 'YES' });
 
     const schemaAfterFirst = await columns(db);
     const second = await migrate(db);
     expect(second).toMatchObject({ createdDatabase: false, createdTables: [], addedColumns: [], appliedVersions: [] });
     expect(await columns(db)).toEqual(schemaAfterFirst);
-    expect(await dump(db)).toEqual(rowsBefore);
+    expect(await dump(db)).toEqual(rowsAfter);
   });
 
   it('gives the same schema to a fresh install and to an upgraded gobearmon database', async () => {

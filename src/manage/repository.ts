@@ -1,0 +1,96 @@
+/**
+ * The rows behind `bearmon check|contact|alert` and `bearmon apply`: gobearmon's checks,
+ * contacts and alerts tables (plus bearmon's contacts.name), read whole and written one
+ * statement at a time on a connection the caller holds in a transaction.
+ *
+ * Rows are read as they are (a gobearmon front-end may have written anything): the commands
+ * show them, and judge only what the operator asks to write.
+ */
+import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import type { AlertType, CheckSpec, ContactSpec } from './specs.ts';
+
+export interface CheckRecord {
+  id: number;
+  name: string;
+  type: string;
+  data: string;
+  interval: number;
+  delay: number;
+  status: string;
+  enabled: boolean;
+}
+export interface ContactRecord {
+  id: number;
+  /** NULL for a contact made without one (by gobearmon): see contactName. */
+  name: string | null;
+  type: string;
+  data: string;
+}
+export interface AlertRecord {
+  id: number;
+  checkId: number;
+  contactId: number;
+  type: AlertType;
+  enabled: boolean;
+}
+export interface Inventory {
+  checks: CheckRecord[];
+  contacts: ContactRecord[];
+  alerts: AlertRecord[];
+}
+
+/** The name a contact goes by: its own, or `contact-<id>` for one made without a name. */
+export const contactName = (contact: Pick<ContactRecord, 'id' | 'name'>): string => contact.name ?? `contact-${contact.id}`;
+
+const text = (v: unknown) => (v === null || v === undefined ? '' : Buffer.isBuffer(v) ? v.toString('utf8') : String(v));
+
+export async function readInventory(connection: PoolConnection, timeout: number): Promise<Inventory> {
+  const query = async (sql: string) => (await connection.query<RowDataPacket[]>({ sql, timeout }))[0];
+  const [checks, contacts, alerts] = [
+    await query('SELECT id, name, type, data, check_interval, delay, status, enabled FROM checks ORDER BY id'),
+    await query('SELECT id, name, type, data FROM contacts ORDER BY id'),
+    await query('SELECT id, check_id, contact_id, type, enabled FROM alerts ORDER BY id'),
+  ];
+  return {
+    checks: checks.map((r) => ({
+      id: Number(r.id),
+      name: text(r.name),
+      type: text(r.type),
+      data: text(r.data),
+      interval: Number(r.check_interval ?? 60),
+      delay: Number(r.delay ?? 1),
+      status: text(r.status ?? 'online'),
+      enabled: Number(r.enabled) !== 0,
+    })),
+    contacts: contacts.map((r) => ({ id: Number(r.id), name: r.name === null ? null : text(r.name), type: text(r.type), data: text(r.data) })),
+    alerts: alerts.map((r) => ({ id: Number(r.id), checkId: Number(r.check_id), contactId: Number(r.contact_id), type: (text(r.type) || 'both') as AlertType, enabled: Number(r.enabled) !== 0 })),
+  };
+}
+
+/** Writes of one transaction. Deleting a check or a contact deletes the alerts naming it, which could never fire again. */
+export function writer(connection: PoolConnection, timeout: number) {
+  const run = async (sql: string, values: unknown[]) => (await connection.query<ResultSetHeader>({ sql, timeout }, values))[0];
+  return {
+    insertCheck: async (s: CheckSpec) =>
+      (await run('INSERT INTO checks (name, type, data, check_interval, delay, enabled) VALUES (?, ?, ?, ?, ?, ?)', [s.name, s.type, s.data, s.interval, s.delay, s.enabled ? 1 : 0])).insertId,
+    updateCheck: (id: number, s: CheckSpec) =>
+      run('UPDATE checks SET name = ?, type = ?, data = ?, check_interval = ?, delay = ?, enabled = ? WHERE id = ?', [s.name, s.type, s.data, s.interval, s.delay, s.enabled ? 1 : 0, id]),
+    deleteCheck: async (id: number) => {
+      const alerts = (await run('DELETE FROM alerts WHERE check_id = ?', [id])).affectedRows;
+      await run('DELETE FROM checks WHERE id = ?', [id]);
+      return { alerts };
+    },
+    insertContact: async (s: ContactSpec) => (await run('INSERT INTO contacts (name, type, data) VALUES (?, ?, ?)', [s.name, s.type, s.data])).insertId,
+    updateContact: (id: number, s: ContactSpec) => run('UPDATE contacts SET name = ?, type = ?, data = ? WHERE id = ?', [s.name, s.type, s.data, id]),
+    deleteContact: async (id: number) => {
+      const alerts = (await run('DELETE FROM alerts WHERE contact_id = ?', [id])).affectedRows;
+      await run('DELETE FROM contacts WHERE id = ?', [id]);
+      return { alerts };
+    },
+    insertAlert: async (checkId: number, contactId: number, type: AlertType, enabled: boolean) =>
+      (await run('INSERT INTO alerts (check_id, contact_id, type, enabled) VALUES (?, ?, ?, ?)', [checkId, contactId, type, enabled ? 1 : 0])).insertId,
+    updateAlert: (id: number, type: AlertType, enabled: boolean) => run('UPDATE alerts SET type = ?, enabled = ? WHERE id = ?', [type, enabled ? 1 : 0, id]),
+    deleteAlert: (id: number) => run('DELETE FROM alerts WHERE id = ?', [id]),
+  };
+}
+export type Writer = ReturnType<typeof writer>;

@@ -1,0 +1,261 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from '@nats-io/transport-node';
+import type { RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { natsOptions } from '../../src/bus/connect.ts';
+import { setupBus } from '../../src/bus/setup.ts';
+import { migrate } from '../../src/db/migrate.ts';
+import { runBearmon, startBearmon } from '../helpers/bearmon.ts';
+import { freshDatabase, withConnection } from '../helpers/mysql.ts';
+import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+
+type Db = Awaited<ReturnType<typeof freshDatabase>>;
+
+const dsnOf = (db: Db) => `${db.user}:${db.password ?? ''}@tcp(${db.host ?? '127.0.0.1'}:${db.port ?? 3306})/${db.database}`;
+
+/** A migrated database; the CLI is told of no NATS it could reach (port 1), so writes only warn that the controller was not told. */
+async function managedDatabase() {
+  const db = await freshDatabase();
+  await migrate(db);
+  const env = { BEARMON_CONTROLLER_DATABASE: dsnOf(db), BEARMON_NATS_URL: 'nats://127.0.0.1:1' };
+  const bearmon = (...args: string[]) => runBearmon(args, env);
+  const rows = (sql: string) => withConnection(db, async (c) => (await c.query<RowDataPacket[]>(sql))[0].map((r) => ({ ...r })));
+  const everything = async () => ({
+    checks: await rows('SELECT id, name, type, data, check_interval, delay, enabled FROM checks ORDER BY id'),
+    contacts: await rows('SELECT id, name, type, data FROM contacts ORDER BY id'),
+    alerts: await rows('SELECT id, check_id, contact_id, type, enabled FROM alerts ORDER BY id'),
+  });
+  const exec = (sql: string) => withConnection(db, (c) => c.query(sql));
+  return { db, env, bearmon, rows, exec, everything };
+}
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'bearmon-manage-'));
+});
+const file = async (name: string, text: string) => {
+  const path = join(dir, name);
+  await writeFile(path, text);
+  return path;
+};
+
+describe('bearmon check|contact|alert', () => {
+  it('adds, lists, shows, edits, disables and removes by name or id; every write says the controller was not told when none answers', async () => {
+    const { bearmon, rows } = await managedDatabase();
+    const added = await bearmon('check', 'add', '--name', 'web', '--type', 'http', '--data', '{"url":"http://127.0.0.1:8080/"}', '--interval', '30s', '--delay', '2');
+    expect(added).toMatchObject({ code: 0, stdout: '1\n' });
+    expect(added.stderr).toMatch(/the controller was not told/);
+    expect(await rows('SELECT name, type, data, check_interval, delay, enabled, status FROM checks')).toEqual([
+      { name: 'web', type: 'http', data: '{"url":"http://127.0.0.1:8080/"}', check_interval: 30, delay: 2, enabled: 1, status: 'online' },
+    ]);
+    expect((await bearmon('check', 'add', '--name', 'db', '--type', 'tcp', '--data', '{"address":"127.0.0.1:3306"}', '--disabled', '--json')).stdout).toBe(
+      '{"id":2,"name":"db","type":"tcp","data":{"address":"127.0.0.1:3306"},"interval":60,"delay":1,"enabled":false}\n',
+    );
+    expect((await bearmon('contact', 'add', '--name', 'ops', '--type', 'email', '--data', ' ops@example.test '))).toMatchObject({ code: 0, stdout: '1\n' });
+    expect(await bearmon('alert', 'add', '--check', 'web', '--contact', 'ops', '--type', 'offline')).toMatchObject({ code: 0, stdout: '1\n' });
+    expect(await bearmon('alert', 'add', '--check', '2', '--contact', '1')).toMatchObject({ code: 0, stdout: '2\n' });
+
+    const list = await bearmon('check', 'list');
+    expect(list.code).toBe(0);
+    expect(list.stdout.split('\n')[0]).toMatch(/^ID {2}NAME {2}TYPE {2}INTERVAL {2}DELAY {2}ENABLED {2}STATUS {2}DATA$/);
+    expect(list.stdout).toMatch(/^ 1 {2}web {3}http {7}30s {6}2 {2}yes {6}online {2}\{"url":"http:\/\/127\.0\.0\.1:8080\/"\}$/m);
+    const json = JSON.parse((await bearmon('check', 'list', '--json')).stdout);
+    expect(json.map((c: { name: string; enabled: boolean }) => [c.name, c.enabled])).toEqual([['web', true], ['db', false]]);
+
+    const shown = JSON.parse((await bearmon('check', 'show', 'web', '--json')).stdout);
+    expect(shown).toMatchObject({ id: 1, name: 'web', data: { url: 'http://127.0.0.1:8080/' }, alerts: [{ id: 1, check: 'web', contact: 'ops', type: 'offline', enabled: true }] });
+    expect((await bearmon('check', 'show', '1')).stdout).toMatch(/^alerts:\nID {2}CHECK {4}CONTACT {2}TYPE {5}ENABLED\n 1 {2}1 \(web\) {2}1 \(ops\) {2}offline {2}yes$/m);
+
+    expect(await bearmon('check', 'edit', 'web', '--name', 'website', '--interval', '5m')).toMatchObject({ code: 0, stdout: 'check 1 (website) updated\n' });
+    expect(await rows('SELECT name, check_interval, data FROM checks WHERE id = 1')).toEqual([{ name: 'website', check_interval: 300, data: '{"url":"http://127.0.0.1:8080/"}' }]);
+    expect(await bearmon('check', 'disable', 'website')).toMatchObject({ code: 0, stdout: 'check 1 (website) disabled\n' });
+    expect(await bearmon('check', 'enable', '2')).toMatchObject({ code: 0, stdout: 'check 2 (db) enabled\n' });
+    expect(await rows('SELECT id, enabled FROM checks ORDER BY id')).toEqual([{ id: 1, enabled: 0 }, { id: 2, enabled: 1 }]);
+
+    expect(JSON.parse((await bearmon('contact', 'list', '--json')).stdout)).toEqual([{ id: 1, name: 'ops', type: 'email', data: 'ops@example.test' }]);
+    expect(await bearmon('contact', 'edit', 'ops', '--data', 'oncall@example.test')).toMatchObject({ code: 0 });
+    expect(JSON.parse((await bearmon('alert', 'list', '--check', 'db', '--json')).stdout)).toEqual([{ id: 2, checkId: 2, contactId: 1, check: 'db', contact: 'ops', type: 'both', enabled: true }]);
+
+    expect(await bearmon('check', 'rm', 'website')).toMatchObject({ code: 0, stdout: 'check 1 (website) deleted, with 1 alert(s)\n' });
+    expect(await bearmon('contact', 'rm', 'ops')).toMatchObject({ code: 0, stdout: 'contact 1 (ops) deleted, with 1 alert(s)\n' });
+    expect(await rows('SELECT id FROM alerts')).toEqual([]);
+    expect(await rows('SELECT id, name FROM checks')).toEqual([{ id: 2, name: 'db' }]);
+  }, 60_000);
+
+  it('refuses each invalid field with exit 2, naming the field and the value, and writes nothing', async () => {
+    const { bearmon, everything } = await managedDatabase();
+    await bearmon('check', 'add', '--name', 'web', '--type', 'tcp', '--data', '{"address":"127.0.0.1:80"}');
+    await bearmon('contact', 'add', '--name', 'ops', '--type', 'http', '--data', 'http://127.0.0.1:9/hook');
+    const before = await everything();
+    const http = '{"url":"http://127.0.0.1/"}';
+    const cases: [string[], RegExp][] = [
+      [['check', 'add', '--name', 'x', '--type', 'http', '--data', http, '--interval', '0'], /^bearmon: interval: expected at least 1 \(value "0"\)$/],
+      [['check', 'add', '--name', 'x', '--type', 'http', '--data', http, '--interval', 'soon'], /^bearmon: interval: expected whole seconds or a duration such as 30s, 5m, 1h \(value "soon"\)$/],
+      [['check', 'add', '--name', 'x', '--type', 'http', '--data', http, '--delay', '-1'], /^bearmon: delay: expected an integer \(value "-1"\)$/],
+      [['check', 'add', '--name', 'x', '--type', 'gopher', '--data', http], /^bearmon: type: unknown check type "gopher"$/],
+      [['check', 'add', '--name', 'x', '--type', 'http', '--data', '{"url":'], /^bearmon: data: invalid JSON .*\(value "\{\\"url\\":"\)$/],
+      [['check', 'add', '--name', 'x', '--type', 'http', '--data', '{"url":"ftp://127.0.0.1/"}'], /^bearmon: data\.url: unsupported protocol "ftp:", expected http or https \(value "ftp:\/\/127\.0\.0\.1\/"\)$/],
+      [['check', 'add', '--name', '42', '--type', 'http', '--data', http], /^bearmon: name: expected a name that is not all digits .*\(value "42"\)$/],
+      [['check', 'add', '--name', 'x'.repeat(65), '--type', 'http', '--data', http], /^bearmon: name: expected at most 64 characters/],
+      [['check', 'add', '--name', 'web', '--type', 'http', '--data', http], /^bearmon: name: a check named "web" exists already \(id 1\)/],
+      [['check', 'edit', 'web', '--data', '{"address":"nohost"}'], /^bearmon: data\.address: /],
+      [['check', 'edit', 'web'], /^bearmon: nothing to change/],
+      [['check', 'show', 'ghost'], /^bearmon: check: no check named "ghost"$/],
+      [['check', 'rm', '99'], /^bearmon: check: no check with id 99$/],
+      [['contact', 'add', '--name', 'm', '--type', 'email', '--data', 'not-an-address'], /^bearmon: data: expected an e-mail address .*\(value "not-an-address"\)$/],
+      [['contact', 'add', '--name', 'm', '--type', 'sms', '--data', '555'], /^bearmon: data: expected an E\.164 phone number .*\(value "555"\)$/],
+      [['contact', 'add', '--name', 'm', '--type', 'pager', '--data', 'x'], /^bearmon: type: unknown contact type "pager"$/],
+      [['alert', 'add', '--check', 'ghost', '--contact', 'ops'], /^bearmon: check: no check named "ghost"$/],
+      [['alert', 'add', '--check', 'web', '--contact', 'ops', '--type', 'sometimes'], /^bearmon: type: expected online, offline or both \(value "sometimes"\)$/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await bearmon(...args);
+      expect({ args, code: result.code, stdout: result.stdout }).toEqual({ args, code: 2, stdout: '' });
+      expect(result.stderr.trim(), args.join(' ')).toMatch(message);
+    }
+    expect(await everything()).toEqual(before);
+  }, 90_000);
+});
+
+const GOOD = `# what a newcomer writes
+contacts:
+  - name: ops-hook
+    type: http
+    data: http://127.0.0.1:9/hook
+  - name: ops-mail
+    type: email
+    data: ops@example.test
+checks:
+  - name: web
+    type: http
+    data: { url: "http://127.0.0.1:8080/", expect_status: 200 }
+    interval: 30s
+  - name: db
+    type: tcp
+    data: { address: "127.0.0.1:3306" }
+    delay: 2
+    enabled: false
+alerts:
+  - { check: web, contact: ops-hook }
+  - { check: db, contact: ops-mail, type: offline }
+`;
+
+describe('bearmon apply and export', () => {
+  it('dry-run writes nothing; apply creates; applying again changes nothing; export → apply is a no-op; --prune deletes what is no longer declared', async () => {
+    const { bearmon, everything, rows, exec } = await managedDatabase();
+    const path = await file('good.yaml', GOOD);
+
+    const empty = await everything();
+    const dry = await bearmon('apply', '--dry-run', path);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout.split('\n').filter(Boolean)).toEqual([
+      'would create contact "ops-hook"',
+      'would create contact "ops-mail"',
+      'would create check "web"',
+      'would create check "db"',
+      'would create alert "web → ops-hook"',
+      'would create alert "db → ops-mail"',
+      'plan: 6 to create, 0 to update, 0 to delete',
+    ]);
+    expect(await everything()).toEqual(empty);
+
+    expect((await bearmon('apply', path)).stdout).toMatch(/^applied: 6 to create, 0 to update, 0 to delete$/m);
+    expect(await everything()).toEqual({
+      checks: [
+        { id: 1, name: 'web', type: 'http', data: '{"url":"http://127.0.0.1:8080/","expect_status":200}', check_interval: 30, delay: 1, enabled: 1 },
+        { id: 2, name: 'db', type: 'tcp', data: '{"address":"127.0.0.1:3306"}', check_interval: 60, delay: 2, enabled: 0 },
+      ],
+      contacts: [
+        { id: 1, name: 'ops-hook', type: 'http', data: 'http://127.0.0.1:9/hook' },
+        { id: 2, name: 'ops-mail', type: 'email', data: 'ops@example.test' },
+      ],
+      alerts: [
+        { id: 1, check_id: 1, contact_id: 1, type: 'both', enabled: 1 },
+        { id: 2, check_id: 2, contact_id: 2, type: 'offline', enabled: 1 },
+      ],
+    });
+    const applied = await everything();
+    const again = await bearmon('apply', '--json', path);
+    expect(JSON.parse(again.stdout)).toEqual({ dryRun: false, create: 0, update: 0, delete: 0, steps: [] });
+    expect(again.stderr).not.toMatch(/controller/); // nothing written, nothing to tell
+    expect(await everything()).toEqual(applied);
+
+    // A row written as gobearmon's front-end would (escaped slashes, no contact name) round-trips too.
+    await exec(`INSERT INTO contacts (type, data) VALUES ('email', 'legacy@example.test')`);
+    await exec(`UPDATE checks SET data = '{"expect_status":200,"url":"http:\\\\/\\\\/127.0.0.1:8080\\\\/"}' WHERE id = 1`);
+    const exported = await bearmon('export');
+    expect(exported.code).toBe(0);
+    expect(exported.stdout).toMatch(/^ {2}- name: contact-3\n {4}type: email\n {4}data: legacy@example\.test$/m);
+    const roundTrip = await bearmon('apply', await file('exported.yaml', exported.stdout));
+    expect(roundTrip.stdout).toBe('applied: 0 to create, 0 to update, 0 to delete (nothing to do)\n');
+
+    // The file drops db and its alert: without --prune they stay, with it they go (alerts first).
+    const smaller = await file('smaller.yaml', GOOD.replace(/ {2}- name: db\n(?: {4}.*\n)+/, '').replace(/ {2}- \{ check: db.*\n/, ''));
+    expect((await bearmon('apply', smaller)).stdout).toMatch(/nothing to do/);
+    const pruned = await bearmon('apply', '--prune', smaller);
+    expect(pruned.stdout.split('\n').filter(Boolean)).toEqual([
+      'delete alert "db → ops-mail" (#2)',
+      'delete check "db" (#2)',
+      'delete contact "contact-3" (#3)',
+      'applied: 0 to create, 0 to update, 3 to delete',
+    ]);
+    expect((await rows('SELECT name FROM checks')).map((r) => r.name)).toEqual(['web']);
+    expect((await rows('SELECT name FROM contacts')).map((r) => r.name)).toEqual(['ops-hook', 'ops-mail']);
+  }, 90_000);
+
+  it('an invalid file is refused whole with file:line, the object and the field, and writes nothing', async () => {
+    const { bearmon, everything } = await managedDatabase();
+    await bearmon('apply', await file('base.yaml', GOOD));
+    const before = await everything();
+    const cases: [string, string, RegExp[]][] = [
+      ['syntax.yaml', 'checks:\n  - name: a\n    type: [tcp\n', [/syntax\.yaml:\d+: /]],
+      ['unknown-type.yaml', 'checks:\n  - name: a\n    type: gopher\n    data: {}\n', [/unknown-type\.yaml:3: check "a": type: unknown check type "gopher"/]],
+      ['missing-field.yaml', 'checks:\n  - name: a\n    type: tcp\n', [/missing-field\.yaml:2: check "a": data: expected the check parameters/]],
+      ['bad-field.yaml', 'checks:\n  - name: a\n    type: http\n    data:\n      url: ftp://127.0.0.1/\n', [/bad-field\.yaml:5: check "a": data\.url: unsupported protocol "ftp:"/]],
+      ['typo.yaml', 'checks:\n  - name: a\n    type: tcp\n    data: { address: "127.0.0.1:1" }\n    intervall: 5\n', [/typo\.yaml:5: check "a": intervall: unknown field/]],
+      ['duplicate.yaml', 'checks:\n  - name: a\n    type: tcp\n    data: { address: "127.0.0.1:1" }\n  - name: a\n    type: tcp\n    data: { address: "127.0.0.1:2" }\n', [/duplicate\.yaml:5: check "a": duplicate name \(also at line 2\)/]],
+      ['unknown-check.yaml', 'alerts:\n  - { check: web, contact: ops-hook }\n  - check: ghost\n    contact: ops-hook\n', [/unknown-check\.yaml:3: alert ghost → ops-hook: check: no check named "ghost" in the file or the database/]],
+      ['section.yaml', 'monitors: []\n', [/section\.yaml:1: unknown section "monitors"/]],
+    ];
+    for (const [name, text, messages] of cases) {
+      const result = await bearmon('apply', await file(name, text));
+      expect({ name, code: result.code, stdout: result.stdout }).toEqual({ name, code: 2, stdout: '' });
+      expect(result.stderr).toMatch(/is not valid, nothing written/);
+      for (const message of messages) expect(result.stderr, name).toMatch(message);
+    }
+    // Valid objects beside an invalid one are not written either: one transaction, judged whole first.
+    const mixed = await bearmon('apply', await file('mixed.yaml', GOOD.replace('checks:\n', 'checks:\n  - name: new\n    type: tcp\n    data: { address: "127.0.0.1:1" }\n  - name: bad\n    type: tcp\n    data: {}\n')));
+    expect(mixed.code).toBe(2);
+    expect(await everything()).toEqual(before);
+  }, 90_000);
+});
+
+describe('a running controller picks up applied changes', () => {
+  let nats: NatsServerHandle;
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  it('apply asks the controller to reload and its status then shows the new check', async () => {
+    const { db } = await managedDatabase();
+    const env = { BEARMON_CONTROLLER_DATABASE: dsnOf(db), BEARMON_NATS_STREAM: 'BEARMON_MANAGE' };
+    const admin = await connect(natsOptions([nats.url]));
+    onTestFinished(() => admin.close());
+    await setupBus(admin, { stream: env.BEARMON_NATS_STREAM, retentionMs: 86_400_000, maxBytes: 64 * 1024 ** 2 });
+    const worker = startBearmon(['worker', '--controller'], { ...env, BEARMON_NATS_URL: nats.urlFor('w1'), BEARMON_WORKER_ID: 'w1' });
+    const operator = { ...env, BEARMON_NATS_URL: nats.urlFor('operator') };
+    await expect.poll(async () => (await runBearmon(['status', '--json'], operator)).code, { timeout: 30_000, interval: 250 }).toBe(0);
+
+    const result = await runBearmon(['apply', await file('live.yaml', 'checks:\n  - name: live-one\n    type: tcp\n    data: { address: "127.0.0.1:1" }\n')], operator);
+    expect(result).toMatchObject({ code: 0 });
+    expect(result.stderr).toMatch(/^the controller reloaded: 1 checks monitored$/m);
+    const status = JSON.parse((await runBearmon(['status', '--json'], operator)).stdout);
+    expect(status.checks).toEqual([expect.objectContaining({ id: 1, name: 'live-one', type: 'tcp' })]);
+    worker.child.kill('SIGTERM');
+  }, 60_000);
+});

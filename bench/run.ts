@@ -34,6 +34,7 @@ const BENCHES: Bench[] = [
   { name: 'failover', about: 'kill -9 of the controller process, 20 times (~1.5 min)', run: () => benchFailover(quick ? 3 : undefined) },
   { name: 'takeover', about: 'controller take-over at two sizes of the result log (~1.5 min)', run: async () => (await import('./takeover.ts')).benchTakeover(quick ? (await import('./takeover.ts')).TAKEOVER_QUICK_SIZES : undefined) },
   { name: 'hanging', about: 'viewserver + 3 worker processes: a target that starts hanging → offline transition, 8 trials (~2 min)', run: async () => (await import('./hanging.ts')).benchHanging(quick ? 2 : undefined) },
+  { name: 'startup', about: 'CLI start-up: `bearmon --version` and `bearmon check list` against `node -e 0` (~20 s)', run: async () => (await import('./startup.ts')).benchStartup(quick ? 3 : undefined) },
   { name: 'load', about: 'viewserver + 3 worker processes: 2,000 and 10,000 http checks every 5 s, idle and with both cores busy (~6 min)', run: async () => { const load = await import('./load.ts'); return load.benchLoad(quick ? load.LOAD_QUICK : load.LOAD_DEFAULTS); } },
 ];
 /** `controller` selects its three phases. */

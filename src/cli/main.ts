@@ -1,20 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { describeKeys } from '../config/load.ts';
-import { parseDsn } from '../db/dsn.ts';
-import { migrate } from '../db/migrate.ts';
-import { checkRunCommand } from './check-run.ts';
-import { loadCommandConfig } from './config.ts';
 import { registerLogCommands } from './log-commands.ts';
 import { registerManageCommands } from './manage.ts';
 import type { Config } from '../config/schema.ts';
-import { configSecrets, redactConfig, redactDsn, redactText } from '../redact.ts';
+
+// Start-up is part of every command's answer time: this file loads commander and nothing
+// else of weight; each command imports what it needs (zod, mysql2, the NATS client, the
+// check registry) when it runs. `bearmon --version` loads none of them.
+
+/** The configuration loader, imported before any action runs (see the preAction hook). */
+let configModule: typeof import('./config.ts') | undefined;
 
 const program = new Command('bearmon')
   .description('Distributed uptime monitor: workers, controller and viewserver over NATS, checks in MySQL.')
   .version(packageVersion(), '-V, --version', 'print the version')
   .option('-c, --config <file>', 'configuration file (default: $BEARMON_CONFIG, ./bearmon.cfg, /etc/bearmon/bearmon.cfg)')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .hook('preAction', async () => {
+    configModule = await import('./config.ts');
+  });
 
 /** The configuration the command loaded, so a last error can be printed without its secrets. */
 let loadedConfig: Config | undefined;
@@ -28,7 +32,7 @@ function packageVersion(): string {
 }
 
 const globalConfig = () => {
-  const loaded = loadCommandConfig(program.opts<{ config?: string }>().config);
+  const loaded = configModule!.loadCommandConfig(program.opts<{ config?: string }>().config);
   loadedConfig = loaded.config;
   return loaded;
 };
@@ -44,6 +48,7 @@ check
   .option('--json', 'print the result as one JSON object')
   .action(async (options) => {
     const { config } = globalConfig();
+    const { checkRunCommand } = await import('./check-run.ts');
     process.exitCode = await checkRunCommand(config, options);
   });
 
@@ -87,6 +92,7 @@ db.command('migrate')
   .option('--no-create', 'fail instead of creating a missing database')
   .action(async (options: { create: boolean }) => {
     const { config, log } = globalConfig();
+    const [{ migrate }, { parseDsn }, { redactDsn }] = await Promise.all([import('../db/migrate.ts'), import('../db/dsn.ts'), import('../redact.ts')]);
     const dsn = config.controller.database[0]!;
     const report = await migrate(parseDsn(dsn), { createDatabase: options.create });
     log.info({ dsn: redactDsn(dsn), ...report }, 'database schema is up to date');
@@ -146,15 +152,17 @@ const configCommand = program.command('config').description('configuration');
 configCommand
   .command('check')
   .description('validate the configuration and print the effective values (secrets hidden)')
-  .action(() => {
+  .action(async () => {
     const { config } = globalConfig();
+    const { redactConfig } = await import('../redact.ts');
     // Secret keys as ***, DSNs and NATS URLs with user and host but not the password.
     process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
   });
 configCommand
   .command('keys')
   .description('list every configuration key with its documentation')
-  .action(() => {
+  .action(async () => {
+    const { describeKeys } = await import('../config/load.ts');
     for (const k of describeKeys()) process.stdout.write(`[${k.section}] ${k.key}${k.list ? ' (repeatable)' : ''}: ${k.doc}\n`);
   });
 
@@ -249,6 +257,7 @@ try {
 } catch (err) {
   // Operational failures (unreachable NATS, a missing stream) end with one line, not a stack.
   // Never a secret: configured passwords and tokens, and URL passwords, are masked.
+  const { redactText, configSecrets } = await import('../redact.ts');
   const message = redactText((err as Error).message, loadedConfig ? configSecrets(loadedConfig) : []);
   process.stderr.write(`bearmon: ${message}\n`);
   // The command is over; a connection it opened before failing (NATS reconnecting, a pool)

@@ -161,6 +161,25 @@ export const configSpec = {
       doc: 'Storage the result log may use (512MB, 1GB, …), reserved on the server: a flood into the log drops its oldest events, never the view\'s bucket or the snapshots. 0: no limit.',
     },
   },
+  web: {
+    listen: {
+      schema: hostPortSchema(8080).default({ host: '127.0.0.1', port: 8080 }),
+      defaultDoc: '127.0.0.1:8080',
+      doc: 'host:port where `bearmon web` serves the dashboard, its JSON API and the public status page.',
+    },
+    user: { schema: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'expected 1-64 letters, digits, _ . @ or -').default('admin'), doc: 'Login name for the dashboard and the API.' },
+    passwordHash: {
+      schema: z.string().regex(/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/, 'expected a bcrypt hash made by `bearmon web hash-password`').optional(),
+      secret: true,
+      doc: 'bcrypt hash of the dashboard password (`bearmon web hash-password`). Unset: nobody can log in; the status page still works.',
+    },
+    public: {
+      schema: z.array(z.string().min(1).max(64)).default([]),
+      list: true,
+      doc: 'A check shown on the public status page /status, by name or id (repeat the line). Only its name, state and uptime are shown, never its data.',
+    },
+    sessionTtl: { schema: duration.prefault('12h'), unit: 'duration', doc: 'How long a dashboard login lasts without use.' },
+  },
 } as const satisfies Record<string, Record<string, KeySpec | DeprecatedKey>>;
 
 function safeHostname(): string {

@@ -19,10 +19,12 @@ export interface LineProcess {
  * Starts a long-running `bin/bearmon` and keeps its stdout and stderr as lines. With
  * `group`, it leads a process group of its own, so the processes it starts (`bearmon start`
  * starts a viewserver and three workers) are ended with it. Whatever still runs when the
- * test finishes is killed (SIGKILL, the group when there is one).
+ * test finishes is killed (SIGKILL, the group when there is one). `cwd`: where it runs
+ * (where a `./bearmon.cfg` would be found).
  */
-export function spawnBearmon(args: string[], env: Record<string, string>, options: { group?: boolean } = {}): LineProcess {
+export function spawnBearmon(args: string[], env: Record<string, string>, options: { group?: boolean; cwd?: string } = {}): LineProcess {
   const child = spawn(BIN, args, {
+    cwd: options.cwd,
     env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.group === true,

@@ -1,9 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { isUp } from '../../src/demo/targets.ts';
 import { spawnBearmon } from '../helpers/bearmon-lines.ts';
 import { testServerOptions } from '../helpers/mysql.ts';
-import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 
 /**
  * README (Quick start): "`npm start` runs the local cluster ... an HTTP server whose
@@ -11,17 +13,17 @@ import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.t
  * web" goes offline and comes back", each transition "followed by a `notify … delivered`
  * event and a `demo webhook received: …` line".
  *
- * `bin/bearmon start` (what `npm start` runs, default interval 5 s) against the test's own
- * NATS server and the test MySQL server. Its database is the demo's own, `bearmon_demo`
- * (the demo drops and recreates it): a MySQL lock keeps two runs of this test apart.
+ * `bin/bearmon start` (what `npm start` runs, default interval 5 s) on its own nats-server
+ * and its own database `bearmon_demo` on the local MariaDB (the demo drops and recreates
+ * it): a MySQL lock keeps two demo tests apart. Its state goes to a temporary folder.
  */
 
-let nats: NatsServerHandle;
+let stateHome: string;
 beforeAll(async () => {
-  nats = await startNatsServer();
+  stateHome = await mkdtemp(join(tmpdir(), 'bearmon-demo-state-'));
 });
 afterAll(async () => {
-  await nats?.stop();
+  if (stateHome) await rm(stateHome, { recursive: true, force: true });
 });
 
 const TWO_MINUTES = 120_000;
@@ -34,19 +36,14 @@ describe('README: the demo', () => {
   });
 
   it('`bearmon start`: within two minutes "demo flapping web" goes offline and comes back, each change notified through the demo webhook', async () => {
-    const server = testServerOptions();
-    const lock = await mysql.createConnection({ ...server, database: undefined });
+    const lock = await mysql.createConnection({ ...testServerOptions(), database: undefined });
     onTestFinished(() => lock.end());
     const [[got]] = await lock.query<mysql.RowDataPacket[]>("SELECT GET_LOCK('bearmon_demo_test', 300) AS ok");
     expect(got!.ok, 'another run of this test held the demo database for 5 minutes').toBe(1);
     onTestFinished(async () => void (await lock.query("SELECT RELEASE_LOCK('bearmon_demo_test')")));
 
     const started = Date.now();
-    const demo = spawnBearmon(['start'], {
-      // No credentials in the URL: the demo gives each of its processes its own role from nats.conf.
-      BEARMON_NATS_URL: `nats://127.0.0.1:${nats.port}`,
-      BEARMON_CONTROLLER_DATABASE: `${server.user}:${server.password}@tcp(${server.host}:${server.port})/bearmon`,
-    }, { group: true });
+    const demo = spawnBearmon(['start'], { XDG_STATE_HOME: stateHome }, { group: true });
     const flapping = (line: string) => /^demo webhook received: check \d+ \(demo flapping web\) is (offline|online)/.exec(line);
     const webhooks = () => demo.lines.map(flapping).filter((m) => m !== null).map((m) => m![1]);
 
@@ -62,8 +59,9 @@ describe('README: the demo', () => {
     const events = () =>
       demo.lines
         .map((l) => {
-          if (new RegExp(`^\\S+  TRANSITION  check ${checkId} +- +(online->offline|offline->online) after \\d+ round\\(s\\)$`).test(l)) return `transition ${/(\w+->\w+)/.exec(l)![1]}`;
-          if (new RegExp(`^\\S+  notify      check ${checkId} +\\d+ +delivered `).test(l)) return 'notify delivered';
+          // Event lines name the check beside its id.
+          if (new RegExp(`^\\S+  TRANSITION +check ${checkId} \\(demo flapping web\\) +- +(online->offline|offline->online) after \\d+ round\\(s\\)$`).test(l)) return `transition ${/(\w+->\w+)/.exec(l)![1]}`;
+          if (new RegExp(`^\\S+  notify +check ${checkId} \\(demo flapping web\\) +\\d+ +delivered `).test(l)) return 'notify delivered';
           const hook = flapping(l);
           return hook ? `webhook ${hook[1]}` : undefined;
         })

@@ -3,16 +3,18 @@
 # Idempotent: every step checks first and does nothing when already done.
 #   1. npm dependencies (npm ci when node_modules is missing or older than the lock file),
 #      then dist/ (scripts/build.mjs: tsc, only when a source is newer than the last build)
-#   2. system packages: nats-server, MariaDB, ping (apt-get when absent and running as root;
-#      otherwise stop and say exactly what to install)
+#   2. system packages: nats-server, MariaDB, ping, and for the tests chromium (apt-get when
+#      absent and running as root; otherwise stop and say exactly what to install)
 #   3. MariaDB reachable on 127.0.0.1:3306 (started when installed but stopped) with the
 #      local `bearmon` user (password `bearmon`, rights on databases named bearmon*)
-# Nothing here starts a NATS server or touches a database other than creating the user:
-# the demo (`bearmon start`) and the tests each start their own nats-server on a free
-# loopback port and use databases of their own, and on a host that runs bearmon for real
-# `npm start` must not reach the production bus or database.
+#   4. start mode only: a NATS server from ./nats.conf on 127.0.0.1:4222 (JetStream on),
+#      and the `bearmon` database created or migrated.
+# Tests start their own nats-server on random ports, so test mode needs only the binary.
 set -euo pipefail
+mode="${1:-test}"
 cd "$(dirname "$0")/.."
+state_dir=.bearmon
+mkdir -p "$state_dir"
 
 say() { echo "[bearmon setup] $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
@@ -37,6 +39,9 @@ packages=()
 have nats-server || packages+=(nats-server)
 have ping || packages+=(iputils-ping)
 have ip || packages+=(iproute2)
+# The browser tests (test/web/) and bench/web.ts drive Debian's chromium through
+# playwright-core; `npm start` does not need it.
+if [ "${1:-test}" = test ] && ! have chromium; then packages+=(chromium); fi
 if ! port_open 127.0.0.1 3306; then
   have mariadbd || have mysqld || packages+=(mariadb-server)
 fi
@@ -79,3 +84,16 @@ GRANT ALL PRIVILEGES ON \`bearmon%\`.* TO 'bearmon'@'127.0.0.1';"
     "$client" -uroot -e "$grant_sql" 2>/dev/null ||
     die "cannot create the MariaDB user bearmon; as a MariaDB admin run: $grant_sql"
 fi
+
+[ "$mode" = start ] || exit 0
+
+# 4. NATS and the database (npm start) ---------------------------------------------------
+if ! port_open 127.0.0.1 4222; then
+  say "starting nats-server from nats.conf (JetStream store in $state_dir/jetstream)"
+  nats=$(command -v nats-server || echo /usr/sbin/nats-server)
+  setsid "$nats" -c nats.conf -sd "$state_dir/jetstream" -P "$state_dir/nats.pid" \
+    >>"$state_dir/nats.log" 2>&1 < /dev/null &
+  wait_port 127.0.0.1 4222 20 nats-server
+fi
+
+node bin/bearmon db migrate >&2

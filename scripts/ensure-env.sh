@@ -7,14 +7,12 @@
 #      absent and running as root; otherwise stop and say exactly what to install)
 #   3. MariaDB reachable on 127.0.0.1:3306 (started when installed but stopped) with the
 #      local `bearmon` user (password `bearmon`, rights on databases named bearmon*)
-#   4. start mode only: a NATS server from ./nats.conf on 127.0.0.1:4222 (JetStream on),
-#      and the `bearmon` database created or migrated.
-# Tests start their own nats-server on random ports, so test mode needs only the binary.
+# Nothing here starts a NATS server or touches a database other than creating the user:
+# the demo (`bearmon start`) and the tests each start their own nats-server on a free
+# loopback port and use databases of their own, and on a host that runs bearmon for real
+# `npm start` must not reach the production bus or database.
 set -euo pipefail
-mode="${1:-test}"
 cd "$(dirname "$0")/.."
-state_dir=.bearmon
-mkdir -p "$state_dir"
 
 say() { echo "[bearmon setup] $*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
@@ -84,16 +82,3 @@ GRANT ALL PRIVILEGES ON \`bearmon%\`.* TO 'bearmon'@'127.0.0.1';"
     "$client" -uroot -e "$grant_sql" 2>/dev/null ||
     die "cannot create the MariaDB user bearmon; as a MariaDB admin run: $grant_sql"
 fi
-
-[ "$mode" = start ] || exit 0
-
-# 4. NATS and the database (npm start) ---------------------------------------------------
-if ! port_open 127.0.0.1 4222; then
-  say "starting nats-server from nats.conf (JetStream store in $state_dir/jetstream)"
-  nats=$(command -v nats-server || echo /usr/sbin/nats-server)
-  setsid "$nats" -c nats.conf -sd "$state_dir/jetstream" -P "$state_dir/nats.pid" \
-    >>"$state_dir/nats.log" 2>&1 < /dev/null &
-  wait_port 127.0.0.1 4222 20 nats-server
-fi
-
-node bin/bearmon db migrate >&2

@@ -35,7 +35,8 @@ export async function benchFailover(kills = KILLS): Promise<BenchReport> {
     );
     const env = (user: string) => {
       const login = nats.login(user);
-      return { PATH: process.env.PATH!, BEARMON_NATS_URL: `nats://${login.servers}`, BEARMON_NATS_USER: login.user, BEARMON_NATS_PASSWORD: login.pass, BEARMON_CONTROLLER_DATABASE: db.dsn, BEARMON_NATS_STREAM: 'BEARMON' };
+      // Logs go to stderr, which the bench shares: only with BENCH_DEBUG beyond fatal ones.
+      return { PATH: process.env.PATH!, BEARMON_NATS_URL: `nats://${login.servers}`, BEARMON_NATS_USER: login.user, BEARMON_NATS_PASSWORD: login.pass, BEARMON_CONTROLLER_DATABASE: db.dsn, BEARMON_NATS_STREAM: 'BEARMON', BEARMON_DEFAULT_LOGLEVEL: process.env.BENCH_DEBUG ? 'info' : 'fatal' };
     };
     const startWorker = (id: string) =>
       children.set(id, spawn(BIN, ['worker'], { env: { ...env(id), BEARMON_WORKER_ID: id }, stdio: ['ignore', process.env.BENCH_DEBUG ? 2 : 'ignore', 'inherit'] }));

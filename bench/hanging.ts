@@ -53,6 +53,8 @@ export async function benchHanging(trials = TRIALS): Promise<BenchReport> {
         BEARMON_NATS_STREAM: 'BEARMON',
         BEARMON_CONTROLLER_DATABASE: db.dsn,
         BEARMON_CONTROLLER_CONFIRMATIONS: '3',
+        // Logs go to stderr, which the bench shares: only with BENCH_DEBUG beyond fatal ones.
+        BEARMON_DEFAULT_LOGLEVEL: process.env.BENCH_DEBUG ? 'info' : 'fatal',
       };
     };
     const stdio = ['ignore', process.env.BENCH_DEBUG ? 2 : 'ignore', 'inherit'] as const;

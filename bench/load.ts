@@ -158,6 +158,8 @@ async function scenario(checks: number, busy: boolean, options: LoadOptions, tar
         BEARMON_NATS_STREAM: 'BEARMON',
         BEARMON_CONTROLLER_DATABASE: db!.dsn,
         BEARMON_CONTROLLER_CONFIRMATIONS: '2',
+        // Logs go to stderr, which the bench shares: only with BENCH_DEBUG beyond fatal ones.
+        BEARMON_DEFAULT_LOGLEVEL: process.env.BENCH_DEBUG ? 'info' : 'fatal',
       };
     };
     const stdio = ['ignore', process.env.BENCH_DEBUG ? 2 : 'ignore', 'inherit'] as const;

@@ -1,29 +1,49 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { familyOf, type SubjectFamily } from './bus/subjects.ts';
+import { checkLabel } from './text.ts';
 
 type Payload = Record<string, unknown>;
+
+/** Check names by id, learnt from the controller's status and from `check` lines. */
+export type CheckNames = Map<number, string>;
 
 const str = (v: unknown) => (v === undefined || v === null ? '-' : String(v));
 const time = (v: unknown) => (typeof v === 'string' ? v.slice(11, 23) : new Date().toISOString().slice(11, 23));
 
+/** The check's label with its name when the trace knows it. */
+const label = (id: unknown, names?: CheckNames) => checkLabel(id, typeof id === 'number' ? names?.get(id) : undefined);
+
+/**
+ * One event as fixed-width fields: time, kind, check, who, what, the rest. A field longer
+ * than its width (a 64-character worker id, a long check name) pushes the rest right: two
+ * spaces always stand between fields, so values never run together.
+ */
+function line(at: unknown, kind: string, check: string, who: string, what: string, rest = ''): string {
+  return [time(at), kind.padEnd(10), check.padEnd(12), who.padEnd(13), what.padEnd(12), rest].join('  ').trimEnd();
+}
+
 /** One readable line per event family: time, kind, check, worker, status, message. */
-const FORMATS: Record<SubjectFamily, (p: Payload) => string> = {
-  result: (p) => `${time(p.at)}  result      check ${str(p.checkId).padEnd(6)} ${str(p.worker).padEnd(14)} ${str(p.status).padEnd(13)} ${str(p.message)}`,
-  check: (p) => `${time(p.at)}  check       check ${str(p.checkId).padEnd(6)} ${'-'.padEnd(14)} ${str(p.status).padEnd(13)} interval ${str(p.interval)}s delay ${str(p.delay)}`,
-  transition: (p) => `${time(p.at)}  TRANSITION  check ${str(p.checkId).padEnd(6)} ${'-'.padEnd(14)} ${`${str(p.from)}->${str(p.to)}`.padEnd(13)} after ${str(p.rounds)} round(s)`,
-  decision: (p) => `${time(p.at)}  ${str(p.type).padEnd(11)} check ${str(p.checkId).padEnd(6)} ${str(p.worker ?? (p.workers as string[] | undefined)?.join(',')).padEnd(14)} ${str(p.suspected ?? p.status).padEnd(13)} ${p.round ? `round ${str(p.round)}/${str(p.of)}` : ''}`,
-  notify: (p) => `${time(p.at)}  notify      check ${str(p.checkId).padEnd(6)} ${str(p.contact).padEnd(14)} ${str(p.outcome).padEnd(13)} ${str(p.message)}`,
-  assign: (p) => `${time(p.at)}  assign      check ${str(p.checkId).padEnd(6)} ${str(p.worker).padEnd(14)} ${str(p.kind ?? 'run').padEnd(13)} ${str(p.assignment)}`,
-  run: (p) => `${time(p.at)}  run         check ${str(p.checkId).padEnd(6)} ${'-'.padEnd(14)} ${str(p.checkType).padEnd(13)} ${str(p.assignment)}`,
-  worker: (p) => `${time(p.at)}  heartbeat   ${' '.repeat(12)} ${str(p.worker).padEnd(14)} ${`${str(p.running)}/${str(p.capacity)} busy`.padEnd(13)}`,
-  ping: (p) => `${time(p.at)}  ping        ${' '.repeat(12)} ${str(p.worker).padEnd(14)}`,
-  pong: (p) => `${time(p.at)}  pong        ${' '.repeat(12)} ${str(p.worker).padEnd(14)}`,
-  view: (p) => `${time(p.at)}  VIEW        view ${str(p.view).padEnd(7)} ${str(p.controller).padEnd(14)} controller`,
-  control: (p) => `${time(p.at)}  control     ${JSON.stringify(p).slice(0, 120)}`,
+const FORMATS: Record<SubjectFamily, (p: Payload, names?: CheckNames) => string> = {
+  result: (p, n) => line(p.at, 'result', label(p.checkId, n), str(p.worker), str(p.status), str(p.message)),
+  check: (p, n) => line(p.at, 'check', label(p.checkId, n), '-', str(p.status), `interval ${str(p.interval)}s delay ${str(p.delay)}`),
+  transition: (p, n) => line(p.at, 'TRANSITION', label(p.checkId, n), '-', `${str(p.from)}->${str(p.to)} after ${str(p.rounds)} round(s)`),
+  decision: (p, n) =>
+    line(p.at, str(p.type), label(p.checkId, n), str(p.worker ?? (p.workers as string[] | undefined)?.join(',')), str(p.suspected ?? p.status), p.round ? `round ${str(p.round)}/${str(p.of)}` : ''),
+  notify: (p, n) => line(p.at, 'notify', label(p.checkId, n), str(p.contact), str(p.outcome), str(p.message)),
+  assign: (p, n) => line(p.at, 'assign', label(p.checkId, n), str(p.worker), str(p.kind ?? 'run'), str(p.assignment)),
+  run: (p, n) => line(p.at, 'run', label(p.checkId, n), '-', str(p.checkType), str(p.assignment)),
+  worker: (p) => line(p.at, 'heartbeat', '', str(p.worker), `${str(p.running)}/${str(p.capacity)} busy`),
+  ping: (p) => line(p.at, 'ping', '', str(p.worker), ''),
+  pong: (p) => line(p.at, 'pong', '', str(p.worker), ''),
+  view: (p) => line(p.at, 'VIEW', `view ${str(p.view)}`, str(p.controller), 'controller'),
+  control: (p) => `${time(p.at)}  ${'control'.padEnd(10)}  ${JSON.stringify(p).slice(0, 120)}`,
 };
 
-/** Formats one message for `bearmon trace`; foreign or malformed payloads print raw. */
-export function formatEvent(subject: string, data: string): string {
+/**
+ * Formats one message for `bearmon trace`; foreign or malformed payloads print raw. With
+ * `names`, checks show as `check 12 (api-health)`, and a `check` line teaches its name.
+ */
+export function formatEvent(subject: string, data: string, names?: CheckNames): string {
   const family = familyOf(subject);
   let payload: unknown;
   try {
@@ -32,11 +52,68 @@ export function formatEvent(subject: string, data: string): string {
     return `${subject}  ${data}`;
   }
   if (!family || typeof payload !== 'object' || payload === null) return `${subject}  ${data}`;
-  return FORMATS[family](payload as Payload);
+  const p = payload as Payload;
+  if (names && family === 'check') learnName(names, p.checkId, p.name);
+  return FORMATS[family](p, names);
+}
+
+function learnName(names: CheckNames, id: unknown, name: unknown): void {
+  if (Number.isSafeInteger(id) && typeof name === 'string' && name !== '') names.set(id as number, name);
+}
+
+/**
+ * Liveness traffic: every worker's heartbeat each second, and the viewserver's ping of
+ * every candidate and its pong. Several lines a second that say "still alive" drown the
+ * events an operator traces for, so they print only when asked for.
+ */
+const HEARTBEAT_FAMILIES = new Set<SubjectFamily>(['worker']);
+const PING_FAMILIES = new Set<SubjectFamily>(['ping', 'pong']);
+
+export interface TraceOptions {
+  subject: string;
+  json: boolean;
+  /** Also print workers' heartbeats. */
+  heartbeats?: boolean;
+  /** Print everything: heartbeats, and the viewserver's pings and their pongs. */
+  all?: boolean;
+}
+
+/**
+ * Whether a message on `subject` is printed. A SUBJECT that names a liveness family
+ * (`bearmon.worker.>`) asks for it: then it is printed without a flag.
+ */
+export function traced(subject: string, options: Pick<TraceOptions, 'subject' | 'heartbeats' | 'all'>): boolean {
+  if (options.all) return true;
+  const family = familyOf(subject);
+  if (family === undefined || familyOf(options.subject) === family) return true;
+  if (HEARTBEAT_FAMILIES.has(family)) return options.heartbeats === true;
+  return !PING_FAMILIES.has(family);
+}
+
+/**
+ * Check names from the controller's status (`bearmon.control.status`), so events of checks
+ * whose `check` line went by before the trace started are named too. Best effort: with no
+ * controller, or a credential that may not ask, the trace goes on with ids alone.
+ */
+export async function loadCheckNames(nc: NatsConnection, names: CheckNames): Promise<void> {
+  const { requestStatus } = await import('./cli/status.ts');
+  try {
+    const status = await requestStatus(nc);
+    // A `check` line seen meanwhile is newer than the status: it is not overwritten.
+    for (const check of status.checks) if (!names.has(check.id)) learnName(names, check.id, check.name);
+  } catch {
+    // ids alone
+  }
 }
 
 /** Subscribes and prints until the connection closes. Same information as `nats sub`, readable. */
-export async function trace(nc: NatsConnection, options: { subject: string; json: boolean }, print: (line: string) => void): Promise<void> {
+export async function trace(nc: NatsConnection, options: TraceOptions, print: (line: string) => void): Promise<void> {
+  const names: CheckNames = new Map();
   const sub = nc.subscribe(options.subject);
-  for await (const m of sub) print(options.json ? `${m.subject} ${m.string()}` : formatEvent(m.subject, m.string()));
+  // The caller connects with noEcho, so this status request is not printed as an event.
+  if (!options.json) void loadCheckNames(nc, names);
+  for await (const m of sub) {
+    if (!traced(m.subject, options)) continue;
+    print(options.json ? `${m.subject} ${m.string()}` : formatEvent(m.subject, m.string(), names));
+  }
 }

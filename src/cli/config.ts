@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, loadConfigFile, type LoadedConfig } from '../config/load.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { installEpipeHandler } from './epipe.ts';
 import type { Config } from '../config/schema.ts';
 
 /** Exit status when configuration is invalid (sysexits EX_CONFIG). */
@@ -13,6 +14,9 @@ export const DEFAULT_CONFIG_PATHS = ['bearmon.cfg', '/etc/bearmon/bearmon.cfg'];
  * Refuses to go on when anything is invalid, printing every problem.
  */
 export function loadCommandConfig(explicitPath: string | undefined, env: NodeJS.ProcessEnv = process.env): { config: Config; log: Logger } {
+  // Every command that loads configuration may write to a pipe its reader closes early
+  // (`bearmon log export | head`): it ends quietly (main.ts installs this too, for the rest).
+  installEpipeHandler();
   const path = explicitPath ?? env.BEARMON_CONFIG ?? DEFAULT_CONFIG_PATHS.find((p) => existsSync(p));
   let loaded: LoadedConfig;
   try {

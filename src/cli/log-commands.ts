@@ -1,12 +1,14 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connectBus } from '../bus/connect.ts';
+import { connect } from '@nats-io/transport-node';
+import { busOptions, connectBus } from '../bus/connect.ts';
 import { lastLoggedView, readLog } from '../bus/result-log.ts';
 import type { Config } from '../config/schema.ts';
 import { exportLog } from '../replay/export.ts';
 import { replay, type LogRecord, type ReplayIo, type ReplayMode } from '../replay/run.ts';
 import { fileRecords } from '../replay/sources.ts';
 import { trace } from '../trace.ts';
+import { EXIT } from './exit-codes.ts';
 
 /** Whether the stream holds any view record: then nothing speaks for a controller outside a view (src/bus/trust.ts). */
 async function streamHasViews(config: Config): Promise<boolean> {
@@ -33,19 +35,27 @@ async function* streamRecords(config: Config): AsyncGenerator<LogRecord> {
   }
 }
 
-function parseTime(name: string) {
-  return (value: string): Date => {
-    const relative = /^-(\d+)([smhd])$/.exec(value);
-    const ms = relative ? Date.now() - Number(relative[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[relative[2] as 's']! : Date.parse(value);
-    if (Number.isNaN(ms)) throw new Error(`${name}: expected an RFC 3339 time or a relative time such as -7d (value ${JSON.stringify(value)})`);
-    return new Date(ms);
-  };
+/**
+ * A value an option cannot use is a usage error: commander names the option and the value,
+ * prints the command's help, and the command exits 2 (docs/CLI.md) without doing anything.
+ */
+function usageError(message: string): InvalidArgumentError {
+  const err = new InvalidArgumentError(message);
+  err.exitCode = EXIT.usage;
+  return err;
 }
 
-function positiveInt(name: string, min = 1) {
+function parseTime(value: string): Date {
+  const relative = /^-(\d+)([smhd])$/.exec(value);
+  const ms = relative ? Date.now() - Number(relative[1]) * { s: 1e3, m: 6e4, h: 36e5, d: 864e5 }[relative[2] as 's']! : Date.parse(value);
+  if (Number.isNaN(ms)) throw usageError('expected an RFC 3339 time or a relative time such as -7d');
+  return new Date(ms);
+}
+
+function positiveInt(min = 1) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name}: expected an integer >= ${min} (value ${JSON.stringify(value)})`);
+    if (!Number.isInteger(n) || n < min) throw usageError(`expected an integer >= ${min}`);
     return n;
   };
 }
@@ -63,9 +73,9 @@ interface WindowFlags {
 
 function addWindowOptions(command: Command): Command {
   return command
-    .option('--since <time>', 'start of the window: RFC 3339 or relative (-7d, -12h)', parseTime('--since'))
-    .option('--until <time>', 'end of the window', parseTime('--until'))
-    .option('--check <id>', 'only this check', positiveInt('--check'));
+    .option('--since <time>', 'start of the window: RFC 3339 or relative (-7d, -12h)', parseTime)
+    .option('--until <time>', 'end of the window', parseTime)
+    .option('--check <id>', 'only this check', positiveInt());
 }
 
 export function registerLogCommands(program: Command, loadConfig: () => { config: Config }): void {
@@ -74,8 +84,8 @@ export function registerLogCommands(program: Command, loadConfig: () => { config
       .command('replay [file]')
       .description('re-drive the check machines from a log (NDJSON file, "-" for stdin, or the stream when no file) and print what they derive'),
   )
-    .option('--confirmations <n>', 'confirmations to replay with (default: [controller] confirmations)', positiveInt('--confirmations'))
-    .option('--delay <n>', 'override every check\'s delay (policy backtesting)', positiveInt('--delay', 0))
+    .option('--confirmations <n>', 'confirmations to replay with (default: [controller] confirmations)', positiveInt())
+    .option('--delay <n>', 'override every check\'s delay (policy backtesting)', positiveInt(0))
     .option('--explain', 'for each transition, print the results that caused it, readable')
     .option('--summary', 'print only a per-check summary: transitions and time offline')
     .action(async (file: string | undefined, flags: WindowFlags & { confirmations?: number; delay?: number; explain?: boolean; summary?: boolean }) => {
@@ -107,14 +117,21 @@ export function registerLogCommands(program: Command, loadConfig: () => { config
 
   program
     .command('trace [subject]')
-    .description("print live events, one per line (default subject 'bearmon.>')")
+    .description("print live events, one per line (default subject 'bearmon.>'); workers' heartbeats and the viewserver's pings only with --heartbeats or --all")
     .option('--json', 'print raw JSON payloads')
-    .action(async (subjectFilter: string | undefined, flags: { json?: boolean }) => {
+    .option('--heartbeats', "also print the workers' heartbeats (one per worker a second)")
+    .option('--all', "print everything: heartbeats too, and the viewserver's pings and their pongs")
+    .action(async (subjectFilter: string | undefined, flags: { json?: boolean; heartbeats?: boolean; all?: boolean }) => {
       const { config } = loadConfig();
-      const nc = await connectBus(config.nats, 'bearmon-trace');
+      // noEcho: the trace's own request for check names is not an event to print.
+      const nc = await connect({ ...busOptions(config.nats), name: 'bearmon-trace', noEcho: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
       const stop = () => void nc.drain();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
-      await trace(nc, { subject: subjectFilter ?? 'bearmon.>', json: Boolean(flags.json) }, (line) => process.stdout.write(`${line}\n`));
+      await trace(
+        nc,
+        { subject: subjectFilter ?? 'bearmon.>', json: Boolean(flags.json), heartbeats: flags.heartbeats, all: flags.all },
+        (line) => process.stdout.write(`${line}\n`),
+      );
     });
 }

@@ -4,7 +4,8 @@ import { errorMessage } from '../db/errors.ts';
 import { createOutbox, type Outbox, type OutboxListing, type OutboxState } from '../db/outbox.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { showValue } from '../validation.ts';
-import { clip } from '../text.ts';
+import { clip, oneLine } from '../text.ts';
+import { renderTable } from './table.ts';
 
 /** Exit codes of `bearmon notifications list|retry`, so scripts can branch on the outcome. */
 export const NOTIFICATIONS_EXIT = { ok: 0, notRetried: 1, badInput: 2, databaseError: 3 } as const;
@@ -79,7 +80,7 @@ export async function notificationsListCommand(options: NotificationsListOptions
   } else if (rows.length === 0) {
     out('no notifications');
   } else {
-    for (const row of rows) out(listingLine(row));
+    out(listingTable(rows));
   }
   return NOTIFICATIONS_EXIT.ok;
 }
@@ -192,19 +193,30 @@ function listingJson(row: OutboxListing) {
   };
 }
 
-/** `ID CREATED check ID (NAME) contact ID (TYPE) STATUS STATE attempts N [due T] OUTCOME` */
-function listingLine(row: OutboxListing): string {
-  const due = row.state === 'pending' ? ` due ${isoSeconds(row.nextAttemptAt)}` : '';
-  const outcome = row.outcome === null ? '-' : clip(oneLine(row.outcome), OUTCOME_WIDTH);
-  return `${row.id} ${isoSeconds(row.createdAt)} ${describe(row)} ${row.status} ${row.state} attempts ${row.attempts}${due} ${outcome}`;
+/** The rows as a table: ID CREATED CHECK CONTACT STATUS STATE ATTEMPTS DUE OUTCOME, one row each. */
+function listingTable(rows: OutboxListing[]): string {
+  return renderTable(
+    ['ID', 'CREATED', 'CHECK', 'CONTACT', 'STATUS', 'STATE', 'ATTEMPTS', 'DUE', 'OUTCOME'],
+    rows.map((row) => [
+      row.id,
+      isoSeconds(row.createdAt),
+      `${row.check.id} (${row.check.name})`,
+      `${row.contactId} (${row.contact ? clip(row.contact.type, 32) : 'missing'})`,
+      row.status,
+      row.state,
+      row.attempts,
+      row.state === 'pending' ? isoSeconds(row.nextAttemptAt) : undefined,
+      // An outcome can be kilobytes (a mail server's whole answer): a row stays one line; --json has it whole.
+      row.outcome === null ? undefined : clip(oneLine(row.outcome), OUTCOME_WIDTH),
+    ]),
+    { align: ['right', 'left', 'left', 'left', 'left', 'left', 'right'] },
+  );
 }
 
 function describe(row: OutboxListing): string {
   return `check ${row.check.id} (${clip(oneLine(row.check.name), 64)}) contact ${row.contactId} (${row.contact ? clip(oneLine(row.contact.type), 32) : 'missing'})`;
 }
 
-/** Control characters (a newline in a hand-edited name) would break the one-line form. */
-const oneLine = (text: string) => text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
 const isoSeconds = (date: Date) => date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 function streams(deps: NotificationsDeps) {

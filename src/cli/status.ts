@@ -1,32 +1,46 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { subject } from '../bus/subjects.ts';
 import type { CheckStatus, ControllerStatus } from '../controller/status.ts';
+import { renderTable, type Cell } from './table.ts';
 
 const age = (ms: number | undefined) => (ms === undefined ? '-' : ms < 1000 ? `${ms}ms` : ms < 120_000 ? `${Math.round(ms / 1000)}s` : `${Math.round(ms / 60_000)}m`);
 
-function describeCheck(check: CheckStatus): string {
-  if (check.state === 'misconfigured') return `${String(check.id).padStart(6)}  ${check.name.padEnd(24)} ${'-'.padEnd(10)} misconfigured  ${check.problem}`;
-  const progress = check.state === 'pending' ? ` ${check.suspected}? round ${(check.rounds ?? 0) + 1}/${check.of}, ${check.turn?.length ?? 0}/${check.confirmations} confirmed (${check.turn?.join(',') || '-'})` : '';
-  const results = Object.entries(check.lastResults ?? {})
-    .map(([worker, r]) => `${worker}=${r.status} ${age(r.ageMs)} ago`)
-    .join(', ');
-  return `${String(check.id).padStart(6)}  ${check.name.slice(0, 24).padEnd(24)} ${check.type.padEnd(10)} ${check.state.padEnd(14)} next run in ${age(check.nextRunInMs)}${progress}${results ? `  [${results}]` : ''}`;
+/** What a pending check waits for: which way, the round of delay+1, the workers that agreed so far. */
+function progress(check: CheckStatus): string | undefined {
+  if (check.state !== 'pending') return undefined;
+  return `${check.suspected}? round ${(check.rounds ?? 0) + 1}/${check.of}, ${check.turn?.length ?? 0}/${check.confirmations} confirmed (${check.turn?.join(',') || '-'})`;
 }
 
-/** `bearmon status`: what the controller knows, as a table (or JSON for scripts). */
+function detail(check: CheckStatus): string | undefined {
+  if (check.state === 'misconfigured') return check.problem;
+  const results = Object.entries(check.lastResults ?? {}).map(([worker, r]) => `${worker}=${r.status} ${age(r.ageMs)} ago`);
+  const parts = [progress(check), results.length > 0 ? results.join(', ') : undefined].filter((p) => p !== undefined);
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+function checkRow(check: CheckStatus): Cell[] {
+  const next = check.state === 'misconfigured' || check.nextRunInMs === undefined ? undefined : `in ${age(check.nextRunInMs)}`;
+  return [check.id, check.name, check.type || undefined, check.state, next, detail(check)];
+}
+
+/** `bearmon status`: what the controller knows, as tables (or JSON for scripts). */
 export function formatStatus(status: ControllerStatus): string {
   const quorum = status.quorum ? 'ok' : `LOST: fewer than ${status.confirmations} live workers, no check can change state`;
-  const workers = status.workers.map((w) => `  ${w.id.padEnd(20)} ${w.inFlight}/${w.capacity} busy, heartbeat ${age(w.lastSeenMs)} ago, up ${age(w.upMs)}`);
+  const workers = status.workers.map((w) => [w.id, `${w.inFlight}/${w.capacity}`, `${age(w.lastSeenMs)} ago`, age(w.upMs)]);
   return [
     `controller ${status.controller} (view ${status.view}) at ${status.at}; confirmations ${status.confirmations}; quorum ${quorum}`,
-    `workers (${status.workers.length} alive):`,
-    ...workers,
     ...(status.backlog && status.backlog.checks > 0
       ? [`OVERLOADED: ${status.backlog.checks} check(s) due wait for a free worker slot, the oldest ${age(status.backlog.oldestLateMs)} late (every check still runs, in turn)`]
       : []),
     describeNotifications(status),
+    '',
+    `workers (${status.workers.length} alive):`,
+    ...(workers.length > 0 ? [renderTable(['WORKER', 'BUSY', 'HEARTBEAT', 'UP'], workers, { align: ['left', 'right', 'right', 'right'] })] : []),
+    '',
     `checks (${status.checks.length}):`,
-    ...status.checks.map(describeCheck),
+    ...(status.checks.length > 0
+      ? [renderTable(['ID', 'NAME', 'TYPE', 'STATE', 'NEXT RUN', 'DETAIL'], status.checks.map(checkRow), { align: ['right'] })]
+      : []),
   ].join('\n');
 }
 
@@ -51,6 +65,7 @@ export async function requestStatus(nc: NatsConnection, timeoutMs = 3000): Promi
     return { ...status, checks };
   } catch (err) {
     const message = (err as Error).message;
-    throw new Error(/no responders|timeout/i.test(message) ? `no controller answered on ${subject.control('status')} (${message})` : message);
+    // The cause stays attached: exitCodeFor() tells "no controller answered" (exit 3) by it.
+    throw new Error(/no responders|timeout/i.test(message) ? `no controller answered on ${subject.control('status')} (${message})` : message, { cause: err });
   }
 }

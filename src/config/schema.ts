@@ -62,7 +62,7 @@ export const configSpec = {
     debug: { schema: bool.default(false), doc: 'Log at debug level (same as logLevel = debug).' },
     logLevel: {
       schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
-      doc: 'Minimum level of the JSON log lines written to stdout.',
+      doc: 'Minimum level of the log lines written to stderr (JSON, or text on a terminal).',
     },
     password: { deprecated: 'bearmon authenticates with NATS credentials ([nats] user/password); the shared password is ignored' },
     metricsListen: {

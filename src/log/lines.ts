@@ -29,6 +29,12 @@ export const checkLine = z.object({
   delay: z.number().int().min(0).default(1),
   status: z.enum(['online', 'offline']).default('online'),
   at: timestamp.optional(),
+  /**
+   * The check's name (`checks.name`), as the controller logs it: replay and export name
+   * checks by it. Optional (hand-written logs), and a value that is not a string is
+   * dropped rather than costing the line: a name never decides anything.
+   */
+  name: z.string().optional().catch(undefined),
 });
 
 const worker = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a worker id');

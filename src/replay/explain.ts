@@ -1,27 +1,31 @@
 import type { NotifyLine } from '../log/lines.ts';
+import { checkLabel } from '../text.ts';
 import type { CheckSummary, DerivedLine } from './fold.ts';
 
 type TransitionLine = Extract<DerivedLine, { type: 'transition' }>;
 
 const clock = (iso: string) => iso.replace('T', ' ').replace(/\.000Z$|Z$/, 'Z');
 
+/** Check names by id, as the log's `check` lines carry them. */
+export type CheckNames = ReadonlyMap<number, string>;
+
 /**
  * "Why did check 12 go offline at 03:14?" in words: the rule's parameters, when the
  * suspicion began, and every counted result (worker, time, verdict, message).
  */
-export function explainTransition(t: TransitionLine): string {
+export function explainTransition(t: TransitionLine, names?: CheckNames): string {
   const head =
-    `check ${t.checkId} went ${t.to} at ${clock(t.at)} (was ${t.from}): ` +
+    `${checkLabel(t.checkId, names?.get(t.checkId))} went ${t.to} at ${clock(t.at)} (was ${t.from}): ` +
     `${t.rounds} round(s) of ${t.confirmations} distinct worker(s) disagreed, delay ${t.delay}, ` +
     `suspected since ${clock(t.pendingSince)}`;
   const rows = t.evidence.map((e) => `  ${clock(e.at)}  ${e.worker.padEnd(16)} ${e.status.padEnd(8)} ${e.message}`);
   return [head, ...rows].join('\n');
 }
 
-/** One delivery outcome under the transitions: "check 7 notified contact 3 (email), attempt 1: delivered — 250 OK". */
-export function explainNotify(n: NotifyLine): string {
+/** One delivery outcome under the transitions: "notify check 7 (shop) contact 3 (email), attempt 1: delivered — 250 OK". */
+export function explainNotify(n: NotifyLine, names?: CheckNames): string {
   const next = n.nextAttemptAt ? ` (next attempt ${clock(n.nextAttemptAt)})` : '';
-  return `  ${clock(new Date(n.at).toISOString())}  notify check ${n.checkId} contact ${n.contact} (${n.contactType}), attempt ${n.attempt}: ${n.outcome}${next} — ${n.message}`;
+  return `  ${clock(new Date(n.at).toISOString())}  notify ${checkLabel(n.checkId, names?.get(n.checkId))} contact ${n.contact} (${n.contactType}), attempt ${n.attempt}: ${n.outcome}${next} — ${n.message}`;
 }
 
 export function formatDuration(ms: number): string {

@@ -33,8 +33,16 @@ export async function exportLog(
     untrusted += 1;
     if (untrusted <= 20) io.err(`${where}: not trusted: ${reason}`);
   };
+  // The fold keeps no names; the window-start check lines get theirs from here.
+  const names = new Map<number, string>();
   for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip, onNotify, distrust)) {
-    if (opensWindow && options.since) for (const check of fold.currentChecks(options.since.getTime())) io.out(formatInputLine(check));
+    if (line.type === 'check' && line.name !== undefined) names.set(line.checkId, line.name);
+    if (opensWindow && options.since) {
+      for (const check of fold.currentChecks(options.since.getTime())) {
+        const name = names.get(check.checkId);
+        io.out(formatInputLine(name === undefined ? check : { ...check, name }));
+      }
+    }
     const { error } = fold.apply(line);
     if (error) skip(record.where, error);
     else if (inWindow) io.out(formatInputLine(line));

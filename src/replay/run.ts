@@ -1,6 +1,6 @@
 import { StreamTrust } from '../bus/trust.ts';
 import { parseLine, type InputLine, type NotifyLine, type ParsedLine } from '../log/lines.ts';
-import { explainNotify, explainTransition, summaryTable } from './explain.ts';
+import { explainNotify, explainTransition, summaryTable, type CheckNames } from './explain.ts';
 import { ReplayFold, type DerivedLine, type FoldOptions } from './fold.ts';
 
 /** One input record: its text, where it came from ("line 12", "seq 4711"), and when it was logged if known. */
@@ -102,9 +102,9 @@ export async function* windowed(
   }
 }
 
-const PRINTERS: Record<ReplayMode, (line: DerivedLine) => string | undefined> = {
+const PRINTERS: Record<ReplayMode, (line: DerivedLine, names: CheckNames) => string | undefined> = {
   ndjson: (line) => JSON.stringify(line),
-  explain: (line) => (line.type === 'transition' ? `${explainTransition(line)}\n` : undefined),
+  explain: (line, names) => (line.type === 'transition' ? `${explainTransition(line, names)}\n` : undefined),
   summary: () => undefined,
 };
 
@@ -124,9 +124,12 @@ export async function replay(records: AsyncIterable<LogRecord>, options: ReplayO
     untrusted += 1;
     if (untrusted <= 20) io.err(`${where}: not trusted: ${reason}`);
   };
+  // Names for --explain, from the check lines (kept here, not in the fold: only the printout needs them).
+  const names = new Map<number, string>();
   // Notification outcomes are observations, not derivable: --explain prints them as they come.
-  const onNotify = options.mode === 'explain' ? (line: NotifyLine, inWindow: boolean) => inWindow && io.out(explainNotify(line)) : undefined;
+  const onNotify = options.mode === 'explain' ? (line: NotifyLine, inWindow: boolean) => inWindow && io.out(explainNotify(line, names)) : undefined;
   for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip, onNotify, distrust)) {
+    if (line.type === 'check' && line.name !== undefined) names.set(line.checkId, line.name);
     if (opensWindow && options.since) fold.startWindow(options.since.getTime());
     // From the stream, a result is dated no later than its receipt there (as the controller's own fold does).
     const received = line.type === 'result' && record.subject !== undefined && record.time ? { ...line, receivedAt: record.time.getTime() } : line;
@@ -134,7 +137,7 @@ export async function replay(records: AsyncIterable<LogRecord>, options: ReplayO
     if (error) skip(record.where, error);
     if (!inWindow) continue;
     for (const derived of lines) {
-      const text = PRINTERS[options.mode](derived);
+      const text = PRINTERS[options.mode](derived, names);
       if (text !== undefined) io.out(text);
     }
   }

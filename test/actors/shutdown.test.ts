@@ -78,12 +78,13 @@ describe('exitIfShutdownHangs', () => {
       'setInterval(() => {}, 1000); // a handle that never goes away',
       'controller.abort();',
     ].join('\n');
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let stdout = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
+    // The log is on stderr (a pipe here, so JSON).
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'inherit', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
     const [code] = await once(child, 'exit');
     expect(code).toBe(1);
-    expect(JSON.parse(stdout.trim())).toMatchObject({ level: 'error', afterMs: 100, msg: 'shutdown did not finish in time; exiting anyway' });
+    expect(JSON.parse(stderr.trim())).toMatchObject({ level: 'error', afterMs: 100, msg: 'shutdown did not finish in time; exiting anyway' });
   });
 });
 

@@ -179,8 +179,8 @@ describe('the result log (JetStream)', () => {
     await got;
     clearInterval(timer);
     child.kill();
-    expect(seen).toContain('03:14:00.000  result      check 42     w7             offline       timed out after 10s');
-    expect(seen).toContain('03:14:05.000  TRANSITION  check 42     -              online->offline after 2 round(s)');
+    expect(seen).toContain('03:14:00.000  result      check 42      w7             offline       timed out after 10s');
+    expect(seen).toContain('03:14:05.000  TRANSITION  check 42      -              online->offline after 2 round(s)');
   });
 });
 

@@ -43,17 +43,18 @@ describe('bearmon check run', () => {
     expect(stderr).toContain(`${file}:2: [worker] numThreads = "lots": expected an integer`);
   });
 
-  it('warns (one JSON log line) about gobearmon keys that no longer apply, then runs', async () => {
+  it('warns (one JSON log line each, on stderr) about gobearmon keys that no longer apply, then runs; stdout holds only the result', async () => {
     const { address } = await tcpServer(() => {});
-    const { code, stdout } = await bearmon(['check', 'run', '-t', 'tcp', '-d', JSON.stringify({ address })], {
+    const { code, stdout, stderr } = await bearmon(['check', 'run', '-t', 'tcp', '-d', JSON.stringify({ address })], {
       BEARMON_WORKER_VIEWADDR: 'x',
       BEARMON_NOT_A_KEY: '1',
     });
     expect(code).toBe(0);
-    const [deprecated, unknown, result] = stdout.trim().split('\n');
+    const [deprecated, unknown, ...more] = stderr.trim().split('\n');
     expect(JSON.parse(deprecated!)).toMatchObject({ level: 'warn', msg: expect.stringMatching(/^environment variable BEARMON_WORKER_VIEWADDR is ignored: workers learn the view from NATS/) });
     expect(JSON.parse(unknown!)).toMatchObject({ level: 'warn', msg: 'environment variable BEARMON_NOT_A_KEY is not a bearmon setting and is ignored' });
-    expect(result).toMatch(/^online: /);
+    expect(more).toEqual([]);
+    expect(stdout).toMatch(new RegExp(`^online: connected to ${address} \\(\\d+ ms\\)\\n$`));
   });
 });
 

@@ -121,11 +121,17 @@ describe('bearmon replay FILE --since / --until, exit 1 on a skipped line', () =
     }
   });
 
-  it('a time it cannot read stops it with exit 1, naming the option and the value', async () => {
+  it('a time it cannot read is a usage error: exit 2 before anything is read, naming the option and the value', async () => {
     const file = await tempFile('outage.ndjson', `${OUTAGE.join('\n')}\n`);
     const { code, stdout, stderr } = await bearmon(['replay', file, '--since', 'yesterday']);
-    expect({ code, stdout }).toEqual({ code: 1, stdout: '' });
-    expect(stderr).toBe('bearmon: --since: expected an RFC 3339 time or a relative time such as -7d (value "yesterday")\n');
+    expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+    expect(stderr.split('\n')[0]).toBe("error: option '--since <time>' argument 'yesterday' is invalid. expected an RFC 3339 time or a relative time such as -7d");
+    const count = await bearmon(['replay', file, '--confirmations', '0']);
+    expect({ code: count.code, stdout: count.stdout, first: count.stderr.split('\n')[0] }).toEqual({
+      code: 2,
+      stdout: '',
+      first: "error: option '--confirmations <n>' argument '0' is invalid. expected an integer >= 1",
+    });
   });
 });
 
@@ -202,7 +208,7 @@ describe('bearmon db migrate [--no-create]', () => {
 
     const created = await bearmon(['db', 'migrate'], { BEARMON_CONTROLLER_DATABASE: dsn(database) });
     expect(created.code).toBe(0);
-    expect(JSON.parse(created.stdout.trim().split('\n').at(-1)!)).toMatchObject({ msg: 'database schema is up to date', createdDatabase: true });
+    expect(JSON.parse(created.stderr.trim().split('\n').at(-1)!)).toMatchObject({ msg: 'database schema is up to date', createdDatabase: true });
     expect(await exists(database)).toBe(true);
   });
 
@@ -210,7 +216,8 @@ describe('bearmon db migrate [--no-create]', () => {
     const db = await freshDatabase();
     const first = await bearmon(['db', 'migrate', '--no-create'], { BEARMON_CONTROLLER_DATABASE: dsn(db.database) });
     expect(first.code).toBe(0);
-    const report = JSON.parse(first.stdout.trim().split('\n').at(-1)!);
+    // The report is a log line: on stderr.
+    const report = JSON.parse(first.stderr.trim().split('\n').at(-1)!);
     expect(report).toMatchObject({ msg: 'database schema is up to date', createdDatabase: false });
     const conn = await mysql.createConnection(db);
     onTestFinished(() => conn.end());
@@ -220,7 +227,7 @@ describe('bearmon db migrate [--no-create]', () => {
     );
     const second = await bearmon(['db', 'migrate', '--no-create'], { BEARMON_CONTROLLER_DATABASE: dsn(db.database) });
     expect(second.code).toBe(0);
-    const again = JSON.parse(second.stdout.trim().split('\n').at(-1)!);
+    const again = JSON.parse(second.stderr.trim().split('\n').at(-1)!);
     expect(again).toMatchObject({ createdDatabase: false });
     for (const [field, value] of Object.entries(again)) if (Array.isArray(value)) expect({ field, value }).toEqual({ field, value: [] });
   });
@@ -241,7 +248,8 @@ describe('bearmon trace [SUBJECT] [--json]', () => {
   }
 
   it('--json prints each event as its raw subject and payload, one per line, as the read-only operator; Ctrl-C ends it with exit 0', async () => {
-    const trace = spawnBearmon(['trace', '--json'], { BEARMON_NATS_URL: nats.urlFor('operator') });
+    // --heartbeats: the probe below is a heartbeat, which a trace prints only when asked.
+    const trace = spawnBearmon(['trace', '--json', '--heartbeats'], { BEARMON_NATS_URL: nats.urlFor('operator') });
     const probe = JSON.stringify({ type: 'heartbeat', worker: 'probe', capacity: 1, running: 0, startedAt: '2026-01-01T00:00:00.000Z', at: '2026-01-01T00:00:00.000Z' });
     await ready(trace.lines, subject.worker('probe'), probe, (l) => l.includes(probe));
     const from = trace.lines.length;
@@ -263,7 +271,7 @@ describe('bearmon trace [SUBJECT] [--json]', () => {
     admin.publish(subject.result('w1', 5), JSON.stringify({ type: 'result', checkId: 5, worker: 'w1', status: 'offline', at: '2026-01-01T00:00:00.000Z' }));
     admin.publish(subject.transition('ctl', 5), JSON.stringify({ type: 'transition', checkId: 5, from: 'online', to: 'offline', rounds: 3, at: '2026-01-01T09:15:47.836Z' }));
     await expect.poll(() => trace.lines.slice(from).filter((l) => !l.includes('check 999')), { timeout: 10_000 }).toEqual([
-      '09:15:47.836  TRANSITION  check 5      -              online->offline after 3 round(s)',
+      '09:15:47.836  TRANSITION  check 5       -              online->offline after 3 round(s)',
     ]);
     expect(await trace.stop('SIGINT')).toEqual({ code: 0, signal: null });
   });

@@ -94,7 +94,14 @@ async function outboxDatabase() {
 type OutboxDb = Awaited<ReturnType<typeof outboxDatabase>>;
 
 const bearmon = (o: OutboxDb, args: string[]) => runBearmon(['notifications', ...args], { BEARMON_CONTROLLER_DATABASE: o.dsn });
-const ids = (stdout: string) => stdout.trimEnd().split('\n').map((line) => Number(line.split(' ')[0]));
+/** The table's rows (the header left out), each split into its cells: columns stand at least two spaces apart. */
+const cells = (stdout: string) =>
+  stdout
+    .trimEnd()
+    .split('\n')
+    .slice(1)
+    .map((line) => line.trim().split(/ {2,}/));
+const ids = (stdout: string) => cells(stdout).map((row) => Number(row[0]));
 
 async function rowById(o: OutboxDb, id: number) {
   const rows = await o.sql('SELECT * FROM bearmon_notifications WHERE id = ?', [id]);
@@ -102,22 +109,25 @@ async function rowById(o: OutboxDb, id: number) {
 }
 
 describe('bearmon notifications list (the binary)', () => {
-  it('prints one line per row, newest first, with contact id and type but never the contact data', async () => {
+  it('prints a table, one row per notification, newest first, with contact id and type but never the contact data', async () => {
     const o = await outboxDatabase();
 
     const { code, stdout, stderr } = await bearmon(o, ['list']);
 
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     const lines = stdout.trimEnd().split('\n');
-    expect(lines.slice(0, 5)).toEqual([
-      `6 2024-05-01T10:00:05Z check 7 (shop api) contact 99 (missing) offline failed attempts 1 ${LONG_OUTCOME.slice(0, 119)}…`,
-      '5 2024-05-01T10:00:04Z check 8 (orders db) contact 2 (webhook) online sending attempts 1 -',
-      '4 2024-05-01T10:00:03Z check 7 (shop api) contact 4 (voice) offline unconfirmed attempts 1 attempt 1 by controller ctl-a (view 1) was never recorded',
-      '3 2024-05-01T10:00:02Z check 8 (orders db) contact 3 (sms) online pending attempts 0 due 2024-05-01T10:05:00Z -',
-      '2 2024-05-01T10:00:01Z check 7 (shop api) contact 2 (webhook) offline failed attempts 1 not retried: webhook hooks.example.com answered HTTP 404',
+    expect(lines[0]!.split(/ {2,}/)).toEqual(['ID', 'CREATED', 'CHECK', 'CONTACT', 'STATUS', 'STATE', 'ATTEMPTS', 'DUE', 'OUTCOME']);
+    expect(cells(stdout)).toEqual([
+      ['6', '2024-05-01T10:00:05Z', '7 (shop api)', '99 (missing)', 'offline', 'failed', '1', '-', `${LONG_OUTCOME.slice(0, 119)}…`],
+      ['5', '2024-05-01T10:00:04Z', '8 (orders db)', '2 (webhook)', 'online', 'sending', '1', '-', '-'],
+      ['4', '2024-05-01T10:00:03Z', '7 (shop api)', '4 (voice)', 'offline', 'unconfirmed', '1', '-', 'attempt 1 by controller ctl-a (view 1) was never recorded'],
+      ['3', '2024-05-01T10:00:02Z', '8 (orders db)', '3 (sms)', 'online', 'pending', '0', '2024-05-01T10:05:00Z', '-'],
+      ['2', '2024-05-01T10:00:01Z', '7 (shop api)', '2 (webhook)', 'offline', 'failed', '1', '-', 'not retried: webhook hooks.example.com answered HTTP 404'],
+      ['1', '2024-05-01T10:00:00Z', '7 (shop api)', '1 (email)', 'offline', 'delivered', '1', '-', 'mail to ops@example.com accepted by 127.0.0.1:2525: 250 OK'],
     ]);
-    expect(lines[5]).toBe('1 2024-05-01T10:00:00Z check 7 (shop api) contact 1 (email) offline delivered attempts 1 mail to ops@example.com accepted by 127.0.0.1:2525: 250 OK');
-    expect(lines).toHaveLength(6);
+    // Each column starts where its header does, with two spaces before it on every line.
+    const starts = [...lines[0]!.matchAll(/\S+/g)].map((m) => m.index!).slice(1);
+    for (const line of lines) for (const at of starts) expect(line.slice(at - 2, at)).toBe('  ');
     // The text form names contacts by id and type only (the e-mail above is the delivery's own outcome text).
     expect(stdout).not.toContain('+1555');
     expect(stdout).not.toContain('hooks.example.com/');

@@ -80,7 +80,9 @@ describe('notifications end to end (real processes)', () => {
 
     const explained = await runBearmon(['replay', '--explain'], operator);
     expect(explained.code).toBe(0);
-    expect(explained.stdout).toMatch(/notify check 1 contact 1 \(webhook\), attempt 1: delivered — webhook 127\.0\.0\.1:\d+ answered HTTP 200/);
-    expect(explained.stdout).toMatch(/notify check 1 contact 2 \(email\), attempt 1: delivered — mail to oncall@example.com accepted/);
+    // The check's name comes from the controller's check line in the log.
+    expect(explained.stdout).toMatch(/^check 1 \(shop\) went offline at /m);
+    expect(explained.stdout).toMatch(/notify check 1 \(shop\) contact 1 \(webhook\), attempt 1: delivered — webhook 127\.0\.0\.1:\d+ answered HTTP 200/);
+    expect(explained.stdout).toMatch(/notify check 1 \(shop\) contact 2 \(email\), attempt 1: delivered — mail to oncall@example.com accepted/);
   }, 120_000);
 });

@@ -20,15 +20,15 @@ export function runBearmon(args: string[], env: Record<string, string> = {}, inp
 
 export interface BearmonProcess {
   child: ChildProcess;
-  /** Its JSON log lines (stdout), as they arrive. */
+  /** Its JSON log lines (stderr: JSON, since it is a pipe, not a terminal), as they arrive. */
   logs: Record<string, unknown>[];
 }
 
 /** Starts a long-running `bin/bearmon` (worker, viewserver); killed (SIGKILL) when the test finishes. */
 export function startBearmon(args: string[], env: Record<string, string>): BearmonProcess {
-  const child = spawn(BIN, args, { env: environment(env), stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(BIN, args, { env: environment(env), stdio: ['ignore', 'ignore', 'pipe'] });
   const logs: Record<string, unknown>[] = [];
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  createInterface({ input: child.stderr! }).on('line', (line) => {
     try {
       logs.push(JSON.parse(line));
     } catch {

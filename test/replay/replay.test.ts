@@ -94,6 +94,22 @@ describe('bearmon replay', () => {
     expect(exported.filter((l) => JSON.parse(l).type === 'notify')).toHaveLength(3);
   });
 
+  it('--explain names each check beside its id, from its check line (the controller logs the name)', async () => {
+    const named = JSON.stringify({ type: 'check', checkId: 1, interval: 60, delay: 1, status: 'online', name: 'api-health', checkType: 'http' });
+    const notify = JSON.stringify({ type: 'notify', checkId: 1, notification: 'n', contact: 4, contactType: 'webhook', attempt: 1, outcome: 'delivered', message: 'HTTP 200', at: '2026-01-01T00:01:02Z' });
+    const { out, skipped } = await run([named, ...OUTAGE.slice(1, 5), notify], { mode: 'explain' });
+    expect(skipped).toBe(0);
+    expect(out[0]!.split('\n')[0]).toBe(
+      'check 1 (api-health) went offline at 2026-01-01 00:01:01Z (was online): 2 round(s) of 2 distinct worker(s) disagreed, delay 1, suspected since 2026-01-01 00:00:00Z',
+    );
+    expect(out[1]).toBe('  2026-01-01 00:01:02Z  notify check 1 (api-health) contact 4 (webhook), attempt 1: delivered — HTTP 200');
+    // A name that is not a string costs the name, never the line; a control character in it prints as a space.
+    const odd = await run([JSON.stringify({ type: 'check', checkId: 1, name: 7 }), ...OUTAGE.slice(1, 5)], { mode: 'explain' });
+    expect({ skipped: odd.skipped, head: odd.out[0]!.split(' went ')[0] }).toEqual({ skipped: 0, head: 'check 1' });
+    const newline = await run([JSON.stringify({ type: 'check', checkId: 1, name: 'a\nb' }), ...OUTAGE.slice(1, 5)], { mode: 'explain' });
+    expect(newline.out[0]!.split(' went ')[0]).toBe('check 1 (a b)');
+  });
+
   it('--check limits the replay to one check', async () => {
     const lines = [check(2, 0), result(2, 'w1', 'offline', '2026-01-01T00:00:00Z'), result(2, 'w2', 'offline', '2026-01-01T00:00:01Z'), ...OUTAGE];
     expect((await run(lines, { checkId: 2 })).transitions.map((t) => t.checkId)).toEqual([2]);
@@ -159,6 +175,16 @@ describe('bearmon log export', () => {
     expect(JSON.parse(out[0]!)).toEqual({ type: 'check', checkId: 1, interval: 60, delay: 1, status: 'offline', at: since.toISOString() });
     const { transitions } = await run(out);
     expect(transitions.map((t) => [t.to, t.at])).toEqual([['online', '2026-01-01T00:06:01.000Z']]);
+  });
+
+  it('keeps check names: in the check lines it copies and in those that open a window', async () => {
+    const named = JSON.stringify({ type: 'check', checkId: 1, interval: 60, delay: 1, status: 'online', name: 'api-health' });
+    expect(JSON.parse((await exported([named, ...OUTAGE.slice(1)]))[0]!)).toEqual({ type: 'check', checkId: 1, interval: 60, delay: 1, status: 'online', name: 'api-health' });
+    const since = new Date('2026-01-01T00:02:00Z');
+    const windowed = await exported([named, ...OUTAGE.slice(1)], { since });
+    expect(JSON.parse(windowed[0]!)).toEqual({ type: 'check', checkId: 1, interval: 60, delay: 1, status: 'offline', at: since.toISOString(), name: 'api-health' });
+    // So `log export --since … | replay --explain` names the check.
+    expect((await run(windowed, { mode: 'explain' })).out[0]).toMatch(/^check 1 \(api-health\) went online at 2026-01-01 00:06:01Z/);
   });
 
   it('--until stops at the end of the window', async () => {

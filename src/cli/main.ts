@@ -168,12 +168,13 @@ configCommand
 
 program
   .command('start')
-  .description('run the local cluster: 3 workers (one is the controller), demo targets and demo checks, printing events')
-  .addOption(new Option('--interval <seconds>', 'seconds between runs of each demo check').default('5'))
+  .description('run the local demo cluster on its own nats-server, stream and database (reads no configuration but -c): a viewserver, 3 workers, demo targets and checks, printing events')
+  .addOption(new Option('--interval <seconds>', 'seconds between runs of each demo check (1-3600)').default('5'))
   .action(async (options: { interval: string }) => {
-    const { config, log } = globalConfig();
-    const { runCluster } = await import('../demo/cluster.ts');
-    await runCluster(config, log, { intervalSeconds: Number(options.interval), upMs: 40_000, downMs: 30_000 });
+    const { demoBaseConfig, runCluster } = await import('../demo/cluster.ts');
+    const { config, log } = demoBaseConfig(program.opts<{ config?: string }>().config);
+    loadedConfig = config;
+    await runCluster(config, log, { intervalSeconds: options.interval, upMs: 40_000, downMs: 30_000 });
   });
 
 program

@@ -34,6 +34,14 @@ export interface BusEvent {
   at?: string;
 }
 
+/** A round of a suspected change that `confirmations` distinct workers completed. */
+export interface CompletedRound {
+  round: number;
+  of: number;
+  workers: string[];
+  at: string;
+}
+
 export interface LiveListener {
   /** Checks whose state, round or last results changed (whole CheckStatus objects). */
   checks(changed: CheckStatus[], removed: number[]): void;
@@ -83,6 +91,8 @@ export class LiveState {
   private readonly byId = new Map<number, CheckStatus>();
   private readonly listeners = new Set<LiveListener>();
   private readonly transitions = new Map<number, TransitionLine[]>();
+  /** The last round completed of each check's suspected change (from the controller's `round` decisions), until it is settled. */
+  private readonly rounds = new Map<number, CompletedRound>();
   private subscriptions: Subscription[] = [];
   private consumer: ConsumerMessages | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -136,6 +146,11 @@ export class LiveState {
 
   check(id: number): CheckStatus | undefined {
     return this.byId.get(id);
+  }
+
+  /** While a check is pending: the last round its workers completed (undefined before the first). */
+  lastRound(id: number): CompletedRound | undefined {
+    return this.byId.get(id)?.state === 'pending' ? this.rounds.get(id) : undefined;
   }
 
   summary(): StatusSummary {
@@ -203,7 +218,9 @@ export class LiveState {
     for (const check of status.checks) {
       seen.add(check.id);
       this.byId.set(check.id, check);
-      const print = fingerprint(check);
+      if (check.state !== 'pending') this.rounds.delete(check.id);
+      const round = this.rounds.get(check.id);
+      const print = `${fingerprint(check)}\u0000${round ? `${round.round}:${round.workers.join(',')}` : ''}`;
       if (this.prints.get(check.id) !== print) {
         this.prints.set(check.id, print);
         changed.push(check);
@@ -247,6 +264,13 @@ export class LiveState {
       workers: pick<string[]>(body.workers, (v) => Array.isArray(v) && v.length <= 100 && v.every(str)),
       at: pick<string>(body.at, str),
     };
+    // Rounds are remembered from the controller in charge only (the view's, as its status says).
+    if (event.family === 'decision' && event.publisher === this.status?.controller) {
+      if (event.type === 'round' && event.round !== undefined && event.of !== undefined && event.workers) {
+        this.rounds.set(event.checkId, { round: event.round, of: event.of, workers: event.workers, at: event.at ?? '' });
+      } else if (event.type === 'pending' || event.type === 'cancelled') this.rounds.delete(event.checkId);
+    }
+    if (event.family === 'transition') this.rounds.delete(event.checkId);
     for (const l of this.listeners) l.event(event);
     // Results arrive all the time at scale: one status request per debounce window at most.
     const wait = Math.max(0, (this.options.debounceMs ?? 250) - (Date.now() - this.lastAsk));

@@ -52,7 +52,7 @@ export function renderStatusPage(status: PublicStatus): string {
       return `<section class="check" data-check="${esc(c.name)}">
 <div class="check-head"><h2>${esc(c.name)}</h2><span class="state state-${esc(c.state)}">${esc(c.state)}</span></div>
 <div class="bars" aria-label="uptime per day, last 90 days">${bars}</div>
-<div class="bars-legend"><span>90 days ago</span><span>${esc(formatUptime(c.uptime['90d']))} uptime (90 d) · ${esc(formatUptime(c.uptime['24h']))} (24 h)</span><span>today</span></div>
+<div class="bars-legend"><span>90 days ago</span><span>uptime 90 d: ${esc(formatUptime(c.uptime['90d']))} · 24 h: ${esc(formatUptime(c.uptime['24h']))}</span><span>today</span></div>
 </section>`;
     })
     .join('\n');

@@ -30,7 +30,7 @@ import { SESSION_COOKIE, Sessions } from './auth.ts';
 import { badgeSvg, BADGE_COLORS, formatUptime, normalizeUptime, uptimeColor } from './badge.ts';
 import { notificationView, type CheckRow, type IncidentRow, type WebData } from './data.ts';
 import type { HistoryQuery } from './history.ts';
-import type { BusEvent, LiveState, StatusSummary, TransitionLine } from './live.ts';
+import type { BusEvent, CompletedRound, LiveState, StatusSummary, TransitionLine } from './live.ts';
 import { renderLoginPage, renderStatusPage, type PublicCheck } from './pages.ts';
 
 export interface WebActions {
@@ -233,7 +233,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       const body = JSON.stringify({
         controller: options.live.summary(),
         total: checks.length,
-        checks: selected.map((c) => checkJson(c, up.values.get(c.id), at)),
+        checks: selected.map((c) => checkJson(c, up.values.get(c.id), at, options.live.lastRound(c.id))),
       });
       listCache = { key, body };
     }
@@ -251,7 +251,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     const check = checkById(request);
     const up = await uptimes.forChecks([check.id]);
     const incidents = await incidentsJson(options, { checkIds: [check.id], limit: 20 }, true);
-    return { check: checkJson(check, up.values.get(check.id), now().getTime()), incidents };
+    return { check: checkJson(check, up.values.get(check.id), now().getTime(), options.live.lastRound(check.id)), incidents };
   });
   app.get('/api/checks/:id/history', { onRequest: requireSession }, async (request) => {
     const q = queryOf(request, ['range']);
@@ -329,7 +329,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     send('status', options.live.summary());
     const at = () => now().getTime();
     const unsubscribe = options.live.subscribe({
-      checks: (changed: CheckStatus[], removed: number[]) => send('checks', { changed: changed.map((c) => checkJson(c, uptimes.cached(c.id), at())), removed }),
+      checks: (changed: CheckStatus[], removed: number[]) => send('checks', { changed: changed.map((c) => checkJson(c, uptimes.cached(c.id), at(), options.live.lastRound(c.id))), removed }),
       status: (summary: StatusSummary) => send('status', summary),
       event: (event: BusEvent) => {
         if (event.family !== 'result') send('bus', event);
@@ -424,14 +424,17 @@ export function resolvePublic(entries: readonly string[], rows: readonly CheckRo
 
 type Uptimes = Record<Window, number | null>;
 
-function checkJson(c: CheckStatus, uptime: Uptimes | undefined, at: number) {
+function checkJson(c: CheckStatus, uptime: Uptimes | undefined, at: number, lastRound?: CompletedRound) {
   return {
     id: c.id,
     name: c.name,
     type: c.type,
     state: c.state,
     status: c.status ?? null,
-    pending: c.state === 'pending' ? { suspected: c.suspected, agreeing: c.turn ?? [], of: c.confirmations ?? null, round: (c.rounds ?? 0) + 1, rounds: c.of ?? null } : null,
+    pending:
+      c.state === 'pending'
+        ? { suspected: c.suspected, agreeing: c.turn ?? [], of: c.confirmations ?? null, round: (c.rounds ?? 0) + 1, rounds: c.of ?? null, lastRound: lastRound ?? null }
+        : null,
     interval: c.interval ?? null,
     nextRunInMs: c.nextRunInMs ?? null,
     problem: c.problem ?? null,

@@ -122,8 +122,10 @@ describe('bearmon web: the JSON API on a real cluster', () => {
     const events = stream.events;
     const states = events.filter((e) => e.event === 'checks').flatMap((e) => e.data.changed.filter((c: any) => c.id === 1));
     expect(states.map((c: any) => c.state)).toContain('pending');
-    const pending = states.find((c: any) => c.state === 'pending' && c.pending.agreeing.length > 0);
-    expect(pending.pending).toMatchObject({ suspected: 'offline', of: 2, rounds: 2 });
+    // Round 1 completes at once (the confirmation runs as soon as a worker disagrees); round 2 waits an interval.
+    const pending = states.find((c: any) => c.state === 'pending' && c.pending.lastRound);
+    expect(pending.pending).toMatchObject({ suspected: 'offline', of: 2, round: 2, rounds: 2, lastRound: { round: 1, of: 2 } });
+    expect(pending.pending.lastRound.workers.sort()).toEqual(['w1', 'w2']);
     expect(states.at(-1)).toMatchObject({ state: 'offline', pending: null });
     expect(events.some((e) => e.event === 'bus' && e.data.family === 'transition' && e.data.checkId === 1 && e.data.to === 'offline')).toBe(true);
 

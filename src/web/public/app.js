@@ -34,7 +34,8 @@
   function pendingText(c) {
     if (!c.pending) return '';
     const p = c.pending;
-    return `<span data-agree="${esc(p.agreeing.join(','))}">${esc(p.suspected)}? ${p.agreeing.length}/${p.of ?? '?'} agree (${esc(p.agreeing.join(', ') || '–')}), round ${p.round}/${p.rounds ?? '?'}</span>`;
+    const last = p.lastRound ? `; round ${p.lastRound.round} confirmed by <span data-confirmed="${esc(p.lastRound.workers.join(','))}">${esc(p.lastRound.workers.join(', '))}</span>` : '';
+    return `<span data-agree="${esc(p.agreeing.join(','))}">${esc(p.suspected)}? round ${p.round}/${p.rounds ?? '?'}: ${p.agreeing.length}/${p.of ?? '?'} agree (${esc(p.agreeing.join(', ') || '–')})</span>${last}`;
   }
   function resultsText(c) {
     const now = Date.now();

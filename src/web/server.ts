@@ -211,6 +211,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
 
   // --- uptime cache ---------------------------------------------------------------------
   const uptimes = new UptimeCache(options.history, now, options.log);
+  // Warm the uptimes as soon as the controller has named its checks.
+  void options.live.ready.then(() => uptimes.forChecks(options.live.checks().map((c) => c.id))).catch(() => {});
 
   // --- the API --------------------------------------------------------------------------
   const checkFilter = (request: FastifyRequest) => {
@@ -505,6 +507,7 @@ class UptimeCache {
     private readonly now: () => Date,
     private readonly log: Logger,
     private readonly maxAgeMs = 60_000,
+    private readonly firstWaitMs = 2_000,
   ) {}
 
   cached(id: number): Uptimes | undefined {
@@ -516,7 +519,10 @@ class UptimeCache {
     const stale = Date.now() - this.at > this.maxAgeMs;
     if (missing) {
       for (const id of ids) this.ids.add(id);
-      await this.load();
+      // A first load of many checks can take seconds: answer after at most `firstWaitMs`,
+      // with the uptimes not yet known as null; they arrive with the next changes.
+      const loading = this.load();
+      await Promise.race([loading, new Promise((resolve) => setTimeout(resolve, this.firstWaitMs).unref())]);
     } else if (stale) void this.load(); // served from the cache meanwhile
     return { values: this.values, version: this.version };
   }
@@ -544,6 +550,8 @@ class UptimeCache {
       } finally {
         this.loading = undefined;
       }
+      // Checks asked for while this load ran: load again with them.
+      if (this.ids.size !== ids.length) await this.load();
     })();
     return this.loading;
   }

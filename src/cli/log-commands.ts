@@ -1,17 +1,14 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
-import { busOptions, connectBus } from '../bus/connect.ts';
-import { lastLoggedView, readLog } from '../bus/result-log.ts';
 import type { Config } from '../config/schema.ts';
-import { exportLog } from '../replay/export.ts';
-import { replay, type LogRecord, type ReplayIo, type ReplayMode } from '../replay/run.ts';
-import { fileRecords } from '../replay/sources.ts';
-import { trace } from '../trace.ts';
+import type { LogRecord, ReplayIo, ReplayMode } from '../replay/run.ts';
 import { EXIT } from './exit-codes.ts';
+
+// The NATS client and the replay machinery are imported by the actions that use them, so
+// defining these commands costs every other command nothing at start-up.
 
 /** Whether the stream holds any view record: then nothing speaks for a controller outside a view (src/bus/trust.ts). */
 async function streamHasViews(config: Config): Promise<boolean> {
+  const [{ jetstreamManager }, { connectBus }, { lastLoggedView }] = await Promise.all([import('@nats-io/jetstream'), import('../bus/connect.ts'), import('../bus/result-log.ts')]);
   const nc = await connectBus(config.nats, 'bearmon-replay');
   try {
     const jsm = await jetstreamManager(nc);
@@ -23,6 +20,7 @@ async function streamHasViews(config: Config): Promise<boolean> {
 
 /** Records from the result log stream; the connection closes when reading ends. */
 async function* streamRecords(config: Config): AsyncGenerator<LogRecord> {
+  const [{ connectBus }, { readLog }] = await Promise.all([import('../bus/connect.ts'), import('../bus/result-log.ts')]);
   const nc = await connectBus(config.nats, 'bearmon-replay');
   try {
     // The whole stream is read even with --since: earlier lines rebuild each check's state.
@@ -90,6 +88,7 @@ export function registerLogCommands(program: Command, loadConfig: () => { config
     .option('--summary', 'print only a per-check summary: transitions and time offline')
     .action(async (file: string | undefined, flags: WindowFlags & { confirmations?: number; delay?: number; explain?: boolean; summary?: boolean }) => {
       const { config } = loadConfig();
+      const [{ replay }, { fileRecords }] = await Promise.all([import('../replay/run.ts'), import('../replay/sources.ts')]);
       const mode: ReplayMode = flags.summary ? 'summary' : flags.explain ? 'explain' : 'ndjson';
       const records = file ? fileRecords(file) : streamRecords(config);
       const viewless = file ? true : !(await streamHasViews(config));
@@ -105,6 +104,7 @@ export function registerLogCommands(program: Command, loadConfig: () => { config
   addWindowOptions(log.command('export').description('write the result log (or a window of it) as replay NDJSON')).action(
     async (flags: WindowFlags) => {
       const { config } = loadConfig();
+      const { exportLog } = await import('../replay/export.ts');
       const viewless = !(await streamHasViews(config));
       const skipped = await exportLog(
         streamRecords(config),
@@ -123,6 +123,7 @@ export function registerLogCommands(program: Command, loadConfig: () => { config
     .option('--all', "print everything: heartbeats too, and the viewserver's pings and their pongs")
     .action(async (subjectFilter: string | undefined, flags: { json?: boolean; heartbeats?: boolean; all?: boolean }) => {
       const { config } = loadConfig();
+      const [{ connect }, { busOptions }, { trace }] = await Promise.all([import('@nats-io/transport-node'), import('../bus/connect.ts'), import('../trace.ts')]);
       // noEcho: the trace's own request for check names is not an event to print.
       const nc = await connect({ ...busOptions(config.nats), name: 'bearmon-trace', noEcho: true, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
       const stop = () => void nc.drain();

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { installEpipeHandler } from './epipe.ts';
+import { exitCodeFor, printedAlready, useUsageExitCode } from './exit-codes.ts';
 import { registerLogCommands } from './log-commands.ts';
 import { registerManageCommands } from './manage.ts';
 import type { Config } from '../config/schema.ts';
@@ -7,6 +9,9 @@ import type { Config } from '../config/schema.ts';
 // Start-up is part of every command's answer time: this file loads commander and nothing
 // else of weight; each command imports what it needs (zod, mysql2, the NATS client, the
 // check registry) when it runs. `bearmon --version` loads none of them.
+
+// A reader that went away (`bearmon log export | head`) ends the command quietly, config or not.
+installEpipeHandler();
 
 /** The configuration loader, imported before any action runs (see the preAction hook). */
 let configModule: typeof import('./config.ts') | undefined;
@@ -252,16 +257,20 @@ program
 
 registerLogCommands(program, globalConfig);
 registerManageCommands(program, globalConfig);
+// Usage errors exit 2 (docs/CLI.md); set after every command exists so all of them inherit it.
+useUsageExitCode(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
   // Operational failures (unreachable NATS, a missing stream) end with one line, not a stack.
   // Never a secret: configured passwords and tokens, and URL passwords, are masked.
-  const { redactText, configSecrets } = await import('../redact.ts');
-  const message = redactText((err as Error).message, loadedConfig ? configSecrets(loadedConfig) : []);
-  process.stderr.write(`bearmon: ${message}\n`);
+  if (!printedAlready(err)) {
+    const { redactText, configSecrets } = await import('../redact.ts');
+    const message = redactText((err as Error).message, loadedConfig ? configSecrets(loadedConfig) : []);
+    process.stderr.write(`bearmon: ${message}\n`);
+  }
   // The command is over; a connection it opened before failing (NATS reconnecting, a pool)
   // must not keep the process alive. stderr and the log are written synchronously.
-  process.exit(1);
+  process.exit(exitCodeFor(err));
 }

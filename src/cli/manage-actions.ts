@@ -11,11 +11,9 @@ import { readFile, writeFile } from 'node:fs/promises';
 import type { PoolConnection } from 'mysql2/promise';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
-import { runSteps } from '../manage/apply.ts';
 import { describeStep, planApply, type Step } from '../manage/plan.ts';
 import { contactName, readInventory, writer, type CheckRecord, type ContactRecord, type Inventory, type Writer } from '../manage/repository.ts';
-import { describeProblems, judgeAlert, judgeCheck, judgeContact, type Judged } from '../manage/specs.ts';
-import { exportYaml, readDeclared, unknownReferences } from '../manage/yaml-file.ts';
+import type { Judged } from '../manage/specs.ts';
 import { renderTable } from './table.ts';
 
 /** Bad input: exit 2, the message on stderr, nothing written. */
@@ -88,7 +86,7 @@ const resolveCheck = (ref: string, inv: Inventory) => resolve('check', ref, inv.
 const resolveContact = (ref: string, inv: Inventory) => resolve('contact', ref, inv.contacts, contactName);
 
 function judged<T>(result: Judged<T>): T {
-  if (!result.ok) throw new InputError(describeProblems(result.problems));
+  if (!result.ok) throw new InputError(result.problems.map((p) => p.message).join('; '));
   return result.spec;
 }
 
@@ -153,7 +151,7 @@ function alertTable(rows: ReturnType<typeof alertRows>): string {
 // --- actions (one per command) --------------------------------------------------
 
 export const checkAdd = async (session: Session, config: Config, options: { name: string; type: string; data: string; interval: string; delay: string; disabled?: boolean; json?: boolean }) => {
-  const spec = judged(judgeCheck((await registries()).checks, { name: options.name, type: options.type, data: parseJsonOption(options.data), interval: options.interval, delay: options.delay, enabled: !options.disabled }));
+  const spec = judged((await judges()).check({ name: options.name, type: options.type, data: parseJsonOption(options.data), interval: options.interval, delay: options.delay, enabled: !options.disabled }));
   const id = await session.write(async (current, write) => {
     refuseTakenName('check', spec.name, current.checks);
     return write.insertCheck(spec);
@@ -182,7 +180,7 @@ export const checkEdit = async (session: Session, config: Config, ref: string, o
   const row = await session.write(async (current, write) => {
     const before = resolveCheck(ref, current);
     const merged = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
-    const spec = judged(judgeCheck((await registries()).checks, { name: before.name, type: before.type, data: before.data, interval: before.interval, delay: before.delay, enabled: before.enabled, ...merged }));
+    const spec = judged((await judges()).check({ name: before.name, type: before.type, data: before.data, interval: before.interval, delay: before.delay, enabled: before.enabled, ...merged }));
     refuseTakenName('check', spec.name, current.checks, before.id);
     await write.updateCheck(before.id, spec);
     return { ...before, ...spec };
@@ -211,7 +209,7 @@ export const checkRm = async (session: Session, _config: Config, ref: string) =>
 };
 
 export const contactAdd = async (session: Session, _config: Config, options: { name: string; type: string; data: string; json?: boolean }) => {
-  const spec = judged(judgeContact((await registries()).contacts, { name: options.name, type: options.type, data: options.data }));
+  const spec = judged((await judges()).contact({ name: options.name, type: options.type, data: options.data }));
   const id = await session.write(async (current, write) => {
     refuseTakenName('contact', spec.name, current.contacts.map((c) => ({ id: c.id, name: contactName(c) })));
     return write.insertContact(spec);
@@ -238,7 +236,7 @@ export const contactEdit = async (session: Session, _config: Config, ref: string
   if (options.name === undefined && options.type === undefined && options.data === undefined) throw new InputError('nothing to change: give --name, --type or --data');
   const row = await session.write(async (current, write) => {
     const before = resolveContact(ref, current);
-    const spec = judged(judgeContact((await registries()).contacts, { name: options.name ?? contactName(before), type: options.type ?? before.type, data: options.data ?? before.data }));
+    const spec = judged((await judges()).contact({ name: options.name ?? contactName(before), type: options.type ?? before.type, data: options.data ?? before.data }));
     refuseTakenName('contact', spec.name, current.contacts.map((c) => ({ id: c.id, name: contactName(c) })), before.id);
     await write.updateContact(before.id, spec);
     return { id: before.id, ...spec };
@@ -257,7 +255,7 @@ export const contactRm = async (session: Session, _config: Config, ref: string) 
 };
 
 export const alertAdd = async (session: Session, _config: Config, options: { check: string; contact: string; type: string; disabled?: boolean; json?: boolean }) => {
-  const spec = judged(judgeAlert({ check: options.check, contact: options.contact, type: options.type, enabled: !options.disabled }));
+  const spec = judged((await judges()).alert({ check: options.check, contact: options.contact, type: options.type, enabled: !options.disabled }));
   const made = await session.write(async (current, write) => {
     const checkRow = resolveCheck(spec.check, current);
     const contactRow = resolveContact(spec.contact, current);
@@ -291,6 +289,8 @@ export const apply = async (session: Session, _config: Config, file: string, opt
   } catch (err) {
     throw new InputError(`${file}: ${(err as Error).message}`);
   }
+  const { readDeclared, unknownReferences } = await import('../manage/yaml-file.ts');
+  const { runSteps } = await import('../manage/apply.ts');
   const read = readDeclared(text, file, await registries());
   if (!read.ok) throw new InputError(`${file} is not valid, nothing written:\n  ${read.errors.join('\n  ')}`);
   const plan = async (current: Inventory): Promise<Step[]> => {
@@ -323,12 +323,26 @@ export const exportYamlFile = async (session: Session, _config: Config, options:
     const ids = inv.checks.filter((c) => twice.includes(c.name)).map((c) => `${c.id} (${c.name})`);
     throw new InputError(`checks share a name, which apply could not tell apart: ${ids.join(', ')}; rename them with \`bearmon check edit ID --name NEW\``);
   }
+  const { exportYaml } = await import('../manage/yaml-file.ts');
   const yaml = exportYaml(inv);
   if (options.out) await writeFile(options.out, yaml);
   else process.stdout.write(yaml);
 };
 export const checkEnable = setEnabled(true);
 export const checkDisable = setEnabled(false);
+
+/**
+ * The judges of operator input with the registries they judge by: the check and contact
+ * types (and their libraries) are loaded by the commands that write, never by a list.
+ */
+async function judges() {
+  const [specs, { checks, contacts }] = await Promise.all([import('../manage/specs.ts'), registries()]);
+  return {
+    check: (input: unknown) => specs.judgeCheck(checks, input),
+    contact: (input: unknown) => specs.judgeContact(contacts, input),
+    alert: (input: unknown) => specs.judgeAlert(input),
+  };
+}
 
 /** The check and contact registries, loaded by the commands that judge input only. */
 async function registries() {

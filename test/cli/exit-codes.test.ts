@@ -11,6 +11,7 @@ import { createCluster } from '../../src/db/cluster.ts';
 import { captureLogs } from '../helpers/logs.ts';
 import { testServerOptions } from '../helpers/mysql.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { runBearmon } from '../helpers/bearmon.ts';
 import { refusedPort } from '../helpers/servers.ts';
 
 /** What a real call failed with: each case below provokes the error from a real server (or a real refusal). */
@@ -100,4 +101,18 @@ describe('exitCodeFor: 2 usage, 0 help, 1 anything else', () => {
     expect(exitCodeFor(new Error('reload failed: database locked'))).toBe(EXIT.negative);
     expect(exitCodeFor('a string')).toBe(EXIT.negative);
   });
+});
+
+describe('the binary exits with the code of its failure (docs/CLI.md)', () => {
+  it('status with NATS unreachable: 3 and nothing on stdout; an unknown option: 2; a database that refuses: 3', async () => {
+    const port = await refusedPort();
+    const down = await runBearmon(['status'], { BEARMON_NATS_URL: `nats://127.0.0.1:${port}` });
+    expect({ code: down.code, stdout: down.stdout }).toEqual({ code: 3, stdout: '' });
+    expect(down.stderr).toMatch(/^bearmon: /m);
+    const unknown = await runBearmon(['status', '--nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/unknown option '--nope'/);
+    const noDatabase = await runBearmon(['check', 'list'], { BEARMON_CONTROLLER_DATABASE: `root@tcp(127.0.0.1:${port})/bearmon` });
+    expect({ code: noDatabase.code, stdout: noDatabase.stdout }).toEqual({ code: 3, stdout: '' });
+  }, 60_000);
 });

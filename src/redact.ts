@@ -1,4 +1,4 @@
-import { configSpec, type Config, type KeySpec } from './config/schema.ts';
+import { configSpec, DEFAULT_DATABASE, type Config, type KeySpec } from './config/schema.ts';
 
 /**
  * The one place that decides what a secret looks like when bearmon prints something:
@@ -171,7 +171,9 @@ export function configSecrets(config: Config): string[] {
     const value = values[section]?.[key];
     const list = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string' && v.length > 0);
     if (spec.secret) secrets.push(...list);
-    else if (spec.credentials) for (const v of list) secrets.push(...credentialSecrets(v, spec.credentials));
+    // The built-in DSN's password is the README's development one, and it is the word
+    // "bearmon": masking it would turn every "bearmon" in an error into ***.
+    else if (spec.credentials) for (const v of list) if (v !== DEFAULT_DATABASE) secrets.push(...credentialSecrets(v, spec.credentials));
   }
   return unique(secrets);
 }

@@ -139,6 +139,12 @@ describe('redactConfig', () => {
     expect(redactText(`bad login url@pw / ${SECRETS.twilio}`, secrets)).toBe('bad login *** / ***');
   });
 
+  it('does not mask the word "bearmon" in errors for the built-in development DSN (bearmon:bearmon@…), whose password is public', () => {
+    const secrets = configSecrets(loadConfig().config);
+    expect(secrets).toEqual([]);
+    expect(redactText('bearmon.result.w1.*: refused', secrets)).toBe('bearmon.result.w1.*: refused');
+  });
+
   it('the schema marks every password- or token-like key secret, and the DSN/URL keys as credentials', () => {
     for (const [section, keys] of Object.entries(configSpec)) {
       for (const [key, spec] of Object.entries(keys as Record<string, KeySpec | { deprecated: string }>)) {

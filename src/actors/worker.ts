@@ -1,7 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import { jetstream } from '@nats-io/jetstream';
 import type { Msg } from '@nats-io/transport-node';
-import { connectBus, type NatsConnection } from '../bus/connect.ts';
+import { busOptions, connectBus, type NatsConnection } from '../bus/connect.ts';
+import { refusalProblem, watchOwnRefusals, type PermissionViolation } from '../bus/refusals.ts';
+import { ConfigError } from '../config/load.ts';
 import { decode, runRequest, type Heartbeat, type ResultMessage, type RunRequest } from '../bus/messages.ts';
 import { runSender, subject, wildcard } from '../bus/subjects.ts';
 import { createCheckRegistry } from '../checks/registry.ts';
@@ -238,14 +240,18 @@ function startHeartbeat(deps: WorkerDeps, now: () => number, log: Logger, runnin
   return { stop: () => clearInterval(timer) };
 }
 
+/** Another role the same process plays on the same connection (the controller). */
+export type ExtraRole = (nc: NatsConnection, worker: WorkerHandle) => Promise<{ stop(): Promise<void> }>;
+
 /**
  * `bearmon worker`: connects to NATS, runs the worker until `shutdown` aborts (by default
  * on SIGINT or SIGTERM), then stops it and drains the connection so every result already
  * handed to NATS is flushed.
+ *
+ * Rejects with a ConfigError (exit 78 at the CLI) naming the worker id and the NATS user when
+ * nats-server refuses the worker its own subjects — its first heartbeat, before any other
+ * role starts, or anything later — rather than running on, unseen, with every result refused.
  */
-/** Another role the same process plays on the same connection (the controller). */
-export type ExtraRole = (nc: NatsConnection, worker: WorkerHandle) => Promise<{ stop(): Promise<void> }>;
-
 export async function runWorkerProcess(
   config: Config,
   log: Logger,
@@ -255,6 +261,15 @@ export async function runWorkerProcess(
   options: Pick<WorkerDeps, 'viewZeroController'> = {},
 ): Promise<void> {
   const nc = await connectBus(config.nats, `bearmon-worker-${config.worker.id}`);
+  // Watching before the worker's first subscription and heartbeat, so their refusal is seen.
+  const refusals = watchOwnRefusals(nc, config.worker.id);
+  // Logged as well as thrown: where the log is collected, the reason stands beside the exit.
+  const natsUser = busOptions(config.nats).user;
+  const refused = (err: PermissionViolation) => {
+    const problem = refusalProblem(config.worker.id, natsUser, err);
+    log.fatal({ worker: config.worker.id, natsUser: natsUser ?? null, subject: err.subject }, problem);
+    return new ConfigError([problem]);
+  };
   void logConnectionEvents(nc, log.child({ worker: config.worker.id }));
   const worker = startWorker({
     nc,
@@ -266,9 +281,21 @@ export async function runWorkerProcess(
     metrics,
     ...options,
   });
+  // startWorker subscribed and sent the first heartbeat: a refusal of either is known now.
+  await refusals.settled();
+  const early = refusals.seen();
+  if (early) {
+    const failure = refused(early);
+    refusals.stop();
+    await worker.stop();
+    await nc.close();
+    throw failure;
+  }
   log.info({ worker: config.worker.id, numThreads: config.worker.numThreads, sourceAddress: config.worker.sourceAddress, server: nc.getServer() }, 'worker started');
   const started = await Promise.all(roles.map((role) => role(nc, worker)));
-  await aborted(shutdown);
+  const late = await Promise.race([aborted(shutdown).then(() => undefined), refusals.first]);
+  refusals.stop();
+  const failure = late && refused(late);
   log.info({ worker: config.worker.id }, 'worker shutting down');
   // Bounded (src/actors/shutdown.ts): with NATS or MySQL gone a step may never finish.
   await stopWithin(
@@ -279,6 +306,7 @@ export async function runWorkerProcess(
     ],
     { log },
   );
+  if (failure) throw failure;
 }
 
 /** Aborts on the first SIGINT or SIGTERM: the process's edge, so only the CLI path uses it. */

@@ -8,7 +8,7 @@ import { runWorkerProcess, startWorker, type WorkerDeps, type WorkerHandle } fro
 import { decode, heartbeat, resultMessage, type Heartbeat, type ResultMessage } from '../../src/bus/messages.ts';
 import { ensureResultLog } from '../../src/bus/result-log.ts';
 import { subject } from '../../src/bus/subjects.ts';
-import { loadConfig } from '../../src/config/load.ts';
+import { ConfigError, loadConfig } from '../../src/config/load.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 import { timeoutFor } from '../helpers/bounds.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
@@ -443,5 +443,35 @@ describe('runWorkerProcess', () => {
     shutdown.abort();
     await running;
     expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['worker started', 'worker shutting down', 'worker stopped']));
+  });
+
+  it('refuses to run when its NATS user may not use its worker id: a ConfigError naming both, before "worker started"', async () => {
+    const { log, lines } = capturedLog();
+    // nats.conf's user w2 may publish only under w2: heartbeats, results and run requests of w1 are refused.
+    const { config } = loadConfig({ env: { BEARMON_NATS_URL: server.urlFor('w2'), BEARMON_WORKER_ID: 'w1' } });
+    let error: unknown;
+    try {
+      await runWorkerProcess(config, log, new AbortController().signal, [], undefined, { viewZeroController: 'ctl' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const [problem] = (error as ConfigError).problems;
+    expect(problem).toMatch(/^\[worker\] id = "w1": nats-server does not let NATS user "w2" (subscribe to "bearmon\.run\.w1\.\*"|publish to "bearmon\.worker\.w1"), /);
+    expect(problem).toContain('bearmon.result.w1.*');
+    expect(lines.map((l) => l.msg)).not.toContain('worker started');
+    expect(lines.find((l) => l.level === 'fatal')).toMatchObject({ worker: 'w1', natsUser: 'w2', msg: problem });
+  });
+
+  it('starts as usual when its NATS user is the one made for its id', async () => {
+    const { log, lines } = capturedLog();
+    const { config } = loadConfig({ env: { BEARMON_NATS_URL: server.urlFor('w2'), BEARMON_WORKER_ID: 'w2' } });
+    const shutdown = new AbortController();
+    const running = runWorkerProcess(config, log, shutdown.signal, [], undefined, { viewZeroController: 'ctl' });
+    onTestFinished(() => shutdown.abort());
+    await expect.poll(() => lines.map((l) => l.msg), { timeout: timeoutFor() }).toContain('worker started');
+    shutdown.abort();
+    await running;
+    expect(lines.filter((l) => l.level === 'fatal')).toEqual([]);
   });
 });

@@ -3,10 +3,12 @@
 import { describeKeys } from '../src/config/load.ts';
 
 export function configKeysMarkdown(): string {
+  // A value as code; a description of one (`(the host name)`) as text.
+  const code = (text: string | null) => (text === null ? '' : text.startsWith('(') ? text : `\`${text}\``);
   const rows = describeKeys().map(
-    (k) => `| \`[${k.section}]\` | \`${k.key}\`${k.list ? ' (repeatable)' : ''} | \`BEARMON_${k.section.toUpperCase()}_${k.key.toUpperCase()}\` | ${k.doc} |`,
+    (k) => `| \`[${k.section}]\` | \`${k.key}\`${k.list ? ' (repeatable)' : ''} | ${code(k.default)} | ${k.unit ?? ''} | \`${k.env}\` | ${k.doc} |`,
   );
-  return ['| section | key | environment | meaning |', '|---|---|---|---|', ...rows].join('\n');
+  return ['| section | key | default | unit | environment | meaning |', '|---|---|---|---|---|---|', ...rows].join('\n');
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) process.stdout.write(`${configKeysMarkdown()}\n`);

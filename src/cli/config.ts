@@ -17,7 +17,7 @@ export function loadCommandConfig(explicitPath: string | undefined, env: NodeJS.
   // Every command that loads configuration may write to a pipe its reader closes early
   // (`bearmon log export | head`): it ends quietly (main.ts installs this too, for the rest).
   installEpipeHandler();
-  const path = explicitPath ?? env.BEARMON_CONFIG ?? DEFAULT_CONFIG_PATHS.find((p) => existsSync(p));
+  const path = configPath(explicitPath, env);
   let loaded: LoadedConfig;
   try {
     loaded = path ? loadConfigFile(path, env) : loadConfig({ env });
@@ -30,4 +30,9 @@ export function loadCommandConfig(explicitPath: string | undefined, env: NodeJS.
   const log = createLogger({ level: config.default.debug ? 'debug' : config.default.logLevel });
   for (const warning of warnings) log.warn({ configFile: path }, warning);
   return { config, log };
+}
+
+/** The file a command reads: --config, else $BEARMON_CONFIG, else the first default path that exists; undefined: none (built-in defaults). */
+export function configPath(explicitPath: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return explicitPath ?? env.BEARMON_CONFIG ?? DEFAULT_CONFIG_PATHS.find((p) => existsSync(p));
 }

@@ -4,6 +4,7 @@ import { redactValue } from '../redact.ts';
 import { showValue } from '../validation.ts';
 import { parseGcfg, ConfigSyntaxError } from './gcfg.ts';
 import { configSpec, type Config, type DeprecatedKey, type KeySpec } from './schema.ts';
+import { describeUnit, formatUnit } from './units.ts';
 
 /** Environment variables bearmon reads itself (not configuration keys). */
 const NON_KEY_ENV = new Set(['BEARMON_CONFIG']);
@@ -16,8 +17,14 @@ export class ConfigError extends Error {
 
 export interface LoadedConfig {
   config: Config;
-  /** Keys accepted but ignored (gobearmon settings that no longer apply), unknown env vars. */
+  /**
+   * Keys accepted but ignored (gobearmon settings that no longer apply), gobearmon values
+   * read differently, invalid [smtp]/[twilio] values dropped, a file without [nats], unknown
+   * env vars.
+   */
   warnings: string[];
+  /** The BEARMON_<SECTION>_<KEY> variables that set a key, in key-table order. */
+  environment: string[];
 }
 
 export interface LoadOptions {
@@ -30,6 +37,9 @@ export interface LoadOptions {
 
 type RawValue = { value: string | string[]; origin: string };
 type Raw = Record<string, Record<string, RawValue>>;
+
+/** The environment variable of a key. */
+export const envName = (section: string, key: string) => `BEARMON_${section.toUpperCase()}_${key.toUpperCase()}`;
 
 const isDeprecated = (spec: KeySpec | DeprecatedKey): spec is DeprecatedKey => 'deprecated' in spec;
 const sections = () => Object.entries(configSpec) as [string, Record<string, KeySpec | DeprecatedKey>][];
@@ -45,10 +55,17 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const warnings: string[] = [];
   const raw: Raw = {};
   readFileEntries(options, raw, problems, warnings);
-  readEnv(options.env ?? {}, raw, warnings);
-  const config = validate(raw, problems);
+  const environment = readEnv(options.env ?? {}, raw, warnings);
+  // A file without any [nats] setting (as every gobearmon file is) would silently talk to a
+  // local server without credentials. Without a file at all the defaults are meant (npm start).
+  if (options.text !== undefined && raw.nats === undefined) {
+    warnings.push(
+      `${options.source ?? 'config'} has no [nats] section: bearmon connects to ${configSpec.nats.url.schema.parse(undefined).join(', ')} without credentials; set [nats] url, user and password (bearmon nats-conf prints them for each node)`,
+    );
+  }
+  const config = validate(raw, problems, warnings);
   if (problems.length > 0) throw new ConfigError(problems);
-  return { config: config as Config, warnings };
+  return { config: config as Config, warnings, environment };
 }
 
 export function loadConfigFile(path: string, env: Record<string, string | undefined> = {}): LoadedConfig {
@@ -71,6 +88,7 @@ function readFileEntries(options: LoadOptions, raw: Raw, problems: string[], war
     if (err instanceof ConfigSyntaxError) return void problems.push(`${source} ${err.message}`);
     throw err;
   }
+  const dropped = new Map<string, { lines: number[]; values: string[]; spec: KeySpec }>();
   for (const entry of entries) {
     const where = `${source}:${entry.line}`;
     const sectionSpec = configSpec[entry.section as keyof typeof configSpec] as Record<string, KeySpec | DeprecatedKey> | undefined;
@@ -88,6 +106,13 @@ function readFileEntries(options: LoadOptions, raw: Raw, problems: string[], war
       warnings.push(`${where}: [${entry.section}] ${key} is ignored: ${spec.deprecated}`);
       continue;
     }
+    if (spec.ignoreValues?.match.test(entry.value)) {
+      const hits = dropped.get(`${entry.section}.${key}`) ?? { lines: [], values: [], spec };
+      hits.lines.push(entry.line);
+      hits.values.push(entry.value);
+      dropped.set(`${entry.section}.${key}`, hits);
+      continue;
+    }
     const section = (raw[entry.section] ??= {});
     const previous = section[key];
     if (spec.list) {
@@ -99,13 +124,24 @@ function readFileEntries(options: LoadOptions, raw: Raw, problems: string[], war
       section[key] = { value: entry.value, origin: where };
     }
   }
+  // One warning per key, however many lines: gobearmon's sample lists five controllers.
+  for (const [name, hits] of dropped) {
+    const [section, key] = name.split('.') as [string, string];
+    warnings.push(`${source}:${hits.lines.join(',')}: ${ignoredValuesWarning(section, key, hits.values, hits.spec)}`);
+  }
 }
 
-function readEnv(env: Record<string, string | undefined>, raw: Raw, warnings: string[]): void {
+function ignoredValuesWarning(section: string, key: string, values: string[], spec: KeySpec): string {
+  const what = `${spec.ignoreValues!.what} ${values.length === 1 ? 'value' : 'values'}`;
+  return `[${section}] ${key} = ${values.join(', ')}: ${what} ${values.length === 1 ? 'is' : 'are'} ignored: ${spec.ignoreValues!.reason}`;
+}
+
+function readEnv(env: Record<string, string | undefined>, raw: Raw, warnings: string[]): string[] {
   const known = new Set<string>();
+  const used: string[] = [];
   for (const [section, keys] of sections()) {
     for (const [key, spec] of Object.entries(keys)) {
-      const name = `BEARMON_${section.toUpperCase()}_${key.toUpperCase()}`;
+      const name = envName(section, key);
       known.add(name);
       const value = env[name];
       if (value === undefined) continue;
@@ -113,10 +149,14 @@ function readEnv(env: Record<string, string | undefined>, raw: Raw, warnings: st
         warnings.push(`environment variable ${name} is ignored: ${spec.deprecated}`);
         continue;
       }
-      (raw[section] ??= {})[key] = {
-        value: spec.list ? value.split(',').map((v) => v.trim()).filter(Boolean) : value,
-        origin: `env ${name}`,
-      };
+      used.push(name);
+      let values = spec.list ? value.split(',').map((v) => v.trim()).filter(Boolean) : value;
+      if (Array.isArray(values) && spec.ignoreValues) {
+        const ignored = values.filter((v) => spec.ignoreValues!.match.test(v));
+        if (ignored.length > 0) warnings.push(`env ${name}: ${ignoredValuesWarning(section, key, ignored, spec)}`);
+        values = values.filter((v) => !spec.ignoreValues!.match.test(v));
+      }
+      (raw[section] ??= {})[key] = { value: values, origin: `env ${name}` };
     }
   }
   for (const name of Object.keys(env)) {
@@ -124,9 +164,10 @@ function readEnv(env: Record<string, string | undefined>, raw: Raw, warnings: st
       warnings.push(`environment variable ${name} is not a bearmon setting and is ignored`);
     }
   }
+  return used;
 }
 
-function validate(raw: Raw, problems: string[]): Record<string, Record<string, unknown>> {
+function validate(raw: Raw, problems: string[], warnings: string[]): Record<string, Record<string, unknown>> {
   const out: Record<string, Record<string, unknown>> = {};
   for (const [section, keys] of sections()) {
     const values: Record<string, unknown> = (out[section] = {});
@@ -141,21 +182,86 @@ function validate(raw: Raw, problems: string[]): Record<string, Record<string, u
       // Secrets as ***, DSNs and URLs without their password (the reason names them the same way).
       const shown = showValue(redactValue(spec, given?.value));
       const reason = parsed.error.issues.map((i) => i.message).join('; ');
-      problems.push(`${given?.origin ?? 'default'}: [${section}] ${key} = ${shown}: ${reason}`);
+      const problem = `${given?.origin ?? 'default'}: [${section}] ${key} = ${shown}: ${reason}`;
+      if (given && spec.lenient) {
+        // Only some contacts need it: monitoring starts, and those contacts fail when sent.
+        const fallback = (spec.schema as z.ZodType).parse(undefined);
+        values[key] = fallback;
+        const instead = fallback === undefined ? 'left unset' : `the default ${showValue(presented(spec, fallback))} is used`;
+        warnings.push(`${problem}; ignored, ${instead}: ${spec.lenient}`);
+        continue;
+      }
+      problems.push(problem);
     }
   }
   return out;
 }
 
+/** A value as `config check` and `config keys` show it: durations and sizes as written (`1m`, `1GB`), secrets masked. */
+function presented(spec: KeySpec, value: unknown): unknown {
+  const shown = redactValue(spec, value);
+  return spec.unit ? formatUnit(shown, spec.unit) : shown;
+}
+
+/**
+ * The effective configuration as `bearmon config check` prints it: secrets masked
+ * (src/redact.ts) and every duration and size in one human form (`500ms`, `1m`, `7d`,
+ * `1GB`) whatever unit the key holds it in.
+ */
+export function showConfig(config: Config): Record<string, Record<string, unknown>> {
+  const values = config as unknown as Record<string, Record<string, unknown>>;
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [section, keys] of sections()) {
+    out[section] = {};
+    for (const [key, spec] of Object.entries(keys)) {
+      if (isDeprecated(spec)) continue;
+      // Unset keys as null, so the output names every key there is.
+      out[section]![key] = presented(spec, values[section]?.[key]) ?? null;
+    }
+  }
+  return out;
+}
+
+export interface KeyDescription {
+  section: string;
+  key: string;
+  /** BEARMON_<SECTION>_<KEY>. */
+  env: string;
+  /** As it would be written (`1m`, `1GB`, a list joined with `, `); null: unset by default (or an ignored key). */
+  default: string | null;
+  /** What kind of value, for durations and sizes (src/config/units.ts); null otherwise. */
+  unit: string | null;
+  doc: string;
+  list: boolean;
+  secret: boolean;
+  deprecated: boolean;
+}
+
 /** The documented key table, for `bearmon config keys` and the README. */
-export function describeKeys(): { section: string; key: string; doc: string; list: boolean; deprecated: boolean }[] {
+export function describeKeys(): KeyDescription[] {
   return sections().flatMap(([section, keys]) =>
-    Object.entries(keys).map(([key, spec]) => ({
-      section,
-      key,
-      doc: isDeprecated(spec) ? `gobearmon key, ignored: ${spec.deprecated}.` : spec.doc,
-      list: !isDeprecated(spec) && Boolean(spec.list),
-      deprecated: isDeprecated(spec),
-    })),
+    Object.entries(keys).map(([key, spec]) => {
+      const base = { section, key, env: envName(section, key) };
+      if (isDeprecated(spec)) {
+        return { ...base, default: null, unit: null, doc: `gobearmon key, ignored: ${spec.deprecated}.`, list: false, secret: false, deprecated: true };
+      }
+      return {
+        ...base,
+        default: spec.defaultDoc ?? defaultText(spec),
+        unit: spec.unit ? describeUnit(spec.unit) : null,
+        doc: spec.doc,
+        list: Boolean(spec.list),
+        secret: Boolean(spec.secret),
+        deprecated: false,
+      };
+    }),
   );
+}
+
+function defaultText(spec: KeySpec): string | null {
+  const parsed = (spec.schema as z.ZodType).safeParse(undefined);
+  if (!parsed.success || parsed.data === undefined) return null;
+  const shown = presented(spec, parsed.data);
+  if (Array.isArray(shown)) return shown.length === 0 ? null : shown.join(', ');
+  return String(shown);
 }

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { hostPortSchema } from '../checks/address.ts';
 import { parseDsn } from '../db/dsn.ts';
+import { DURATION_MS, formatDuration, SIZE_BYTES, type DurationSuffix, type Unit } from './units.ts';
 
 /**
  * Every configuration key: its type, default, and one line of documentation. This table
@@ -18,6 +19,20 @@ export interface KeySpec {
   secret?: boolean;
   /** The value is a DSN or URL that may carry a password: printed with it masked (src/redact.ts). */
   credentials?: 'dsn' | 'url';
+  /** A duration or size: how `config check`, `config keys` and the README show it (src/config/units.ts). */
+  unit?: Unit;
+  /** The default as documented, when the schema's is computed where bearmon runs (the host name). */
+  defaultDoc?: string;
+  /**
+   * An invalid value does not stop start-up: it is dropped with a warning (the key keeps its
+   * default or stays unset), because only some contacts need it. Says what then fails.
+   */
+  lenient?: string;
+  /**
+   * gobearmon values bearmon reads differently: list entries that match are dropped with one
+   * warning per key that says why (`reason`); the other entries are kept.
+   */
+  ignoreValues?: { match: RegExp; what: string; reason: string };
   doc: string;
 }
 /** gobearmon keys bearmon no longer needs: accepted with a warning that says why. */
@@ -37,14 +52,41 @@ const bool = z
 const text = z.string();
 const optionalText = z.string().optional();
 const ipAddress = z.string().refine((v) => isIP(v) !== 0, 'expected an IP address');
+/** A size written with its unit (`512MB`, `1GB`; a bare `0` too, as "no limit" reads), kept in bytes. */
 const byteSize = z
   .string()
-  .regex(/^\d+(B|KB|MB|GB|TB)$/i, 'expected a size such as 512MB or 1GB')
-  .transform((v) => Number(v.replace(/\D+$/, '')) * { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 }[v.replace(/^\d+/, '').toUpperCase() as 'B']!);
+  .regex(/^(\d+(B|KB|MB|GB|TB)|0)$/i, 'expected a size such as 512MB or 1GB')
+  .transform((v) => (v === '0' ? 0 : Number(v.replace(/\D+$/, '')) * SIZE_BYTES[v.replace(/^\d+/, '').toUpperCase() as keyof typeof SIZE_BYTES]));
+/** A duration written with its unit (`500ms`, `30s`, `15m`, `12h`, `7d`), kept in milliseconds. */
 const duration = z
   .string()
-  .regex(/^\d+[smhd]$/, 'expected a duration such as 30s, 15m, 12h or 7d')
-  .transform((v) => Number(v.slice(0, -1)) * { s: 1, m: 60, h: 3600, d: 86400 }[v.slice(-1) as 's' | 'm' | 'h' | 'd']! * 1000);
+  .regex(/^\d+(ms|s|m|h|d)$/, 'expected a duration such as 30s, 15m, 12h or 7d')
+  .transform((v) => {
+    const [, amount, suffix] = /^(\d+)(ms|s|m|h|d)$/.exec(v)!;
+    return Number(amount) * DURATION_MS[suffix as DurationSuffix];
+  });
+/**
+ * A duration kept as a whole number of `unit`: a bare number is that unit (the key's form
+ * before durations had suffixes), and `500ms`, `90s`, `15m`… are read as well.
+ */
+const durationIn = (unit: 'ms' | 's', min: number, max: number) =>
+  z.string().transform((v, ctx) => {
+    const issue = (message: string) => {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    };
+    const match = /^(\d+)(ms|s|m|h|d)?$/.exec(v.trim());
+    if (!match) return issue(`expected a duration such as ${unit === 's' ? '60 (seconds), 90s or 15m' : '500 (milliseconds), 500ms or 2s'}`);
+    const ms = Number(match[1]) * DURATION_MS[(match[2] ?? unit) as DurationSuffix];
+    const value = ms / DURATION_MS[unit];
+    if (!Number.isSafeInteger(value)) return issue(`expected whole ${unit === 's' ? 'seconds' : 'milliseconds'}`);
+    if (value < min) return issue(`expected at least ${formatDuration(min * DURATION_MS[unit])}`);
+    if (value > max) return issue(`expected at most ${formatDuration(max * DURATION_MS[unit])}`);
+    return value;
+  });
+/** What happens when a [twilio] or [smtp] value is dropped (KeySpec.lenient). */
+const TWILIO_LENIENT = 'sms and voice contacts fail when sent, saying Twilio is not configured';
+const SMTP_LENIENT = 'e-mail contacts and admin mails may fail when sent';
 
 /** A DSN that parseDsn refuses; its message shows the DSN with the password masked. */
 function validDsn(dsn: string, ctx: z.RefinementCtx): void {
@@ -78,16 +120,18 @@ export const configSpec = {
       doc: 'MySQL DSN in go-sql-driver form user:pass@tcp(host:port)/db (or a mysql:// URL). Repeat for a cluster: a failed query is retried on another.',
     },
     confirmations: { schema: int(1, 100).default(2), doc: 'Distinct workers that must agree before a check changes state.' },
-    reloadInterval: { schema: int(1, 86400).default(60), doc: 'Seconds between reloads of checks, contacts and alerts from MySQL.' },
+    reloadInterval: { schema: durationIn('s', 1, 86400).default(60), unit: 's', doc: 'How often checks, contacts and alerts are reloaded from MySQL.' },
     snapshotInterval: {
       schema: duration.prefault('1m'),
+      unit: 'duration',
       doc: 'How often the controller process stores a snapshot of the log state (stream BEARMON_SNAPSHOTS, under this worker\'s name), so a cold start folds only the log after it. 0s: no snapshots.',
     },
     notifyAttempts: { schema: int(1, 100).default(8), doc: 'Attempts at one notification (first send + retries) before it finally fails and the admin is told.' },
-    notifyBackoff: { schema: duration.prefault('30s'), doc: 'Wait before the first retry of a failed notification; doubles with each further failure.' },
-    notifyBackoffMax: { schema: duration.prefault('30m'), doc: 'Longest wait between two attempts at one notification.' },
+    notifyBackoff: { schema: duration.prefault('30s'), unit: 'duration', doc: 'Wait before the first retry of a failed notification; doubles with each further failure.' },
+    notifyBackoffMax: { schema: duration.prefault('30m'), unit: 'duration', doc: 'Longest wait between two attempts at one notification.' },
     notifyTimeout: {
       schema: duration.prefault('60s'),
+      unit: 'duration',
       doc: 'Deadline of one delivery attempt. An attempt a dead controller left unrecorded for twice this is not resent (webhooks are: they carry an Idempotency-Key).',
     },
     addr: { deprecated: 'workers and the viewserver reach the controller over NATS' },
@@ -95,6 +139,7 @@ export const configSpec = {
   worker: {
     id: {
       schema: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected 1-64 letters, digits, _ or -').default(safeHostname()),
+      defaultDoc: '(the host name)',
       doc: 'This worker\'s identity (it appears in NATS subjects; default: the host name).',
     },
     numThreads: { schema: int(1, 4096).default(16), doc: 'Checks this worker runs at the same time.' },
@@ -106,13 +151,13 @@ export const configSpec = {
     viewAddr: { deprecated: 'workers learn the view from NATS ([nats] url)' },
   },
   smtp: {
-    host: { schema: optionalText, doc: 'SMTP server for e-mail contacts and admin notices.' },
-    port: { schema: int(1, 65535).default(587), doc: 'SMTP server port (587 = submission with STARTTLS).' },
-    from: { schema: optionalText, doc: 'Sender address of notification mails.' },
-    username: { schema: optionalText, doc: 'SMTP user (optional).' },
-    password: { schema: optionalText, secret: true, doc: 'SMTP password (optional; never logged).' },
-    admin: { schema: optionalText, doc: 'Address that receives admin notices (failed deliveries, lost quorum, reload failures).' },
-    adminInterval: { schema: duration.prefault('15m'), doc: 'The same admin notice is mailed at most once per this interval; the next mail counts what was held back.' },
+    host: { schema: optionalText, lenient: SMTP_LENIENT, doc: 'SMTP server for e-mail contacts and admin notices.' },
+    port: { schema: int(1, 65535).default(587), lenient: SMTP_LENIENT, doc: 'SMTP server port (587 = submission with STARTTLS).' },
+    from: { schema: optionalText, lenient: SMTP_LENIENT, doc: 'Sender address of notification mails.' },
+    username: { schema: optionalText, lenient: SMTP_LENIENT, doc: 'SMTP user (optional).' },
+    password: { schema: optionalText, secret: true, lenient: SMTP_LENIENT, doc: 'SMTP password (optional; never logged).' },
+    admin: { schema: optionalText, lenient: SMTP_LENIENT, doc: 'Address that receives admin notices (failed deliveries, lost quorum, reload failures).' },
+    adminInterval: { schema: duration.prefault('15m'), unit: 'duration', lenient: SMTP_LENIENT, doc: 'The same admin notice is mailed at most once per this interval; the next mail counts what was held back.' },
   },
   dns: {
     server: {
@@ -121,23 +166,38 @@ export const configSpec = {
     },
   },
   twilio: {
-    accountSid: { schema: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC followed by 32 hex digits').optional(), doc: 'Twilio account SID for sms and voice contacts.' },
-    authToken: { schema: optionalText, secret: true, doc: 'Twilio auth token (never logged).' },
-    from: { schema: z.string().regex(/^\+[1-9]\d{1,14}$/, 'expected an E.164 number such as +15551234567').optional(), doc: 'Twilio number that SMS and calls come from (E.164).' },
+    accountSid: {
+      schema: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'expected AC followed by 32 hex digits').optional(),
+      lenient: TWILIO_LENIENT,
+      doc: 'Twilio account SID for sms and voice contacts.',
+    },
+    authToken: { schema: optionalText, secret: true, lenient: TWILIO_LENIENT, doc: 'Twilio auth token (never logged).' },
+    from: { schema: z.string().regex(/^\+[1-9]\d{1,14}$/, 'expected an E.164 number such as +15551234567').optional(), lenient: TWILIO_LENIENT, doc: 'Twilio number that SMS and calls come from (E.164).' },
   },
   viewserver: {
     controller: {
       schema: z.array(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a worker id')).default([]),
       list: true,
-      doc: 'Worker ids allowed to act as controller (repeat the line). Empty: any worker that announces itself.',
+      // gobearmon listed the address of each worker's controller component, its candidates. bearmon
+      // finds candidates by their heartbeats; reading the host as a worker id would, when ids are
+      // not host names, leave no candidate at all and stop monitoring, so the addresses are dropped.
+      ignoreValues: {
+        match: /:\d+$/,
+        what: 'host:port',
+        reason:
+          'bearmon picks the controller among the workers that answer its heartbeats over NATS (any that nats.conf lets control), so gobearmon\'s controller addresses are not needed; to limit the candidates, list worker ids (controller = w1)',
+      },
+      doc: 'Worker ids allowed to act as controller (repeat the line). Empty: any worker that announces itself. gobearmon\'s host:port entries are ignored with a warning.',
     },
     heartbeatPeriod: {
-      schema: int(50, 60_000).default(1000),
-      doc: 'Milliseconds between the viewserver\'s pings of each controller candidate.',
+      schema: durationIn('ms', 50, 60_000).default(1000),
+      unit: 'ms',
+      doc: 'Time between the viewserver\'s pings of each controller candidate.',
     },
     heartbeatTimeout: {
-      schema: int(10, 60_000).default(500),
-      doc: 'Milliseconds a ping waits for its answer before it counts as a miss (no responders counts at once).',
+      schema: durationIn('ms', 10, 60_000).default(500),
+      unit: 'ms',
+      doc: 'Time a ping waits for its answer before it counts as a miss (no responders counts at once).',
     },
     misses: {
       schema: int(1, 100).default(3),
@@ -155,9 +215,10 @@ export const configSpec = {
     user: { schema: optionalText, doc: 'NATS user name of this process\'s role (see nats.conf).' },
     password: { schema: optionalText, secret: true, doc: 'NATS password (never logged).' },
     stream: { schema: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('BEARMON'), doc: 'JetStream stream that keeps the result log.' },
-    retention: { schema: duration.prefault('7d'), doc: 'How long the result log keeps events (30s, 15m, 12h, 7d).' },
+    retention: { schema: duration.prefault('7d'), unit: 'duration', doc: 'How long the result log keeps events (30s, 15m, 12h, 7d).' },
     maxBytes: {
       schema: byteSize.prefault('1GB'),
+      unit: 'size',
       doc: 'Storage the result log may use (512MB, 1GB, …), reserved on the server: a flood into the log drops its oldest events, never the view\'s bucket or the snapshots. 0: no limit.',
     },
   },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, describeKeys, loadConfig } from '../../src/config/load.ts';
+import { ConfigError, describeKeys, loadConfig, showConfig } from '../../src/config/load.ts';
 import { parseGcfg } from '../../src/config/gcfg.ts';
 
 // The sample worker configuration shipped with gobearmon, as operators have it on disk.
@@ -75,7 +75,73 @@ describe('loadConfig', () => {
       expect.stringMatching(/^w\.cfg:5: \[default\] password is ignored: .*NATS credentials/),
       expect.stringMatching(/^w\.cfg:8: \[controller\] addr is ignored/),
       expect.stringMatching(/^w\.cfg:14: \[worker\] viewAddr is ignored/),
+      'w.cfg has no [nats] section: bearmon connects to nats://127.0.0.1:4222 without credentials; set [nats] url, user and password (bearmon nats-conf prints them for each node)',
     ]);
+  });
+
+  it("reads gobearmon's [viewserver] controller = host:port lines with one warning: addresses are dropped, worker ids kept", () => {
+    const text = '[viewserver]\ncontroller = worker1:8888\ncontroller = w7\ncontroller = worker3.example.net:8888\n[nats]\nurl = nats://n:4222\n';
+    const { config, warnings } = loadConfig({ text, source: 'v.cfg' });
+    expect(config.viewserver.controller).toEqual(['w7']);
+    expect(warnings).toEqual([
+      'v.cfg:2,4: [viewserver] controller = worker1:8888, worker3.example.net:8888: host:port values are ignored: bearmon picks the controller among the workers that answer its heartbeats over NATS (any that nats.conf lets control), so gobearmon\'s controller addresses are not needed; to limit the candidates, list worker ids (controller = w1)',
+    ]);
+  });
+
+  it('drops host:port controllers given in the environment the same way, leaving any worker a candidate', () => {
+    const { config, warnings } = loadConfig({ env: { BEARMON_VIEWSERVER_CONTROLLER: 'worker1:8888,worker2:8888' } });
+    expect(config.viewserver.controller).toEqual([]);
+    expect(warnings).toEqual([expect.stringMatching(/^env BEARMON_VIEWSERVER_CONTROLLER: \[viewserver\] controller = worker1:8888, worker2:8888: host:port values are ignored: /)]);
+  });
+
+  it.each([
+    ['[twilio]\naccountSid = asdf\n', 'twilio', 'accountSid', undefined, 'c:2: [twilio] accountSid = "asdf": expected AC followed by 32 hex digits; ignored, left unset: sms and voice contacts fail when sent, saying Twilio is not configured'],
+    ['[twilio]\nfrom = 555-TWILIO\n', 'twilio', 'from', undefined, 'c:2: [twilio] from = "555-TWILIO": expected an E.164 number such as +15551234567; ignored, left unset: sms and voice contacts fail when sent, saying Twilio is not configured'],
+    ['[smtp]\nport = 70000\n', 'smtp', 'port', 587, 'c:2: [smtp] port = "70000": expected at most 65535; ignored, the default 587 is used: e-mail contacts and admin mails may fail when sent'],
+    ['[smtp]\nadminInterval = often\n', 'smtp', 'adminInterval', 900_000, 'c:2: [smtp] adminInterval = "often": expected a duration such as 30s, 15m, 12h or 7d; ignored, the default "15m" is used: e-mail contacts and admin mails may fail when sent'],
+  ])('starts with a warning, not a refusal, on a placeholder in [smtp] or [twilio]: %j', (text, section, key, value, warning) => {
+    const { config, warnings } = loadConfig({ text: `${text}[nats]\nurl = nats://n:4222\n`, source: 'c' });
+    expect((config as unknown as Record<string, Record<string, unknown>>)[section]![key]).toBe(value);
+    expect(warnings).toEqual([warning]);
+  });
+
+  it('warns about a file without [nats], but not when the environment sets [nats] or when there is no file', () => {
+    expect(loadConfig({ text: '[worker]\nid = w1\n', source: 'w.cfg' }).warnings).toEqual([expect.stringMatching(/^w\.cfg has no \[nats\] section: bearmon connects to nats:\/\/127\.0\.0\.1:4222 without credentials/)]);
+    expect(loadConfig({ text: '[worker]\nid = w1\n', source: 'w.cfg', env: { BEARMON_NATS_URL: 'nats://n:4222' } }).warnings).toEqual([]);
+    expect(loadConfig({ text: '[nats]\nuser = w1\n', source: 'w.cfg' }).warnings).toEqual([]);
+    expect(loadConfig({ env: {} }).warnings).toEqual([]);
+  });
+
+  it('reads durations with a unit wherever a duration is kept as a number, and bare numbers in the key\'s own unit', () => {
+    const { config } = loadConfig({
+      text: '[controller]\nreloadInterval = 5m\n[viewserver]\nheartbeatPeriod = 2s\nheartbeatTimeout = 250\n[nats]\nurl = nats://n:4222\nmaxBytes = 0\nretention = 1500ms\n',
+    });
+    expect(config.controller.reloadInterval).toBe(300);
+    expect(config.viewserver.heartbeatPeriod).toBe(2000);
+    expect(config.viewserver.heartbeatTimeout).toBe(250);
+    expect(config.nats.maxBytes).toBe(0);
+    expect(config.nats.retention).toBe(1500);
+    expect(loadConfig({ env: { BEARMON_CONTROLLER_RELOADINTERVAL: '90' } }).config.controller.reloadInterval).toBe(90);
+  });
+
+  it.each([
+    ['[controller]\nreloadInterval = 1500ms\n', 'c:2: [controller] reloadInterval = "1500ms": expected whole seconds'],
+    ['[controller]\nreloadInterval = 2d\n', 'c:2: [controller] reloadInterval = "2d": expected at most 1d'],
+    ['[controller]\nreloadInterval = soon\n', 'c:2: [controller] reloadInterval = "soon": expected a duration such as 60 (seconds), 90s or 15m'],
+    ['[viewserver]\nheartbeatPeriod = 10ms\n', 'c:2: [viewserver] heartbeatPeriod = "10ms": expected at least 50ms'],
+    ['[viewserver]\nheartbeatTimeout = 1.5s\n', 'c:2: [viewserver] heartbeatTimeout = "1.5s": expected a duration such as 500 (milliseconds), 500ms or 2s'],
+  ])('refuses the duration %j naming the key, the value and the unit', (text, problem) => {
+    expect(problemsOf(() => loadConfig({ text, source: 'c' }))).toEqual([problem]);
+  });
+
+  it('shows the effective configuration with every duration and size as written, secrets masked, unset keys null', () => {
+    const { config } = loadConfig({ text: '[smtp]\npassword = hunter2\n[nats]\nurl = nats://n:4222\nmaxBytes = 512MB\n[viewserver]\nheartbeatPeriod = 1500\n' });
+    const shown = showConfig(config);
+    expect(shown.controller).toMatchObject({ reloadInterval: '1m', snapshotInterval: '1m', notifyBackoff: '30s', notifyBackoffMax: '30m', notifyTimeout: '1m' });
+    expect(shown.viewserver).toMatchObject({ heartbeatPeriod: '1500ms', heartbeatTimeout: '500ms', misses: 3 });
+    expect(shown.nats).toMatchObject({ retention: '7d', maxBytes: '512MB', url: ['nats://n:4222'], user: null });
+    expect(shown.smtp).toMatchObject({ password: '***', adminInterval: '15m', host: null, port: 587 });
+    expect(shown.twilio).toEqual({ accountSid: null, authToken: null, from: null });
   });
 
   it('gives every key its default without a file', () => {
@@ -111,8 +177,6 @@ describe('loadConfig', () => {
     ['[dns]\nserver = "bad host"\n', 'c:2: [dns] server = "bad host": expected host:port'],
     ['[nats]\nretention = 7 days\n', 'c:2: [nats] retention = "7 days": expected a duration'],
     ['[nats]\nurl = http://x\n', 'c:2: [nats] url = ["http://x"]: expected a URL'],
-    ['[twilio]\naccountSid = XY1\n', 'c:2: [twilio] accountSid = "XY1": expected AC followed by 32 hex digits'],
-    ['[smtp]\nport = 70000\n', 'c:2: [smtp] port = "70000": expected at most 65535'],
     ['[controller]\nconfirmatons = 3\n', 'c:2: [controller] confirmatons: unknown key'],
     ['[contoller]\nconfirmations = 3\n', 'c:2: unknown section [contoller]'],
     ['[worker]\nnumThreads = 1\nnumThreads = 2\n', 'c:3: [worker] numThreads is set twice (also at c:2)'],
@@ -144,7 +208,7 @@ describe('loadConfig', () => {
   });
 
   it("never shows gobearmon's shared password in the warning that it is ignored", () => {
-    const { warnings } = loadConfig({ text: '[default]\npassword = shared-hunter2\n', source: 'c' });
+    const { warnings } = loadConfig({ text: '[default]\npassword = shared-hunter2\n[nats]\nurl = nats://n:4222\n', source: 'c' });
     expect(warnings).toEqual([expect.stringMatching(/^c:2: \[default\] password is ignored: /)]);
     expect(warnings.join('\n')).not.toMatch(/hunter2/);
   });
@@ -182,5 +246,18 @@ describe('loadConfig', () => {
     const keys = describeKeys();
     expect(keys.length).toBeGreaterThan(20);
     for (const key of keys) expect(key.doc.length, `${key.section}.${key.key}`).toBeGreaterThan(10);
+  });
+
+  it('describes each key with its default as written, its unit and its environment variable', () => {
+    const byName = new Map(describeKeys().map((k) => [`${k.section}.${k.key}`, k]));
+    expect(byName.get('controller.reloadInterval')).toMatchObject({ default: '1m', unit: 'duration; bare number = s', env: 'BEARMON_CONTROLLER_RELOADINTERVAL' });
+    expect(byName.get('viewserver.heartbeatTimeout')).toMatchObject({ default: '500ms', unit: 'duration; bare number = ms', env: 'BEARMON_VIEWSERVER_HEARTBEATTIMEOUT' });
+    expect(byName.get('nats.retention')).toMatchObject({ default: '7d', unit: 'duration' });
+    expect(byName.get('nats.maxBytes')).toMatchObject({ default: '1GB', unit: 'size' });
+    expect(byName.get('nats.url')).toMatchObject({ default: 'nats://127.0.0.1:4222', unit: null, list: true });
+    expect(byName.get('controller.database')).toMatchObject({ default: 'bearmon:***@tcp(127.0.0.1:3306)/bearmon' });
+    expect(byName.get('worker.id')).toMatchObject({ default: '(the host name)' });
+    expect(byName.get('nats.password')).toMatchObject({ default: null, secret: true });
+    expect(byName.get('viewserver.addr')).toMatchObject({ default: null, unit: null, deprecated: true, env: 'BEARMON_VIEWSERVER_ADDR' });
   });
 });

@@ -99,6 +99,8 @@ export class LiveState {
   private inFlight: Promise<void> | undefined;
   private again = false;
   private lastAsk = 0;
+  /** How long the last status read took (all its pages). */
+  lastDurationMs = 0;
   private stopped = false;
   /** Bumped whenever the checks change: caches keyed by it (the API's serialized list) stay valid until then. */
   version = 0;
@@ -144,6 +146,11 @@ export class LiveState {
     return this.status?.checks ?? [];
   }
 
+  /** What changes when a check's state, round or last results change: a cache key for what is made of it. */
+  printOf(id: number): string | undefined {
+    return this.prints.get(id);
+  }
+
   check(id: number): CheckStatus | undefined {
     return this.byId.get(id);
   }
@@ -185,10 +192,19 @@ export class LiveState {
       if (this.stopped) return;
       if (this.again) {
         this.again = false;
-        this.schedule(this.options.debounceMs ?? 250);
-      } else this.schedule(this.options.pollMs ?? 2000);
+        this.schedule(this.gap(this.options.debounceMs ?? 250));
+      } else this.schedule(this.gap(this.options.pollMs ?? 2000));
     });
     return this.inFlight;
+  }
+
+  /**
+   * The controller builds its whole status for every page it answers: with many checks a
+   * status read costs it real time, so the web role leaves it at least 4× that long between
+   * two reads (at 10,000 checks updates come every few seconds instead of 4 times a second).
+   */
+  private gap(ms: number): number {
+    return Math.max(ms, 4 * this.lastDurationMs);
   }
 
   private schedule(ms: number): void {
@@ -199,7 +215,9 @@ export class LiveState {
   private async ask(): Promise<void> {
     this.lastAsk = Date.now();
     try {
+      const began = performance.now();
       const status = await requestStatus(this.options.nc, this.options.statusTimeoutMs ?? 3000);
+      this.lastDurationMs = performance.now() - began;
       this.error = null;
       this.apply(status);
     } catch (err) {
@@ -273,7 +291,7 @@ export class LiveState {
     if (event.family === 'transition') this.rounds.delete(event.checkId);
     for (const l of this.listeners) l.event(event);
     // Results arrive all the time at scale: one status request per debounce window at most.
-    const wait = Math.max(0, (this.options.debounceMs ?? 250) - (Date.now() - this.lastAsk));
+    const wait = Math.max(0, this.gap(this.options.debounceMs ?? 250) - (Date.now() - this.lastAsk));
     if (this.inFlight) this.again = true;
     else this.schedule(wait);
   }

@@ -107,18 +107,34 @@ export async function runWebCommand(config: Config, log: Logger, shutdown: Abort
  * `bearmon web hash-password`: reads the password from stdin (one line; a terminal is not
  * echoed to) and prints the `[web] passwordHash` line. Exit 0, or 2 with the reason.
  */
-export async function hashPasswordCommand(input: NodeJS.ReadableStream = process.stdin, out: (s: string) => void = (s) => process.stdout.write(s)): Promise<number> {
-  let text = '';
-  for await (const chunk of input) {
-    text += chunk.toString();
-    if (text.includes('\n')) break;
+export async function hashPasswordCommand(
+  input: NodeJS.ReadableStream = process.stdin,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+  err: (s: string) => void = (s) => process.stderr.write(s),
+): Promise<number> {
+  let password: string;
+  if ((input as NodeJS.ReadStream).isTTY) {
+    // A terminal: ask, and echo nothing (readline writes its echo to a sink).
+    const { createInterface } = await import('node:readline/promises');
+    const { Writable } = await import('node:stream');
+    err('password (not shown): ');
+    const rl = createInterface({ input, output: new Writable({ write: (_chunk, _encoding, done) => done() }), terminal: true });
+    password = await rl.question('');
+    rl.close();
+    err('\n');
+  } else {
+    let text = '';
+    for await (const chunk of input) {
+      text += chunk.toString();
+      if (text.includes('\n')) break;
+    }
+    password = text.split(/\r?\n/)[0] ?? '';
   }
-  const password = text.split(/\r?\n/)[0] ?? '';
   try {
     out(`passwordHash = ${await hashPassword(password)}\n`);
     return 0;
-  } catch (err) {
-    process.stderr.write(`bearmon web hash-password: ${(err as Error).message}\n`);
+  } catch (error) {
+    err(`bearmon web hash-password: ${(error as Error).message}\n`);
     return 2;
   }
 }

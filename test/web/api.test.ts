@@ -100,7 +100,10 @@ describe('bearmon web: the JSON API on a real cluster', () => {
     expect(list.controller).toMatchObject({ reachable: true, controller: 'ctl0', confirmations: 2, quorum: true });
     expect(list.checks[0]).toMatchObject({ id: 1, name: 'shop', type: 'http', uptime: { '24h': 0.995, '7d': 0.98, '30d': 0.97, '90d': null } });
     expect(list.checks[0].lastResults.map((r: any) => r.worker).sort()).toEqual(['w1', 'w2']);
-    expect(list.checks[0].lastResults[0]).toMatchObject({ status: 'online', latencyMs: expect.any(Number), ageMs: expect.any(Number) });
+    expect(list.checks[0].lastResults[0]).toMatchObject({ status: 'online', latencyMs: expect.any(Number), at: expect.any(String) });
+    const one = (await get('/api/checks/1')).body.check;
+    expect(one.lastResults[0]).toMatchObject({ ageMs: expect.any(Number) });
+    expect(one.nextRunInMs).toEqual(expect.any(Number));
     expect((await get('/api/checks?name=SHOP')).body.checks.map((c: any) => c.id)).toEqual([1]);
     expect((await get('/api/checks?state=offline')).body.checks).toEqual([]);
 

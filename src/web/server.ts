@@ -74,6 +74,7 @@ const show = (value: unknown) => JSON.stringify(typeof value === 'string' && val
 const STATES = ['online', 'offline', 'pending', 'misconfigured'] as const;
 type State = (typeof STATES)[number];
 const DAY = 86_400_000;
+const PUBLIC_CACHE_MS = 10_000;
 const WINDOWS = { '24h': DAY, '7d': 7 * DAY, '30d': 30 * DAY, '90d': 90 * DAY } as const;
 type Window = keyof typeof WINDOWS;
 
@@ -363,7 +364,20 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       return { id: row.id, name: row.name, state, uptime: up.values.get(row.id) ?? { '24h': null, '7d': null, '30d': null, '90d': null } };
     });
   };
-  const publicStatus = async () => {
+  // Anyone may ask for the public pages: they are made at most every 10 s (one set of
+  // history queries however many ask), so a flood of requests is not a flood of queries.
+  let publicCache: { at: number; value: ReturnType<typeof makePublicStatus> } | undefined;
+  const publicStatus = () => {
+    if (!publicCache || Date.now() - publicCache.at > PUBLIC_CACHE_MS) {
+      const value = makePublicStatus();
+      publicCache = { at: Date.now(), value };
+      value.catch(() => {
+        if (publicCache?.value === value) publicCache = undefined;
+      });
+    }
+    return publicCache.value;
+  };
+  const makePublicStatus = async () => {
     const checks = await publicChecks();
     const to = now();
     const [daily, incidents] = await Promise.all([

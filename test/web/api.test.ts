@@ -125,9 +125,9 @@ describe('bearmon web: the JSON API on a real cluster', () => {
     const events = stream.events;
     const states = events.filter((e) => e.event === 'checks').flatMap((e) => e.data.changed.filter((c: any) => c.id === 1));
     expect(states.map((c: any) => c.state)).toContain('pending');
-    // Round 1 completes at once (the confirmation runs as soon as a worker disagrees); round 2 waits an interval.
+    // Round 1 completes at once (the confirmation runs as soon as a worker disagrees); rounds 2 and 3 wait an interval each.
     const pending = states.find((c: any) => c.state === 'pending' && c.pending.lastRound);
-    expect(pending.pending).toMatchObject({ suspected: 'offline', of: 2, round: 2, rounds: 2, lastRound: { round: 1, of: 2 } });
+    expect(pending.pending).toMatchObject({ suspected: 'offline', of: 2, round: pending.pending.lastRound.round + 1, rounds: 3, lastRound: { of: 3 } });
     expect(pending.pending.lastRound.workers.sort()).toEqual(['w1', 'w2']);
     expect(states.at(-1)).toMatchObject({ state: 'offline', pending: null });
     expect(events.some((e) => e.event === 'bus' && e.data.family === 'transition' && e.data.checkId === 1 && e.data.to === 'offline')).toBe(true);
@@ -136,8 +136,8 @@ describe('bearmon web: the JSON API on a real cluster', () => {
     await expect.poll(async () => (await get('/api/incidents?check=1')).body.incidents.length, { timeout: 10_000 }).toBe(1);
     const [incident] = (await get('/api/incidents?check=1')).body.incidents;
     expect(incident).toMatchObject({ checkId: 1, check: 'shop', to: 'offline' });
-    expect(incident.evidence).toMatchObject({ from: 'online', rounds: 2, delay: 1, confirmations: 2 });
-    expect(incident.evidence.explanation).toMatch(/^check 1 \(shop\) went offline at .* \(was online\): 2 round\(s\) of 2 distinct worker\(s\) disagreed, delay 1/);
+    expect(incident.evidence).toMatchObject({ from: 'online', rounds: 3, delay: 2, confirmations: 2 });
+    expect(incident.evidence.explanation).toMatch(/^check 1 \(shop\) went offline at .* \(was online\): 3 round\(s\) of 2 distinct worker\(s\) disagreed, delay 2/);
     expect(incident.evidence.explanation).toMatch(/w1 +offline/);
     expect(incident.evidence.explanation).toMatch(/w2 +offline/);
     expect(incident.notifications).toEqual([expect.objectContaining({ contactId: 1, contactType: 'webhook', contact: 'http://127.0.0.1:9', status: 'offline' })]);

@@ -59,9 +59,9 @@ describe('the dashboard and the status page in Chromium', () => {
     await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
     target.up = false;
     // Round 1 is completed by both workers at once (the second runs as soon as the first
-    // disagrees); round 2 waits an interval, so the row shows round 1's workers meanwhile.
+    // disagrees); rounds 2 and 3 wait an interval each, so the row shows the last round's workers meanwhile.
     const pending = await page.waitForSelector('tr[data-check-id="1"][data-state="pending"] [data-confirmed*="w1"][data-confirmed*="w2"]');
-    expect(await pending.evaluate((el) => el.closest('td')!.textContent)).toMatch(/^offline\? round 2\/2: [01]\/2 agree \((w1|w2|–)\); round 1 confirmed by (w1, w2|w2, w1)$/);
+    expect(await pending.evaluate((el) => el.closest('td')!.textContent)).toMatch(/^offline\? round [23]\/3: [01]\/2 agree \((w1|w2|–)\); round [12] confirmed by (w1, w2|w2, w1)$/);
     await page.waitForSelector('tr[data-check-id="1"][data-state="offline"]');
     expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
 
@@ -70,7 +70,7 @@ describe('the dashboard and the status page in Chromium', () => {
     await page.click('tr[data-check-id="1"] td.name');
     const evidence = await page.waitForSelector('#detail [data-incident] details[open] pre.evidence');
     const text = (await evidence.textContent())!;
-    expect(text).toMatch(/^check 1 \(shop\) went offline at .* \(was online\): 2 round\(s\) of 2 distinct worker\(s\) disagreed, delay 1/);
+    expect(text).toMatch(/^check 1 \(shop\) went offline at .* \(was online\): 3 round\(s\) of 2 distinct worker\(s\) disagreed, delay 2/);
     expect(text).toMatch(/w1 +offline/);
     expect(text).toMatch(/w2 +offline/);
     expect(await page.textContent('#detail [data-incident] .notified')).toMatch(/^webhook http:\/\/127\.0\.0\.1:9: (pending|sending)/);

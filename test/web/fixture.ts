@@ -57,7 +57,8 @@ export async function startWebFixture(nats: NatsServerHandle, options: { loginLi
     natsUrl: nats.url,
     confirmations: 2,
     checks: [
-      { name: 'shop', type: 'http', data: { url: target.url, expect_status: 200 }, interval: 1, delay: 1 },
+      // delay 2: rounds 2 and 3 each wait an interval, so a page sees the change pending for ~2 s.
+      { name: 'shop', type: 'http', data: { url: target.url, expect_status: 200 }, interval: 1, delay: 2 },
       { name: 'secret-admin', type: 'http', data: { url: `${target.url}admin?token=hunter2` }, interval: 1, delay: 1 },
     ],
     workers: [

@@ -123,3 +123,57 @@ CREATE TABLE IF NOT EXISTS bearmon_notification_attempts (
 	detail VARCHAR(1024) NULL,
 	PRIMARY KEY (notification_id, attempt)
 ) DEFAULT CHARSET = utf8mb4;
+
+-- Uptime and latency history (src/history/, docs/HISTORY.md): one row per check, bucket and
+-- worker, written by the controller in batches as it accepts results. Fine buckets (5 min)
+-- are kept 2 days, hourly ones 400 days. Latency is of online results, in ms; h_<bound>
+-- counts results up to that many ms (h_inf: slower), fixed bounds so rows of several
+-- workers or buckets add up and quantiles can be estimated from the sum. The key starts
+-- with the check: a check's series is one range of it.
+CREATE TABLE IF NOT EXISTS bearmon_history_fine (
+	check_id INT NOT NULL,
+	bucket_start DATETIME NOT NULL,
+	worker VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+	runs MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	failures MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	errors MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	latency_count MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	latency_sum_ms INT UNSIGNED NOT NULL DEFAULT 0,
+	latency_min_ms MEDIUMINT UNSIGNED NULL,
+	latency_max_ms MEDIUMINT UNSIGNED NULL,
+	h_10 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_25 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_50 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_100 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_250 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_500 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_1000 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_2500 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_5000 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_inf MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	PRIMARY KEY (check_id, bucket_start, worker)
+);
+
+CREATE TABLE IF NOT EXISTS bearmon_history_hourly (
+	check_id INT NOT NULL,
+	bucket_start DATETIME NOT NULL,
+	worker VARCHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+	runs MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	failures MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	errors MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	latency_count MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	latency_sum_ms INT UNSIGNED NOT NULL DEFAULT 0,
+	latency_min_ms MEDIUMINT UNSIGNED NULL,
+	latency_max_ms MEDIUMINT UNSIGNED NULL,
+	h_10 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_25 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_50 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_100 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_250 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_500 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_1000 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_2500 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_5000 MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	h_inf MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
+	PRIMARY KEY (check_id, bucket_start, worker)
+);

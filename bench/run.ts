@@ -35,6 +35,7 @@ const BENCHES: Bench[] = [
   { name: 'takeover', about: 'controller take-over at two sizes of the result log (~1.5 min)', run: async () => (await import('./takeover.ts')).benchTakeover(quick ? (await import('./takeover.ts')).TAKEOVER_QUICK_SIZES : undefined) },
   { name: 'hanging', about: 'viewserver + 3 worker processes: a target that starts hanging → offline transition, 8 trials (~2 min)', run: async () => (await import('./hanging.ts')).benchHanging(quick ? 2 : undefined) },
   { name: 'startup', about: 'CLI start-up: `bearmon --version` and `bearmon check list` against `node -e 0` (~20 s)', run: async () => (await import('./startup.ts')).benchStartup(quick ? 3 : undefined) },
+  { name: 'history', about: 'history writer: CPU of rollups at 10,000 checks every 60 s against MariaDB, and bytes per check per year (~2 min)', run: async () => { const h = await import('./history.ts'); return h.benchHistory(quick ? h.HISTORY_QUICK : h.HISTORY_DEFAULTS); } },
   { name: 'load', about: 'viewserver + 3 worker processes: 2,000 and 10,000 http checks every 5 s, idle and with both cores busy (~6 min)', run: async () => { const load = await import('./load.ts'); return load.benchLoad(quick ? load.LOAD_QUICK : load.LOAD_DEFAULTS); } },
   { name: 'web', about: 'bearmon web: /api/checks and first renders in Chromium with 10,000 checks and 30 days of rollups (~2 min)', run: async () => { const web = await import('./web.ts'); return web.benchWeb(quick ? web.WEB_QUICK : web.WEB_DEFAULTS); } },
 ];

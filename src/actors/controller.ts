@@ -17,6 +17,8 @@ import { createTransitionWriter } from '../db/transition-writer.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { startDelivery, type NotifyEvent } from '../notify/delivery.ts';
+import { latencyOf, type HistorySample } from '../history/buckets.ts';
+import { createHistoryWriter } from '../history/writer.ts';
 import type { DeliveryPolicy } from '../notify/policy.ts';
 
 /** Where the controller role's admin notices go (default: the admin mailer, which also logs them). */
@@ -92,8 +94,17 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       },
     });
     const snapshots = config.controller.snapshotInterval > 0 ? createSnapshotStore(nc, config.worker.id) : undefined;
-    // A controller that fails to start must not leave delivery claiming, the writer or the pools behind.
+    // Uptime and latency rollups, on the controller's own database cluster (src/history/).
+    const history = createHistoryWriter({ cluster: store.cluster, log, metrics: options.metrics });
+    const metrics = options.metrics;
+    const recordHistory = (sample: HistorySample) => {
+      history.record(sample);
+      const ms = latencyOf(sample);
+      if (ms !== undefined) metrics?.checkDuration(sample.worker, sample.checkId, ms / 1000);
+    };
+    // A controller that fails to start must not leave delivery claiming, the writers or the pools behind.
     const abandon = async () => {
+      await history.stop().catch(() => {});
       await writer.stop().catch(() => {});
       await delivery.stop().catch(() => {});
       await store.close().catch(() => {});
@@ -114,10 +125,13 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       snapshots,
       metrics: options.metrics,
       statusExtras: async () => ({ notifications: await outbox.summary(new Date()) }),
+      history: { record: recordHistory },
     }).catch(async (err: unknown) => {
       await abandon();
       throw err;
     });
+    // Per-check series (bearmon_check_up, bearmon_check_state), read at each scrape.
+    metrics?.source('checks', () => ({ perCheck: controller.status().checks.map(({ id, type, state, status }) => ({ id, type, state, status })) }));
     // Keeps the stored snapshot fresh: a second fold of the log, from the stream (exact by
     // sequence, which the live controller's fold is not), in the background.
     const keeper = snapshots
@@ -135,6 +149,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
     return {
       stop: async () => {
         await keeper?.stop();
+        metrics?.source('checks', undefined);
         await controller.stop();
         // Transitions still owed to MySQL get a last chance before the process ends.
         let timer: NodeJS.Timeout | undefined;
@@ -142,6 +157,8 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
         await Promise.race([writer.drain(), grace]).catch(() => {});
         clearTimeout(timer);
         await writer.stop();
+        // Rollups still waiting: one last write (bounded by the query timeout).
+        await history.stop();
         await delivery.stop();
         await store.close();
         // A notice still being mailed (e.g. the final failure of a notification) is not cut off.

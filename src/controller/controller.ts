@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import type { AdminNotice } from '../notices/types.ts';
 import { noMetrics, type Metrics } from '../metrics/metrics.ts';
 import type { AssignLine, ExpireLine, ResultLine } from '../log/lines.ts';
+import type { HistorySink } from '../history/buckets.ts';
 import type { Store } from '../db/store.ts';
 import type { TransitionWriter } from '../db/transition-writer.ts';
 import { DEFAULT_RESULT_WINDOW_MS, ReplayFold, type DerivedLine } from '../replay/fold.ts';
@@ -56,6 +57,8 @@ export interface ControllerDeps {
   standby?: { handOver(): Promise<LogState> };
   /** Admin notices (the controller role mails them to [smtp] admin; logged when absent). */
   onNotice?: (notice: AdminNotice) => void;
+  /** Uptime and latency history (src/history/writer.ts): told of every accepted result; must not throw or wait. */
+  history?: HistorySink;
 }
 
 export interface ControllerHandle {
@@ -369,6 +372,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const rejected = lines.some((l) => l.type === 'rejected');
     metrics.resultHandled(rejected ? 'rejected' : 'accepted');
     if (!rejected) remember(result);
+    if (!rejected) deps.history?.record({ checkId: result.checkId, worker: result.worker, status: result.status, at: workerAt, receivedAt, durationMs: result.durationMs });
     effect(lines);
     if (lines.length > 0) scheduleRounds(definition);
     confirm(definition, receivedAt);

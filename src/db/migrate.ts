@@ -22,6 +22,7 @@ export const SCHEMA_VERSIONS = [
   { version: 3, description: 'bearmon_fence: view fencing of controller writes' },
   { version: 4, description: 'bearmon_notifications, bearmon_notification_attempts: notification outbox' },
   { version: 5, description: 'contacts.name: contacts by name' },
+  { version: 6, description: 'bearmon_history_fine, bearmon_history_hourly: uptime and latency rollups' },
 ] as const;
 
 export interface MigrationReport {

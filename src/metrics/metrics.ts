@@ -17,7 +17,22 @@ export interface Metrics {
   notification(contactType: string, outcome: string): void;
   viewChanged(view: number, hasController: boolean): void;
   /** Values read at scrape time (worker load, the controller's checks); replaces an earlier source of that name. */
-  source(name: 'worker' | 'controller', read: (() => SourceValues) | undefined): void;
+  source(name: 'worker' | 'controller' | 'checks', read: (() => SourceValues) | undefined): void;
+  /** An accepted online result's run time, by worker and check (the controller's view of latency). */
+  checkDuration(worker: string, checkId: number, seconds: number): void;
+  /** Rollup increments the history writer could not keep (its batch was full while MySQL was away). */
+  historyDropped(resolution: 'fine' | 'hourly', increments: number): void;
+  /** A history flush: rows written, or a failed attempt (the rows wait for the next); rows still waiting after it. */
+  historyFlush(outcome: 'written' | 'failed', rows: number, pending: number): void;
+}
+
+/** One check as the per-check gauges show it. */
+export interface CheckSeries {
+  id: number;
+  type: string;
+  state: 'online' | 'offline' | 'pending' | 'misconfigured';
+  /** The confirmed status (a pending check is still what it was); absent for a misconfigured one. */
+  status?: 'online' | 'offline';
 }
 
 /** Gauges read when scraped. */
@@ -30,6 +45,8 @@ export interface SourceValues {
   view?: number;
   /** Checks due and waiting for a free worker slot. */
   backlog?: number;
+  /** Every check, for the per-check series (source 'checks'). */
+  perCheck?: CheckSeries[];
 }
 
 export const noMetrics: Metrics = {
@@ -42,6 +59,9 @@ export const noMetrics: Metrics = {
   notification: () => {},
   viewChanged: () => {},
   source: () => {},
+  checkDuration: () => {},
+  historyDropped: () => {},
+  historyFlush: () => {},
 };
 
 export interface ProcessMetrics extends Metrics {
@@ -49,6 +69,15 @@ export interface ProcessMetrics extends Metrics {
 }
 
 const CHECK_STATES = ['online', 'offline', 'pending', 'misconfigured'];
+
+/** bearmon_check_state's values: ordered by how bad, so `max by (...)` picks the worst. */
+export const CHECK_STATE_VALUES: Readonly<Record<CheckSeries['state'], number>> = { online: 0, pending: 1, offline: 2, misconfigured: 3 };
+
+/**
+ * Buckets of bearmon_check_duration_seconds. Eight: the series count is checks × workers ×
+ * (8 + 3), the one per-check metric that multiplies by workers, so it is kept short.
+ */
+export const CHECK_DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export function createMetrics(): ProcessMetrics {
   const registry = new Registry();
@@ -104,6 +133,69 @@ export function createMetrics(): ProcessMetrics {
   new Gauge({ name: 'bearmon_controller_quorum', help: '1 when enough workers are alive to confirm changes.', registers, collect() { this.set(read('controller')?.quorum ? 1 : 0); } });
   new Gauge({ name: 'bearmon_controller_backlog', help: 'Checks due and waiting for a free worker slot (above 0 for long: overloaded).', registers, collect() { this.set(read('controller')?.backlog ?? 0); } });
   new Gauge({ name: 'bearmon_controller_view', help: 'The view this controller acts under.', registers, collect() { this.set(read('controller')?.view ?? 0); } });
+  // Per-check series: labels are the check id and its type (bounded by the checks table;
+  // names are left out because they change and are free text). Rebuilt from the
+  // controller's checks at each scrape, so a deleted check's series go away.
+  // Three metrics read it per scrape: one read (a walk over every check) serves them all.
+  let perCheckRead: { at: number; checks: CheckSeries[] | undefined } | undefined;
+  const perCheck = () => {
+    const at = Date.now();
+    if (!perCheckRead || at - perCheckRead.at > 1000) perCheckRead = { at, checks: read('checks')?.perCheck };
+    return perCheckRead.checks;
+  };
+  new Gauge({
+    name: 'bearmon_check_up',
+    help: 'Whether the check is online (1) or offline (0) by its confirmed status; a pending check keeps its status until the change is confirmed. Misconfigured checks have no series.',
+    labelNames: ['check_id', 'type'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of perCheck() ?? []) if (c.status) this.set({ check_id: String(c.id), type: c.type }, c.status === 'online' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'bearmon_check_state',
+    help: 'State of the check as the controller sees it: 0 online, 1 pending (a change is being confirmed), 2 offline, 3 misconfigured.',
+    labelNames: ['check_id', 'type'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of perCheck() ?? []) if (c.id > 0) this.set({ check_id: String(c.id), type: c.type }, CHECK_STATE_VALUES[c.state]);
+    },
+  });
+  /** Label sets of the duration histogram, by check: pruned when a check is gone. */
+  const durationSeries = new Map<number, Set<string>>();
+  const checkSeconds = new Histogram({
+    name: 'bearmon_check_duration_seconds',
+    help: 'Run time of accepted online results, by worker and check (the controller\'s view; failures are in bearmon_check_up and the history).',
+    labelNames: ['worker', 'check_id'],
+    buckets: CHECK_DURATION_BUCKETS,
+    registers,
+    collect() {
+      const checks = perCheck();
+      if (!checks) {
+        // Not the controller (any more): what it recorded as controller is stale.
+        this.reset();
+        durationSeries.clear();
+        return;
+      }
+      const known = new Set(checks.map((c) => c.id));
+      for (const [checkId, workers] of durationSeries) {
+        if (known.has(checkId)) continue;
+        for (const worker of workers) this.remove({ worker, check_id: String(checkId) });
+        durationSeries.delete(checkId);
+      }
+    },
+  });
+  const historyDropped = new Counter({
+    name: 'bearmon_history_dropped_total',
+    help: 'Rollup increments the history writer dropped because its batch was full (MySQL away for long), by resolution; `bearmon history rebuild` restores them from the result log.',
+    labelNames: ['resolution'],
+    registers,
+  });
+  const historyRows = new Counter({ name: 'bearmon_history_rows_written_total', help: 'Rollup rows the history writer upserted into MySQL.', registers });
+  const historyFailures = new Counter({ name: 'bearmon_history_flush_failures_total', help: 'History flushes that failed (MySQL unreachable); their rows wait for the next.', registers });
+  const historyPending = new Gauge({ name: 'bearmon_history_pending_rows', help: 'Rollup rows waiting in memory for the next history flush.', registers });
   const notifications = new Counter({ name: 'bearmon_notifications_total', help: 'Notification attempt outcomes, by contact type and outcome.', labelNames: ['contact_type', 'outcome'], registers });
   const view = new Gauge({ name: 'bearmon_viewserver_view', help: 'The current view number.', registers });
   const viewChanges = new Counter({ name: 'bearmon_viewserver_view_changes_total', help: 'Views published, by whether they name a controller.', labelNames: ['controller'], registers });
@@ -127,6 +219,19 @@ export function createMetrics(): ProcessMetrics {
     source: (name, reader) => {
       if (reader) sources.set(name, reader);
       else sources.delete(name);
+      if (name === 'checks') perCheckRead = undefined;
+    },
+    checkDuration: (worker, checkId, seconds) => {
+      let workers = durationSeries.get(checkId);
+      if (!workers) durationSeries.set(checkId, (workers = new Set()));
+      workers.add(worker);
+      checkSeconds.observe({ worker, check_id: String(checkId) }, seconds);
+    },
+    historyDropped: (resolution, increments) => historyDropped.inc({ resolution }, increments),
+    historyFlush: (outcome, rows, pending) => {
+      if (outcome === 'written') historyRows.inc(rows);
+      else historyFailures.inc();
+      historyPending.set(pending);
     },
   };
 }

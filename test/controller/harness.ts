@@ -12,6 +12,7 @@ import { startController, type AdminNotice, type ControllerHandle } from '../../
 import type { Standby } from '../../src/controller/standby.ts';
 import { subject } from '../../src/bus/subjects.ts';
 import { migrate } from '../../src/db/migrate.ts';
+import type { HistorySink } from '../../src/history/buckets.ts';
 import { createStore } from '../../src/db/store.ts';
 import { createTransitionWriter, type TransitionWriter } from '../../src/db/transition-writer.ts';
 import { replay } from '../../src/replay/run.ts';
@@ -84,6 +85,8 @@ export async function startCluster(options: {
   view?: number;
   /** A worker's own clock (a skewed one), by worker id. */
   clocks?: Record<string, () => number>;
+  /** Where every controller of the cluster records accepted results (src/history/). */
+  history?: HistorySink;
 }): Promise<Cluster> {
   const db = await freshDatabase();
   await migrate(db);
@@ -135,6 +138,7 @@ export async function startCluster(options: {
       tickMs: TICK_MS,
       onNotice: (n) => notices.push(n),
       standby,
+      history: options.history,
     });
     return { handle, writer };
   };

@@ -5,7 +5,7 @@ import { migrate } from '../../src/db/migrate.ts';
 import { freshDatabase, withConnection } from '../helpers/mysql.ts';
 
 const SEED_TABLES = ['alerts', 'charges', 'check_events', 'checks', 'contacts'];
-const BEARMON_TABLES = ['bearmon_fence', 'bearmon_notification_attempts', 'bearmon_notifications', 'bearmon_schema', 'bearmon_transitions'];
+const BEARMON_TABLES = ['bearmon_fence', 'bearmon_history_fine', 'bearmon_history_hourly', 'bearmon_notification_attempts', 'bearmon_notifications', 'bearmon_schema', 'bearmon_transitions'];
 
 async function columns(options: Awaited<ReturnType<typeof freshDatabase>>) {
   return withConnection(options, async (c) => {
@@ -31,7 +31,7 @@ describe('bearmon db migrate', () => {
     const db = await freshDatabase();
     const report = await migrate(db);
     expect(report.createdTables).toEqual([...SEED_TABLES, ...BEARMON_TABLES].sort());
-    expect(report.appliedVersions).toEqual([1, 2, 3, 4, 5]);
+    expect(report.appliedVersions).toEqual([1, 2, 3, 4, 5, 6]);
     expect(report.addedColumns).toEqual(['contacts.name']);
     const cols = await columns(db);
     const checks = cols.filter((c) => c.t === 'checks').map((c) => [c.c, c.ty, c.n, c.d]);

@@ -68,6 +68,8 @@ export interface WebData {
   readonly outbox: Outbox;
   /** Every row of `checks` (cached for `cacheMs`). */
   checks(): Promise<CheckRow[]>;
+  /** Forgets the cached rows (after this process changed one). */
+  invalidate(): void;
   /** check_events newest first; `checkIds` limits to those checks (empty list: none). */
   incidents(options: { checkIds?: number[]; limit: number; since?: Date }): Promise<IncidentRow[]>;
   /** Outbox rows owed by transitions of these checks in [from, to], newest first. */
@@ -98,6 +100,9 @@ export function createWebData(cluster: Cluster, options: { cacheMs?: number } = 
         if (cached?.rows === rows) cached = undefined;
       });
       return rows;
+    },
+    invalidate: () => {
+      cached = undefined;
     },
     incidents: async ({ checkIds, limit, since }) => {
       if (checkIds && checkIds.length === 0) return [];

@@ -244,9 +244,11 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
         return text;
       });
       if (checkTexts.size > checks.length * 2) for (const id of checkTexts.keys()) if (!options.live.check(id)) checkTexts.delete(id);
-      listCache = { key, body: `{"controller":${JSON.stringify(options.live.summary())},"total":${checks.length},"checks":[${texts.join(',')}]}` };
+      listCache = { key, body: `{"controller":${JSON.stringify(options.live.summary())},"total":${checks.length},"checks":[${texts.join(',')}]` };
     }
-    return reply.type('application/json').send(listCache.body);
+    // Paused checks (enabled = 0) are not monitored, so the controller does not list them: from MySQL.
+    const paused = (await options.data.checks()).filter((c) => !c.enabled && (!filter.name || c.name.toLowerCase().includes(filter.name))).map((c) => ({ id: c.id, name: c.name, type: c.type }));
+    return reply.type('application/json').send(`${listCache.body},"paused":${JSON.stringify(paused)}}`);
   });
 
   const checkById = (request: FastifyRequest) => {
@@ -314,6 +316,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     const done = await options.actions.setCheckEnabled(id, enabled).catch((err: Error & { exitCode?: number }) => {
       throw err.exitCode === 2 ? new HttpError(404, err.message.replace(/^check: /, 'id: ')) : err;
     });
+    options.data.invalidate();
     options.log.info({ check: id, enabled }, 'web: check %s by the dashboard', enabled ? 'resumed' : 'paused');
     void options.live.refresh();
     return done;

@@ -71,6 +71,14 @@ export async function startWeb(options: WebOptions): Promise<WebHandle> {
     await cluster.close();
     throw err;
   }
+  // A public entry that names no check shows nothing: say so once.
+  void createWebData(cluster)
+    .checks()
+    .then((rows) => {
+      const unknown = options.web.public.filter((entry) => !rows.some((r) => r.name === entry.trim() || String(r.id) === entry.trim()));
+      if (unknown.length > 0) options.log.warn({ unknown }, 'web: [web] public names checks that do not exist: %s', unknown.join(', '));
+    })
+    .catch(() => {});
   return {
     url: server.url,
     server,

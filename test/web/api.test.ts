@@ -160,6 +160,11 @@ describe('bearmon web: the JSON API on a real cluster', () => {
     expect((await post('/api/checks/2/pause', { Origin: url })).status).toBe(200);
     expect(await cluster.query('SELECT enabled FROM checks WHERE id = 2', [])).toEqual([{ enabled: 0 }]);
     await expect.poll(async () => (await get('/api/checks')).body.checks.map((c: any) => c.id), { timeout: 10_000 }).toEqual([1]);
+    expect((await get('/api/checks')).body.paused).toEqual([{ id: 2, name: 'secret-admin', type: 'http' }]);
+    const resumed = await post('/api/checks/2/resume', { Origin: url });
+    expect(await resumed.json()).toMatchObject({ id: 2, name: 'secret-admin', enabled: true, controller: expect.stringMatching(/^the controller reloaded: 2 checks monitored$/) });
+    await expect.poll(async () => (await get('/api/checks')).body.checks.map((c: any) => c.id), { timeout: 10_000 }).toEqual([1, 2]);
+    expect((await post('/api/checks/99/pause', { Origin: url })).status).toBe(404);
     expect((await post('/api/notifications/999/retry', { Origin: url })).status).toBe(404);
     const notRetried = await post(`/api/notifications/${outbox.notifications[0].id}/retry`, { Origin: url });
     expect(notRetried.status).toBe(409);

@@ -71,6 +71,16 @@
     else if (row || wanted) renderChecks();
   }
 
+  function renderPaused(paused) {
+    const el = $('#paused');
+    el.hidden = paused.length === 0;
+    el.innerHTML = `Paused (not monitored): ${paused.map((c) => `<span data-paused="${c.id}">${esc(c.name)} <button data-resume="${c.id}">Resume</button></span>`).join(' ')}`;
+  }
+  async function loadPaused() {
+    // Any small answer carries the paused list (it is not filtered by state).
+    renderPaused((await api('/api/checks?state=misconfigured')).paused);
+  }
+
   // --- controller, workers, outbox, incidents ------------------------------------------------
   function renderSummary() {
     const s = summary;
@@ -188,7 +198,23 @@
       void openCheck(selected).catch((err) => banner(err.message));
     } else if (t.matches('[data-pause]')) {
       if (!confirm('Pause this check? It stops being monitored until resumed (bearmon check enable).')) return;
-      void api(`/api/checks/${t.getAttribute('data-pause')}/pause`, { method: 'POST' }).then((r) => banner(`Paused ${r.name}: ${r.controller}`), (err) => banner(err.message));
+      void api(`/api/checks/${t.getAttribute('data-pause')}/pause`, { method: 'POST' }).then(
+        (r) => {
+          banner(`Paused ${r.name}: ${r.controller}`);
+          selected = null;
+          $('#detail').hidden = true;
+          return loadPaused();
+        },
+        (err) => banner(err.message),
+      );
+    } else if (t.matches('[data-resume]')) {
+      void api(`/api/checks/${t.getAttribute('data-resume')}/resume`, { method: 'POST' }).then(
+        (r) => {
+          banner(`Resumed ${r.name}: ${r.controller}`);
+          return loadPaused();
+        },
+        (err) => banner(err.message),
+      );
     } else if (t.matches('[data-retry]')) {
       void api(`/api/notifications/${t.getAttribute('data-retry')}/retry`, { method: 'POST' }).then(() => loadOutbox(), (err) => banner(err.message));
     }
@@ -207,6 +233,7 @@
     renderSummary();
     for (const c of list.checks) checks.set(c.id, c);
     renderChecks();
+    renderPaused(list.paused);
     document.body.dataset.ready = 'true';
     connect();
     await Promise.all([loadWorkers(), loadOutbox(), loadIncidents()]);

@@ -188,7 +188,7 @@ function validate(raw: Raw, problems: string[], warnings: string[]): Record<stri
         const fallback = (spec.schema as z.ZodType).parse(undefined);
         values[key] = fallback;
         const instead = fallback === undefined ? 'left unset' : `the default ${showValue(presented(spec, fallback))} is used`;
-        warnings.push(`${problem}; ignored, ${instead}: ${spec.lenient}`);
+        warnings.push(`${problem}; ignored, ${instead}${spec.lenient === true ? '' : `: ${spec.lenient}`}`);
         continue;
       }
       problems.push(problem);

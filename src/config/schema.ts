@@ -25,9 +25,9 @@ export interface KeySpec {
   defaultDoc?: string;
   /**
    * An invalid value does not stop start-up: it is dropped with a warning (the key keeps its
-   * default or stays unset), because only some contacts need it. Says what then fails.
+   * default or stays unset), because only some contacts need it. A text says what then fails.
    */
-  lenient?: string;
+  lenient?: string | true;
   /**
    * gobearmon values bearmon reads differently: list entries that match are dropped with one
    * warning per key that says why (`reason`); the other entries are kept.
@@ -84,7 +84,11 @@ const durationIn = (unit: 'ms' | 's', min: number, max: number) =>
     if (value > max) return issue(`expected at most ${formatDuration(max * DURATION_MS[unit])}`);
     return value;
   });
-/** What happens when a [twilio] or [smtp] value is dropped (KeySpec.lenient). */
+/**
+ * What happens when a [twilio] or [smtp] value is dropped (KeySpec.lenient): every key of
+ * those sections that can be invalid is lenient (free text cannot be), because only the
+ * contacts and mails that use them need them — monitoring must not wait for a placeholder.
+ */
 const TWILIO_LENIENT = 'sms and voice contacts fail when sent, saying Twilio is not configured';
 const SMTP_LENIENT = 'e-mail contacts and admin mails may fail when sent';
 
@@ -151,13 +155,13 @@ export const configSpec = {
     viewAddr: { deprecated: 'workers learn the view from NATS ([nats] url)' },
   },
   smtp: {
-    host: { schema: optionalText, lenient: SMTP_LENIENT, doc: 'SMTP server for e-mail contacts and admin notices.' },
+    host: { schema: optionalText, doc: 'SMTP server for e-mail contacts and admin notices.' },
     port: { schema: int(1, 65535).default(587), lenient: SMTP_LENIENT, doc: 'SMTP server port (587 = submission with STARTTLS).' },
-    from: { schema: optionalText, lenient: SMTP_LENIENT, doc: 'Sender address of notification mails.' },
-    username: { schema: optionalText, lenient: SMTP_LENIENT, doc: 'SMTP user (optional).' },
-    password: { schema: optionalText, secret: true, lenient: SMTP_LENIENT, doc: 'SMTP password (optional; never logged).' },
-    admin: { schema: optionalText, lenient: SMTP_LENIENT, doc: 'Address that receives admin notices (failed deliveries, lost quorum, reload failures).' },
-    adminInterval: { schema: duration.prefault('15m'), unit: 'duration', lenient: SMTP_LENIENT, doc: 'The same admin notice is mailed at most once per this interval; the next mail counts what was held back.' },
+    from: { schema: optionalText, doc: 'Sender address of notification mails.' },
+    username: { schema: optionalText, doc: 'SMTP user (optional).' },
+    password: { schema: optionalText, secret: true, doc: 'SMTP password (optional; never logged).' },
+    admin: { schema: optionalText, doc: 'Address that receives admin notices (failed deliveries, lost quorum, reload failures).' },
+    adminInterval: { schema: duration.prefault('15m'), unit: 'duration', lenient: true, doc: 'The same admin notice is mailed at most once per this interval; the next mail counts what was held back.' },
   },
   dns: {
     server: {
@@ -171,7 +175,7 @@ export const configSpec = {
       lenient: TWILIO_LENIENT,
       doc: 'Twilio account SID for sms and voice contacts.',
     },
-    authToken: { schema: optionalText, secret: true, lenient: TWILIO_LENIENT, doc: 'Twilio auth token (never logged).' },
+    authToken: { schema: optionalText, secret: true, doc: 'Twilio auth token (never logged).' },
     from: { schema: z.string().regex(/^\+[1-9]\d{1,14}$/, 'expected an E.164 number such as +15551234567').optional(), lenient: TWILIO_LENIENT, doc: 'Twilio number that SMS and calls come from (E.164).' },
   },
   viewserver: {

@@ -98,7 +98,7 @@ describe('loadConfig', () => {
     ['[twilio]\naccountSid = asdf\n', 'twilio', 'accountSid', undefined, 'c:2: [twilio] accountSid = "asdf": expected AC followed by 32 hex digits; ignored, left unset: sms and voice contacts fail when sent, saying Twilio is not configured'],
     ['[twilio]\nfrom = 555-TWILIO\n', 'twilio', 'from', undefined, 'c:2: [twilio] from = "555-TWILIO": expected an E.164 number such as +15551234567; ignored, left unset: sms and voice contacts fail when sent, saying Twilio is not configured'],
     ['[smtp]\nport = 70000\n', 'smtp', 'port', 587, 'c:2: [smtp] port = "70000": expected at most 65535; ignored, the default 587 is used: e-mail contacts and admin mails may fail when sent'],
-    ['[smtp]\nadminInterval = often\n', 'smtp', 'adminInterval', 900_000, 'c:2: [smtp] adminInterval = "often": expected a duration such as 30s, 15m, 12h or 7d; ignored, the default "15m" is used: e-mail contacts and admin mails may fail when sent'],
+    ['[smtp]\nadminInterval = often\n', 'smtp', 'adminInterval', 900_000, 'c:2: [smtp] adminInterval = "often": expected a duration such as 30s, 15m, 12h or 7d; ignored, the default "15m" is used'],
   ])('starts with a warning, not a refusal, on a placeholder in [smtp] or [twilio]: %j', (text, section, key, value, warning) => {
     const { config, warnings } = loadConfig({ text: `${text}[nats]\nurl = nats://n:4222\n`, source: 'c' });
     expect((config as unknown as Record<string, Record<string, unknown>>)[section]![key]).toBe(value);

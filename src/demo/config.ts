@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { loadCommandConfig } from '../cli/config.ts';
 import { loadConfig } from '../config/load.ts';
 import { configSpec, type Config, type DeprecatedKey, type KeySpec } from '../config/schema.ts';
+import { formatUnit } from '../config/units.ts';
 import { developmentPassword } from '../bus/permissions.ts';
 import { createLogger, type Logger } from '../log.ts';
 
@@ -63,18 +64,16 @@ const isDeprecated = (spec: KeySpec | DeprecatedKey): spec is DeprecatedKey => '
 const quote = (value: string) => `"${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n').replace(/\t/g, '\\t')}"`;
 
 /**
- * One value as the file would spell it. Parsed values lost their spelling (a duration is
- * milliseconds, a size bytes), so each candidate spelling is parsed back with the key's own
- * schema and the first that gives the same value is written: a key added later with a new
- * kind of value fails here, loudly, instead of being written wrong.
+ * One value as the file would spell it: a duration or size as people write it (the key's
+ * unit, src/config/units.ts), anything else as it prints. It is parsed back with the key's
+ * own schema: a key added later with a new kind of value fails here, loudly, instead of
+ * being written wrong.
  */
 function spell(section: string, key: string, spec: KeySpec, value: unknown): string {
-  const candidates = typeof value === 'number' ? [String(value), `${value / 1000}s`, `${value}B`] : [String(value)];
-  for (const candidate of candidates) {
-    const parsed = (spec.schema as z.ZodType).safeParse(spec.list ? [candidate] : candidate);
-    const back = parsed.success ? (spec.list ? (parsed.data as unknown[])[0] : parsed.data) : undefined;
-    if (parsed.success && back === value) return `${key} = ${quote(candidate)}`;
-  }
+  const candidate = String(spec.unit ? formatUnit(value, spec.unit) : value);
+  const parsed = (spec.schema as z.ZodType).safeParse(spec.list ? [candidate] : candidate);
+  const back = parsed.success ? (spec.list ? (parsed.data as unknown[])[0] : parsed.data) : undefined;
+  if (parsed.success && back === value) return `${key} = ${quote(candidate)}`;
   throw new Error(`[${section}] ${key} = ${JSON.stringify(value)}: cannot be written into the demo's configuration file`);
 }
 

@@ -88,7 +88,7 @@ function readFileEntries(options: LoadOptions, raw: Raw, problems: string[], war
     if (err instanceof ConfigSyntaxError) return void problems.push(`${source} ${err.message}`);
     throw err;
   }
-  const dropped = new Map<string, { lines: number[]; values: string[]; spec: KeySpec }>();
+  const dropped = new Map<string, { section: string; key: string; lines: number[]; values: string[]; spec: KeySpec }>();
   for (const entry of entries) {
     const where = `${source}:${entry.line}`;
     const sectionSpec = configSpec[entry.section as keyof typeof configSpec] as Record<string, KeySpec | DeprecatedKey> | undefined;
@@ -107,7 +107,7 @@ function readFileEntries(options: LoadOptions, raw: Raw, problems: string[], war
       continue;
     }
     if (spec.ignoreValues?.match.test(entry.value)) {
-      const hits = dropped.get(`${entry.section}.${key}`) ?? { lines: [], values: [], spec };
+      const hits = dropped.get(`${entry.section}.${key}`) ?? { section: entry.section, key, lines: [], values: [], spec };
       hits.lines.push(entry.line);
       hits.values.push(entry.value);
       dropped.set(`${entry.section}.${key}`, hits);
@@ -125,9 +125,8 @@ function readFileEntries(options: LoadOptions, raw: Raw, problems: string[], war
     }
   }
   // One warning per key, however many lines: gobearmon's sample lists five controllers.
-  for (const [name, hits] of dropped) {
-    const [section, key] = name.split('.') as [string, string];
-    warnings.push(`${source}:${hits.lines.join(',')}: ${ignoredValuesWarning(section, key, hits.values, hits.spec)}`);
+  for (const { section, key, lines, values, spec } of dropped.values()) {
+    warnings.push(`${source}:${lines.join(',')}: ${ignoredValuesWarning(section, key, values, spec)}`);
   }
 }
 

@@ -255,6 +255,18 @@ program
     }
   });
 
+const history = program.command('history').description('uptime and latency history: rollups in MySQL (docs/HISTORY.md)');
+history
+  .command('rebuild')
+  .description('write the rollups again from the result log, from --since (or as far back as the log goes) to 2 minutes ago; idempotent (exit 0 done, 2 bad option, 3 log or database error)')
+  .option('--since <duration|time>', 'from this long ago (6h, 7d, 90m, 30s) or this RFC 3339 time')
+  .option('--json', 'print the report as one JSON object')
+  .action(async (options: { since?: string; json?: boolean }) => {
+    const { config } = globalConfig();
+    const { historyRebuildCommand } = await import('./history.ts');
+    process.exitCode = await historyRebuildCommand(options, { config });
+  });
+
 registerLogCommands(program, globalConfig);
 registerManageCommands(program, globalConfig);
 // Usage errors exit 2 (docs/CLI.md); set after every command exists so all of them inherit it.

@@ -1,4 +1,4 @@
-import { errors, type NatsConnection } from '@nats-io/transport-node';
+import type { errors, NatsConnection } from '@nats-io/transport-node';
 import { PREFIX } from './subjects.ts';
 
 export type PermissionViolation = InstanceType<typeof errors.PermissionViolationError>;
@@ -40,9 +40,11 @@ export function watchOwnRefusals(nc: NatsConnection, id: string): RefusalWatch {
   const statuses = nc.status();
   void (async () => {
     for await (const status of statuses) {
-      if (status.type !== 'error' || !(status.error instanceof errors.PermissionViolationError)) continue;
-      if (first || !isOwnSubject(status.error.subject, id)) continue;
-      first = status.error;
+      // By name, as src/cli/exit-codes.ts does: a second copy of the client would defeat instanceof.
+      if (status.type !== 'error' || status.error.name !== 'PermissionViolationError') continue;
+      const refusal = status.error as PermissionViolation;
+      if (first || !isOwnSubject(refusal.subject, id)) continue;
+      first = refusal;
       resolve(first);
     }
   })();

@@ -205,7 +205,10 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     },
   );
   app.post('/logout', async (request, reply) => {
-    sessions.logout(request.cookies[SESSION_COOKIE]);
+    const id = request.cookies[SESSION_COOKIE];
+    sessions.logout(id);
+    // Live streams of that session end with it.
+    for (const [stream, owner] of streams) if (owner === id) stream.raw.end();
     void reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.redirect('/login', 303);
   });
@@ -331,7 +334,8 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   });
 
   // Live updates: Server-Sent Events.
-  const streams = new Set<FastifyReply>();
+  /** Open event streams and the session each belongs to. */
+  const streams = new Map<FastifyReply, string | undefined>();
   app.get('/api/events', { onRequest: requireSession }, async (request, reply) => {
     queryOf(request, []);
     reply.hijack();
@@ -348,7 +352,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
       },
     });
     const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    streams.add(reply);
+    streams.set(reply, request.cookies[SESSION_COOKIE]);
     request.raw.on('close', () => {
       clearInterval(keepAlive);
       unsubscribe();
@@ -430,7 +434,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     url: `http://${host}:${port}`,
     app,
     close: async () => {
-      for (const reply of streams) reply.raw.end();
+      for (const reply of streams.keys()) reply.raw.end();
       await app.close();
     },
   };

@@ -43,6 +43,8 @@ function openEvents(url: string, cookie: string) {
     });
   return {
     events,
+    /** Settles when the server ends the stream (or it is closed). */
+    ended: done,
     opened: until((e) => e.length > 0),
     until,
     close: async () => {
@@ -169,6 +171,15 @@ describe('bearmon web: the JSON API on a real cluster', () => {
     const notRetried = await post(`/api/notifications/${outbox.notifications[0].id}/retry`, { Origin: url });
     expect(notRetried.status).toBe(409);
     expect((await notRetried.json()).error).toMatch(/^id: notification \d+ is (pending|sending), not retried/);
+
+    // Logging out ends the session and its live stream.
+    const live = openEvents(url, cookie);
+    await live.opened;
+    const out = await fetch(`${url}/logout`, { method: 'POST', headers: { Cookie: cookie, Origin: url }, redirect: 'manual' });
+    expect(out.status).toBe(303);
+    expect(out.headers.get('set-cookie')).toMatch(/^bearmon_session=; /);
+    await live.ended;
+    expect((await get('/api/checks')).status).toBe(401);
   });
 
   it('the public status page, status.json and badges show only public checks, never check data', async () => {

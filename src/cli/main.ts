@@ -255,6 +255,27 @@ program
     }
   });
 
+const web = program.command('web').description('serve the dashboard, its JSON API (docs/API.md) and the public status page ([web] section)');
+web
+  .command('serve', { isDefault: true })
+  .description('serve until SIGINT/SIGTERM')
+  .action(async () => {
+    const { config, log } = globalConfig();
+    const { runWebCommand } = await import('../web/start.ts');
+    const { terminationSignal } = await import('../actors/worker.ts');
+    const { exitIfShutdownHangs } = await import('../actors/shutdown.ts');
+    const shutdown = terminationSignal();
+    exitIfShutdownHangs(shutdown, log);
+    await runWebCommand(config, log, shutdown);
+  });
+web
+  .command('hash-password')
+  .description('read a password on stdin (no echo on a terminal) and print the [web] passwordHash line')
+  .action(async () => {
+    const { hashPasswordCommand } = await import('../web/start.ts');
+    process.exitCode = await hashPasswordCommand();
+  });
+
 const history = program.command('history').description('uptime and latency history: rollups in MySQL (docs/HISTORY.md)');
 history
   .command('rebuild')

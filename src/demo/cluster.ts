@@ -249,6 +249,11 @@ export async function runCluster(base: Config, log: Logger, options: ClusterOpti
     pids.push(...children.map((c) => c.pid!).filter(Boolean));
     writeFileSync(pidFile, `${pids.join('\n')}\n`);
 
+    // The dashboard and the status page of the demo, in this process; stopped before its nats-server.
+    const { startDemoWeb } = await import('../web/start.ts');
+    const web = await startDemoWeb({ natsUrl: nats.url, operatorPassword: developmentPassword('operator'), stream: config.nats.stream, dsn: config.controller.database[0]!, log });
+    cleanup.push(() => web.stop());
+
     log.info({ workers: DEMO_WORKERS, database: DEMO_DATABASE, nats: nats.url, stream: DEMO_STREAM, stateDir }, 'demo cluster started');
     const bin = binName();
     process.stdout.write(
@@ -256,6 +261,7 @@ export async function runCluster(base: Config, log: Logger, options: ClusterOpti
         `bearmon local cluster: a viewserver and ${DEMO_WORKERS.length} workers (the viewserver names the controller), ${names.size} demo checks every ${intervalSeconds}s.`,
         `"demo flapping web" goes down for ${options.downMs / 1000}s every ${(options.upMs + options.downMs) / 1000}s. Ctrl-C to stop.`,
         `Its own nats-server (pid ${nats.pid}) on ${nats.url}, stream ${DEMO_STREAM}, database ${DEMO_DATABASE} on 127.0.0.1:3306; state and logs in ${stateDir}.`,
+        ...web.lines,
         `In another terminal (on NATS as ${DEMO_OPERATOR}, which reads the bus and changes nothing on it):`,
         `  export BEARMON_CONFIG=${configFile}`,
         ...['status', 'trace', 'replay --explain', 'log export', 'notifications list', 'contact test 1'].map((command) => `  ${bin} ${command}`),

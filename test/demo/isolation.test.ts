@@ -92,6 +92,12 @@ describe('bearmon start touches only its own', () => {
     );
     const [, natsPid, natsPort] = await lineMatching(demo, /^Its own nats-server \(pid (\d+)\) on nats:\/\/127\.0\.0\.1:(\d+), stream BEARMON_DEMO, database bearmon_demo /, 'line about its own nats-server');
     expect(Number(natsPort)).not.toBe(production.port);
+    // The demo serves its dashboard (the printed login works) and a status page of every demo check.
+    const [, dashboard = '', user = '', password = ''] = await lineMatching(demo, /^dashboard: (http:\/\/127\.0\.0\.1:\d+)\/ {2}\(user (\S+), password (\S+)\)$/, 'dashboard line');
+    const login = await fetch(`${dashboard}/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin: dashboard }, body: JSON.stringify({ user, password }), redirect: 'manual' });
+    expect([login.status, await login.json()]).toEqual([200, { ok: true, user }]);
+    const statusPage = (await (await fetch(`${dashboard}/status.json`)).json()) as { checks: { name: string }[] };
+    expect(statusPage.checks.map((c) => c.name)).toContain('demo web');
     const [, configFile = ''] = await lineMatching(demo, /^ {2}export BEARMON_CONFIG=(\/\S+)$/, 'export BEARMON_CONFIG line');
     expect(configFile).toBe(join(folder, 'state', 'bearmon-demo', 'bearmon.cfg'));
     const pids = readFileSync(join(folder, 'state', 'bearmon-demo', 'pids'), 'utf8').trim().split('\n').map(Number);

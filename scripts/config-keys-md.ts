@@ -1,4 +1,4 @@
-// Prints the configuration key table in Markdown (README's "Configuration keys" section is
+// Prints the configuration key table in Markdown (docs/OPERATIONS.md's "Configuration keys" section is
 // generated with: node --import tsx scripts/config-keys-md.ts). A test keeps them in sync.
 import { describeKeys } from '../src/config/load.ts';
 

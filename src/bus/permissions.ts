@@ -195,7 +195,7 @@ export function developmentNatsConf(): string {
   return renderNatsConf({ listen: '127.0.0.1:4222', serverName: 'bearmon-local', users: developmentUsers(), header: DEVELOPMENT_HEADER });
 }
 
-/** The README's role table: exactly what nats.conf grants (a test keeps them equal). */
+/** The role table of docs/CLUSTER.md: exactly what nats.conf grants (a test keeps them equal). */
 export function roleTableMarkdown(): string {
   const code = (items: string[]) => items.map((s) => `\`${s}\``).join(', ');
   const row = (user: string, p: Permissions | undefined) =>

@@ -236,7 +236,7 @@ export interface KeyDescription {
   deprecated: boolean;
 }
 
-/** The documented key table, for `bearmon config keys` and the README. */
+/** The documented key table, for `bearmon config keys` and docs/OPERATIONS.md. */
 export function describeKeys(): KeyDescription[] {
   return sections().flatMap(([section, keys]) =>
     Object.entries(keys).map(([key, spec]) => {

@@ -7,7 +7,7 @@ import { DURATION_MS, formatDuration, SIZE_BYTES, type DurationSuffix, type Unit
 
 /**
  * Every configuration key: its type, default, and one line of documentation. This table
- * is the single source for parsing, validation, `bearmon config keys` and the README.
+ * is the single source for parsing, validation, `bearmon config keys` and docs/OPERATIONS.md.
  * Keys are spelled as in gobearmon's config (camelCase); the file reader matches them
  * case-insensitively, as gcfg did.
  */
@@ -19,7 +19,7 @@ export interface KeySpec {
   secret?: boolean;
   /** The value is a DSN or URL that may carry a password: printed with it masked (src/redact.ts). */
   credentials?: 'dsn' | 'url';
-  /** A duration or size: how `config check`, `config keys` and the README show it (src/config/units.ts). */
+  /** A duration or size: how `config check`, `config keys` and docs/OPERATIONS.md show it (src/config/units.ts). */
   unit?: Unit;
   /** The default as documented, when the schema's is computed where bearmon runs (the host name). */
   defaultDoc?: string;

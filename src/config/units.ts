@@ -40,7 +40,7 @@ export function formatUnit(value: unknown, unit: Unit): unknown {
 }
 
 /**
- * What `bearmon config keys` and the README say a unit is: `duration` (written `500ms`,
+ * What `bearmon config keys` and docs/OPERATIONS.md say a unit is: `duration` (written `500ms`,
  * `30s`, `15m`, `12h`, `7d`), noting what a bare number means where one is read, or `size`.
  */
 export function describeUnit(unit: Unit): string {

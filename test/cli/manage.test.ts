@@ -259,3 +259,16 @@ describe('a running controller picks up applied changes', () => {
     worker.child.kill('SIGTERM');
   }, 60_000);
 });
+
+describe("the README's quick start", () => {
+  it('its YAML file is what apply reads: three objects to create, then nothing', async () => {
+    const readme = await (await import('node:fs/promises')).readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(yaml).toBeDefined();
+    const { bearmon } = await managedDatabase();
+    const path = await file('quick-start.yaml', yaml!);
+    expect((await bearmon('apply', '--dry-run', path)).stdout).toMatch(/^plan: 3 to create, 0 to update, 0 to delete$/m);
+    expect((await bearmon('apply', path)).stdout).toMatch(/^applied: 3 to create, 0 to update, 0 to delete$/m);
+    expect((await bearmon('apply', path)).stdout).toMatch(/nothing to do/);
+  }, 60_000);
+});

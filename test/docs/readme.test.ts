@@ -5,20 +5,22 @@ import { roleTableMarkdown } from '../../src/bus/permissions.ts';
 import { createCheckRegistry } from '../../src/checks/registry.ts';
 
 const readme = () => readFile(new URL('../../README.md', import.meta.url), 'utf8');
+const operations = () => readFile(new URL('../../docs/OPERATIONS.md', import.meta.url), 'utf8');
+const cluster = () => readFile(new URL('../../docs/CLUSTER.md', import.meta.url), 'utf8');
 
-describe('README stays true', () => {
+describe('README and docs/ stay true', () => {
   it('documents every configuration key exactly as the key table says', async () => {
     // Regenerate with: node --import tsx scripts/config-keys-md.ts
-    expect(await readme()).toContain(configKeysMarkdown());
+    expect(await operations()).toContain(configKeysMarkdown());
   });
 
   it('shows the roles exactly as nats.conf grants them', async () => {
     // Regenerate with: node --import tsx -e "import('./src/bus/permissions.ts').then(m => console.log(m.roleTableMarkdown()))"
-    expect(await readme()).toContain(roleTableMarkdown());
+    expect(await cluster()).toContain(roleTableMarkdown());
   });
 
   it('documents every registered check type', async () => {
-    const text = await readme();
+    const text = await operations();
     for (const type of createCheckRegistry().keys()) expect(text).toContain(`| \`${type}\` |`);
   });
 

@@ -163,13 +163,13 @@ describe('bearmon --version', () => {
 });
 
 describe('bearmon config keys', () => {
-  it('lists every key with its meaning, one line each, exactly as the README key table documents them', async () => {
+  it('lists every key with its meaning, one line each, exactly as the key table of docs/OPERATIONS.md documents them', async () => {
     const { code, stdout } = await bearmon(['config', 'keys']);
     expect(code).toBe(0);
     const printed = stdout.trimEnd().split('\n');
     expect(printed).toEqual(describeKeys().map((k) => `[${k.section}] ${k.key}${k.list ? ' (repeatable)' : ''}: ${k.doc}`));
-    // The README's table rows, in the same order, say the same.
-    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    // The key table's rows (docs/OPERATIONS.md), in the same order, say the same.
+    const readme = await readFile(new URL('../../docs/OPERATIONS.md', import.meta.url), 'utf8');
     // Columns: section, key, default, unit, environment, meaning.
     const rows = [...readme.matchAll(/^\| `\[(\w+)\]` \| `(\w+)`( \(repeatable\))? \| [^|]* \| [^|]* \| `BEARMON_\w+` \| (.*) \|$/gm)].map(([, section, key, repeatable, doc]) => `[${section}] ${key}${repeatable ?? ''}: ${doc}`);
     expect(rows).toEqual(printed);

@@ -139,12 +139,15 @@ describe('bearmon config check', () => {
   it('prints the effective values: the file, environment variables over it, and the defaults of the rest', async () => {
     const file = await tempFile('bearmon.cfg', ['[controller]', 'confirmations = 3', '[worker]', 'id = probe-1', 'numThreads = 4', '[nats]', 'retention = 12h'].join('\n'));
     const { code, stdout, stderr } = await bearmon(['--config', file, 'config', 'check'], { BEARMON_WORKER_NUMTHREADS: '7', BEARMON_CONTROLLER_SNAPSHOTINTERVAL: '0s' });
-    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    // stderr names what was read: the file, then the variables over it.
+    expect({ code, stderr }).toEqual({ code: 0, stderr: `read ${file}\nenvironment: BEARMON_CONTROLLER_SNAPSHOTINTERVAL, BEARMON_WORKER_NUMTHREADS\n` });
     const shown = JSON.parse(stdout);
-    expect(shown.controller).toMatchObject({ confirmations: 3, reloadInterval: 60, snapshotInterval: 0, notifyTimeout: 60_000 });
+    expect(shown).toMatchObject({ source: file, environment: ['BEARMON_CONTROLLER_SNAPSHOTINTERVAL', 'BEARMON_WORKER_NUMTHREADS'] });
+    // Every duration as written, whatever unit the key keeps it in.
+    expect(shown.controller).toMatchObject({ confirmations: 3, reloadInterval: '1m', snapshotInterval: '0s', notifyTimeout: '1m' });
     expect(shown.worker).toMatchObject({ id: 'probe-1', numThreads: 7 });
-    expect(shown.nats).toMatchObject({ retention: 12 * 3_600_000, stream: 'BEARMON' });
-    expect(shown.viewserver).toMatchObject({ misses: 3, heartbeatPeriod: 1000, heartbeatTimeout: 500 });
+    expect(shown.nats).toMatchObject({ retention: '12h', maxBytes: '1GB', stream: 'BEARMON' });
+    expect(shown.viewserver).toMatchObject({ misses: 3, heartbeatPeriod: '1s', heartbeatTimeout: '500ms' });
   });
 
   it('an invalid value stops it with exit 78, naming file, line, section, key and value, and prints nothing on stdout', async () => {
@@ -163,16 +166,17 @@ describe('bearmon --version', () => {
 });
 
 describe('bearmon config keys', () => {
-  it('lists every key with its meaning, one line each, exactly as the key table of docs/OPERATIONS.md documents them', async () => {
-    const { code, stdout } = await bearmon(['config', 'keys']);
+  it('lists every key with its default, unit, environment variable and meaning, exactly as the key table of docs/OPERATIONS.md documents them', async () => {
+    const { code, stdout } = await bearmon(['config', 'keys', '--json']);
     expect(code).toBe(0);
-    const printed = stdout.trimEnd().split('\n');
-    expect(printed).toEqual(describeKeys().map((k) => `[${k.section}] ${k.key}${k.list ? ' (repeatable)' : ''}: ${k.doc}`));
-    // The key table's rows (docs/OPERATIONS.md), in the same order, say the same.
-    const readme = await readFile(new URL('../../docs/OPERATIONS.md', import.meta.url), 'utf8');
-    // Columns: section, key, default, unit, environment, meaning.
-    const rows = [...readme.matchAll(/^\| `\[(\w+)\]` \| `(\w+)`( \(repeatable\))? \| [^|]* \| [^|]* \| `BEARMON_\w+` \| (.*) \|$/gm)].map(([, section, key, repeatable, doc]) => `[${section}] ${key}${repeatable ?? ''}: ${doc}`);
-    expect(rows).toEqual(printed);
+    const printed = stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as ReturnType<typeof describeKeys>[number]);
+    const asRow = (k: (typeof printed)[number]) => [`[${k.section}] ${k.key}${k.list ? ' (repeatable)' : ''}`, k.default, k.unit ?? '', k.env, k.doc];
+    // The key table's rows (section, key, default, unit, environment, meaning), in the same order, say the same.
+    const operations = await readFile(new URL('../../docs/OPERATIONS.md', import.meta.url), 'utf8');
+    const rows = [...operations.matchAll(/^\| `\[(\w+)\]` \| `(\w+)`( \(repeatable\))? \| ([^|]*) \| ([^|]*) \| `(BEARMON_\w+)` \| (.*) \|$/gm)].map(
+      ([, section, key, repeatable, def, unit, env, doc]) => [`[${section}] ${key}${repeatable ?? ''}`, def === '' ? null : def!.replace(/^`(.*)`$/, '$1'), unit, env, doc],
+    );
+    expect(rows).toEqual(printed.map(asRow));
     expect(printed.length).toBeGreaterThanOrEqual(35);
   });
 });

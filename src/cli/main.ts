@@ -156,19 +156,18 @@ program
 const configCommand = program.command('config').description('configuration');
 configCommand
   .command('check')
-  .description('validate the configuration and print the effective values (secrets hidden)')
+  .description('validate the configuration and print the effective values as JSON on stdout (secrets hidden, durations as written); the file read and every warning on stderr (exit 78 when invalid)')
   .action(async () => {
-    const { config } = globalConfig();
-    const { redactConfig } = await import('../redact.ts');
-    // Secret keys as ***, DSNs and NATS URLs with user and host but not the password.
-    process.stdout.write(`${JSON.stringify(redactConfig(config), null, 2)}\n`);
+    const { configCheckCommand } = await import('./config-commands.ts');
+    process.exitCode = configCheckCommand(program.opts<{ config?: string }>().config);
   });
 configCommand
   .command('keys')
-  .description('list every configuration key with its documentation')
-  .action(async () => {
-    const { describeKeys } = await import('../config/load.ts');
-    for (const k of describeKeys()) process.stdout.write(`[${k.section}] ${k.key}${k.list ? ' (repeatable)' : ''}: ${k.doc}\n`);
+  .description('list every configuration key: default, unit, environment variable and meaning')
+  .option('--json', 'print one JSON object per key')
+  .action(async (options: { json?: boolean }) => {
+    const { configKeysCommand } = await import('./config-commands.ts');
+    process.exitCode = configKeysCommand(options);
   });
 
 program

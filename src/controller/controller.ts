@@ -541,6 +541,20 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     // Before the start-up grace has judged quorum, say what the live workers would give.
     buildStatus({ id: deps.id, view, now: now(), confirmations: deps.confirmations, checks, misconfigured, fold, due, workers, lastResults, quorum: quorum ?? workers.alive(now()).length >= deps.confirmations });
 
+  /**
+   * The status a page is cut from. A paged read (the web role, `bearmon status`) asks for the
+   * first page and then the others within moments: they are cut from the status built for
+   * the first, so the pages agree with each other and 10,000 checks are built once per read,
+   * not once per page. A flood of requests gets one build per STATUS_REUSE_MS.
+   */
+  let builtStatus: { at: number; value: ControllerStatus } | undefined;
+  const statusForPage = (offset: number): ControllerStatus => {
+    const at = now();
+    const age = builtStatus ? at - builtStatus.at : Infinity;
+    if (age > (offset === 0 ? STATUS_REUSE_MS : STATUS_PAGES_MS)) builtStatus = { at, value: status() };
+    return builtStatus!.value;
+  };
+
   // --- control requests -----------------------------------------------------------------------
   /**
    * `bearmon status`, a page of checks at a time (a reply must fit the server's max_payload):
@@ -555,7 +569,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const extras = offset > 0 ? Promise.resolve({}) : (deps.statusExtras?.().catch((err: Error) => (log.warn({ error: err.message }, 'status extras unavailable'), {})) ?? Promise.resolve({}));
     void Promise.race([extras, late]).then((extra) => {
       clearTimeout(timer);
-      const whole = status();
+      const whole = statusForPage(offset);
       const page = { ...whole, ...extra, checks: whole.checks.slice(offset, offset + STATUS_PAGE_CHECKS), page: { offset, total: whole.checks.length } };
       msg.respond(JSON.stringify(page));
     });
@@ -626,6 +640,11 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
 function isControlRequest(msg: Msg, command: 'status' | 'reload'): boolean {
   return msg.subject === subject.control(command) && typeof msg.reply === 'string' && msg.reply.startsWith('_INBOX');
 }
+
+/** A status build serves every request within this long (a flood of first pages). */
+const STATUS_REUSE_MS = 250;
+/** The later pages of one paged read are cut from the status built for its first page, this long. */
+const STATUS_PAGES_MS = 5_000;
 
 /** Checks per `bearmon status` reply: ~300 bytes each keeps a page well under max_payload. */
 export const STATUS_PAGE_CHECKS = 200;

@@ -237,3 +237,21 @@ describe('controller and workers', () => {
     expect(await cluster.checkEvents(1)).toEqual([]);
   });
 });
+
+describe('bearmon status, a page at a time', () => {
+  it('450 checks come back in three pages cut from one status: each check once, in order, from one build', async () => {
+    const { requestStatus } = await import('../../src/cli/status.ts');
+    const cluster = await startCluster({
+      natsUrl: nats.url,
+      confirmations: 1,
+      workers: [['w1', '127.0.0.2']],
+      checks: Array.from({ length: 450 }, (_, i) => ({ name: `c${i + 1}`, type: 'tcp', data: { address: '127.0.0.1:9' }, interval: 3600, delay: 1 })),
+    });
+    const status = await requestStatus(cluster.nc);
+    expect(status.checks.map((c) => c.id)).toEqual(Array.from({ length: 450 }, (_, i) => i + 1));
+    // The later pages are cut from the status the first page was: the same `at` on every page.
+    const pages = await Promise.all([0, 200, 400].map(async (offset) => (await cluster.nc.request(subject.control('status'), JSON.stringify({ offset }), { timeout: 5000 })).json<{ at: string; checks: unknown[]; page: { offset: number; total: number } }>()));
+    expect(pages.map((p) => [p.page.offset, p.page.total, p.checks.length])).toEqual([[0, 450, 200], [200, 450, 200], [400, 450, 50]]);
+    expect(new Set(pages.map((p) => p.at)).size).toBe(1);
+  }, 60_000);
+});

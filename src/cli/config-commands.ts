@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
-import { ConfigError, describeKeys, loadConfig, loadConfigFile, showConfig, type LoadedConfig } from '../config/load.ts';
-import { configPath, DEFAULT_CONFIG_PATHS } from './config.ts';
+import { describeKeys, showConfig } from '../config/load.ts';
+import { DEFAULT_CONFIG_PATHS, readCommandConfig } from './config.ts';
 import { EXIT } from './exit-codes.ts';
 import { renderTable } from './table.ts';
 
@@ -28,13 +28,9 @@ export function configCheckCommand(explicitPath: string | undefined, io: ConfigC
   const env = io.env ?? process.env;
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
-  const path = configPath(explicitPath, env);
-  let loaded: LoadedConfig;
-  try {
-    loaded = path ? loadConfigFile(path, env) : loadConfig({ env });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    stderr.write(`bearmon: ${err.message}\n`);
+  const { path, loaded, error } = readCommandConfig(explicitPath, env);
+  if (error) {
+    stderr.write(`bearmon: ${error.message}\n`);
     return EXIT.config;
   }
   const source = path === undefined ? null : resolve(path);

@@ -17,19 +17,29 @@ export function loadCommandConfig(explicitPath: string | undefined, env: NodeJS.
   // Every command that loads configuration may write to a pipe its reader closes early
   // (`bearmon log export | head`): it ends quietly (main.ts installs this too, for the rest).
   installEpipeHandler();
-  const path = configPath(explicitPath, env);
-  let loaded: LoadedConfig;
-  try {
-    loaded = path ? loadConfigFile(path, env) : loadConfig({ env });
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    process.stderr.write(`bearmon: ${err.message}\n`);
+  const { path, loaded, error } = readCommandConfig(explicitPath, env);
+  if (error) {
+    process.stderr.write(`bearmon: ${error.message}\n`);
     process.exit(EXIT_CONFIG);
   }
   const { config, warnings } = loaded;
   const log = createLogger({ level: config.default.debug ? 'debug' : config.default.logLevel });
   for (const warning of warnings) log.warn({ configFile: path }, warning);
   return { config, log };
+}
+
+/** The configuration a command reads (configPath), or the ConfigError naming every problem in it. */
+export function readCommandConfig(
+  explicitPath: string | undefined,
+  env: NodeJS.ProcessEnv,
+): { path: string | undefined; loaded: LoadedConfig; error?: undefined } | { path: string | undefined; loaded?: undefined; error: ConfigError } {
+  const path = configPath(explicitPath, env);
+  try {
+    return { path, loaded: path ? loadConfigFile(path, env) : loadConfig({ env }) };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return { path, error: err };
+  }
 }
 
 /** The file a command reads: --config, else $BEARMON_CONFIG, else the first default path that exists; undefined: none (built-in defaults). */

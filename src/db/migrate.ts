@@ -13,6 +13,33 @@ export const INSTALL_SQL_PATH = fileURLToPath(new URL('../../install.sql', impor
 export const ADDED_COLUMNS: readonly { table: string; column: string; definition: string }[] = [
   // Contacts by name (`bearmon contact`, `bearmon apply`); NULL for rows made without one.
   { table: 'contacts', column: 'name', definition: 'VARCHAR(64) NULL DEFAULT NULL' },
+  // Reminders while a check stays offline: every remind_every seconds, at most remind_max times (NULL: none).
+  { table: 'alerts', column: 'remind_every', definition: 'INT NULL DEFAULT NULL' },
+  { table: 'alerts', column: 'remind_max', definition: 'INT NULL DEFAULT NULL' },
+  // bearmon's own outbox, grown after version 4 (CREATE TABLE IF NOT EXISTS would not add them):
+  // when the current attempt's send began (NULL: claimed, nothing sent yet), so a successor
+  // resends what never started; the reminder's slot number; the outage start an online or
+  // reminder notification quotes.
+  { table: 'bearmon_notifications', column: 'send_started_at', definition: 'DATETIME(3) NULL DEFAULT NULL' },
+  { table: 'bearmon_notifications', column: 'reminder', definition: 'INT NULL DEFAULT NULL' },
+  { table: 'bearmon_notifications', column: 'offline_since', definition: 'DATETIME(3) NULL DEFAULT NULL' },
+  // The maintenance window that held the notification (NULL: none), and the key of the one
+  // grouped message that carried it in a storm (NULL: sent on its own).
+  { table: 'bearmon_notifications', column: 'held_by', definition: 'VARCHAR(64) NULL DEFAULT NULL' },
+  { table: 'bearmon_notifications', column: 'group_key', definition: 'VARBINARY(160) NULL DEFAULT NULL' },
+];
+
+/**
+ * ENUM columns of bearmon's own tables that gained values after the table was made (CREATE
+ * TABLE IF NOT EXISTS does not change an existing one): rewritten when `value` is missing.
+ */
+export const WIDENED_ENUMS: readonly { table: string; column: string; value: string; definition: string }[] = [
+  {
+    table: 'bearmon_notifications',
+    column: 'state',
+    value: 'skipped',
+    definition: "ENUM ('pending', 'sending', 'delivered', 'failed', 'unconfirmed', 'held', 'skipped') NOT NULL DEFAULT 'pending'",
+  },
 ];
 
 /** Schema versions bearmon records in `bearmon_schema`; append, never edit. */
@@ -23,6 +50,8 @@ export const SCHEMA_VERSIONS = [
   { version: 4, description: 'bearmon_notifications, bearmon_notification_attempts: notification outbox' },
   { version: 5, description: 'contacts.name: contacts by name' },
   { version: 6, description: 'bearmon_history_fine, bearmon_history_hourly: uptime and latency rollups' },
+  { version: 7, description: 'bearmon_notifications.send_started_at, reminder, offline_since; alerts.remind_every, remind_max: no lost page, reminders' },
+  { version: 8, description: 'bearmon_maintenance; bearmon_notifications.held_by, group_key, states held and skipped: maintenance windows, storm grouping' },
 ] as const;
 
 export interface MigrationReport {
@@ -47,6 +76,7 @@ export async function migrate(options: PoolOptions, { createDatabase = true } = 
     await connection.query(await readFile(INSTALL_SQL_PATH, 'utf8'));
     const after = await tableNames(connection, database);
     const addedColumns = await addMissingColumns(connection, database);
+    await widenEnums(connection, database);
     const appliedVersions = await recordVersions(connection);
     return {
       database,
@@ -94,6 +124,17 @@ async function addMissingColumns(connection: Connection, database: string): Prom
     added.push(`${table}.${column}`);
   }
   return added;
+}
+
+async function widenEnums(connection: Connection, database: string): Promise<void> {
+  for (const { table, column, value, definition } of WIDENED_ENUMS) {
+    const [rows] = await connection.query<RowDataPacket[]>(
+      'SELECT column_type AS type FROM information_schema.columns WHERE table_schema = ? AND table_name = ? AND column_name = ?',
+      [database, table, column],
+    );
+    if (rows.length === 0 || String(rows[0]!.type).includes(`'${value}'`)) continue;
+    await connection.query(`ALTER TABLE ${mysql.escapeId(table)} MODIFY COLUMN ${mysql.escapeId(column)} ${definition}`);
+  }
 }
 
 async function recordVersions(connection: Connection): Promise<number[]> {

@@ -5,7 +5,18 @@ import { migrate } from '../../src/db/migrate.ts';
 import { freshDatabase, withConnection } from '../helpers/mysql.ts';
 
 const SEED_TABLES = ['alerts', 'charges', 'check_events', 'checks', 'contacts'];
-const BEARMON_TABLES = ['bearmon_fence', 'bearmon_history_fine', 'bearmon_history_hourly', 'bearmon_notification_attempts', 'bearmon_notifications', 'bearmon_schema', 'bearmon_transitions'];
+/** Columns bearmon adds after install.sql (ADDED_COLUMNS), on a fresh database as on an old one. */
+const ADDED = [
+  'contacts.name',
+  'alerts.remind_every',
+  'alerts.remind_max',
+  'bearmon_notifications.send_started_at',
+  'bearmon_notifications.reminder',
+  'bearmon_notifications.offline_since',
+  'bearmon_notifications.held_by',
+  'bearmon_notifications.group_key',
+];
+const BEARMON_TABLES = ['bearmon_fence', 'bearmon_history_fine', 'bearmon_history_hourly', 'bearmon_maintenance', 'bearmon_notification_attempts', 'bearmon_notifications', 'bearmon_schema', 'bearmon_transitions'];
 
 async function columns(options: Awaited<ReturnType<typeof freshDatabase>>) {
   return withConnection(options, async (c) => {
@@ -31,8 +42,8 @@ describe('bearmon db migrate', () => {
     const db = await freshDatabase();
     const report = await migrate(db);
     expect(report.createdTables).toEqual([...SEED_TABLES, ...BEARMON_TABLES].sort());
-    expect(report.appliedVersions).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(report.addedColumns).toEqual(['contacts.name']);
+    expect(report.appliedVersions).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(report.addedColumns).toEqual(ADDED);
     const cols = await columns(db);
     const checks = cols.filter((c) => c.t === 'checks').map((c) => [c.c, c.ty, c.n, c.d]);
     expect(checks).toEqual([
@@ -71,13 +82,22 @@ describe('bearmon db migrate', () => {
 
     const first = await migrate(db);
     expect(first.createdTables).toEqual(BEARMON_TABLES);
-    // gobearmon's rows and columns are untouched; contacts gain a nullable name, NULL for every old row.
-    expect(first.addedColumns).toEqual(['contacts.name']);
-    const rowsAfter = { ...rowsBefore, contacts: rowsBefore.contacts!.map((row) => ({ ...(row as object), name: null })) };
+    // gobearmon's rows and columns are untouched; contacts gain a nullable name and alerts
+    // nullable reminder settings, NULL for every old row (an old alert sends no reminders).
+    expect(first.addedColumns).toEqual(ADDED);
+    const rowsAfter = {
+      ...rowsBefore,
+      contacts: rowsBefore.contacts!.map((row) => ({ ...(row as object), name: null })),
+      alerts: rowsBefore.alerts!.map((row) => ({ ...(row as object), remind_every: null, remind_max: null })),
+    };
     expect(await dump(db)).toEqual(rowsAfter);
     const seedColumnsAfter = (await columns(db)).filter((c) => SEED_TABLES.includes(String(c.t)));
-    expect(seedColumnsAfter.filter((c) => !(c.t === 'contacts' && c.c === 'name'))).toEqual(columnsBefore);
+    expect(seedColumnsAfter.filter((c) => !ADDED.includes(`${c.t}.${c.c}`))).toEqual(columnsBefore);
     expect(seedColumnsAfter.find((c) => c.t === 'contacts' && c.c === 'name')).toMatchObject({ ty: 'varchar(64)', n: 'YES' });
+    expect(seedColumnsAfter.filter((c) => c.t === 'alerts' && String(c.c).startsWith('remind_')).map((c) => [c.c, c.ty, c.n, c.d])).toEqual([
+      ['remind_every', 'int(11)', 'YES', 'NULL'],
+      ['remind_max', 'int(11)', 'YES', 'NULL'],
+    ]);
 
     const schemaAfterFirst = await columns(db);
     const second = await migrate(db);

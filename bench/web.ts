@@ -127,7 +127,7 @@ export async function benchWeb(sizes = WEB_DEFAULTS): Promise<BenchReport> {
     }
     return {
       name: `web: ${sizes.checks.toLocaleString('en')} checks, ${sizes.days} days of hourly rollups`,
-      method: `a real controller in its own process (no workers) answers the status; ${sizes.checks.toLocaleString('en')} × ${sizes.days * 24} hourly rollup rows seeded in ${seedMs} ms; history ${web.historyAvailable ? 'from src/history' : 'ABSENT (uptimes unknown)'}; /api/checks sequential, the list rebuilt for every request as after a change (${Math.round(bytes / 1024)} KiB); Chromium: navigation → table filled / status page load, after one warm-up`,
+      method: `a real controller in its own process (no workers) answers the status; ${sizes.checks.toLocaleString('en')} × ${sizes.days * 24} hourly rollup rows seeded in ${seedMs} ms; /api/checks sequential, the list rebuilt for every request as after a change (${Math.round(bytes / 1024)} KiB); Chromium: navigation → table filled / status page load, after one warm-up`,
       figures: [
         { label: 'one status read of the controller (every page), as the web role makes it', value: Math.round(web.live.lastDurationMs), unit: 'ms' },
         { label: '/api/checks, first request (waits ≤ 2 s for the uptimes)', value: Math.round(firstLoad.ms), unit: 'ms' },

@@ -545,14 +545,14 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
    * The status a page is cut from. A paged read (the web role, `bearmon status`) asks for the
    * first page and then the others within moments: they are cut from the status built for
    * the first, so the pages agree with each other and 10,000 checks are built once per read,
-   * not once per page. A flood of requests gets one build per STATUS_REUSE_MS.
+   * not once per page. A first page is always built afresh: readers merge it with the
+   * decisions they see on the bus, which must not be newer than it.
    */
   let builtStatus: { at: number; value: ControllerStatus } | undefined;
   const statusForPage = (offset: number): ControllerStatus => {
     const at = now();
-    const age = builtStatus ? at - builtStatus.at : Infinity;
-    if (age > (offset === 0 ? STATUS_REUSE_MS : STATUS_PAGES_MS)) builtStatus = { at, value: status() };
-    return builtStatus!.value;
+    if (offset === 0 || !builtStatus || at - builtStatus.at > STATUS_PAGES_MS) builtStatus = { at, value: status() };
+    return builtStatus.value;
   };
 
   // --- control requests -----------------------------------------------------------------------
@@ -641,8 +641,6 @@ function isControlRequest(msg: Msg, command: 'status' | 'reload'): boolean {
   return msg.subject === subject.control(command) && typeof msg.reply === 'string' && msg.reply.startsWith('_INBOX');
 }
 
-/** A status build serves every request within this long (a flood of first pages). */
-const STATUS_REUSE_MS = 250;
 /** The later pages of one paged read are cut from the status built for its first page, this long. */
 const STATUS_PAGES_MS = 5_000;
 

@@ -35,16 +35,13 @@ export interface WebHandle {
   url: string;
   server: WebServer;
   live: LiveState;
-  /** False when src/history is not available: uptime and latency show as unknown. */
-  historyAvailable: boolean;
   stop(): Promise<void>;
 }
 
 /** Starts the web role on an open NATS connection (not closed by stop). */
 export async function startWeb(options: WebOptions): Promise<WebHandle> {
   const cluster: Cluster = createCluster({ dsns: options.databases, log: options.log, connectionLimit: 4, queryTimeoutMs: 10_000 });
-  const loaded = options.history ? { history: options.history, available: true } : await loadHistoryQuery(cluster);
-  if (!loaded.available) options.log.warn('web: src/history is not available: uptime and response times show as unknown');
+  const history = options.history ?? (await loadHistoryQuery(cluster));
   const live = new LiveState({ nc: options.nc, stream: options.stream, log: options.log, pollMs: options.pollMs });
   live.start();
   // The operator commands' session (src/cli/manage-actions.ts): it reads only [controller] database.
@@ -60,7 +57,7 @@ export async function startWeb(options: WebOptions): Promise<WebHandle> {
       publicChecks: options.web.public,
       live,
       data: createWebData(cluster),
-      history: loaded.history,
+      history,
       actions: createWebActions({ session, nc: options.nc }),
       log: options.log,
       loginLimit: options.loginLimit,
@@ -83,7 +80,6 @@ export async function startWeb(options: WebOptions): Promise<WebHandle> {
     url: server.url,
     server,
     live,
-    historyAvailable: loaded.available,
     stop: async () => {
       await server.close();
       await live.stop();

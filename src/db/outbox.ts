@@ -1,5 +1,6 @@
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Charge } from '../contacts/types.ts';
+import { activeWindow, judgeWindow, type MaintenanceWindow } from '../maintenance/windows.ts';
 import { route, type AlertRow } from '../notify/routing.ts';
 import type { Cluster } from './cluster.ts';
 import { checkFence, inTransaction, withPooledConnection } from './sql.ts';
@@ -27,9 +28,23 @@ export interface OutboxRow {
   claimedView: number | null;
   claimedBy: string | null;
   claimedAt: Date | null;
+  /**
+   * When the current attempt's send began (NULL: claimed, but the contact was not called).
+   * A claim a dead controller left without it is resent by its successor: nothing went out.
+   */
+  sendStartedAt: Date | null;
+  /** The reminder's slot number (1, 2, …), null for the transition's own notification. */
+  reminder: number | null;
+  /** When the outage began: set on an online (recovery) notification and on reminders. */
+  offlineSince: Date | null;
+  /** The maintenance window that held it (null: none). */
+  heldBy: string | null;
+  /** The grouped message (storm) that carries it: that message's key (null: sent on its own). */
+  groupKey: string | null;
 }
 
-export type OutboxState = 'pending' | 'sending' | 'delivered' | 'failed' | 'unconfirmed';
+/** 'held': waits for a maintenance window to end; 'skipped': the check changed again meanwhile, nobody is told. */
+export type OutboxState = 'pending' | 'sending' | 'delivered' | 'failed' | 'unconfirmed' | 'held' | 'skipped';
 export type AttemptResult = 'delivered' | 'retry' | 'failed' | 'unconfirmed';
 
 /** Who is claiming: the controller's worker id and the view that made it controller. */
@@ -54,16 +69,27 @@ const MESSAGE_MAX = 4096;
 const WORKERS_MAX = 2048;
 const DETAIL_MAX = 1024;
 
-const ROW_COLUMNS = `id, notification_key, transition_key, check_id, alert_id, contact_id, contact_type, contact_data,
+export const ROW_COLUMNS = `id, notification_key, transition_key, check_id, alert_id, contact_id, contact_type, contact_data,
   check_name, check_type, check_data, status, message, workers, transition_at, state, attempts,
-  claimed_view, claimed_by, claimed_at`;
+  claimed_view, claimed_by, claimed_at, send_started_at, reminder, offline_since, held_by, group_key`;
 const LISTING_COLUMNS = `${ROW_COLUMNS}, next_attempt_at, outcome, finished_at, created_at`;
+
+/** How owed notifications are scheduled (from [controller]). */
+export interface OweOptions {
+  /**
+   * First attempts wait this long after the transition ([controller] stormWindow while storm
+   * grouping is on), so the other flips of a storm are in the outbox when delivery looks.
+   */
+  groupWaitMs?: number;
+}
 
 /**
  * Inside the transition's transaction: routes the check's alerts (SPEC §4) and inserts one
- * outbox row per contact to notify. Returns how many are owed.
+ * outbox row per contact to notify. Returns how many are owed. Inside a maintenance window
+ * the rows are inserted 'held' until its end: decided in the transition's own transaction,
+ * so a successor controller finds the same rows and nothing is decided twice.
  */
-export async function insertOwedNotifications(connection: PoolConnection, t: Transition, timeout: number): Promise<number> {
+export async function insertOwedNotifications(connection: PoolConnection, t: Transition, timeout: number, options: OweOptions = {}): Promise<number> {
   const [checks] = await connection.query<RowDataPacket[]>({ sql: 'SELECT name, type, data FROM checks WHERE id = ?', timeout }, [t.checkId]);
   const check = checks[0];
   if (!check) return 0;
@@ -78,6 +104,8 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
   );
   const routes = route(alerts.map(toAlertRow), t.to);
   if (routes.length === 0) return 0;
+  const hold = activeWindow(await maintenanceWindows(connection, t.checkId, timeout), t.checkId, t.at);
+  const firstAttempt = hold ? hold.until : new Date(t.at.getTime() + (options.groupWaitMs ?? 0));
   const values = routes.map((r) => [
     `${t.key}/${r.contactId}`,
     t.key,
@@ -93,17 +121,42 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
     clip(t.message ?? '', MESSAGE_MAX),
     workersJson(t.workers ?? []),
     t.at,
-    t.at,
+    firstAttempt,
+    ...(hold ? ['held', hold.name] : []),
   ]);
   await connection.query(
     {
       sql: `INSERT INTO bearmon_notifications (notification_key, transition_key, check_id, alert_id, contact_id, contact_type,
-              contact_data, check_name, check_type, check_data, status, message, workers, transition_at, next_attempt_at) VALUES ?`,
+              contact_data, check_name, check_type, check_data, status, message, workers, transition_at, next_attempt_at${hold ? ', state, held_by' : ''}) VALUES ?`,
       timeout,
     },
     [values],
   );
   return routes.length;
+}
+
+/**
+ * The enabled windows that may cover the check (null: every window). A row the judge refuses
+ * (written by hand) holds nothing; a database without the table (not migrated) has none.
+ */
+export async function maintenanceWindows(connection: PoolConnection, checkId: number | null, timeout: number): Promise<MaintenanceWindow[]> {
+  let rows: RowDataPacket[];
+  try {
+    [rows] = await connection.query<RowDataPacket[]>(
+      {
+        sql: `SELECT name, check_id, kind, spec, time_zone FROM bearmon_maintenance WHERE enabled = 1${checkId === null ? '' : ' AND (check_id IS NULL OR check_id = ?)'}`,
+        timeout,
+      },
+      checkId === null ? [] : [checkId],
+    );
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'ER_NO_SUCH_TABLE') return [];
+    throw err;
+  }
+  return rows.flatMap((r) => {
+    const judged = judgeWindow({ name: text(r.name), checkId: r.check_id === null ? null : Number(r.check_id), kind: text(r.kind), spec: text(r.spec), timeZone: text(r.time_zone) });
+    return judged.ok ? [judged.window] : [];
+  });
 }
 
 /** The confirming workers as JSON that fits the column: with 100 confirmations of long ids it would not. */
@@ -145,11 +198,19 @@ export interface Outbox {
   release(row: OutboxRow, who: Claimant, at: Date): Promise<boolean>;
   /** Takes a pending row for one attempt; null when another claim got it first. Fenced by view. */
   claim(row: OutboxRow, who: Claimant, at: Date): Promise<OutboxRow | null>;
+  /**
+   * Marks the claimed attempt's send as begun, just before the contact is called; false when
+   * the claim was taken over meanwhile (then nothing may be sent). Fenced by view. Until it
+   * commits, a stale claim is known to have sent nothing.
+   */
+  startSend(row: OutboxRow, who: Claimant): Promise<boolean>;
   /** Records the attempt's outcome; false when the claim was taken over meanwhile (nothing changed). */
   record(row: OutboxRow, outcome: AttemptRecord): Promise<boolean>;
   /**
    * Resolves an attempt a controller never recorded: 'retry' puts the row back to pending
-   * (safe only for idempotent contacts), 'unconfirmed' ends it. Fenced by view.
+   * (safe for idempotent contacts, and for any send that never started), 'unconfirmed' ends
+   * it. Changes nothing when the row's send start differs from the one `row` was read with
+   * (a slow owner began its send meanwhile: judged again on the next sweep). Fenced by view.
    */
   resolveStale(row: OutboxRow, who: Claimant, resolution: 'retry' | 'unconfirmed', detail: string, at: Date): Promise<boolean>;
   /** A row by notification key (tests, `bearmon` status tools). */
@@ -192,6 +253,8 @@ export const REQUEUE_NOTE = 'retry requested by operator';
 
 export interface OutboxSummary {
   pending: number;
+  /** Held by a maintenance window. */
+  held?: number;
   sending: number;
   /** Creation time of the oldest notification not yet finished (null: none). */
   oldestOpen: string | null;
@@ -212,7 +275,7 @@ export function createOutbox(cluster: Cluster): Outbox {
       select(`SELECT ${ROW_COLUMNS} FROM bearmon_notifications WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?`, [now, limit]),
     nextDue: async () => {
       const rows = await cluster.run((pool) =>
-        withPooledConnection(pool, async (c) => (await c.query<RowDataPacket[]>({ sql: "SELECT MIN(next_attempt_at) AS at FROM bearmon_notifications WHERE state = 'pending'", timeout }))[0]),
+        withPooledConnection(pool, async (c) => (await c.query<RowDataPacket[]>({ sql: "SELECT MIN(next_attempt_at) AS at FROM bearmon_notifications WHERE state IN ('pending', 'held')", timeout }))[0]),
       );
       const at = rows[0]?.at;
       return at instanceof Date ? at : null;
@@ -228,7 +291,7 @@ export function createOutbox(cluster: Cluster): Outbox {
         const attempt = row.attempts + 1;
         const [update] = await c.query<ResultSetHeader>(
           {
-            sql: `UPDATE bearmon_notifications SET state = 'pending', next_attempt_at = ?
+            sql: `UPDATE bearmon_notifications SET state = 'pending', next_attempt_at = ?, send_started_at = NULL
                   WHERE id = ? AND state = 'sending' AND attempts = ? AND claimed_view = ? AND claimed_by = ?`,
             timeout,
           },
@@ -243,7 +306,8 @@ export function createOutbox(cluster: Cluster): Outbox {
         await checkFence(c, who.view, timeout);
         const [update] = await c.query<ResultSetHeader>(
           {
-            sql: `UPDATE bearmon_notifications SET state = 'sending', attempts = attempts + 1, claimed_view = ?, claimed_by = ?, claimed_at = NOW(3)
+            sql: `UPDATE bearmon_notifications SET state = 'sending', attempts = attempts + 1, claimed_view = ?, claimed_by = ?, claimed_at = NOW(3),
+                    send_started_at = NULL
                   WHERE id = ? AND state = 'pending' AND attempts = ?`,
             timeout,
           },
@@ -255,8 +319,22 @@ export function createOutbox(cluster: Cluster): Outbox {
           { sql: 'INSERT INTO bearmon_notification_attempts (notification_id, attempt, view, controller, started_at) VALUES (?, ?, ?, ?, ?)', timeout },
           [row.id, attempt, who.view, who.controller, at],
         );
-        return { ...row, state: 'sending' as const, attempts: attempt, claimedView: who.view, claimedBy: who.controller, claimedAt: at };
+        return { ...row, state: 'sending' as const, attempts: attempt, claimedView: who.view, claimedBy: who.controller, claimedAt: at, sendStartedAt: null };
       }),
+    startSend: async (row, who) =>
+      (await transaction(async (c) => {
+        await checkFence(c, who.view, timeout);
+        // The database's clock, like claimed_at: every controller judges staleness by it.
+        const [update] = await c.query<ResultSetHeader>(
+          {
+            sql: `UPDATE bearmon_notifications SET send_started_at = NOW(3)
+                  WHERE id = ? AND state = 'sending' AND attempts = ? AND claimed_view = ? AND claimed_by = ? AND send_started_at IS NULL`,
+            timeout,
+          },
+          [row.id, row.attempts, who.view, who.controller],
+        );
+        return update.affectedRows === 1 ? true : null;
+      })) === true,
     record: async (row, outcome) =>
       (await transaction(async (c) => {
         const state: OutboxState = outcome.result === 'retry' ? 'pending' : outcome.result;
@@ -286,13 +364,14 @@ export function createOutbox(cluster: Cluster): Outbox {
         const [update] = await c.query<ResultSetHeader>(
           {
             sql: `UPDATE bearmon_notifications SET state = ?, next_attempt_at = ?, outcome = ?, finished_at = ?
-                  WHERE id = ? AND state = 'sending' AND attempts = ?`,
+                  WHERE id = ? AND state = 'sending' AND attempts = ? AND (send_started_at IS NULL) = ?`,
             timeout,
           },
-          [resolution === 'retry' ? 'pending' : 'unconfirmed', at, text, resolution === 'retry' ? null : at, row.id, row.attempts],
+          [resolution === 'retry' ? 'pending' : 'unconfirmed', at, text, resolution === 'retry' ? null : at, row.id, row.attempts, row.sendStartedAt === null],
         );
         if (update.affectedRows !== 1) return null;
-        await finishAttempt(c, row, 'unconfirmed', text, at, timeout);
+        // An attempt whose send never started ended as a plain retry: nothing is unknown about it.
+        await finishAttempt(c, row, row.sendStartedAt === null ? 'retry' : 'unconfirmed', text, at, timeout);
         return true;
       })) === true,
     byKey: async (key) => (await select(`SELECT ${ROW_COLUMNS} FROM bearmon_notifications WHERE notification_key = ?`, [key]))[0] ?? null,
@@ -300,7 +379,7 @@ export function createOutbox(cluster: Cluster): Outbox {
       const rows = await cluster.run((pool) =>
         withPooledConnection(pool, async (c) => {
           const [open] = await c.query<RowDataPacket[]>(
-            { sql: "SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM bearmon_notifications WHERE state IN ('pending', 'sending') GROUP BY state", timeout },
+            { sql: "SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest FROM bearmon_notifications WHERE state IN ('pending', 'sending', 'held') GROUP BY state", timeout },
           );
           const [done] = await c.query<RowDataPacket[]>(
             { sql: "SELECT state, COUNT(*) AS n FROM bearmon_notifications WHERE state IN ('delivered', 'failed', 'unconfirmed') AND finished_at >= ? GROUP BY state", timeout },
@@ -310,10 +389,11 @@ export function createOutbox(cluster: Cluster): Outbox {
         }),
       );
       const count = (list: RowDataPacket[], state: string) => Number(list.find((r) => r.state === state)?.n ?? 0);
-      const oldest = rows.open.map((r) => dateOrNull(r.oldest)).filter((d): d is Date => d !== null).sort((a, b) => a.getTime() - b.getTime())[0];
+      const oldest = rows.open.filter((r) => r.state !== 'held').map((r) => dateOrNull(r.oldest)).filter((d): d is Date => d !== null).sort((a, b) => a.getTime() - b.getTime())[0];
       return {
         pending: count(rows.open, 'pending'),
         sending: count(rows.open, 'sending'),
+        held: count(rows.open, 'held'),
         oldestOpen: oldest ? oldest.toISOString() : null,
         lastDay: { delivered: count(rows.done, 'delivered'), failed: count(rows.done, 'failed'), unconfirmed: count(rows.done, 'unconfirmed') },
       };
@@ -368,7 +448,7 @@ function toListing(row: RowDataPacket): OutboxListing {
   };
 }
 
-async function finishAttempt(c: PoolConnection, row: OutboxRow, result: AttemptResult, detail: string, at: Date, timeout: number): Promise<void> {
+export async function finishAttempt(c: PoolConnection, row: OutboxRow, result: AttemptResult, detail: string, at: Date, timeout: number): Promise<void> {
   await c.query(
     { sql: 'UPDATE bearmon_notification_attempts SET finished_at = ?, result = ?, detail = ? WHERE notification_id = ? AND attempt = ?', timeout },
     [at, result, detail, row.id, row.attempts],
@@ -379,7 +459,7 @@ const text = (value: unknown) => (Buffer.isBuffer(value) ? value.toString('utf8'
 const dateOrNull = (value: unknown) => (value instanceof Date ? value : null);
 
 /** Rows are bearmon's own, but a hand edit must not crash delivery: unreadable workers become []. */
-function toOutboxRow(row: RowDataPacket): OutboxRow {
+export function toOutboxRow(row: RowDataPacket): OutboxRow {
   let workers: string[] = [];
   try {
     const parsed: unknown = JSON.parse(text(row.workers));
@@ -404,6 +484,11 @@ function toOutboxRow(row: RowDataPacket): OutboxRow {
     claimedView: row.claimed_view === null ? null : Number(row.claimed_view),
     claimedBy: row.claimed_by === null ? null : text(row.claimed_by),
     claimedAt: dateOrNull(row.claimed_at),
+    sendStartedAt: dateOrNull(row.send_started_at),
+    reminder: row.reminder === null || row.reminder === undefined ? null : Number(row.reminder),
+    offlineSince: dateOrNull(row.offline_since),
+    heldBy: row.held_by === null || row.held_by === undefined ? null : text(row.held_by),
+    groupKey: row.group_key === null || row.group_key === undefined ? null : text(row.group_key),
   };
 }
 

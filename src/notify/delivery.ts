@@ -6,7 +6,7 @@ import type { Logger } from '../log.ts';
 import type { AdminNotice } from '../notices/types.ts';
 import { noMetrics, type Metrics } from '../metrics/metrics.ts';
 import { resolveStale, staleAfterMs, type DeliveryPolicy, type Step } from './policy.ts';
-import { ClaimError, dedupStage, pipeline, recordStage, retryStage, sendStage, type DeliveryReport, type Stage } from './stages.ts';
+import { ClaimError, dedupStage, pipeline, recordStage, retryStage, sendStage, startStage, type DeliveryReport, type Stage } from './stages.ts';
 
 /** The admin notice of a notification that finally failed (or may not have arrived). */
 export type NotificationFailedNotice = Extract<AdminNotice, { kind: 'notification-failed' }>;
@@ -45,7 +45,7 @@ export interface DeliveryDeps {
   concurrency?: number;
   metrics?: Metrics;
   /** Replaces single stages (fault injection in tests), as XState's .provide() swaps actions. */
-  stages?: Partial<Record<'dedup' | 'send' | 'retry' | 'record', Stage>>;
+  stages?: Partial<Record<'dedup' | 'start' | 'send' | 'retry' | 'record', Stage>>;
 }
 
 export interface Delivery {
@@ -84,6 +84,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   const stages = deps.stages ?? {};
   const run = pipeline([
     stages.dedup ?? dedupStage({ outbox: deps.outbox, who: deps.who, now }),
+    stages.start ?? startStage({ outbox: deps.outbox, who: deps.who }),
     stages.send ?? sendStage({ registry: deps.registry, ctx: deps.ctx, policy: deps.policy }),
     stages.retry ?? retryStage({ policy: deps.policy, now }),
     stages.record ?? recordStage({ outbox: deps.outbox, now, log, report }),
@@ -155,10 +156,12 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     for (const row of await deps.outbox.stale(staleAfterMs(deps.policy), 50)) {
       if (inFlight.has(row.id)) continue;
       const idempotent = row.contact ? deps.registry.get(row.contact.type)?.idempotent === true : false;
-      const resolution = resolveStale(idempotent);
+      const started = row.sendStartedAt !== null;
+      const resolution = resolveStale(idempotent, started);
       const by = `controller ${row.claimedBy ?? '?'} (view ${row.claimedView ?? '?'})`;
-      const detail =
-        resolution === 'retry'
+      const detail = !started
+        ? `attempt ${row.attempts} by ${by} was claimed but its send never started; sending it (same notification key)`
+        : resolution === 'retry'
           ? `attempt ${row.attempts} by ${by} was never recorded; sending again with the same Idempotency-Key`
           : `attempt ${row.attempts} by ${by} was never recorded: it may or may not have arrived, and is not sent again`;
       const at = now();

@@ -42,10 +42,12 @@ export function staleAfterMs(policy: DeliveryPolicy): number {
 }
 
 /**
- * A stale attempt may or may not have reached the contact. Resending is safe only where the
- * receiver can recognise the repeat (an idempotency key); anything else is ended as
- * 'unconfirmed' rather than risk a second page at 3 a.m.
+ * A stale attempt whose send never started sent nothing: it is sent again, whatever the
+ * contact (a page lost to a crash is worse than none at all). One whose send started may or
+ * may not have reached the contact. Resending it is safe only where the receiver can
+ * recognise the repeat (an idempotency key); anything else is ended as 'unconfirmed' rather
+ * than risk a second page at 3 a.m.
  */
-export function resolveStale(idempotent: boolean): Extract<AttemptResult, 'retry' | 'unconfirmed'> {
-  return idempotent ? 'retry' : 'unconfirmed';
+export function resolveStale(idempotent: boolean, sendStarted: boolean): Extract<AttemptResult, 'retry' | 'unconfirmed'> {
+  return idempotent || !sendStarted ? 'retry' : 'unconfirmed';
 }

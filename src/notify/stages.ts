@@ -53,14 +53,37 @@ export function dedupStage(deps: { outbox: Outbox; who: Claimant; now: () => num
   };
 }
 
-/** The claim failed, perhaps after its commit: the row may be left `sending` although nothing was sent. */
+/**
+ * The claim (or the mark of its send start) failed, perhaps after its commit: the row may be
+ * left `sending` although nothing was sent.
+ */
 export class ClaimError extends Error {
   constructor(
     readonly row: OutboxRow,
     override readonly cause: unknown,
+    step = 'claim',
   ) {
-    super(`claim of notification ${row.key} failed: ${(cause as Error)?.message ?? String(cause)}`);
+    super(`${step} of notification ${row.key} failed: ${(cause as Error)?.message ?? String(cause)}`);
   }
+}
+
+/**
+ * start: records that the send begins, apart from the claim, just before the contact is
+ * called. A controller that dies between claim and start sent nothing, and its successor
+ * knows it and sends; one that dies after it may have sent, and is judged as before. A claim
+ * taken over meanwhile ends the job unsent.
+ */
+export function startStage(deps: { outbox: Outbox; who: Claimant }): Stage {
+  return async (job) => {
+    let started: boolean;
+    try {
+      started = await deps.outbox.startSend(job.row, deps.who);
+    } catch (err) {
+      // Nothing was sent: the claim is handled like one whose commit went unconfirmed.
+      throw new ClaimError(job.row, err, 'send start');
+    }
+    return started ? { ...job, row: { ...job.row, sendStartedAt: new Date() } } : null;
+  };
 }
 
 /** send: one attempt through the contact's type, bounded by the attempt deadline. */

@@ -153,9 +153,16 @@ async function outboxRows(rows: RowDataPacket[]): Promise<OutboxListing[]> {
     claimedView: r.claimed_view === null ? null : Number(r.claimed_view),
     claimedBy: r.claimed_by === null ? null : text(r.claimed_by),
     claimedAt: date(r.claimed_at),
+    // Not selected (NOTIFICATION_COLUMNS): the dashboard shows neither.
+    sendStartedAt: null,
+    reminder: null,
+    offlineSince: null,
     nextAttemptAt: date(r.next_attempt_at) ?? new Date(0),
     outcome: r.outcome === null ? null : text(r.outcome),
     finishedAt: date(r.finished_at),
     createdAt: date(r.created_at) ?? new Date(0),
+    // Not selected either: the dashboard shows no maintenance hold or storm group yet.
+    heldBy: null,
+    groupKey: null,
   }));
 }

@@ -316,6 +316,8 @@ describe('delivery: a controller that dies between send and record', () => {
     expect(job.outcome).toMatchObject({ ok: true });
     expect(smtp.mails).toHaveLength(1);
     expect(await rowOf(h, 2)).toMatchObject({ state: 'sending', attempts: 1, claimedView: 1, claimedBy: 'ctl-a' });
+    // Its send had started (and was recorded as such): the successor cannot know whether the mail left.
+    expect((await h.sql('SELECT send_started_at FROM bearmon_notifications'))[0]!.send_started_at).toBeInstanceOf(Date);
     expect(h.events).toEqual([]);
 
     successor(h);
@@ -373,6 +375,61 @@ describe('delivery: a controller that dies between send and record', () => {
       [2, 'delivered', 2],
     ]);
     expect(h.notices).toEqual([]);
+  });
+});
+
+describe('delivery: a controller that dies between claim and send start', () => {
+  it('e-mail: the successor sends the mail the dead controller claimed but never started, exactly once', async () => {
+    const smtp = await startSmtpServer();
+    const h = await harness({ smtpPort: smtp.port });
+    await contacts(h, [[2, 'email', 'oncall@example.com']]);
+    await h.transition();
+
+    // View 1 claims, then "dies" before its send starts: the start stage never runs.
+    const claimed: DeliveryJob[] = [];
+    const dying = h.deliver({ stages: { start: async (job) => (claimed.push(job), null) } });
+    await vi.waitFor(() => expect(claimed).toHaveLength(1), WAIT);
+    await dying.stop();
+    expect(smtp.mails).toEqual([]);
+    expect(await rowOf(h, 2)).toMatchObject({ state: 'sending', attempts: 1, claimedView: 1, claimedBy: 'ctl-a' });
+    expect(await h.sql('SELECT send_started_at FROM bearmon_notifications')).toEqual([{ send_started_at: null }]);
+
+    // The successor (claims stale after 2 × 150 ms) knows nothing went out: it sends, under the same key.
+    h.deliver({ who: { view: 2, controller: 'ctl-b' }, policy: { ...POLICY, attemptTimeoutMs: 150 } });
+    await waitForFinal(h, [2]);
+
+    expect(smtp.mails).toHaveLength(1);
+    expect(smtp.mails[0]!.headers['x-bearmon-notification']).toBe(keyOf(2));
+    expect(await rowOf(h, 2)).toMatchObject({ state: 'delivered', attempts: 2, claimedView: 2, claimedBy: 'ctl-b' });
+    const detail = 'attempt 1 by controller ctl-a (view 1) was claimed but its send never started; sending it (same notification key)';
+    expect((await attemptsOf(h, 2)).map((a) => [a.attempt, a.view, a.result, a.detail])).toEqual([
+      [1, 1, 'retry', detail],
+      [2, 2, 'delivered', expect.stringContaining('mail to oncall@example.com accepted')],
+    ]);
+    await vi.waitFor(() => expect(h.events.map((e) => [e.attempt, e.outcome, e.view])).toEqual([[1, 'resend', 2], [2, 'delivered', 2]]), WAIT);
+    expect(h.events[0]!.message).toBe(detail);
+    expect(h.notices).toEqual([]);
+    expect((await h.sql('SELECT send_started_at FROM bearmon_notifications'))[0]!.send_started_at).toBeInstanceOf(Date);
+  });
+
+  it('a send start refused because the claim was taken over sends nothing', async () => {
+    const smtp = await startSmtpServer();
+    const h = await harness({ smtpPort: smtp.port });
+    await contacts(h, [[2, 'email', 'oncall@example.com']]);
+    await h.transition();
+    // Between this controller's claim and its send start, the claim is resolved by someone else.
+    const outbox: Outbox = {
+      ...h.outbox,
+      startSend: async (row, who) => {
+        await h.sql("UPDATE bearmon_notifications SET state = 'pending', next_attempt_at = NOW(3) + INTERVAL 1 HOUR WHERE id = ?", [row.id]);
+        return h.outbox.startSend(row, who);
+      },
+    };
+    const d = h.deliver({ outbox });
+    await vi.waitFor(async () => expect(await rowOf(h, 2)).toMatchObject({ state: 'pending', attempts: 1 }), WAIT);
+    await d.idle();
+    expect(smtp.mails).toEqual([]);
+    expect(h.events).toEqual([]);
   });
 });
 

@@ -148,9 +148,12 @@ describe('delivery policy', () => {
   });
 
   it.each([
-    { idempotent: true, resolution: 'retry' },
-    { idempotent: false, resolution: 'unconfirmed' },
-  ])('resolveStale(idempotent $idempotent) → $resolution', ({ idempotent, resolution }) => {
-    expect(resolveStale(idempotent)).toBe(resolution);
+    { idempotent: true, started: true, resolution: 'retry' },
+    { idempotent: false, started: true, resolution: 'unconfirmed' },
+    // Claimed, but the send never began: nothing went out, whatever the contact.
+    { idempotent: true, started: false, resolution: 'retry' },
+    { idempotent: false, started: false, resolution: 'retry' },
+  ])('resolveStale(idempotent $idempotent, send started $started) → $resolution', ({ idempotent, started, resolution }) => {
+    expect(resolveStale(idempotent, started)).toBe(resolution);
   });
 });

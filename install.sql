@@ -97,7 +97,9 @@ CREATE TABLE IF NOT EXISTS bearmon_notifications (
 	message VARCHAR(4096) NOT NULL DEFAULT '',
 	workers VARCHAR(2048) NOT NULL DEFAULT '[]',
 	transition_at DATETIME(3) NOT NULL,
-	state ENUM ('pending', 'sending', 'delivered', 'failed', 'unconfirmed') NOT NULL DEFAULT 'pending',
+	-- 'held': waits for a maintenance window's end (next_attempt_at); 'skipped': the check changed
+	-- again before the window ended, so nobody is told (src/db/migrate.ts widens older tables).
+	state ENUM ('pending', 'sending', 'delivered', 'failed', 'unconfirmed', 'held', 'skipped') NOT NULL DEFAULT 'pending',
 	attempts INT NOT NULL DEFAULT 0,
 	next_attempt_at DATETIME(3) NOT NULL,
 	claimed_view BIGINT NULL,
@@ -177,3 +179,19 @@ CREATE TABLE IF NOT EXISTS bearmon_history_hourly (
 	h_inf MEDIUMINT UNSIGNED NOT NULL DEFAULT 0,
 	PRIMARY KEY (check_id, bucket_start, worker)
 );
+
+-- Maintenance windows (bearmon maintenance, the maintenance: section of bearmon apply): while
+-- one covers a check, its transitions are recorded but its notifications are held until the
+-- window ends, and sent then only if the check is still in the state they announce.
+-- check_id NULL: every check. kind 'once' (spec {start, end}), 'weekly' ({days, start,
+-- duration}) or 'cron' ({cron, duration}); times are in time_zone (IANA).
+CREATE TABLE IF NOT EXISTS bearmon_maintenance (
+	id INT NOT NULL PRIMARY KEY AUTO_INCREMENT,
+	name VARCHAR(64) NOT NULL UNIQUE,
+	check_id INT NULL,
+	kind ENUM ('once', 'weekly', 'cron') NOT NULL,
+	spec VARCHAR(1024) NOT NULL,
+	time_zone VARCHAR(64) NOT NULL DEFAULT 'UTC',
+	enabled TINYINT(1) NOT NULL DEFAULT 1,
+	created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP
+) DEFAULT CHARSET = utf8mb4;

@@ -4,7 +4,7 @@ import type { Logger } from '../log.ts';
 import { judgeCheckRow, type CheckStatus, type LoadedCheck, type MisconfiguredCheck } from './check-rows.ts';
 import { createCluster, type Cluster, type ClusterOptions } from './cluster.ts';
 import { CheckMissingError, errorMessage, InvalidRequestError, isConnectionError } from './errors.ts';
-import { insertOwedNotifications } from './outbox.ts';
+import { insertOwedNotifications, type OweOptions } from './outbox.ts';
 import { checkFence, inTransaction, withPooledConnection } from './sql.ts';
 
 export type { CheckStatus, LoadedCheck, MisconfiguredCheck } from './check-rows.ts';
@@ -56,6 +56,8 @@ export interface StoreOptions extends ClusterOptions {
   registry: CheckRegistry;
   /** A transition was recorded but the notifications it owes could not be (the admin must hear of it). */
   onOutboxError?: (transition: Transition, error: string) => void;
+  /** How owed notifications are scheduled (storm grouping's wait). */
+  owe?: OweOptions;
 }
 
 /** ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK: worth retrying the transaction, not dropping the notifications. */
@@ -120,7 +122,7 @@ export function createStore(options: StoreOptions): Store {
       return Promise.reject(new InvalidRequestError(`transition key must have 1..${TRANSITION_KEY_MAX} bytes (got ${bytes})`));
     }
     return cluster.run(async (pool) => {
-      const written = await inTransaction(pool, (connection) => writeTransition(connection, transition, timeout), (w) => w !== 'superseded', timeout);
+      const written = await inTransaction(pool, (connection) => writeTransition(connection, transition, timeout, options.owe), (w) => w !== 'superseded', timeout);
       if (!written) return 'already-written';
       if (written === 'superseded') return 'superseded';
       if (written.outboxError !== undefined) options.onOutboxError?.(transition, written.outboxError);
@@ -160,10 +162,10 @@ async function isSuperseded(connection: PoolConnection, t: Transition, timeout: 
  * record: that part is rolled back and its error returned, to be reported after the commit.
  * A lost connection still fails the whole transaction (it is retried whole).
  */
-async function owe(connection: PoolConnection, t: Transition, timeout: number): Promise<string | undefined> {
+async function owe(connection: PoolConnection, t: Transition, timeout: number, options?: OweOptions): Promise<string | undefined> {
   await connection.query({ sql: 'SAVEPOINT owed_notifications', timeout });
   try {
-    await insertOwedNotifications(connection, t, timeout);
+    await insertOwedNotifications(connection, t, timeout, options);
   } catch (err) {
     // A lost connection, a lock wait timeout or a deadlock pass: the whole transaction is retried.
     if (isConnectionError(err) || TRANSIENT_ERRNOS.has(Number((err as { errno?: unknown }).errno))) throw err;
@@ -177,7 +179,7 @@ async function owe(connection: PoolConnection, t: Transition, timeout: number): 
  * The key row goes first: a second writer with the same key waits on its lock and then
  * finds it taken, so two writes of one transition can never both insert an event.
  */
-async function writeTransition(connection: PoolConnection, t: Transition, timeout: number): Promise<{ outboxError?: string } | 'superseded' | null> {
+async function writeTransition(connection: PoolConnection, t: Transition, timeout: number, oweOptions?: OweOptions): Promise<{ outboxError?: string } | 'superseded' | null> {
   if (t.view !== undefined) await checkFence(connection, t.view, timeout);
   try {
     await connection.query({ sql: 'INSERT INTO bearmon_transitions (transition_key, check_id) VALUES (?, ?)', timeout }, [t.key, t.checkId]);
@@ -191,5 +193,5 @@ async function writeTransition(connection: PoolConnection, t: Transition, timeou
   if (update.affectedRows === 0) throw new CheckMissingError(t.checkId);
   await connection.query({ sql: 'INSERT INTO check_events (check_id, type, time) VALUES (?, ?, ?)', timeout }, [t.checkId, t.to, t.at]);
   // The notifications it owes are part of the same commit: a recorded transition always has them.
-  return { outboxError: await owe(connection, t, timeout) };
+  return { outboxError: await owe(connection, t, timeout, oweOptions) };
 }

@@ -1,0 +1,37 @@
+/**
+ * What becomes of a notification held by a maintenance window when the window ends. Pure:
+ * the outbox reads the facts in one transaction and writes what this decides.
+ */
+import type { ActiveWindow } from '../maintenance/windows.ts';
+
+export interface HoldFacts {
+  /** What the held notification announces. */
+  status: 'online' | 'offline';
+  /** The window that held it. */
+  heldBy: string;
+  /** The check's status now (null: the check row is gone). */
+  checkStatus: string | null;
+  /** A later transition of the check exists (it changed again, perhaps back and forth). */
+  changedSince: boolean;
+  /** A window covering the check now (the same one extended, or another): keep holding. */
+  windowNow: ActiveWindow | null;
+}
+
+export type HoldDecision =
+  | { result: 'extended'; name: string; until: Date; detail: string }
+  | { result: 'released'; detail: string }
+  | { result: 'skipped'; detail: string };
+
+/**
+ * Still as announced when no window covers it any more: told now (exactly one message,
+ * since the row was held, not sent). Changed again meanwhile: nobody is told — a later
+ * transition has its own notification if it still matters.
+ */
+export function holdDecision(f: HoldFacts): HoldDecision {
+  if (f.windowNow) return { result: 'extended', name: f.windowNow.name, until: f.windowNow.until, detail: `held: maintenance ${f.windowNow.name} until ${f.windowNow.until.toISOString()}` };
+  if (f.checkStatus === null) return { result: 'skipped', detail: `held by maintenance ${f.heldBy}; the check no longer exists when it ended` };
+  if (f.changedSince || f.checkStatus !== f.status) {
+    return { result: 'skipped', detail: `held by maintenance ${f.heldBy}; the check changed again before it ended (now ${f.checkStatus}): not sent` };
+  }
+  return { result: 'released', detail: `held by maintenance ${f.heldBy}; still ${f.status} when it ended: sending` };
+}

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import { redactText } from '../redact.ts';
 import { describeIssues } from '../validation.ts';
 import { emailContact, smtpTransport } from './email.ts';
 import { httpContact, postFormOverHttp, webhookContact } from './http.ts';
@@ -8,9 +9,13 @@ import { smsContact } from './sms.ts';
 import { twilioSdkClient } from './twilio.ts';
 import type { ContactContext, ContactType, Notification, SendOutcome } from './types.ts';
 import { voiceContact } from './voice.ts';
+import { pagerdutyContact } from './pagerduty.ts';
 
 /** Every contact type bearmon knows. Adding a type means adding its file and one line here. */
-export const builtinContactTypes: readonly ContactType[] = [emailContact, smsContact, voiceContact, httpContact, webhookContact];
+export const builtinContactTypes: readonly ContactType[] = [
+  emailContact, smsContact, voiceContact, httpContact, webhookContact,
+  pagerdutyContact,
+];
 
 export type ContactRegistry = ReadonlyMap<string, ContactType>;
 
@@ -68,13 +73,14 @@ export function createContactContext(
  */
 export async function sendNotification(prepared: Extract<PreparedContact, { ok: true }>, notification: Notification, ctx: ContactContext): Promise<SendOutcome> {
   const { contact, params } = prepared;
+  const secrets = contact.secrets?.(params) ?? [];
   let outcome: SendOutcome;
   try {
     const raw = await contact.send(params, notification, ctx);
-    // Redacted again here so a contact type that forgot cannot leak a secret.
-    outcome = raw.ok ? delivered(ctx, raw.detail, raw.charge) : failed(ctx, raw.retry, raw.error);
+    // Redacted again here (the data's own secrets too) so a contact type that forgot cannot leak one.
+    outcome = raw.ok ? delivered(ctx, redactText(raw.detail, secrets), raw.charge) : failed(ctx, raw.retry, redactText(raw.error, secrets));
   } catch (err) {
-    outcome = failed(ctx, true, `${contact.type} contact crashed: ${errorText(err)}`);
+    outcome = failed(ctx, true, redactText(`${contact.type} contact crashed: ${errorText(err)}`, secrets));
   }
   return logged(ctx, contact.type, notification, outcome);
 }

@@ -70,6 +70,11 @@ export interface ContactContext {
   /** Milliseconds since the epoch: the Date header of mails. */
   now: () => number;
   log: Logger;
+  /**
+   * Base URL of a hosted vendor's API by contact type (e.g. `pagerduty`); unset, each type
+   * uses the vendor's own. Production leaves it empty: tests point it at a local receiver.
+   */
+  endpoints?: Readonly<Partial<Record<string, string>>>;
 }
 
 /** One contact type: the schema of `contacts.data` and one send function. */
@@ -82,6 +87,11 @@ export interface ContactType<S extends z.ZodType = z.ZodType> {
    * taken back: for them an unknown outcome is never resent.
    */
   readonly idempotent?: boolean;
+  /**
+   * The values in the data that must never be printed (API keys, tokens): every outcome
+   * and log line of this type is redacted with them, as with the configured secrets.
+   */
+  secrets?(data: z.output<S>): string[];
   /** Never throws for delivery problems: they come back as an outcome. */
   send(data: z.output<S>, notification: Notification, ctx: ContactContext): Promise<SendOutcome>;
 }

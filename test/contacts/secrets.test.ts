@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { secretForms } from '../../src/contacts/outcome.ts';
-import { createContactRegistry, prepareContact, sendNotification } from '../../src/contacts/registry.ts';
+import { createContactRegistry, prepareContact, sendNotification, sendToContact } from '../../src/contacts/registry.ts';
 import type { SendOutcome } from '../../src/contacts/types.ts';
+import { startApiReceiver, type ApiRequestSeen } from '../helpers/api-receiver.ts';
 import { refusedPort } from '../helpers/servers.ts';
 import { startSmtpServer } from '../helpers/smtp-server.ts';
 import { startTwilioServer, twilioClientFactory, twilioError } from '../helpers/twilio-server.ts';
@@ -10,6 +11,7 @@ import { ACCOUNT_SID, notification, testContext } from './fixtures.ts';
 const SMTP_USER = 'alerts';
 const SMTP_PASSWORD = 'smtp-Pa55word-e8d1c';
 const AUTH_TOKEN = '5f2d0c9a8b7e6f5a4b3c2d1e0f9a8b7c';
+const PAGERDUTY_KEY = 'R0a1b2c3d4e5f60718293a4b5c6d7e8f';
 
 const base64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -71,5 +73,34 @@ describe('secrets', () => {
     const forms = [SMTP_PASSWORD, AUTH_TOKEN, base64(AUTH_TOKEN), base64(`${ACCOUNT_SID}:${AUTH_TOKEN}`), base64(`\0${SMTP_USER}\0${SMTP_PASSWORD}`), base64(SMTP_PASSWORD)];
     expect(secretForms({ smtp: { ...smtp, port: 25, admin: undefined, adminInterval: 900_000 }, twilio })).toEqual(expect.arrayContaining(forms));
     for (const form of forms) expect(said).not.toContain(form);
+  });
+
+  it('in contact data (API keys, tokens) never appear in a log line or outcome, even when the vendor echoes them', async () => {
+    // A hostile vendor: every refusal repeats the credentials it was sent, wherever they were.
+    const echo = (status: number) => (r: ApiRequestSeen) => ({ status, json: { message: `rejected ${r.path} ${r.headers.authorization ?? ''} ${r.text}` } });
+    const refused = await startApiReceiver(echo(400));
+    const broken = await startApiReceiver(echo(500));
+    const down = await refusedPort();
+    const registry = createContactRegistry();
+    // Each type against each server: `base` is the vendor override or the self-hosted server in the data.
+    const cases = [refused.url, broken.url, `http://127.0.0.1:${down}`].flatMap((base) => [{ type: 'pagerduty', data: PAGERDUTY_KEY, base }]);
+
+    const outcomes: SendOutcome[] = [];
+    const lines: unknown[] = [];
+    for (const c of cases) {
+      const { ctx, logs } = testContext({}, { endpoints: { [c.type]: c.base } });
+      outcomes.push(await sendToContact(registry, c.type, c.data, notification(), ctx));
+      lines.push(...logs.lines);
+    }
+    // Data that fails validation is described without its key.
+    const { ctx, logs } = testContext();
+    outcomes.push(await sendToContact(registry, 'pagerduty', PAGERDUTY_KEY.slice(1), notification(), ctx));
+    lines.push(...logs.lines);
+
+    expect(outcomes.map((o) => o.ok)).toEqual([...cases.map(() => false), false]);
+    expect(refused.requests.map((r) => r.text).join(' ')).toContain(PAGERDUTY_KEY);
+    expect(outcomes.filter((o) => !o.ok && o.error.includes('***'))).toHaveLength(3);
+    const said = JSON.stringify({ outcomes, lines });
+    for (const secret of [PAGERDUTY_KEY, PAGERDUTY_KEY.slice(1)]) expect(said).not.toContain(secret);
   });
 });

@@ -9,12 +9,13 @@ import { smsContact } from './sms.ts';
 import { twilioSdkClient } from './twilio.ts';
 import type { ContactContext, ContactType, Notification, SendOutcome } from './types.ts';
 import { voiceContact } from './voice.ts';
+import { opsgenieContact } from './opsgenie.ts';
 import { pagerdutyContact } from './pagerduty.ts';
 
 /** Every contact type bearmon knows. Adding a type means adding its file and one line here. */
 export const builtinContactTypes: readonly ContactType[] = [
   emailContact, smsContact, voiceContact, httpContact, webhookContact,
-  pagerdutyContact,
+  pagerdutyContact, opsgenieContact,
 ];
 
 export type ContactRegistry = ReadonlyMap<string, ContactType>;

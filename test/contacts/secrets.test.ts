@@ -12,6 +12,7 @@ const SMTP_USER = 'alerts';
 const SMTP_PASSWORD = 'smtp-Pa55word-e8d1c';
 const AUTH_TOKEN = '5f2d0c9a8b7e6f5a4b3c2d1e0f9a8b7c';
 const PAGERDUTY_KEY = 'R0a1b2c3d4e5f60718293a4b5c6d7e8f';
+const OPSGENIE_KEY = '0d6b6f8e-3c59-4f5e-9a51-2f1c7d0b9e4a';
 
 const base64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -83,7 +84,10 @@ describe('secrets', () => {
     const down = await refusedPort();
     const registry = createContactRegistry();
     // Each type against each server: `base` is the vendor override or the self-hosted server in the data.
-    const cases = [refused.url, broken.url, `http://127.0.0.1:${down}`].flatMap((base) => [{ type: 'pagerduty', data: PAGERDUTY_KEY, base }]);
+    const cases = [refused.url, broken.url, `http://127.0.0.1:${down}`].flatMap((base) => [
+      { type: 'pagerduty', data: PAGERDUTY_KEY, base },
+      { type: 'opsgenie', data: JSON.stringify({ apiKey: OPSGENIE_KEY, region: 'eu' }), base },
+    ]);
 
     const outcomes: SendOutcome[] = [];
     const lines: unknown[] = [];
@@ -95,12 +99,14 @@ describe('secrets', () => {
     // Data that fails validation is described without its key.
     const { ctx, logs } = testContext();
     outcomes.push(await sendToContact(registry, 'pagerduty', PAGERDUTY_KEY.slice(1), notification(), ctx));
+    outcomes.push(await sendToContact(registry, 'opsgenie', `{"apiKey":"${OPSGENIE_KEY}x"}`, notification(), ctx));
     lines.push(...logs.lines);
 
-    expect(outcomes.map((o) => o.ok)).toEqual([...cases.map(() => false), false]);
-    expect(refused.requests.map((r) => r.text).join(' ')).toContain(PAGERDUTY_KEY);
-    expect(outcomes.filter((o) => !o.ok && o.error.includes('***'))).toHaveLength(3);
+    expect(outcomes.map((o) => o.ok)).toEqual([...cases.map(() => false), false, false]);
+    const sent = refused.requests.map((r) => `${r.headers.authorization ?? ''} ${r.path} ${r.text}`).join(' ');
+    for (const secret of [PAGERDUTY_KEY, OPSGENIE_KEY]) expect(sent).toContain(secret);
+    expect(outcomes.filter((o) => !o.ok && o.error.includes('***'))).toHaveLength(6);
     const said = JSON.stringify({ outcomes, lines });
-    for (const secret of [PAGERDUTY_KEY, PAGERDUTY_KEY.slice(1)]) expect(said).not.toContain(secret);
+    for (const secret of [PAGERDUTY_KEY, PAGERDUTY_KEY.slice(1), OPSGENIE_KEY]) expect(said).not.toContain(secret);
   });
 });

@@ -11,7 +11,9 @@ import { startStandby, type Standby } from '../controller/standby.ts';
 import { createSnapshotStore } from '../controller/snapshot.ts';
 import { createAdminNotifier } from '../notices/admin.ts';
 import type { AdminNotice } from '../notices/types.ts';
+import { createHeldOutbox } from '../db/maintenance-outbox.ts';
 import { createOutbox } from '../db/outbox.ts';
+import { createReminderStore } from '../db/reminders.ts';
 import { createStore } from '../db/store.ts';
 import { createTransitionWriter } from '../db/transition-writer.ts';
 import type { Logger } from '../log.ts';
@@ -71,6 +73,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
     const outbox = createOutbox(store.cluster);
     const delivery = startDelivery({
       outbox,
+      held: createHeldOutbox(store.cluster),
       registry: createContactRegistry(),
       ctx: contactCtx,
       policy: deliveryPolicy(config),
@@ -79,6 +82,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       publish,
       notice,
       metrics: options.metrics,
+      reminders: createReminderStore(store.cluster),
     });
     const writer = createTransitionWriter({
       store,

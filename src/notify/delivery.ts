@@ -1,3 +1,5 @@
+import type { HeldOutbox } from '../db/maintenance-outbox.ts';
+import type { HoldDecision } from './hold.ts';
 import type { ContactRegistry } from '../contacts/registry.ts';
 import type { ContactContext } from '../contacts/types.ts';
 import type { Claimant, Outbox, OutboxRow } from '../db/outbox.ts';
@@ -20,7 +22,8 @@ export interface NotifyEvent {
   contact: number;
   contactType: string;
   attempt: number;
-  outcome: Step['result'] | 'unconfirmed' | 'resend';
+  /** held / released / skipped / extended: a maintenance window's hold (src/notify/hold.ts). */
+  outcome: Step['result'] | 'unconfirmed' | 'resend' | 'held' | HoldDecision['result'];
   message: string;
   at: string;
   view: number;
@@ -46,6 +49,8 @@ export interface DeliveryDeps {
   metrics?: Metrics;
   /** Replaces single stages (fault injection in tests), as XState's .provide() swaps actions. */
   stages?: Partial<Record<'dedup' | 'start' | 'send' | 'retry' | 'record', Stage>>;
+  /** Notifications held by maintenance windows: announced in the log, decided at the window's end. */
+  held?: HeldOutbox;
 }
 
 export interface Delivery {
@@ -120,6 +125,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   async function sweep(): Promise<void> {
     await releaseUnconfirmedClaims();
     await resolveStaleAttempts();
+    await settleHeld();
     const free = concurrency - inFlight.size;
     if (free > 0) {
       const due = await deps.outbox.due(new Date(now()), free + inFlight.size);
@@ -170,6 +176,36 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
       deps.publish({ ...eventBase(row, deps.who, at), outcome: resolution === 'retry' ? 'resend' : 'unconfirmed', message: detail });
       metrics.notification(row.contact?.type ?? '(missing)', resolution === 'retry' ? 'resend' : 'unconfirmed');
       if (resolution === 'unconfirmed') deps.notice(failureNotice(row, detail));
+    }
+  }
+
+  /**
+   * Held notifications: each hold is told to the log once (replay --explain shows "held:
+   * maintenance <name> until …"); at the window's end the row is released to pending (sent
+   * by this very sweep), held longer or skipped — each decided by one fenced update.
+   */
+  async function settleHeld(): Promise<void> {
+    if (!deps.held) return;
+    for (const row of await deps.held.held(new Date(now()), 50)) {
+      if (stopped) return;
+      if (!row.announced) {
+        const detail = `held: maintenance ${row.heldBy ?? '?'} until ${row.until.toISOString()}`;
+        // Noted first: of two controllers only the one whose note lands says it.
+        if (await deps.held.noteHeld(row, detail)) {
+          log.info({ checkId: row.check.id, contactId: row.contactId, notification: row.key, until: row.until.toISOString() }, detail);
+          deps.publish({ ...eventBase(row, deps.who, now()), outcome: 'held', message: detail, nextAttemptAt: row.until.toISOString() });
+        }
+      }
+      if (row.until.getTime() > now()) continue;
+      const decision = await deps.held.releaseHeld(row, deps.who, new Date(now()));
+      if (!decision) continue;
+      log.info({ checkId: row.check.id, contactId: row.contactId, notification: row.key, decision: decision.result }, decision.detail);
+      deps.publish({
+        ...eventBase(row, deps.who, now()),
+        outcome: decision.result,
+        message: decision.detail,
+        ...(decision.result === 'extended' ? { nextAttemptAt: decision.until.toISOString() } : {}),
+      });
     }
   }
 

@@ -13,6 +13,11 @@ export interface HoldFacts {
   checkStatus: string | null;
   /** A later transition of the check exists (it changed again, perhaps back and forth). */
   changedSince: boolean;
+  /**
+   * For an online (recovery) notification: the contact's notification of the outage it ends
+   * was held as well (and skipped or still held), so the contact never heard of that outage.
+   */
+  outageUntold: boolean;
   /** A window covering the check now (the same one extended, or another): keep holding. */
   windowNow: ActiveWindow | null;
 }
@@ -32,6 +37,9 @@ export function holdDecision(f: HoldFacts): HoldDecision {
   if (f.checkStatus === null) return { result: 'skipped', detail: `held by maintenance ${f.heldBy}; the check no longer exists when it ended` };
   if (f.changedSince || f.checkStatus !== f.status) {
     return { result: 'skipped', detail: `held by maintenance ${f.heldBy}; the check changed again before it ended (now ${f.checkStatus}): not sent` };
+  }
+  if (f.status === 'online' && f.outageUntold) {
+    return { result: 'skipped', detail: `held by maintenance ${f.heldBy}; the outage it ends was held too, nobody heard of it: not sent` };
   }
   return { result: 'released', detail: `held by maintenance ${f.heldBy}; still ${f.status} when it ended: sending` };
 }

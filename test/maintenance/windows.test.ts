@@ -58,10 +58,12 @@ describe('judgeWindow: every problem names the field and the value', () => {
 });
 
 describe('holdDecision (pure)', () => {
-  const base = { status: 'offline' as const, heldBy: 'w', checkStatus: 'offline', changedSince: false, windowNow: null };
+  const base = { status: 'offline' as const, heldBy: 'w', checkStatus: 'offline', changedSince: false, outageUntold: false, windowNow: null };
   it('still offline at the end: sent', () => expect(holdDecision(base).result).toBe('released'));
   it('back online inside the window: not sent', () => expect(holdDecision({ ...base, checkStatus: 'online' }).result).toBe('skipped'));
   it('offline, online and offline again: only the last is sent', () => expect(holdDecision({ ...base, changedSince: true }).result).toBe('skipped'));
+  it('a recovery whose outage was held too: not sent', () => expect(holdDecision({ ...base, status: 'online', checkStatus: 'online', outageUntold: true }).result).toBe('skipped'));
+  it('a recovery from an outage the contact heard of: sent', () => expect(holdDecision({ ...base, status: 'online', checkStatus: 'online' }).result).toBe('released'));
   it('another window covers it now: held until that one ends', () =>
     expect(holdDecision({ ...base, windowNow: { name: 'next', start: at('2026-01-01T00:00Z'), until: at('2026-01-01T02:00Z') } })).toMatchObject({ result: 'extended', name: 'next' }));
 });

@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type * as Actions from './manage-actions.ts';
 import type { Session } from './manage-actions.ts';
+import { registerMaintenanceCommands } from './maintenance.ts';
 
 type GlobalConfig = () => { config: Config; log: Logger };
 type ActionName = Exclude<keyof typeof Actions, 'InputError' | 'openSession' | 'tellController'>;
@@ -152,5 +153,7 @@ export function registerManageCommands(program: Command, globalConfig: GlobalCon
     .description('print checks, contacts and alerts as the YAML `bearmon apply` reads (export then apply changes nothing)')
     .option('--out <file>', 'write it to this file instead of stdout')
     .action(lazy('exportYamlFile'));
+
+  registerMaintenanceCommands(program, globalConfig);
 }
 

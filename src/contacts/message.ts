@@ -48,3 +48,11 @@ export function voiceText(n: Notification): string {
   const reason = clip(oneLine(n.message), VOICE_REASON_MAX_CHARS);
   return `This is a monitoring call from bearmon. The check . ${oneLine(n.check.name)} . is now ${n.status} . Reason: ${reason}`;
 }
+
+/**
+ * Chat and push messages: the headline's facts beyond the headline (when, who confirmed it,
+ * the id to find it in the outbox). Plain text: each contact type escapes for its markup.
+ */
+export function detailLines(n: Notification): string[] {
+  return [`Time: ${n.at.toISOString()}`, `Confirmed by: ${n.workers.length > 0 ? n.workers.join(', ') : '-'}`, `Notification: ${n.id}`];
+}

@@ -5,6 +5,8 @@ import { describeIssues } from '../validation.ts';
 import { emailContact, smtpTransport } from './email.ts';
 import { httpContact, postFormOverHttp, webhookContact } from './http.ts';
 import { delivered, errorText, failed } from './outcome.ts';
+import { mattermostContact } from './mattermost.ts';
+import { slackContact } from './slack.ts';
 import { smsContact } from './sms.ts';
 import { twilioSdkClient } from './twilio.ts';
 import type { ContactContext, ContactType, Notification, SendOutcome } from './types.ts';
@@ -15,6 +17,7 @@ import { pagerdutyContact } from './pagerduty.ts';
 /** Every contact type bearmon knows. Adding a type means adding its file and one line here. */
 export const builtinContactTypes: readonly ContactType[] = [
   emailContact, smsContact, voiceContact, httpContact, webhookContact,
+  slackContact, mattermostContact,
   pagerdutyContact, opsgenieContact,
 ];
 

@@ -5,6 +5,8 @@ import { describeIssues } from '../validation.ts';
 import { emailContact, smtpTransport } from './email.ts';
 import { httpContact, postFormOverHttp, webhookContact } from './http.ts';
 import { delivered, errorText, failed } from './outcome.ts';
+import { discordContact } from './discord.ts';
+import { teamsContact } from './teams.ts';
 import { mattermostContact } from './mattermost.ts';
 import { slackContact } from './slack.ts';
 import { smsContact } from './sms.ts';
@@ -17,7 +19,7 @@ import { pagerdutyContact } from './pagerduty.ts';
 /** Every contact type bearmon knows. Adding a type means adding its file and one line here. */
 export const builtinContactTypes: readonly ContactType[] = [
   emailContact, smsContact, voiceContact, httpContact, webhookContact,
-  slackContact, mattermostContact,
+  slackContact, mattermostContact, discordContact, teamsContact,
   pagerdutyContact, opsgenieContact,
 ];
 

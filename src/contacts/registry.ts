@@ -5,6 +5,7 @@ import { describeIssues } from '../validation.ts';
 import { emailContact, smtpTransport } from './email.ts';
 import { httpContact, postFormOverHttp, webhookContact } from './http.ts';
 import { delivered, errorText, failed } from './outcome.ts';
+import { jsonContact } from './json.ts';
 import { ntfyContact } from './ntfy.ts';
 import { telegramContact } from './telegram.ts';
 import { discordContact } from './discord.ts';
@@ -21,7 +22,7 @@ import { pagerdutyContact } from './pagerduty.ts';
 /** Every contact type bearmon knows. Adding a type means adding its file and one line here. */
 export const builtinContactTypes: readonly ContactType[] = [
   emailContact, smsContact, voiceContact, httpContact, webhookContact,
-  slackContact, mattermostContact, discordContact, teamsContact, telegramContact, ntfyContact,
+  slackContact, mattermostContact, discordContact, teamsContact, telegramContact, ntfyContact, jsonContact,
   pagerdutyContact, opsgenieContact,
 ];
 

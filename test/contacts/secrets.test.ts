@@ -109,4 +109,52 @@ describe('secrets', () => {
     const said = JSON.stringify({ outcomes, lines });
     for (const secret of [PAGERDUTY_KEY, PAGERDUTY_KEY.slice(1), OPSGENIE_KEY]) expect(said).not.toContain(secret);
   });
+
+  it('in chat and push contact data (webhook paths, bot tokens, topics, header values) never appear in a log line or outcome', async () => {
+    const SLACK = '/services/T0123ABCD/B0456EFGH/sLaCkSeCrEt0123456789ab';
+    const DISCORD = '/api/webhooks/1234567890123456789/dIsCoRdSeCrEt_abcdefghijklmnop0123456789';
+    const TEAMS = '/workflows/abc/triggers/manual/paths/invoke?api-version=2016-06-01&sig=TeAmSsIgNaTuRe0123456789abcdef';
+    const MATTERMOST = '/hooks/mAtTeRmOsTkEy0123456789ab';
+    const TELEGRAM_TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0';
+    const NTFY_TOKEN = 'tk_AgQdq7mVBoFD37zQVN29RhuMzNIz2';
+    const NTFY_TOPIC = 'bearmon-ops-x7k2q9';
+    const JSON_HEADER = 'jSoNhEaDeRsEcReT-0123456789';
+    // A hostile receiver: every refusal repeats what it was sent, path, headers and body.
+    const echo = (status: number) => (r: ApiRequestSeen) => ({ status, json: { message: `rejected ${r.path} ${r.headers.authorization ?? ''} ${r.headers['x-token'] ?? ''} ${r.text}` } });
+    const refused = await startApiReceiver(echo(400));
+    const broken = await startApiReceiver(echo(500));
+    const down = await refusedPort();
+    const registry = createContactRegistry();
+    const cases = [refused.url, broken.url, `http://127.0.0.1:${down}`].flatMap((base) => [
+      { type: 'slack', data: base + SLACK, base },
+      { type: 'discord', data: base + DISCORD, base },
+      { type: 'teams', data: base + TEAMS, base },
+      { type: 'mattermost', data: base + MATTERMOST, base },
+      { type: 'telegram', data: JSON.stringify({ token: TELEGRAM_TOKEN, chat_id: '-1001234567890' }), base },
+      { type: 'ntfy', data: JSON.stringify({ server: base, topic: NTFY_TOPIC, token: NTFY_TOKEN }), base },
+      { type: 'json', data: JSON.stringify({ url: `${base}/in?key=qUeRyKeY0123456789`, headers: { 'X-Token': JSON_HEADER } }), base },
+    ]);
+
+    const outcomes: SendOutcome[] = [];
+    const lines: unknown[] = [];
+    for (const c of cases) {
+      const { ctx, logs } = testContext({}, { endpoints: { [c.type]: c.base } });
+      outcomes.push(await sendToContact(registry, c.type, c.data, notification(), ctx));
+      lines.push(...logs.lines);
+    }
+    // Data that fails validation is described without its secret.
+    const { ctx, logs } = testContext();
+    outcomes.push(await sendToContact(registry, 'telegram', JSON.stringify({ token: `${TELEGRAM_TOKEN}!`, chat_id: 1 }), notification(), ctx));
+    outcomes.push(await sendToContact(registry, 'json', JSON.stringify({ url: 'http://127.0.0.1/', headers: { 'X-Token': `${JSON_HEADER}\n` } }), notification(), ctx));
+    lines.push(...logs.lines);
+
+    expect(outcomes.map((o) => o.ok)).toEqual([...cases.map(() => false), false, false]);
+    const secrets = ['sLaCkSeCrEt0123456789ab', 'dIsCoRdSeCrEt_abcdefghijklmnop0123456789', 'TeAmSsIgNaTuRe0123456789abcdef', 'mAtTeRmOsTkEy0123456789ab', TELEGRAM_TOKEN, NTFY_TOKEN, NTFY_TOPIC, JSON_HEADER, 'qUeRyKeY0123456789'];
+    // The hostile replies really did carry every secret back to us.
+    const sent = refused.requests.map((r) => `${r.headers.authorization ?? ''} ${r.headers['x-token'] ?? ''} ${r.path} ${r.text}`).join(' ');
+    for (const secret of secrets) expect(sent).toContain(secret);
+    expect(outcomes.filter((o) => !o.ok && o.error.includes('***')).length).toBeGreaterThanOrEqual(14);
+    const said = JSON.stringify({ outcomes, lines });
+    for (const secret of secrets) expect(said).not.toContain(secret);
+  });
 });

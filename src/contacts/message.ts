@@ -1,5 +1,6 @@
 import type { Notification } from './types.ts';
 import { clip } from '../text.ts';
+import { outageDuration } from '../notify/reminders.ts';
 
 /** SMS bodies stay within two segments; the mail carries the full text. */
 export const SMS_MAX_CHARS = 320;
@@ -11,15 +12,21 @@ function oneLine(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]+/g, ' ').trim();
 }
 
-/** gobearmon's one-liner: "Check [web] is now offline: HTTP 500". */
+/**
+ * gobearmon's one-liner: "Check [web] is now offline: HTTP 500". A recovery says how long the
+ * outage lasted, a reminder that the check is still offline and for how long.
+ */
 export function headline(n: Notification): string {
   const name = oneLine(n.check.name);
-  return n.status === 'online' ? `Check [${name}] is now online.` : `Check [${name}] is now ${n.status}: ${oneLine(n.message)}`;
+  const lasted = n.offlineSince ? outageDuration(n.at.getTime() - n.offlineSince.getTime()) : undefined;
+  if (n.status === 'online') return lasted ? `Check [${name}] is now online (offline for ${lasted}).` : `Check [${name}] is now online.`;
+  if (n.reminder) return `Check [${name}] is still offline (for ${lasted ?? 'a while'}, reminder ${n.reminder}): ${oneLine(n.message)}`;
+  return `Check [${name}] is now ${n.status}: ${oneLine(n.message)}`;
 }
 
 /** gobearmon's subject: "Check offline: web". */
 export function mailSubject(n: Notification): string {
-  return `Check ${n.status}: ${oneLine(n.check.name)}`;
+  return `Check ${n.reminder ? 'still offline' : n.status}: ${oneLine(n.check.name)}`;
 }
 
 /** gobearmon's body (headline, then ID, name, type, data) plus the time and the confirming workers. */
@@ -46,7 +53,7 @@ export function smsText(n: Notification): string {
 /** Spoken text of a voice call; pauses (" . ") help text-to-speech, as gobearmon's did. */
 export function voiceText(n: Notification): string {
   const reason = clip(oneLine(n.message), VOICE_REASON_MAX_CHARS);
-  return `This is a monitoring call from bearmon. The check . ${oneLine(n.check.name)} . is now ${n.status} . Reason: ${reason}`;
+  return `This is a monitoring call from bearmon. The check . ${oneLine(n.check.name)} . is ${n.reminder ? 'still' : 'now'} ${n.status} . Reason: ${reason}`;
 }
 
 /**

@@ -12,10 +12,14 @@ export interface Notification {
   status: 'online' | 'offline';
   /** The check's message from the result that completed the change. */
   message: string;
-  /** When the transition happened (not when this notification is sent). */
+  /** When the transition happened (not when this notification is sent); a reminder: when its slot came. */
   at: Date;
   /** Workers whose results confirmed the change. */
   workers: string[];
+  /** When the outage began, on a recovery (online) notification and on reminders: they say how long it lasted until `at`. */
+  offlineSince?: Date;
+  /** A reminder's slot number (1, 2, …): the check is still offline at `at`. */
+  reminder?: number;
 }
 
 /** A Twilio SID that costs money: the delivery stage records it in `charges`. */

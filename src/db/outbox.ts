@@ -106,6 +106,8 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
   if (routes.length === 0) return 0;
   const hold = activeWindow(await maintenanceWindows(connection, t.checkId, timeout), t.checkId, t.at);
   const firstAttempt = hold ? hold.until : new Date(t.at.getTime() + (options.groupWaitMs ?? 0));
+  // A recovery says how long the outage lasted: from the check's last offline event before it.
+  const offlineSince = t.to === 'online' ? await lastOfflineAt(connection, t, timeout) : null;
   const values = routes.map((r) => [
     `${t.key}/${r.contactId}`,
     t.key,
@@ -121,13 +123,14 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
     clip(t.message ?? '', MESSAGE_MAX),
     workersJson(t.workers ?? []),
     t.at,
+    offlineSince,
     firstAttempt,
     ...(hold ? ['held', hold.name] : []),
   ]);
   await connection.query(
     {
       sql: `INSERT INTO bearmon_notifications (notification_key, transition_key, check_id, alert_id, contact_id, contact_type,
-              contact_data, check_name, check_type, check_data, status, message, workers, transition_at, next_attempt_at${hold ? ', state, held_by' : ''}) VALUES ?`,
+              contact_data, check_name, check_type, check_data, status, message, workers, transition_at, offline_since, next_attempt_at${hold ? ', state, held_by' : ''}) VALUES ?`,
       timeout,
     },
     [values],
@@ -157,6 +160,19 @@ export async function maintenanceWindows(connection: PoolConnection, checkId: nu
     const judged = judgeWindow({ name: text(r.name), checkId: r.check_id === null ? null : Number(r.check_id), kind: text(r.kind), spec: text(r.spec), timeZone: text(r.time_zone) });
     return judged.ok ? [judged.window] : [];
   });
+}
+
+/**
+ * When the outage a recovery ends began: the check's latest offline event not after it
+ * (check_events, which gobearmon-era outages have too; whole seconds). Null: none recorded.
+ */
+async function lastOfflineAt(connection: PoolConnection, t: Transition, timeout: number): Promise<Date | null> {
+  const [rows] = await connection.query<RowDataPacket[]>(
+    { sql: "SELECT time FROM check_events WHERE check_id = ? AND type = 'offline' AND time <= ? ORDER BY time DESC, id DESC LIMIT 1", timeout },
+    [t.checkId, t.at],
+  );
+  const at = rows[0]?.time;
+  return at instanceof Date ? at : null;
 }
 
 /** The confirming workers as JSON that fits the column: with 100 confirmations of long ids it would not. */

@@ -8,6 +8,8 @@ import type { Logger } from '../log.ts';
 import type { AdminNotice } from '../notices/types.ts';
 import { noMetrics, type Metrics } from '../metrics/metrics.ts';
 import { resolveStale, staleAfterMs, type DeliveryPolicy, type Step } from './policy.ts';
+import type { ReminderStore } from '../db/reminders.ts';
+import { dueReminders } from './reminders.ts';
 import { ClaimError, dedupStage, pipeline, recordStage, retryStage, sendStage, startStage, type DeliveryReport, type Stage } from './stages.ts';
 
 /** The admin notice of a notification that finally failed (or may not have arrived). */
@@ -49,6 +51,10 @@ export interface DeliveryDeps {
   metrics?: Metrics;
   /** Replaces single stages (fault injection in tests), as XState's .provide() swaps actions. */
   stages?: Partial<Record<'dedup' | 'start' | 'send' | 'retry' | 'record', Stage>>;
+  /** Offline reminders (alerts.remind_every/remind_max): queued as outbox rows when their slot comes. */
+  reminders?: ReminderStore;
+  /** Least time between two looks for due reminders. Default 1 s. */
+  reminderScanMs?: number;
   /** Notifications held by maintenance windows: announced in the log, decided at the window's end. */
   held?: HeldOutbox;
 }
@@ -125,6 +131,7 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   async function sweep(): Promise<void> {
     await releaseUnconfirmedClaims();
     await resolveStaleAttempts();
+    await queueReminders();
     await settleHeld();
     const free = concurrency - inFlight.size;
     if (free > 0) {
@@ -206,6 +213,39 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
         message: decision.detail,
         ...(decision.result === 'extended' ? { nextAttemptAt: decision.until.toISOString() } : {}),
       });
+    }
+  }
+
+  let remindersLookedAt = -Infinity;
+  let reminderError: string | null = null;
+  /**
+   * Reminders: each slot that came for an outage still going on becomes its own outbox row,
+   * sent by this very sweep. Looked for at most every reminderScanMs: the look joins over
+   * the outbox, and slots are minutes apart.
+   */
+  async function queueReminders(): Promise<void> {
+    if (!deps.reminders || now() - remindersLookedAt < (deps.reminderScanMs ?? 1000)) return;
+    remindersLookedAt = now();
+    try {
+      for (const c of await deps.reminders.candidates(100)) {
+        const everyMs = c.everySeconds * 1000;
+        for (const slot of dueReminders(now(), c.offlineSince.getTime(), everyMs, c.max, c.queued)) {
+          if (stopped) return;
+          // Dated at its slot: the reminder says how long the check had been offline then.
+          const at = new Date(c.offlineSince.getTime() + slot * everyMs);
+          if (await deps.reminders.queue(c, slot, deps.who, at)) {
+            log.info({ checkId: c.checkId, contactId: c.contactId, transition: c.transitionKey, reminder: slot }, `reminder ${slot} queued: the check is still offline`);
+          }
+        }
+      }
+      reminderError = null;
+    } catch (err) {
+      // Fenced, or MySQL unreachable: handled as any sweep failure.
+      if (err instanceof FencedError || isConnectionError(err)) throw err;
+      // Anything else (say, a database not migrated to schema version 7) must not stop the delivery of what is owed.
+      const message = errorMessage(err);
+      if (reminderError !== message) log.error({ error: message }, 'could not queue reminders; owed notifications are still delivered');
+      reminderError = message;
     }
   }
 

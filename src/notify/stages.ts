@@ -33,7 +33,16 @@ export function pipeline(stages: readonly Stage[]): Stage {
 
 /** The notification as contact types see it; its id is the outbox key, the same on every attempt. */
 export function notificationOf(row: OutboxRow): Notification {
-  return { id: row.key, check: row.check, status: row.status, message: row.message, at: row.transitionAt, workers: row.workers };
+  return {
+    id: row.key,
+    check: row.check,
+    status: row.status,
+    message: row.message,
+    at: row.transitionAt,
+    workers: row.workers,
+    ...(row.offlineSince ? { offlineSince: row.offlineSince } : {}),
+    ...(row.reminder ? { reminder: row.reminder } : {}),
+  };
 }
 
 /**

@@ -93,8 +93,8 @@ export function registerManageCommands(program: Command, globalConfig: GlobalCon
     .command('add')
     .description('add a contact; prints its id (exit 2: a field is invalid, nothing written)')
     .requiredOption('--name <name>', 'unique name (not all digits)')
-    .requiredOption('--type <type>', 'email, sms, voice, http or webhook')
-    .requiredOption('--data <value>', 'an e-mail address, an E.164 phone number or an http(s) URL')
+    .requiredOption('--type <type>', 'a contact type: email, sms, voice, http, webhook, a chat or push service (slack, telegram, ntfy...); docs/OPERATIONS.md lists them all')
+    .requiredOption('--data <value>', 'what the type needs: an e-mail address, an E.164 phone number, a webhook URL or a JSON object (docs/OPERATIONS.md)')
     .option('--json', 'print the new contact as JSON')
     .action(lazy('contactAdd'));
   contact

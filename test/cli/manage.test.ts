@@ -107,6 +107,9 @@ describe('bearmon check|contact|alert', () => {
       [['contact', 'add', '--name', 'm', '--type', 'email', '--data', 'not-an-address'], /^bearmon: data: expected an e-mail address .*\(value "not-an-address"\)$/],
       [['contact', 'add', '--name', 'm', '--type', 'sms', '--data', '555'], /^bearmon: data: expected an E\.164 phone number .*\(value "555"\)$/],
       [['contact', 'add', '--name', 'm', '--type', 'pager', '--data', 'x'], /^bearmon: type: unknown contact type "pager"$/],
+      [['contact', 'add', '--name', 'm', '--type', 'slack', '--data', 'hooks.slack.com/services/T0/B0/x'], /^bearmon: data: expected an absolute http:\/\/ or https:\/\/ URL \(value "hooks\.slack\.com\/services\/T0\/B0\/x"\)$/],
+      // A bot token is named but never echoed.
+      [['contact', 'add', '--name', 'm', '--type', 'telegram', '--data', '{"token":"123:short","chat_id":1}'], /^bearmon: data\.token: expected a bot token .*\(value "\*\*\*"\)$/],
       [['alert', 'add', '--check', 'ghost', '--contact', 'ops'], /^bearmon: check: no check named "ghost"$/],
       [['alert', 'add', '--check', 'web', '--contact', 'ops', '--type', 'sometimes'], /^bearmon: type: expected online, offline or both \(value "sometimes"\)$/],
     ];

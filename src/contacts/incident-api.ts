@@ -190,9 +190,12 @@ export interface ReplyShapes {
  * the documented success may or may not have been taken: resent only where the vendor
  * deduplicates.
  */
-export function judge(ctx: ContactContext, target: Target, reply: ApiReply, shapes: ReplyShapes): SendOutcome {
-  const { status } = reply;
+export function judge(ctx: ContactContext, target: Target, raw: ApiReply, shapes: ReplyShapes): SendOutcome {
+  const { status } = raw;
   const say = (text: string) => redactText(text, target.secrets);
+  // Masked before anything is cut to length: a cut through a key would leave part of it.
+  const text = say(raw.text);
+  const reply: ApiReply = { ...raw, text, json: parseJson(text) };
   const why = () => {
     const message = shapes.explain(reply) || (/^\s*</.test(reply.text) ? '' : oneLine(reply.text));
     return message ? `: ${message}` : '';

@@ -16,14 +16,16 @@ import { smsContact } from './sms.ts';
 import { twilioSdkClient } from './twilio.ts';
 import type { ContactContext, ContactType, Notification, SendOutcome } from './types.ts';
 import { voiceContact } from './voice.ts';
+import { gotifyContact } from './gotify.ts';
 import { opsgenieContact } from './opsgenie.ts';
 import { pagerdutyContact } from './pagerduty.ts';
+import { pushoverContact } from './pushover.ts';
 
 /** Every contact type bearmon knows. Adding a type means adding its file and one line here. */
 export const builtinContactTypes: readonly ContactType[] = [
   emailContact, smsContact, voiceContact, httpContact, webhookContact,
   slackContact, mattermostContact, discordContact, teamsContact, telegramContact, ntfyContact, jsonContact,
-  pagerdutyContact, opsgenieContact,
+  pagerdutyContact, opsgenieContact, gotifyContact, pushoverContact,
 ];
 
 export type ContactRegistry = ReadonlyMap<string, ContactType>;

@@ -13,6 +13,9 @@ const SMTP_PASSWORD = 'smtp-Pa55word-e8d1c';
 const AUTH_TOKEN = '5f2d0c9a8b7e6f5a4b3c2d1e0f9a8b7c';
 const PAGERDUTY_KEY = 'R0a1b2c3d4e5f60718293a4b5c6d7e8f';
 const OPSGENIE_KEY = '0d6b6f8e-3c59-4f5e-9a51-2f1c7d0b9e4a';
+const GOTIFY_TOKEN = 'AbCdEf.123-xyz_Q';
+const PUSHOVER_TOKEN = 'azGDORePK8gMaC0QOYAMyEEuzJnyUi';
+const PUSHOVER_USER = 'uQiRzpo4DXghDmr9QzzfQu27cmVRsG';
 
 const base64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -78,7 +81,7 @@ describe('secrets', () => {
 
   it('in contact data (API keys, tokens) never appear in a log line or outcome, even when the vendor echoes them', async () => {
     // A hostile vendor: every refusal repeats the credentials it was sent, wherever they were.
-    const echo = (status: number) => (r: ApiRequestSeen) => ({ status, json: { message: `rejected ${r.path} ${r.headers.authorization ?? ''} ${r.text}` } });
+    const echo = (status: number) => (r: ApiRequestSeen) => ({ status, json: { message: `rejected ${r.headers.authorization ?? ''} ${r.headers['x-gotify-key'] ?? ''} ${r.path} ${r.text}` } });
     const refused = await startApiReceiver(echo(400));
     const broken = await startApiReceiver(echo(500));
     const down = await refusedPort();
@@ -87,6 +90,8 @@ describe('secrets', () => {
     const cases = [refused.url, broken.url, `http://127.0.0.1:${down}`].flatMap((base) => [
       { type: 'pagerduty', data: PAGERDUTY_KEY, base },
       { type: 'opsgenie', data: JSON.stringify({ apiKey: OPSGENIE_KEY, region: 'eu' }), base },
+      { type: 'gotify', data: JSON.stringify({ server: base, token: GOTIFY_TOKEN }), base },
+      { type: 'pushover', data: JSON.stringify({ token: PUSHOVER_TOKEN, user: PUSHOVER_USER }), base },
     ]);
 
     const outcomes: SendOutcome[] = [];
@@ -100,14 +105,17 @@ describe('secrets', () => {
     const { ctx, logs } = testContext();
     outcomes.push(await sendToContact(registry, 'pagerduty', PAGERDUTY_KEY.slice(1), notification(), ctx));
     outcomes.push(await sendToContact(registry, 'opsgenie', `{"apiKey":"${OPSGENIE_KEY}x"}`, notification(), ctx));
+    outcomes.push(await sendToContact(registry, 'pushover', `{"token":"${PUSHOVER_TOKEN}","user":"${PUSHOVER_USER}x"}`, notification(), ctx));
     lines.push(...logs.lines);
 
-    expect(outcomes.map((o) => o.ok)).toEqual([...cases.map(() => false), false, false]);
-    const sent = refused.requests.map((r) => `${r.headers.authorization ?? ''} ${r.path} ${r.text}`).join(' ');
-    for (const secret of [PAGERDUTY_KEY, OPSGENIE_KEY]) expect(sent).toContain(secret);
-    expect(outcomes.filter((o) => !o.ok && o.error.includes('***'))).toHaveLength(6);
+    expect(outcomes.map((o) => o.ok)).toEqual([...cases.map(() => false), false, false, false]);
+    const sent = refused.requests.map((r) => `${r.headers.authorization ?? ''} ${r.headers['x-gotify-key'] ?? ''} ${r.text}`).join(' ');
+    const secrets = [PAGERDUTY_KEY, OPSGENIE_KEY, GOTIFY_TOKEN, PUSHOVER_TOKEN, PUSHOVER_USER];
+    for (const secret of secrets) expect(sent).toContain(secret);
+    // Every echo (two servers, four types) and every invalid key was masked, not dropped.
+    expect(outcomes.filter((o) => !o.ok && o.error.includes('***'))).toHaveLength(11);
     const said = JSON.stringify({ outcomes, lines });
-    for (const secret of [PAGERDUTY_KEY, PAGERDUTY_KEY.slice(1), OPSGENIE_KEY]) expect(said).not.toContain(secret);
+    for (const secret of [...secrets, PAGERDUTY_KEY.slice(1)]) expect(said).not.toContain(secret);
   });
 
   it('in chat and push contact data (webhook paths, bot tokens, topics, header values) never appear in a log line or outcome', async () => {

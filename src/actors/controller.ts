@@ -13,6 +13,7 @@ import { createAdminNotifier } from '../notices/admin.ts';
 import type { AdminNotice } from '../notices/types.ts';
 import { createHeldOutbox } from '../db/maintenance-outbox.ts';
 import { createOutbox } from '../db/outbox.ts';
+import { createStormOutbox } from '../db/storm-outbox.ts';
 import { createReminderStore } from '../db/reminders.ts';
 import { createStore } from '../db/store.ts';
 import { createTransitionWriter } from '../db/transition-writer.ts';
@@ -54,8 +55,11 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
     const contactCtx = createContactContext(config, log, options.contacts);
     const notifier = options.onNotice ? undefined : createAdminNotifier({ ctx: contactCtx, log });
     const notice: NoticeSink = options.onNotice ?? ((n) => notifier!.notify(n));
+    // Storm grouping ([controller] stormWindow, stormThreshold): first attempts wait the window out.
+    const storm = { policy: { windowMs: config.controller.stormWindow, threshold: config.controller.stormThreshold } };
     const store = createStore({
       dsns: config.controller.database,
+      owe: { groupWaitMs: storm.policy.threshold > 0 ? storm.policy.windowMs : 0 },
       log,
       registry,
       onOutboxError: (t, error) => {
@@ -74,6 +78,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
     const delivery = startDelivery({
       outbox,
       held: createHeldOutbox(store.cluster),
+      storm: { ...storm, outbox: createStormOutbox(store.cluster) },
       registry: createContactRegistry(),
       ctx: contactCtx,
       policy: deliveryPolicy(config),

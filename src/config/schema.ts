@@ -138,6 +138,15 @@ export const configSpec = {
       unit: 'duration',
       doc: 'Deadline of one delivery attempt. An attempt a dead controller left unrecorded for twice this is not resent (webhooks are: they carry an Idempotency-Key).',
     },
+    stormWindow: {
+      schema: duration.prefault('10s'),
+      unit: 'duration',
+      doc: 'Storm grouping: a first notification waits this long after its transition, and the ones of the same contact whose transitions fall within it go as one message listing every check (when there are stormThreshold or more).',
+    },
+    stormThreshold: {
+      schema: int(0, 1_000_000).default(5),
+      doc: 'Storm grouping: this many notifications of one contact within stormWindow go as one message. 0: off (every notification is sent at once, on its own).',
+    },
     addr: { deprecated: 'workers and the viewserver reach the controller over NATS' },
   },
   worker: {

@@ -1,3 +1,6 @@
+import type { StormOutbox } from '../db/storm-outbox.ts';
+import { deliverGroup } from './storm-delivery.ts';
+import { groupKeyOf, stormGroup, stormOn, type StormPolicy } from './storm.ts';
 import type { HeldOutbox } from '../db/maintenance-outbox.ts';
 import type { HoldDecision } from './hold.ts';
 import type { ContactRegistry } from '../contacts/registry.ts';
@@ -31,6 +34,9 @@ export interface NotifyEvent {
   view: number;
   controller: string;
   nextAttemptAt?: string;
+  /** The grouped (storm) message that carried this notification, and how many it carried. */
+  carriedBy?: string;
+  carried?: number;
 }
 
 export interface DeliveryDeps {
@@ -57,6 +63,8 @@ export interface DeliveryDeps {
   reminderScanMs?: number;
   /** Notifications held by maintenance windows: announced in the log, decided at the window's end. */
   held?: HeldOutbox;
+  /** Storm grouping ([controller] stormWindow, stormThreshold) and the outbox side of it. */
+  storm?: { policy: StormPolicy; outbox: StormOutbox };
 }
 
 export interface Delivery {
@@ -137,10 +145,63 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
     if (free > 0) {
       const due = await deps.outbox.due(new Date(now()), free + inFlight.size);
       // Stopped meanwhile (stop(), or fenced by a job that just failed): start nothing more.
-      for (const row of due) if (!stopped && !inFlight.has(row.id) && inFlight.size < concurrency) start(row);
+      for (const row of due) if (!stopped && !inFlight.has(row.id) && inFlight.size < concurrency) await startOrGroup(row);
     }
     endOutage();
     await scheduleNext();
+  }
+
+  /**
+   * A row of a storm goes with the others of its contact as one message: a first attempt
+   * with at least stormThreshold first attempts of the same contact within stormWindow of
+   * its transition, or a retry of a grouped message. Anything else goes on its own.
+   */
+  async function startOrGroup(row: OutboxRow): Promise<void> {
+    const storm = deps.storm;
+    if (!storm) return start(row);
+    let members: OutboxRow[] | null = null;
+    if (row.groupKey !== null) members = await storm.outbox.pendingOfGroup(row.groupKey);
+    else if (stormOn(storm.policy) && row.attempts === 0 && row.reminder === null) {
+      const until = new Date(row.transitionAt.getTime() + storm.policy.windowMs);
+      members = stormGroup(row, await storm.outbox.candidates(row.contactId, row.transitionAt, until, 10_000), storm.policy);
+    }
+    if (!members || members.length === 0) return start(row);
+    if (stopped || members.some((m) => inFlight.has(m.id))) return;
+    const key = row.groupKey ?? groupKeyOf(members);
+    const job = deliverGroup({ ...deps, storm: storm.outbox, now, log, report: reportGroup }, members, key)
+      .catch((err) => onGroupError(key, err))
+      .finally(() => {
+        for (const m of members) inFlight.delete(m.id);
+        if (!stopped) wake();
+      });
+    for (const m of members) inFlight.set(m.id, job);
+  }
+
+  /** One attempt of a grouped message: an event per row it carried (so each transition shows its message), one notice. */
+  function reportGroup({ row, step, at }: DeliveryReport, carried: readonly OutboxRow[]): void {
+    metrics.notification(row.contact?.type ?? '(missing)', step.result);
+    for (const member of carried) {
+      deps.publish({
+        ...eventBase(member, deps.who, at),
+        outcome: step.result,
+        message: step.detail,
+        carriedBy: row.key,
+        carried: carried.length,
+        ...(step.result === 'retry' ? { nextAttemptAt: iso(step.nextAttemptAt) } : {}),
+      });
+    }
+    if (step.result === 'failed') deps.notice(failureNotice(row, step.detail));
+  }
+
+  function onGroupError(key: string, err: unknown): void {
+    if (err instanceof ClaimError && err.cause instanceof FencedError) err = err.cause;
+    if (err instanceof FencedError) {
+      log.error({ notification: key, error: err.message }, 'a newer controller has taken over: this one delivers nothing more');
+      stopped = true;
+      return;
+    }
+    // A claim that may have committed is judged stale later: nothing was sent, so it is sent again.
+    log.error({ notification: key, error: errorMessage(err) }, 'grouped delivery step failed; the outbox keeps the notifications');
   }
 
   function start(row: OutboxRow): void {

@@ -36,8 +36,11 @@ function render(template: string, n: Notification, escape: (value: unknown) => s
   return new Mustache.Writer().render(template, templateView(n), {}, { escape });
 }
 
-/** Header values are sent as written: only control characters (a CR/LF would start a new header) are dropped. */
-const headerEscape = (value: unknown) => String(value).replace(/[\x00-\x1f\x7f]+/g, ' ');
+/**
+ * Header values are sent as written, except what HTTP cannot carry: control characters (a
+ * CR/LF would start a new header) become a space, characters beyond Latin-1 a `?`.
+ */
+const headerEscape = (value: unknown) => String(value).replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/[^\x00-\xff]/gu, '?');
 
 /** The body when the data has none: gobearmon's webhook fields plus time, workers and id. */
 export function defaultBody(n: Notification): string {

@@ -65,7 +65,8 @@ export async function send(data: Data, n: Notification, ctx: ContactContext): Pr
 }
 
 export function secrets(data: Data): string[] {
-  return [...urlSecrets(topicUrl(data)), data.topic, ...(data.token ? [data.token] : [])];
+  // A topic shorter than 4 characters is guessable anyway, and masking it would garble errors.
+  return [...urlSecrets(topicUrl(data)), ...(data.topic.length >= 4 ? [data.topic] : []), ...(data.token ? [data.token] : [])];
 }
 
 export const ntfyContact = defineContact({ type: 'ntfy', schema, send, secrets });

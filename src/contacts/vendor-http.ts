@@ -186,7 +186,8 @@ export function urlSecrets(url: URL): string[] {
   for (const segment of url.pathname.split('/')) if (segment.length >= 16 || (segment.length >= 6 && /\d/.test(segment))) secrets.push(segment, decodeSafe(segment));
   for (const value of url.searchParams.values()) if (value.length >= 6) secrets.push(value);
   if (url.password) secrets.push(url.password, decodeSafe(url.password));
-  return secrets.filter((s) => s.length > 1 && s !== '/');
+  // Shorter strings are not worth hiding and would turn ordinary words of an error into ***.
+  return secrets.filter((s) => s.length >= 4);
 }
 
 function decodeSafe(text: string): string {
@@ -224,9 +225,14 @@ export function judgeReply(ctx: ContactContext, who: Judged, reply: VendorReply,
   return failed(ctx, false, text(`${who.target} answered HTTP ${status}`));
 }
 
-/** Network errors and timeouts: the vendor may be back later. */
+/**
+ * Network errors and timeouts: the vendor may be back later. A request node refuses to
+ * build (a header value it cannot send, a bad URL) fails the same way every time: permanent.
+ */
 export function networkFailure(ctx: ContactContext, who: Judged, err: unknown): SendOutcome {
-  return failed(ctx, true, redactText(`${who.target} failed: ${errorText(err)}`, who.secrets));
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const unsendable = typeof code === 'string' && /^ERR_(INVALID_|HTTP_INVALID_)/.test(code);
+  return failed(ctx, !unsendable, redactText(`${who.target} failed: ${errorText(err)}`, who.secrets));
 }
 
 /** POSTs and judges in one step; never throws. */

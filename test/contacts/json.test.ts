@@ -32,6 +32,16 @@ describe('json contact', () => {
     expectNoSecrets(outcome, logs, [HEADER_TOKEN]);
   });
 
+  it('sends a header value HTTP cannot carry with those characters replaced, not a request node refuses', async () => {
+    const receiver = await startVendorServer(() => ({ status: 200 }));
+    const n = notification({ check: { ...notification().check, name: 'Zürich ✓\r\nX-Evil: 1' } });
+    const outcome = await sendVia('json', JSON.stringify({ url: receiver.url, headers: { 'X-Check': '{{check.name}}' } }), n, testContext().ctx);
+    expect(outcome.ok).toBe(true);
+    // Node writes the header's bytes as UTF-8 and the receiving parser reads them as Latin-1.
+    expect(Buffer.from(receiver.requests[0]!.headers['x-check'] as string, 'latin1').toString('utf8')).toBe('Zürich ? X-Evil: 1');
+    expect(receiver.requests[0]!.headers['x-evil']).toBeUndefined();
+  });
+
   it('sends the notification\'s fields when the data has no body', async () => {
     const receiver = await startVendorServer(() => ({ status: 204 }));
     const outcome = await sendVia('json', JSON.stringify({ url: receiver.url }), notification(), testContext().ctx);

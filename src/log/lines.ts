@@ -101,6 +101,9 @@ export const notifyLine = z.object({
   message: z.string().default(''),
   at: timestamp,
   nextAttemptAt: z.string().optional(),
+  /** The grouped (storm) message that carried it, and how many notifications that message carried. */
+  carriedBy: z.string().optional(),
+  carried: z.number().int().optional(),
 });
 export type NotifyLine = z.output<typeof notifyLine>;
 

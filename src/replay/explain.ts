@@ -24,9 +24,15 @@ export function explainTransition(t: TransitionLine, names?: CheckNames): string
 
 /** One delivery outcome under the transitions: "notify check 7 (shop) contact 3 (email), attempt 1: delivered — 250 OK". */
 export function explainNotify(n: NotifyLine, names?: CheckNames): string {
+  const head = `  ${clock(new Date(n.at).toISOString())}  notify ${checkLabel(n.checkId, names?.get(n.checkId))} contact ${n.contact} (${n.contactType})`;
+  // A maintenance window's hold and its end: the message says it all ("held: maintenance nightly until …").
+  if (HOLD_OUTCOMES.has(n.outcome)) return `${head}: ${n.outcome === 'held' ? '' : `${n.outcome}, `}${n.message}`;
   const next = n.nextAttemptAt ? ` (next attempt ${clock(n.nextAttemptAt)})` : '';
-  return `  ${clock(new Date(n.at).toISOString())}  notify ${checkLabel(n.checkId, names?.get(n.checkId))} contact ${n.contact} (${n.contactType}), attempt ${n.attempt}: ${n.outcome}${next} — ${n.message}`;
+  const carried = n.carriedBy ? `; carried by message ${n.carriedBy} (one message for ${n.carried ?? '?'} notifications)` : '';
+  return `${head}, attempt ${n.attempt}: ${n.outcome}${next} — ${n.message}${carried}`;
 }
+
+const HOLD_OUTCOMES = new Set(['held', 'released', 'skipped', 'extended']);
 
 export function formatDuration(ms: number): string {
   const s = Math.round(ms / 1000);

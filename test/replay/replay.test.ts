@@ -86,6 +86,21 @@ describe('bearmon replay', () => {
       '  2026-01-01 00:01:02Z  notify check 1 contact 4 (webhook), attempt 1: retry (next attempt 2026-01-01 00:01:32Z) — webhook 127.0.0.1:9 answered HTTP 500',
       '  2026-01-01 00:01:32Z  notify check 1 contact 4 (webhook), attempt 2: delivered — webhook 127.0.0.1:9 answered HTTP 200',
     ]);
+    // A maintenance window's hold and its end, and a storm's grouped message, in the words of the log.
+    const held = await run(
+      [
+        ...OUTAGE.slice(0, 5),
+        notify(4, 0, 'held', '2026-01-01T00:01:03Z', 'held: maintenance nightly until 2026-01-01T01:00:00.000Z', { nextAttemptAt: '2026-01-01T01:00:00.000Z' }),
+        notify(4, 0, 'released', '2026-01-01T01:00:00Z', 'held by maintenance nightly; still offline when it ended: sending'),
+        notify(4, 1, 'delivered', '2026-01-01T01:00:31Z', 'webhook 127.0.0.1:9 answered HTTP 200', { carriedBy: 'storm/1:2026-01-01T00:01:01.000Z:offline/4', carried: 20 }),
+      ],
+      { mode: 'explain', checkId: 1 },
+    );
+    expect(held.out.slice(1)).toEqual([
+      '  2026-01-01 00:01:03Z  notify check 1 contact 4 (webhook): held: maintenance nightly until 2026-01-01T01:00:00.000Z',
+      '  2026-01-01 01:00:00Z  notify check 1 contact 4 (webhook): released, held by maintenance nightly; still offline when it ended: sending',
+      '  2026-01-01 01:00:31Z  notify check 1 contact 4 (webhook), attempt 1: delivered — webhook 127.0.0.1:9 answered HTTP 200; carried by message storm/1:2026-01-01T00:01:01.000Z:offline/4 (one message for 20 notifications)',
+    ]);
     // The default output stays what replay derives: notify lines are not re-derived or echoed.
     expect((await run(lines)).parsed.some((l) => l.type === 'notify')).toBe(false);
     // An export keeps them, so `log export | replay --explain` shows them too.

@@ -17,6 +17,7 @@ import { twilioSdkClient } from './twilio.ts';
 import type { ContactContext, ContactType, Notification, SendOutcome } from './types.ts';
 import { voiceContact } from './voice.ts';
 import { gotifyContact } from './gotify.ts';
+import { matrixContact } from './matrix.ts';
 import { opsgenieContact } from './opsgenie.ts';
 import { pagerdutyContact } from './pagerduty.ts';
 import { pushoverContact } from './pushover.ts';
@@ -25,7 +26,7 @@ import { pushoverContact } from './pushover.ts';
 export const builtinContactTypes: readonly ContactType[] = [
   emailContact, smsContact, voiceContact, httpContact, webhookContact,
   slackContact, mattermostContact, discordContact, teamsContact, telegramContact, ntfyContact, jsonContact,
-  pagerdutyContact, opsgenieContact, gotifyContact, pushoverContact,
+  pagerdutyContact, opsgenieContact, gotifyContact, pushoverContact, matrixContact,
 ];
 
 export type ContactRegistry = ReadonlyMap<string, ContactType>;

@@ -10,7 +10,7 @@ const registry = createContactRegistry();
 
 describe('contact registry', () => {
   it('knows email, sms, voice, http and its alias webhook (one implementation), and the incident and push services', () => {
-    expect([...registry.keys()].sort()).toEqual(['discord', 'email', 'gotify', 'http', 'json', 'mattermost', 'ntfy', 'opsgenie', 'pagerduty', 'pushover', 'slack', 'sms', 'teams', 'telegram', 'voice', 'webhook']);
+    expect([...registry.keys()].sort()).toEqual(['discord', 'email', 'gotify', 'http', 'json', 'matrix', 'mattermost', 'ntfy', 'opsgenie', 'pagerduty', 'pushover', 'slack', 'sms', 'teams', 'telegram', 'voice', 'webhook']);
     expect(registry.get('webhook')!.send).toBe(registry.get('http')!.send);
     expect(registry.get('webhook')!.schema).toBe(registry.get('http')!.schema);
   });

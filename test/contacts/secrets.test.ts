@@ -16,6 +16,7 @@ const OPSGENIE_KEY = '0d6b6f8e-3c59-4f5e-9a51-2f1c7d0b9e4a';
 const GOTIFY_TOKEN = 'AbCdEf.123-xyz_Q';
 const PUSHOVER_TOKEN = 'azGDORePK8gMaC0QOYAMyEEuzJnyUi';
 const PUSHOVER_USER = 'uQiRzpo4DXghDmr9QzzfQu27cmVRsG';
+const MATRIX_TOKEN = 'syt_Ym90_abcdefghijKLMNOP_0a1B2c';
 
 const base64 = (text: string) => Buffer.from(text).toString('base64');
 
@@ -92,6 +93,7 @@ describe('secrets', () => {
       { type: 'opsgenie', data: JSON.stringify({ apiKey: OPSGENIE_KEY, region: 'eu' }), base },
       { type: 'gotify', data: JSON.stringify({ server: base, token: GOTIFY_TOKEN }), base },
       { type: 'pushover', data: JSON.stringify({ token: PUSHOVER_TOKEN, user: PUSHOVER_USER }), base },
+      { type: 'matrix', data: JSON.stringify({ homeserver: base, token: MATRIX_TOKEN, room: '!AbCdEf:example.org' }), base },
     ]);
 
     const outcomes: SendOutcome[] = [];
@@ -106,14 +108,15 @@ describe('secrets', () => {
     outcomes.push(await sendToContact(registry, 'pagerduty', PAGERDUTY_KEY.slice(1), notification(), ctx));
     outcomes.push(await sendToContact(registry, 'opsgenie', `{"apiKey":"${OPSGENIE_KEY}x"}`, notification(), ctx));
     outcomes.push(await sendToContact(registry, 'pushover', `{"token":"${PUSHOVER_TOKEN}","user":"${PUSHOVER_USER}x"}`, notification(), ctx));
+    outcomes.push(await sendToContact(registry, 'matrix', `{"homeserver":"https://m.example.org","token":"${MATRIX_TOKEN} ","room":"!AbCdEf:example.org"}`, notification(), ctx));
     lines.push(...logs.lines);
 
-    expect(outcomes.map((o) => o.ok)).toEqual([...cases.map(() => false), false, false, false]);
+    expect(outcomes.map((o) => o.ok)).toEqual([...cases.map(() => false), false, false, false, false]);
     const sent = refused.requests.map((r) => `${r.headers.authorization ?? ''} ${r.headers['x-gotify-key'] ?? ''} ${r.text}`).join(' ');
-    const secrets = [PAGERDUTY_KEY, OPSGENIE_KEY, GOTIFY_TOKEN, PUSHOVER_TOKEN, PUSHOVER_USER];
+    const secrets = [PAGERDUTY_KEY, OPSGENIE_KEY, GOTIFY_TOKEN, PUSHOVER_TOKEN, PUSHOVER_USER, MATRIX_TOKEN];
     for (const secret of secrets) expect(sent).toContain(secret);
-    // Every echo (two servers, four types) and every invalid key was masked, not dropped.
-    expect(outcomes.filter((o) => !o.ok && o.error.includes('***'))).toHaveLength(11);
+    // Every echo (two servers, five types) and every invalid key was masked, not dropped.
+    expect(outcomes.filter((o) => !o.ok && o.error.includes('***'))).toHaveLength(13);
     const said = JSON.stringify({ outcomes, lines });
     for (const secret of [...secrets, PAGERDUTY_KEY.slice(1)]) expect(said).not.toContain(secret);
   });

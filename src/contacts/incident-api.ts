@@ -25,12 +25,12 @@ export function masked(value: unknown): string {
   return typeof value === 'string' ? `${MASK} (${value.length} characters)` : `${MASK} (${typeof value})`;
 }
 
-/** A key or token: trimmed, matching `pattern`; the error shows only its length. */
+/** A key or token: trimmed, matching `pattern`; the error shows only its length (or that it is missing). */
 export function secretString(pattern: RegExp, expected: string) {
   return z.unknown().transform((value, ctx): string => {
     const text = typeof value === 'string' ? value.trim() : undefined;
     if (text === undefined || !pattern.test(text)) {
-      ctx.addIssue({ code: 'custom', message: `expected ${expected}`, input: masked(value) });
+      ctx.addIssue({ code: 'custom', message: `expected ${expected}`, input: value === undefined ? undefined : masked(value) });
       return z.NEVER;
     }
     return text;
@@ -194,8 +194,8 @@ export function judge(ctx: ContactContext, target: Target, raw: ApiReply, shapes
   const { status } = raw;
   const say = (text: string) => redactText(text, target.secrets);
   // Masked before anything is cut to length: a cut through a key would leave part of it.
-  const text = say(raw.text);
-  const reply: ApiReply = { ...raw, text, json: parseJson(text) };
+  const masked = say(raw.text);
+  const reply: ApiReply = { ...raw, text: masked, json: parseJson(masked) };
   const why = () => {
     const message = shapes.explain(reply) || (/^\s*</.test(reply.text) ? '' : oneLine(reply.text));
     return message ? `: ${message}` : '';

@@ -61,9 +61,14 @@ const shapes = {
   },
 };
 
+/** The region's API, or the test override. */
+export function opsgenieBase(region: keyof typeof OPSGENIE_API, ctx: ContactContext): URL {
+  return apiBase(ctx, 'opsgenie', OPSGENIE_API[region]);
+}
+
 export async function send(data: z.output<typeof schema>, n: Notification, ctx: ContactContext): Promise<SendOutcome> {
   const request = opsgenieRequest(n);
-  const url = new URL(request.path, apiBase(ctx, 'opsgenie', OPSGENIE_API[data.region]));
+  const url = new URL(request.path, opsgenieBase(data.region, ctx));
   const action = n.status === 'online' ? 'close' : 'create';
   const target: Target = { name: `Opsgenie ${action} at ${url.host}`, secrets: [data.apiKey], idempotent: true };
   return callAndJudge(ctx, target, { method: 'POST', url, headers: { Authorization: `GenieKey ${data.apiKey}` }, json: request.body }, shapes);

@@ -12,7 +12,7 @@ import type { PoolConnection } from 'mysql2/promise';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { describeStep, planApply, type Step } from '../manage/plan.ts';
-import { contactName, readInventory, writer, type CheckRecord, type ContactRecord, type Inventory, type Writer } from '../manage/repository.ts';
+import { contactName, readInventory, remindOf, writer, type CheckRecord, type ContactRecord, type Inventory, type Writer } from '../manage/repository.ts';
 import type { Judged } from '../manage/specs.ts';
 import { renderTable } from './table.ts';
 
@@ -254,14 +254,29 @@ export const contactRm = async (session: Session, _config: Config, ref: string) 
   return 'wrote';
 };
 
-export const alertAdd = async (session: Session, _config: Config, options: { check: string; contact: string; type: string; disabled?: boolean; json?: boolean }) => {
-  const spec = judged((await judges()).alert({ check: options.check, contact: options.contact, type: options.type, enabled: !options.disabled }));
+export const alertAdd = async (
+  session: Session,
+  _config: Config,
+  options: { check: string; contact: string; type: string; disabled?: boolean; json?: boolean; remindEvery?: string; remindMax?: string },
+) => {
+  const spec = judged(
+    (await judges()).alert({
+      check: options.check,
+      contact: options.contact,
+      type: options.type,
+      enabled: !options.disabled,
+      ...(options.remindEvery === undefined ? {} : { remindEvery: options.remindEvery }),
+      ...(options.remindMax === undefined ? {} : { remindMax: options.remindMax }),
+    }),
+  );
   const made = await session.write(async (current, write) => {
     const checkRow = resolveCheck(spec.check, current);
     const contactRow = resolveContact(spec.contact, current);
     const twin = current.alerts.find((a) => a.checkId === checkRow.id && a.contactId === contactRow.id);
     if (twin) throw new InputError(`alert: check ${checkRow.id} (${checkRow.name}) already alerts contact ${contactRow.id} (${contactName(contactRow)}) (alert ${twin.id})`);
-    return { id: await write.insertAlert(checkRow.id, contactRow.id, spec.type, spec.enabled), checkId: checkRow.id, contactId: contactRow.id, type: spec.type, enabled: spec.enabled };
+    const remind = remindOf(spec);
+    const id = await write.insertAlert(checkRow.id, contactRow.id, spec.type, spec.enabled, remind);
+    return { id, checkId: checkRow.id, contactId: contactRow.id, type: spec.type, enabled: spec.enabled, ...remind };
   });
   out(options.json ? JSON.stringify(made) : String(made.id));
   return 'wrote';

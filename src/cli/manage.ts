@@ -127,6 +127,8 @@ export function registerManageCommands(program: Command, globalConfig: GlobalCon
     .requiredOption('--contact <contact>', 'the contact, by id or name')
     .option('--type <type>', 'online, offline or both', 'both')
     .option('--disabled', 'add it disabled')
+    .option('--remind-every <duration>', 'while the check stays offline, repeat the offline notification this often (at least 1m; e.g. 30m)')
+    .option('--remind-max <n>', 'at most this many reminders per outage (with --remind-every)')
     .option('--json', 'print the new alert as JSON')
     .action(lazy('alertAdd'));
   alert

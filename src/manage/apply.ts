@@ -24,8 +24,8 @@ export async function runSteps(steps: readonly Step[], current: Inventory, write
       const contactId = contactIds.get(step.contact);
       // unknownReferences() refused such a file before planning: reaching this is a bug.
       if (checkId === undefined || contactId === undefined) throw new Error(`alert ${step.name}: its check or contact does not exist`);
-      await write.insertAlert(checkId, contactId, step.type, step.enabled);
-    } else if (step.action === 'update') await write.updateAlert(step.id, step.type, step.enabled);
+      await write.insertAlert(checkId, contactId, step.type, step.enabled, step.remind);
+    } else if (step.action === 'update') await write.updateAlert(step.id, step.type, step.enabled, step.remind);
     else await write.deleteAlert(step.id);
   }
 }

@@ -8,7 +8,7 @@
  * gobearmon's `"https:\/\/"` escapes or another key order are no change) is left alone, so
  * applying twice changes nothing.
  */
-import { contactName, type AlertRecord, type CheckRecord, type ContactRecord, type Inventory } from './repository.ts';
+import { contactName, remindOf, type AlertRecord, type Remind, type CheckRecord, type ContactRecord, type Inventory } from './repository.ts';
 import type { AlertSpec, AlertType, CheckSpec, ContactSpec } from './specs.ts';
 
 export interface Declared {
@@ -25,8 +25,8 @@ export type Step =
   | { kind: 'check'; action: 'create'; name: string; spec: CheckSpec }
   | { kind: 'check'; action: 'update'; name: string; id: number; spec: CheckSpec; changes: string[] }
   | { kind: 'check'; action: 'delete'; name: string; id: number }
-  | { kind: 'alert'; action: 'create'; name: string; check: string; contact: string; type: AlertType; enabled: boolean }
-  | { kind: 'alert'; action: 'update'; name: string; id: number; type: AlertType; enabled: boolean; changes: string[] }
+  | { kind: 'alert'; action: 'create'; name: string; check: string; contact: string; type: AlertType; enabled: boolean; remind: Remind }
+  | { kind: 'alert'; action: 'update'; name: string; id: number; type: AlertType; enabled: boolean; remind: Remind; changes: string[] }
   | { kind: 'alert'; action: 'delete'; name: string; id: number };
 
 /** JSON text as a value with sorted keys, so two spellings of the same object compare equal. */
@@ -110,12 +110,18 @@ export function planApply(current: Inventory, declared: Declared, options: { pru
     const name = alertName(spec.check, spec.contact);
     const row = alertRows.get(name)?.[0];
     if (!row) {
-      creates.push({ kind: 'alert', action: 'create', name, check: spec.check, contact: spec.contact, type: spec.type, enabled: spec.enabled });
+      creates.push({ kind: 'alert', action: 'create', name, check: spec.check, contact: spec.contact, type: spec.type, enabled: spec.enabled, remind: remindOf(spec) });
       continue;
     }
     keptAlerts.add(row.id);
-    const changes = [...(row.type !== spec.type ? ['type'] : []), ...(row.enabled !== spec.enabled ? ['enabled'] : [])];
-    if (changes.length > 0) creates.push({ kind: 'alert', action: 'update', name, id: row.id, type: spec.type, enabled: spec.enabled, changes });
+    const remind = remindOf(spec);
+    const changes = [
+      ...(row.type !== spec.type ? ['type'] : []),
+      ...(row.enabled !== spec.enabled ? ['enabled'] : []),
+      ...(row.remindEvery !== remind.remindEvery ? ['remindEvery'] : []),
+      ...(row.remindMax !== remind.remindMax ? ['remindMax'] : []),
+    ];
+    if (changes.length > 0) creates.push({ kind: 'alert', action: 'update', name, id: row.id, type: spec.type, enabled: spec.enabled, remind, changes });
   }
 
   if (options.prune) {

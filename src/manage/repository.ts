@@ -32,12 +32,21 @@ export interface AlertRecord {
   contactId: number;
   type: AlertType;
   enabled: boolean;
+  /** alerts.remind_every (seconds) and remind_max; null: no reminders (gobearmon's rows). */
+  remindEvery: number | null;
+  remindMax: number | null;
 }
 export interface Inventory {
   checks: CheckRecord[];
   contacts: ContactRecord[];
   alerts: AlertRecord[];
 }
+
+/** An alert's reminder settings as stored (null: none). */
+export type Remind = Pick<AlertRecord, 'remindEvery' | 'remindMax'>;
+export const NO_REMIND: Remind = { remindEvery: null, remindMax: null };
+/** A spec's reminder settings as columns. */
+export const remindOf = (spec: { remindEvery?: number; remindMax?: number }): Remind => ({ remindEvery: spec.remindEvery ?? null, remindMax: spec.remindMax ?? null });
 
 /** The name a contact goes by: its own, or `contact-<id>` for one made without a name. */
 export const contactName = (contact: Pick<ContactRecord, 'id' | 'name'>): string => contact.name ?? `contact-${contact.id}`;
@@ -49,7 +58,7 @@ export async function readInventory(connection: PoolConnection, timeout: number)
   const [checks, contacts, alerts] = [
     await query('SELECT id, name, type, data, check_interval, delay, status, enabled FROM checks ORDER BY id'),
     await query('SELECT id, name, type, data FROM contacts ORDER BY id'),
-    await query('SELECT id, check_id, contact_id, type, enabled FROM alerts ORDER BY id'),
+    await query('SELECT id, check_id, contact_id, type, enabled, remind_every, remind_max FROM alerts ORDER BY id'),
   ];
   return {
     checks: checks.map((r) => ({
@@ -63,7 +72,15 @@ export async function readInventory(connection: PoolConnection, timeout: number)
       enabled: Number(r.enabled) !== 0,
     })),
     contacts: contacts.map((r) => ({ id: Number(r.id), name: r.name === null ? null : text(r.name), type: text(r.type), data: text(r.data) })),
-    alerts: alerts.map((r) => ({ id: Number(r.id), checkId: Number(r.check_id), contactId: Number(r.contact_id), type: (text(r.type) || 'both') as AlertType, enabled: Number(r.enabled) !== 0 })),
+    alerts: alerts.map((r) => ({
+      id: Number(r.id),
+      checkId: Number(r.check_id),
+      contactId: Number(r.contact_id),
+      type: (text(r.type) || 'both') as AlertType,
+      enabled: Number(r.enabled) !== 0,
+      remindEvery: r.remind_every === null ? null : Number(r.remind_every),
+      remindMax: r.remind_max === null ? null : Number(r.remind_max),
+    })),
   };
 }
 
@@ -87,9 +104,19 @@ export function writer(connection: PoolConnection, timeout: number) {
       await run('DELETE FROM contacts WHERE id = ?', [id]);
       return { alerts };
     },
-    insertAlert: async (checkId: number, contactId: number, type: AlertType, enabled: boolean) =>
-      (await run('INSERT INTO alerts (check_id, contact_id, type, enabled) VALUES (?, ?, ?, ?)', [checkId, contactId, type, enabled ? 1 : 0])).insertId,
-    updateAlert: (id: number, type: AlertType, enabled: boolean) => run('UPDATE alerts SET type = ?, enabled = ? WHERE id = ?', [type, enabled ? 1 : 0, id]),
+    insertAlert: async (checkId: number, contactId: number, type: AlertType, enabled: boolean, remind: Remind = NO_REMIND) =>
+      (
+        await run('INSERT INTO alerts (check_id, contact_id, type, enabled, remind_every, remind_max) VALUES (?, ?, ?, ?, ?, ?)', [
+          checkId,
+          contactId,
+          type,
+          enabled ? 1 : 0,
+          remind.remindEvery,
+          remind.remindMax,
+        ])
+      ).insertId,
+    updateAlert: (id: number, type: AlertType, enabled: boolean, remind: Remind = NO_REMIND) =>
+      run('UPDATE alerts SET type = ?, enabled = ?, remind_every = ?, remind_max = ? WHERE id = ?', [type, enabled ? 1 : 0, remind.remindEvery, remind.remindMax, id]),
     deleteAlert: (id: number) => run('DELETE FROM alerts WHERE id = ?', [id]),
   };
 }

@@ -8,6 +8,7 @@
 import type { CheckRegistry } from '../checks/registry.ts';
 import { prepareContact, type ContactRegistry } from '../contacts/registry.ts';
 import { judgeCheckRow } from '../db/check-rows.ts';
+import { REMIND_MAX_CAP } from '../notify/reminders.ts';
 import { showValue } from '../validation.ts';
 
 export const ALERT_TYPES = ['online', 'offline', 'both'] as const;
@@ -34,6 +35,9 @@ export interface AlertSpec {
   contact: string;
   type: AlertType;
   enabled: boolean;
+  /** Reminders while the check stays offline: every remindEvery seconds, at most remindMax times (both or neither). */
+  remindEvery?: number;
+  remindMax?: number;
 }
 
 /** One problem: the field at fault (a path inside the object) and a message naming the value. */
@@ -53,7 +57,7 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 }
 export const FIELDS = {
   check: ['name', 'type', 'data', 'interval', 'delay', 'enabled'],
   contact: ['name', 'type', 'data'],
-  alert: ['check', 'contact', 'type', 'enabled'],
+  alert: ['check', 'contact', 'type', 'enabled', 'remindEvery', 'remindMax'],
 } as const;
 
 const problem = (field: string, message: string, value: unknown): SpecProblem => ({ field, message: `${field}: ${message} (value ${showValue(value)})` });
@@ -186,9 +190,25 @@ export function judgeAlert(input: unknown): Judged<AlertSpec> {
       contact: ref('contact'),
       type: (ALERT_TYPES as readonly unknown[]).includes(type) ? (type as AlertType) : problem('type', 'expected online, offline or both', type),
       enabled: object.enabled === undefined ? DEFAULTS.enabled : judgeBoolean(object.enabled, 'enabled'),
+      // A minute at least: a reminder is for a person, not a heartbeat.
+      ...(object.remindEvery === undefined ? {} : { remindEvery: judgeSeconds(object.remindEvery, 'remindEvery', 60) }),
+      ...(object.remindMax === undefined ? {} : { remindMax: judgeRemindMax(object.remindMax) }),
     },
-    unknownFields(object, FIELDS.alert),
+    [...unknownFields(object, FIELDS.alert), ...remindPair(object)],
   );
+}
+
+/** At most REMIND_MAX_CAP: a reminder's slot number is part of its outbox key. */
+function judgeRemindMax(value: unknown): SpecProblem | number {
+  const n = judgeInteger(value, 'remindMax', 1);
+  return typeof n === 'number' && n > REMIND_MAX_CAP ? problem('remindMax', `expected at most ${REMIND_MAX_CAP}`, value) : n;
+}
+
+/** Reminders need both how often and how many: one without the other is a mistake worth naming. */
+function remindPair(object: Record<string, unknown>): SpecProblem[] {
+  if (object.remindEvery !== undefined && object.remindMax === undefined) return [{ field: 'remindMax', message: 'remindMax: missing (how many reminders at most, with remindEvery)' }];
+  if (object.remindMax !== undefined && object.remindEvery === undefined) return [{ field: 'remindEvery', message: 'remindEvery: missing (how often to remind, with remindMax)' }];
+  return [];
 }
 
 /** One line listing the problems, for the CLI. */

@@ -20,6 +20,7 @@
 import { LineCounter, parseDocument, stringify, type Document } from 'yaml';
 import type { CheckRegistry } from '../checks/registry.ts';
 import type { ContactRegistry } from '../contacts/registry.ts';
+import { formatDuration } from '../config/units.ts';
 import { canonicalJson, duplicates, type Declared } from './plan.ts';
 import { contactName, type Inventory } from './repository.ts';
 import { judgeAlert, judgeCheck, judgeContact, type Judged } from './specs.ts';
@@ -150,7 +151,15 @@ export function exportYaml(inventory: Inventory): string {
     alerts: inventory.alerts
       // An alert naming a check or contact that no longer exists cannot be declared by name.
       .filter((a) => checkName.has(a.checkId) && contactNames.has(a.contactId))
-      .map((a) => ({ check: checkName.get(a.checkId)!, contact: contactNames.get(a.contactId)!, type: a.type, enabled: a.enabled })),
+      .map((a) => ({
+        check: checkName.get(a.checkId)!,
+        contact: contactNames.get(a.contactId)!,
+        type: a.type,
+        enabled: a.enabled,
+        // Only when set: a file without reminders stays as it was.
+        ...(a.remindEvery !== null ? { remindEvery: formatDuration(a.remindEvery * 1000) } : {}),
+        ...(a.remindMax !== null ? { remindMax: a.remindMax } : {}),
+      })),
   };
   return `# bearmon checks, contacts and alerts (bearmon export); bearmon apply FILE reads it back\n${stringify(document, { lineWidth: 0 })}`;
 }

@@ -76,7 +76,7 @@ describe('bearmon check|contact|alert', () => {
 
     expect(JSON.parse((await bearmon('contact', 'list', '--json')).stdout)).toEqual([{ id: 1, name: 'ops', type: 'email', data: 'ops@example.test' }]);
     expect(await bearmon('contact', 'edit', 'ops', '--data', 'oncall@example.test')).toMatchObject({ code: 0 });
-    expect(JSON.parse((await bearmon('alert', 'list', '--check', 'db', '--json')).stdout)).toEqual([{ id: 2, checkId: 2, contactId: 1, check: 'db', contact: 'ops', type: 'both', enabled: true }]);
+    expect(JSON.parse((await bearmon('alert', 'list', '--check', 'db', '--json')).stdout)).toEqual([{ id: 2, checkId: 2, contactId: 1, check: 'db', contact: 'ops', type: 'both', enabled: true, remindEvery: null, remindMax: null }]);
 
     expect(await bearmon('check', 'rm', 'website')).toMatchObject({ code: 0, stdout: 'check 1 (website) deleted, with 1 alert(s)\n' });
     expect(await bearmon('contact', 'rm', 'ops')).toMatchObject({ code: 0, stdout: 'contact 1 (ops) deleted, with 1 alert(s)\n' });
@@ -261,6 +261,38 @@ describe('a running controller picks up applied changes', () => {
     expect(status.checks).toEqual([expect.objectContaining({ id: 1, name: 'live-one', type: 'tcp' })]);
     worker.child.kill('SIGTERM');
   }, 60_000);
+});
+
+describe('alert reminders', () => {
+  it('alert add --remind-every/--remind-max writes them; export and apply carry remindEvery and remindMax; bad or lone values are refused', async () => {
+    const { bearmon, rows } = await managedDatabase();
+    await bearmon('check', 'add', '--name', 'web', '--type', 'tcp', '--data', '{"address":"127.0.0.1:80"}');
+    await bearmon('contact', 'add', '--name', 'ops', '--type', 'http', '--data', 'http://127.0.0.1:9/hook');
+    const refused: [string[], RegExp][] = [
+      [['--remind-every', '30s', '--remind-max', '3'], /^bearmon: remindEvery: expected at least 60 \(value "30s"\)$/],
+      [['--remind-every', '30m', '--remind-max', '5000'], /^bearmon: remindMax: expected at most 1000 \(value "5000"\)$/],
+      [['--remind-max', '3'], /^bearmon: remindEvery: missing \(how often to remind, with remindMax\)$/],
+      [['--remind-every', '30m'], /^bearmon: remindMax: missing \(how many reminders at most, with remindEvery\)$/],
+    ];
+    for (const [args, message] of refused) {
+      const result = await bearmon('alert', 'add', '--check', 'web', '--contact', 'ops', ...args);
+      expect({ args, code: result.code }).toEqual({ args, code: 2 });
+      expect(result.stderr.trim()).toMatch(message);
+    }
+    expect(await rows('SELECT id FROM alerts')).toEqual([]);
+
+    const added = await bearmon('alert', 'add', '--check', 'web', '--contact', 'ops', '--remind-every', '30m', '--remind-max', '3', '--json');
+    expect(JSON.parse(added.stdout)).toEqual({ id: 1, checkId: 1, contactId: 1, type: 'both', enabled: true, remindEvery: 1800, remindMax: 3 });
+    expect(await rows('SELECT remind_every, remind_max FROM alerts')).toEqual([{ remind_every: 1800, remind_max: 3 }]);
+
+    const exported = await bearmon('export');
+    expect(exported.stdout).toMatch(/^ {2}- check: web\n {4}contact: ops\n {4}type: both\n {4}enabled: true\n {4}remindEvery: 30m\n {4}remindMax: 3$/m);
+    expect((await bearmon('apply', await file('reminders.yaml', exported.stdout))).stdout).toBe('applied: 0 to create, 0 to update, 0 to delete (nothing to do)\n');
+
+    const fewer = await file('fewer.yaml', exported.stdout.replace('remindMax: 3', 'remindMax: 5'));
+    expect((await bearmon('apply', fewer)).stdout).toMatch(/^applied: 0 to create, 1 to update, 0 to delete$/m);
+    expect(await rows('SELECT remind_every, remind_max FROM alerts')).toEqual([{ remind_every: 1800, remind_max: 5 }]);
+  }, 120_000);
 });
 
 describe("the README's quick start", () => {

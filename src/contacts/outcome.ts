@@ -26,8 +26,8 @@ export function delivered(ctx: ContactContext, detail: string, charge?: Charge):
   return charge ? { ok: true, detail: redact(ctx, detail), charge } : { ok: true, detail: redact(ctx, detail) };
 }
 
-export function failed(ctx: ContactContext, retry: boolean, error: string): SendOutcome {
-  return { ok: false, retry, error: redact(ctx, error) };
+export function failed(ctx: ContactContext, retry: boolean, error: string, retryAfterMs?: number): SendOutcome {
+  return retryAfterMs === undefined ? { ok: false, retry, error: redact(ctx, error) } : { ok: false, retry, error: redact(ctx, error), retryAfterMs };
 }
 
 /** Message of anything thrown, without its stack or attached request objects. */

@@ -90,7 +90,7 @@ export async function sendNotification(prepared: Extract<PreparedContact, { ok: 
   try {
     const raw = await contact.send(params, notification, ctx);
     // Redacted again here (the data's own secrets too) so a contact type that forgot cannot leak one.
-    outcome = raw.ok ? delivered(ctx, redactText(raw.detail, secrets), raw.charge) : failed(ctx, raw.retry, redactText(raw.error, secrets));
+    outcome = raw.ok ? delivered(ctx, redactText(raw.detail, secrets), raw.charge) : failed(ctx, raw.retry, redactText(raw.error, secrets), raw.retryAfterMs);
   } catch (err) {
     outcome = failed(ctx, true, redactText(`${contact.type} contact crashed: ${errorText(err)}`, secrets));
   }

@@ -31,11 +31,13 @@ export interface Charge {
 /**
  * How one delivery attempt ended. `retry` says whether the same attempt could succeed
  * later (a server down, a 5xx) or never will (a rejected address, a 4xx): the delivery
- * stage retries only the former. Texts never contain a configured secret.
+ * stage retries only the former. Texts never contain a configured secret. `retryAfterMs` is
+ * the wait a rate-limited vendor asked for (Retry-After, retry_after): the delivery stage
+ * waits at least that long, up to its backoff cap, before the next try.
  */
 export type SendOutcome =
   | { ok: true; detail: string; charge?: Charge }
-  | { ok: false; retry: boolean; error: string };
+  | { ok: false; retry: boolean; error: string; retryAfterMs?: number };
 
 /** The part of a nodemailer transporter a delivery uses. */
 export interface MailTransport {

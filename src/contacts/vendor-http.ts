@@ -220,7 +220,7 @@ export function judgeReply(ctx: ContactContext, who: Judged, reply: VendorReply,
   if (status >= 300 && status < 400) return failed(ctx, false, text(`${who.target} answered HTTP ${status} (redirect not followed: configure the final URL)`));
   if (status >= 500 || status === 408 || status === 429) {
     const wait = retryAfterSeconds(reply, ctx.now());
-    return failed(ctx, true, text(`${who.target} answered HTTP ${status}${wait === undefined ? '' : ` (retry after ${wait} s)`}`));
+    return failed(ctx, true, text(`${who.target} answered HTTP ${status}${wait === undefined ? '' : ` (retry after ${wait} s)`}`), wait === undefined ? undefined : wait * 1000);
   }
   return failed(ctx, false, text(`${who.target} answered HTTP ${status}`));
 }

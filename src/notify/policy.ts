@@ -30,7 +30,9 @@ export function nextStep(outcome: SendOutcome, attempt: number, policy: Delivery
   if (outcome.ok) return { result: 'delivered', detail: outcome.detail };
   if (!outcome.retry) return { result: 'failed', detail: `not retried: ${outcome.error}` };
   if (attempt >= policy.maxAttempts) return { result: 'failed', detail: `gave up after ${attempt} attempt(s): ${outcome.error}` };
-  return { result: 'retry', detail: outcome.error, nextAttemptAt: now + backoffAfter(attempt, policy) };
+  // A vendor that asked for a longer wait (Retry-After) gets it, within the backoff cap.
+  const wait = Math.max(backoffAfter(attempt, policy), Math.min(outcome.retryAfterMs ?? 0, policy.backoffMaxMs));
+  return { result: 'retry', detail: outcome.error, nextAttemptAt: now + wait };
 }
 
 /**

@@ -49,7 +49,7 @@ describe('discord contact', () => {
     const { ctx, logs } = testContext();
     const limited = await sendVia('discord', discord.url + PATH, notification(), ctx);
     const gateway = await sendVia('discord', discord.url + PATH, notification(), ctx);
-    expect(limited).toEqual({ ok: false, retry: true, error: `discord webhook ${discord.host} answered HTTP 429 (retry after 2 s): You are being rate limited.` });
+    expect(limited).toEqual({ ok: false, retry: true, error: `discord webhook ${discord.host} answered HTTP 429 (retry after 2 s): You are being rate limited.`, retryAfterMs: 2_000 });
     expect(gateway).toEqual({ ok: false, retry: true, error: `discord webhook ${discord.host} answered HTTP 502` });
     expectNoSecrets(limited, logs, [TOKEN]);
   });

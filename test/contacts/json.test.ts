@@ -64,7 +64,7 @@ describe('json contact', () => {
     const { ctx } = testContext();
     const data = JSON.stringify({ url: receiver.url });
     expect(await sendVia('json', data, notification(), ctx)).toEqual({ ok: false, retry: true, error: `json webhook ${receiver.host} answered HTTP 503: maintenance` });
-    expect(await sendVia('json', data, notification(), ctx)).toEqual({ ok: false, retry: true, error: `json webhook ${receiver.host} answered HTTP 429 (retry after 12 s)` });
+    expect(await sendVia('json', data, notification(), ctx)).toEqual({ ok: false, retry: true, error: `json webhook ${receiver.host} answered HTTP 429 (retry after 12 s)`, retryAfterMs: 12_000 });
     // The same notification id both times: a receiver honouring Idempotency-Key shows it once.
     expect(receiver.requests.map((r) => r.headers['idempotency-key'])).toEqual(['notif-7-1793705747836-offline', 'notif-7-1793705747836-offline']);
   });

@@ -41,7 +41,7 @@ describe('slack contact', () => {
     const first = await sendVia('slack', slack.url + PATH, notification(), ctx);
     const second = await sendVia('slack', slack.url + PATH, notification(), ctx);
     expect(first).toEqual({ ok: false, retry: true, error: `slack webhook ${slack.host} answered HTTP 500: rollup_error` });
-    expect(second).toEqual({ ok: false, retry: true, error: `slack webhook ${slack.host} answered HTTP 429 (retry after 30 s): rate_limited` });
+    expect(second).toEqual({ ok: false, retry: true, error: `slack webhook ${slack.host} answered HTTP 429 (retry after 30 s): rate_limited`, retryAfterMs: 30_000 });
     expectNoSecrets(second, logs, ['sEcReTtOkEn1234567890ab']);
   });
 

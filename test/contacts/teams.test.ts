@@ -71,7 +71,7 @@ describe('teams contact', () => {
       retry: true,
       error: `teams webhook ${teams.host} answered HTTP 503: The service is unavailable.`,
     });
-    expect(await sendVia('teams', teams.url + PATH, notification(), ctx)).toEqual({ ok: false, retry: true, error: `teams webhook ${teams.host} answered HTTP 429 (retry after 7 s)` });
+    expect(await sendVia('teams', teams.url + PATH, notification(), ctx)).toEqual({ ok: false, retry: true, error: `teams webhook ${teams.host} answered HTTP 429 (retry after 7 s)`, retryAfterMs: 7_000 });
   });
 
   it('gives up on a 401 with the workflow\'s error message, masking an echoed signature', async () => {

@@ -47,7 +47,7 @@ describe('telegram contact', () => {
     const telegram = await startVendorServer((_r, n) => (n === 0 ? refusal(429, 'Too Many Requests: retry after 35', { retry_after: 35 }) : { status: 502, body: '<html>Bad Gateway</html>' }));
     const { ctx, logs } = context(telegram);
     const limited = await sendVia('telegram', DATA, notification(), ctx);
-    expect(limited).toEqual({ ok: false, retry: true, error: `telegram ${telegram.host} chat -1001234567890 answered HTTP 429 (retry after 35 s): Too Many Requests: retry after 35` });
+    expect(limited).toEqual({ ok: false, retry: true, error: `telegram ${telegram.host} chat -1001234567890 answered HTTP 429 (retry after 35 s): Too Many Requests: retry after 35`, retryAfterMs: 35_000 });
     expect(await sendVia('telegram', DATA, notification(), ctx)).toEqual({ ok: false, retry: true, error: `telegram ${telegram.host} chat -1001234567890 answered HTTP 502` });
     expectNoSecrets(limited, logs, [TOKEN]);
   });

@@ -136,6 +136,13 @@ describe('delivery policy', () => {
     expect(nextStep(retryable, 7, patient, now)).toEqual({ result: 'retry', detail: retryable.error, nextAttemptAt: now + 200 });
   });
 
+  it('waits as long as a rate-limited vendor asked (retryAfterMs) when that is longer than the backoff, never past backoffMaxMs', () => {
+    const limited = { ...retryable, retryAfterMs: 150 };
+    expect(nextStep(limited, 1, policy, now)).toEqual({ result: 'retry', detail: retryable.error, nextAttemptAt: now + 150 });
+    expect(nextStep(limited, 3, policy, now)).toEqual({ result: 'retry', detail: retryable.error, nextAttemptAt: now + 200 });
+    expect(nextStep({ ...retryable, retryAfterMs: 3_600_000 }, 1, policy, now)).toEqual({ result: 'retry', detail: retryable.error, nextAttemptAt: now + 200 });
+  });
+
   it('with maxAttempts 1 the first retryable failure is final', () => {
     expect(nextStep(retryable, 1, { ...policy, maxAttempts: 1 }, now)).toEqual({
       result: 'failed',

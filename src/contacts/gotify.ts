@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { decodeLenient } from '../redact.ts';
 import { clip } from '../text.ts';
 import { mailBody, mailSubject } from './message.ts';
-import { callAndJudge, field, jsonObjectData, oneLine, secretString, serverUrl, text, withSlash, type ApiReply, type Target } from './incident-api.ts';
+import { callAndJudge, field, jsonObjectData, brief, secretString, serverUrl, nonEmpty, withSlash, type ApiReply, type Target } from './incident-api.ts';
 import { defineContact, type ContactContext, type Notification, type SendOutcome } from './types.ts';
 
 /**
@@ -31,7 +31,7 @@ export function gotifyMessage(n: Notification): { title: string; message: string
 /** 200 with the stored message `{id, appid, ...}`; errors `{error, errorCode, errorDescription}`. */
 const shapes = {
   success: (reply: ApiReply) => (typeof field(reply.json, 'id') === 'number' ? `message ${String(field(reply.json, 'id'))}` : undefined),
-  explain: (reply: ApiReply) => oneLine([text(field(reply.json, 'error')), text(field(reply.json, 'errorDescription'))].filter(Boolean).join(': ')),
+  explain: (reply: ApiReply) => brief([nonEmpty(field(reply.json, 'error')), nonEmpty(field(reply.json, 'errorDescription'))].filter(Boolean).join(': ')),
 };
 
 /**

@@ -171,7 +171,7 @@ export interface Target {
 }
 
 /** A vendor's message for the log: one line, bounded. */
-export function oneLine(text: string, max = 300): string {
+export function brief(text: string, max = 300): string {
   return clip(text.replace(/\s+/g, ' ').trim(), max);
 }
 
@@ -197,7 +197,7 @@ export function judge(ctx: ContactContext, target: Target, raw: ApiReply, shapes
   const masked = say(raw.text);
   const reply: ApiReply = { ...raw, text: masked, json: parseJson(masked) };
   const why = () => {
-    const message = shapes.explain(reply) || (/^\s*</.test(reply.text) ? '' : oneLine(reply.text));
+    const message = shapes.explain(reply) || (/^\s*</.test(reply.text) ? '' : brief(reply.text));
     return message ? `: ${message}` : '';
   };
   if (status >= 200 && status < 300) {
@@ -243,4 +243,4 @@ export function field(json: unknown, name: string): unknown {
   return json !== null && typeof json === 'object' && !Array.isArray(json) ? (json as Record<string, unknown>)[name] : undefined;
 }
 
-export const text = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() !== '' ? value : undefined);
+export const nonEmpty = (value: unknown): string | undefined => (typeof value === 'string' && value.trim() !== '' ? value : undefined);

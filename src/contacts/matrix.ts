@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { decodeLenient } from '../redact.ts';
 import { detailLines, headline } from './message.ts';
-import { callAndJudge, field, jsonObjectData, oneLine, secretString, serverUrl, text, withSlash, type ApiReply, type Target } from './incident-api.ts';
+import { callAndJudge, field, jsonObjectData, brief, secretString, serverUrl, nonEmpty, withSlash, type ApiReply, type Target } from './incident-api.ts';
 import { defineContact, type ContactContext, type Notification, type SendOutcome } from './types.ts';
 
 /**
@@ -44,10 +44,10 @@ export function sendPath(room: string, n: Notification): string {
 /** 200 `{event_id}`; errors `{errcode, error}` (429 is M_LIMIT_EXCEEDED with retry_after_ms). */
 const shapes = {
   success: (reply: ApiReply) => {
-    const eventId = text(field(reply.json, 'event_id'));
+    const eventId = nonEmpty(field(reply.json, 'event_id'));
     return eventId === undefined ? undefined : `event ${eventId}`;
   },
-  explain: (reply: ApiReply) => oneLine([text(field(reply.json, 'errcode')), text(field(reply.json, 'error'))].filter(Boolean).join(': ')),
+  explain: (reply: ApiReply) => brief([nonEmpty(field(reply.json, 'errcode')), nonEmpty(field(reply.json, 'error'))].filter(Boolean).join(': ')),
 };
 
 export async function send(data: z.output<typeof schema>, n: Notification, ctx: ContactContext): Promise<SendOutcome> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { clip, oneLine } from '../text.ts';
 import { headline, mailBody } from './message.ts';
-import { apiBase, callAndJudge, field, jsonObjectData, oneLine as brief, secretString, text, type ApiReply, type Target } from './incident-api.ts';
+import { apiBase, callAndJudge, field, jsonObjectData, brief, secretString, nonEmpty, type ApiReply, type Target } from './incident-api.ts';
 import { defineContact, type ContactContext, type Notification, type SendOutcome } from './types.ts';
 
 /** The Alert API by account region; tests replace either with `ctx.endpoints.opsgenie`. */
@@ -51,13 +51,13 @@ export function opsgenieRequest(n: Notification): { path: string; body: Record<s
 /** 202 `{result, took, requestId}`; errors `{message, errors: {field: text}, requestId}`. */
 const shapes = {
   success: (reply: ApiReply) => {
-    const result = text(field(reply.json, 'result'));
+    const result = nonEmpty(field(reply.json, 'result'));
     return result === undefined ? undefined : `${result} (request ${String(field(reply.json, 'requestId'))})`;
   },
   explain: (reply: ApiReply) => {
     const errors = field(reply.json, 'errors');
     const details = errors && typeof errors === 'object' ? Object.entries(errors).map(([k, v]) => `${k}: ${String(v)}`) : [];
-    return brief([text(field(reply.json, 'message')) ?? '', ...details].filter(Boolean).join('; '));
+    return brief([nonEmpty(field(reply.json, 'message')) ?? '', ...details].filter(Boolean).join('; '));
   },
 };
 

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { clip, oneLine } from '../text.ts';
 import { headline } from './message.ts';
-import { apiBase, callAndJudge, field, oneLine as brief, secretString, text, type ApiReply, type Target } from './incident-api.ts';
+import { apiBase, callAndJudge, field, brief, secretString, nonEmpty, type ApiReply, type Target } from './incident-api.ts';
 import { defineContact, type ContactContext, type Notification, type SendOutcome } from './types.ts';
 
 /** Events API v2; tests replace the base with `ctx.endpoints.pagerduty`. */
@@ -44,11 +44,11 @@ export function pagerdutyEvent(routingKey: string, n: Notification): Record<stri
 
 /** 202 `{status: "success", message, dedup_key}`; 400 `{status: "invalid event", message, errors: [...]}`. */
 const shapes = {
-  success: (reply: ApiReply) => (field(reply.json, 'status') === 'success' ? `${text(field(reply.json, 'message')) ?? 'success'} (dedup_key ${String(field(reply.json, 'dedup_key'))})` : undefined),
+  success: (reply: ApiReply) => (field(reply.json, 'status') === 'success' ? `${nonEmpty(field(reply.json, 'message')) ?? 'success'} (dedup_key ${String(field(reply.json, 'dedup_key'))})` : undefined),
   explain: (reply: ApiReply) => {
     const errors = field(reply.json, 'errors');
     const list = Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string') : [];
-    const message = text(field(reply.json, 'message')) ?? text(field(reply.json, 'status')) ?? '';
+    const message = nonEmpty(field(reply.json, 'message')) ?? nonEmpty(field(reply.json, 'status')) ?? '';
     return brief([message, ...list].filter(Boolean).join('; '));
   },
 };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { clip } from '../text.ts';
 import { mailBody, mailSubject } from './message.ts';
-import { apiBase, callAndJudge, field, jsonObjectData, oneLine, secretString, type ApiReply, type Target } from './incident-api.ts';
+import { apiBase, callAndJudge, field, jsonObjectData, brief, secretString, type ApiReply, type Target } from './incident-api.ts';
 import { defineContact, type ContactContext, type Notification, type SendOutcome } from './types.ts';
 
 /** The Message API; tests replace the base with `ctx.endpoints.pushover`. */
@@ -48,7 +48,7 @@ const shapes = {
   success: (reply: ApiReply) => (field(reply.json, 'status') === 1 ? `request ${String(field(reply.json, 'request'))}` : undefined),
   explain: (reply: ApiReply) => {
     const errors = field(reply.json, 'errors');
-    return oneLine(Array.isArray(errors) ? errors.map(String).join('; ') : '');
+    return brief(Array.isArray(errors) ? errors.map(String).join('; ') : '');
   },
 };
 

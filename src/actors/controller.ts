@@ -12,10 +12,13 @@ import { createSnapshotStore } from '../controller/snapshot.ts';
 import { createAdminNotifier } from '../notices/admin.ts';
 import type { AdminNotice } from '../notices/types.ts';
 import { createHeldOutbox } from '../db/maintenance-outbox.ts';
-import { createOutbox } from '../db/outbox.ts';
+import { createOutbox, maintenanceWindows } from '../db/outbox.ts';
+import { withPooledConnection } from '../db/sql.ts';
+import { occurrenceAt } from '../maintenance/windows.ts';
+import type { ControllerStatus } from '../controller/status.ts';
 import { createStormOutbox } from '../db/storm-outbox.ts';
 import { createReminderStore } from '../db/reminders.ts';
-import { createStore } from '../db/store.ts';
+import { createStore, type Store } from '../db/store.ts';
 import { createTransitionWriter } from '../db/transition-writer.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/metrics.ts';
@@ -26,6 +29,16 @@ import type { DeliveryPolicy } from '../notify/policy.ts';
 
 /** Where the controller role's admin notices go (default: the admin mailer, which also logs them). */
 export type NoticeSink = (notice: AdminNotice) => void;
+
+/** The maintenance windows in force now, for `bearmon status`. */
+async function maintenanceNow(cluster: Store['cluster']): Promise<NonNullable<ControllerStatus['maintenance']>> {
+  const now = new Date();
+  const windows = await cluster.run((pool) => withPooledConnection(pool, (c) => maintenanceWindows(c, null, cluster.queryTimeoutMs)));
+  return windows.flatMap((w) => {
+    const occurrence = occurrenceAt(w, now);
+    return occurrence ? [{ name: w.name, checkId: w.checkId, until: occurrence.until.toISOString() }] : [];
+  });
+}
 
 /** Notification delivery settings from `[controller]`. */
 export function deliveryPolicy(config: Config): DeliveryPolicy {
@@ -133,7 +146,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       standby: options.standby,
       snapshots,
       metrics: options.metrics,
-      statusExtras: async () => ({ notifications: await outbox.summary(new Date()) }),
+      statusExtras: async () => ({ notifications: await outbox.summary(new Date()), maintenance: await maintenanceNow(store.cluster) }),
       history: { record: recordHistory },
     }).catch(async (err: unknown) => {
       await abandon();

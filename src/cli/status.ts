@@ -18,9 +18,18 @@ function detail(check: CheckStatus): string | undefined {
   return parts.length > 0 ? parts.join('; ') : undefined;
 }
 
-function checkRow(check: CheckStatus): Cell[] {
+/** The window in force over a check that ends last (its notifications are held until then). */
+function maintenanceOf(check: CheckStatus, status: ControllerStatus) {
+  const covering = (status.maintenance ?? []).filter((w) => w.checkId === null || w.checkId === check.id);
+  return covering.sort((a, b) => b.until.localeCompare(a.until))[0];
+}
+
+function checkRow(check: CheckStatus, status: ControllerStatus): Cell[] {
   const next = check.state === 'misconfigured' || check.nextRunInMs === undefined ? undefined : `in ${age(check.nextRunInMs)}`;
-  return [check.id, check.name, check.type || undefined, check.state, next, detail(check)];
+  const window = maintenanceOf(check, status);
+  const marker = window ? `in maintenance ${window.name} until ${window.until}` : undefined;
+  const more = [marker, detail(check)].filter((p) => p !== undefined);
+  return [check.id, check.name, check.type || undefined, window ? `${check.state} (maintenance)` : check.state, next, more.length > 0 ? more.join('; ') : undefined];
 }
 
 /** `bearmon status`: what the controller knows, as tables (or JSON for scripts). */
@@ -39,14 +48,14 @@ export function formatStatus(status: ControllerStatus): string {
     '',
     `checks (${status.checks.length}):`,
     ...(status.checks.length > 0
-      ? [renderTable(['ID', 'NAME', 'TYPE', 'STATE', 'NEXT RUN', 'DETAIL'], status.checks.map(checkRow), { align: ['right'] })]
+      ? [renderTable(['ID', 'NAME', 'TYPE', 'STATE', 'NEXT RUN', 'DETAIL'], status.checks.map((c) => checkRow(c, status)), { align: ['right'] })]
       : []),
   ].join('\n');
 }
 
 function describeNotifications({ notifications: n }: ControllerStatus): string {
   if (!n) return 'notifications: unknown (the outbox could not be read)';
-  const open = `${n.pending} pending, ${n.sending} sending${n.oldestOpen ? ` (oldest since ${n.oldestOpen})` : ''}`;
+  const open = `${n.pending} pending, ${n.sending} sending${n.oldestOpen ? ` (oldest since ${n.oldestOpen})` : ''}${n.held ? `, ${n.held} held by maintenance` : ''}`;
   return `notifications: ${open}; last 24 h: ${n.lastDay.delivered} delivered, ${n.lastDay.failed} failed, ${n.lastDay.unconfirmed} unconfirmed`;
 }
 

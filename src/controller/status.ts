@@ -41,6 +41,8 @@ export interface ControllerStatus {
   checks: CheckStatus[];
   /** The notification outbox (absent when MySQL did not answer in time). */
   notifications?: OutboxSummary;
+  /** Maintenance windows in force now (checkId null: every check); their checks' notifications are held. */
+  maintenance?: { name: string; checkId: number | null; until: string }[];
   /** Checks due that wait for a free worker slot (0: none), and how late the oldest is. */
   backlog: { checks: number; oldestLateMs: number };
 }

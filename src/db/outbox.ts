@@ -409,7 +409,8 @@ export function createOutbox(cluster: Cluster): Outbox {
       return {
         pending: count(rows.open, 'pending'),
         sending: count(rows.open, 'sending'),
-        held: count(rows.open, 'held'),
+        // Only when there are any: a status without maintenance looks as it always did.
+        ...(count(rows.open, 'held') > 0 ? { held: count(rows.open, 'held') } : {}),
         oldestOpen: oldest ? oldest.toISOString() : null,
         lastDay: { delivered: count(rows.done, 'delivered'), failed: count(rows.done, 'failed'), unconfirmed: count(rows.done, 'unconfirmed') },
       };

@@ -7,6 +7,7 @@ import { toHttpUrl } from '../validation.ts';
 import { USER_AGENT } from './http.ts';
 import { delivered, errorText, failed } from './outcome.ts';
 import type { ContactContext, SendOutcome } from './types.ts';
+import { retryAfterSeconds } from './vendor-http.ts';
 
 /**
  * What the incident and push contact types (pagerduty, opsgenie, gotify, pushover,
@@ -182,6 +183,8 @@ export function brief(text: string, max = 300): string {
 export interface ReplyShapes {
   success: (reply: ApiReply) => string | undefined;
   explain: (reply: ApiReply) => string;
+  /** A wait the vendor names in its body (Matrix's retry_after_ms); Retry-After is read for every type. */
+  retryAfterMs?: (reply: ApiReply) => number | undefined;
 }
 
 /**
@@ -206,8 +209,14 @@ export function judge(ctx: ContactContext, target: Target, raw: ApiReply, shapes
     return failed(ctx, target.idempotent, say(`${target.name} answered HTTP ${status} without the documented success${why()}`));
   }
   if (status >= 300 && status < 400) return failed(ctx, false, say(`${target.name} answered HTTP ${status} (redirect not followed)`));
-  const retry = status >= 500 || status === 408 || status === 429;
-  return failed(ctx, retry, say(`${target.name} answered HTTP ${status}${why()}`));
+  if (status >= 500 || status === 408 || status === 429) {
+    // The delivery stage waits at least this long before the next try (within its backoff cap).
+    const seconds = retryAfterSeconds({ status, headers: reply.headers, body: reply.text }, ctx.now());
+    const waitMs = shapes.retryAfterMs?.(reply) ?? (seconds === undefined ? undefined : seconds * 1000);
+    const asked = waitMs === undefined ? '' : ` (retry after ${Math.ceil(waitMs / 1000)} s)`;
+    return failed(ctx, true, say(`${target.name} answered HTTP ${status}${asked}${why()}`), waitMs);
+  }
+  return failed(ctx, false, say(`${target.name} answered HTTP ${status}${why()}`));
 }
 
 /** Calls and judges in one step; never throws. Network errors and timeouts are retried. */

@@ -48,6 +48,10 @@ const shapes = {
     return eventId === undefined ? undefined : `event ${eventId}`;
   },
   explain: (reply: ApiReply) => brief([nonEmpty(field(reply.json, 'errcode')), nonEmpty(field(reply.json, 'error'))].filter(Boolean).join(': ')),
+  retryAfterMs: (reply: ApiReply) => {
+    const ms = field(reply.json, 'retry_after_ms');
+    return typeof ms === 'number' && Number.isFinite(ms) && ms >= 0 ? ms : undefined;
+  },
 };
 
 export async function send(data: z.output<typeof schema>, n: Notification, ctx: ContactContext): Promise<SendOutcome> {

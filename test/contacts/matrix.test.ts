@@ -85,8 +85,17 @@ describe('matrix contact', () => {
     expect(JSON.stringify(logs.lines)).not.toContain(TOKEN);
   });
 
+  it('retries 429 M_LIMIT_EXCEEDED no sooner than its retry_after_ms', async () => {
+    const { data, ctx, host } = await homeserver(() => ({ status: 429, json: { errcode: 'M_LIMIT_EXCEEDED', error: 'Too many requests', retry_after_ms: 2500 } }));
+    expect(await send(schema.parse(data), notification(), ctx)).toEqual({
+      ok: false,
+      retry: true,
+      error: `Matrix ${host} room ${ROOM} answered HTTP 429 (retry after 3 s): M_LIMIT_EXCEEDED: Too many requests`,
+      retryAfterMs: 2500,
+    });
+  });
+
   it.each([
-    [429, { errcode: 'M_LIMIT_EXCEEDED', error: 'Too many requests', retry_after_ms: 2000 }, ': M_LIMIT_EXCEEDED: Too many requests'],
     [500, { errcode: 'M_UNKNOWN', error: 'Internal server error' }, ': M_UNKNOWN: Internal server error'],
     [502, undefined, ''],
   ])('retries HTTP %i', async (status, json, said) => {

@@ -79,6 +79,11 @@ describe('pagerduty contact', () => {
     expect(await send(ROUTING_KEY, notification(), ctx)).toEqual({ ok: false, retry: true, error: `PagerDuty trigger to ${host} answered HTTP ${status}` });
   });
 
+  it('retries a 429 no sooner than its Retry-After', async () => {
+    const { ctx, host } = await pagerduty(() => ({ status: 429, text: '', headers: { 'Retry-After': '30' } }));
+    expect(await send(ROUTING_KEY, notification(), ctx)).toEqual({ ok: false, retry: true, error: `PagerDuty trigger to ${host} answered HTTP 429 (retry after 30 s)`, retryAfterMs: 30_000 });
+  });
+
   it('retries a 2xx that is not the documented success (the dedup_key makes the resend harmless)', async () => {
     const { ctx, host } = await pagerduty(() => ({ status: 202, text: 'queued?' }));
     expect(await send(ROUTING_KEY, notification(), ctx)).toEqual({ ok: false, retry: true, error: `PagerDuty trigger to ${host} answered HTTP 202 without the documented success: queued?` });

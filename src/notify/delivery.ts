@@ -59,7 +59,10 @@ export interface DeliveryDeps {
   stages?: Partial<Record<'dedup' | 'start' | 'send' | 'retry' | 'record', Stage>>;
   /** Offline reminders (alerts.remind_every/remind_max): queued as outbox rows when their slot comes. */
   reminders?: ReminderStore;
-  /** Least time between two looks for due reminders. Default 1 s. */
+  /**
+   * Least time between two looks for due reminders. Default 10 s: the look joins over the
+   * outbox (no index serves it), and reminders are at least a minute apart.
+   */
   reminderScanMs?: number;
   /** Notifications held by maintenance windows: announced in the log, decided at the window's end. */
   held?: HeldOutbox;
@@ -281,11 +284,10 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   let reminderError: string | null = null;
   /**
    * Reminders: each slot that came for an outage still going on becomes its own outbox row,
-   * sent by this very sweep. Looked for at most every reminderScanMs: the look joins over
-   * the outbox, and slots are minutes apart.
+   * sent by this very sweep. Looked for at most every reminderScanMs.
    */
   async function queueReminders(): Promise<void> {
-    if (!deps.reminders || now() - remindersLookedAt < (deps.reminderScanMs ?? 1000)) return;
+    if (!deps.reminders || now() - remindersLookedAt < (deps.reminderScanMs ?? 10_000)) return;
     remindersLookedAt = now();
     try {
       for (const c of await deps.reminders.candidates(100)) {

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
+import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 import { startRoleCluster } from '../helpers/role-cluster.ts';
@@ -74,5 +75,60 @@ describe('a controller killed mid-delivery (real processes, kill -9)', () => {
       [1, 'unconfirmed'],
       [2, 'delivered'],
     ]);
+  }, 120_000);
+});
+
+/** An SMTP server that takes the first mail's data and never answers it (the send in flight); later mails are accepted. */
+async function holdingSmtpServer() {
+  const mails: string[] = [];
+  const server = new SMTPServer({
+    disabledCommands: ['STARTTLS'],
+    authOptional: true,
+    logger: false,
+    onData(stream, _session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('end', () => {
+        mails.push(Buffer.concat(chunks).toString('utf8'));
+        if (mails.length > 1) callback();
+      });
+    },
+  });
+  server.on('error', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { port: (server.server.address() as AddressInfo).port, mails };
+}
+
+describe('a controller killed while a mail is being sent (real processes, kill -9)', () => {
+  it('the successor does not send it again: its send had started, so the row ends unconfirmed', async () => {
+    const target = await switchableTarget();
+    const smtp = await holdingSmtpServer();
+    // A server of its own: the other test's result log (its subjects) stays on the shared one.
+    const own = await startNatsServer();
+    onTestFinished(() => own.stop());
+    const { conn, views, workers, firstView } = await startRoleCluster(own, {
+      stream: 'BEARMON_CRASH_MAIL',
+      rows: [
+        [`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('shop', 'http', ?, 1, 0)`, [JSON.stringify({ url: target.url, expect_status: 200 })]],
+        [`INSERT INTO contacts (id, type, data) VALUES (1, 'email', 'oncall@example.com')`],
+        [`INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, 'offline')`],
+      ],
+      env: { BEARMON_CONTROLLER_NOTIFYTIMEOUT: '2s', BEARMON_SMTP_HOST: '127.0.0.1', BEARMON_SMTP_PORT: String(smtp.port), BEARMON_SMTP_FROM: 'monitor@example.net' },
+    });
+    const first = await firstView();
+    await expect.poll(() => target.hits.size, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+
+    target.up = false;
+    // The mail's data reached the server, which has not answered: now the controller dies.
+    await expect.poll(() => smtp.mails.length, { timeout: 30_000 }).toBe(1);
+    workers.get(first.controller!)!.child.kill('SIGKILL');
+    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+
+    const row = async () => (await conn.query<RowDataPacket[]>('SELECT state, attempts, send_started_at IS NOT NULL AS started FROM bearmon_notifications'))[0].map((r) => ({ ...r }));
+    await expect.poll(row, { timeout: 30_000, interval: 250 }).toEqual([{ state: 'unconfirmed', attempts: 1, started: 1 }]);
+    const attempts = (await conn.query<RowDataPacket[]>('SELECT attempt, result FROM bearmon_notification_attempts ORDER BY attempt'))[0].map((r) => [r.attempt, r.result]);
+    expect(attempts).toEqual([[1, 'unconfirmed']]);
+    expect(smtp.mails).toHaveLength(1);
   }, 120_000);
 });

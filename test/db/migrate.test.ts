@@ -117,6 +117,19 @@ describe('bearmon db migrate', () => {
     expect(await columns(upgraded)).toEqual(await columns(fresh));
   });
 
+  it('widens the outbox states of a table made before maintenance windows (held, skipped)', async () => {
+    const db = await freshDatabase();
+    await migrate(db);
+    const fresh = await columns(db);
+    // As schema version 4 made it: no 'held' or 'skipped'.
+    await withConnection(db, (c) =>
+      c.query("ALTER TABLE bearmon_notifications MODIFY COLUMN state ENUM ('pending', 'sending', 'delivered', 'failed', 'unconfirmed') NOT NULL DEFAULT 'pending'"),
+    );
+    await migrate(db);
+    expect(await columns(db)).toEqual(fresh);
+    expect(fresh.find((c) => c.t === 'bearmon_notifications' && c.c === 'state')?.ty).toBe("enum('pending','sending','delivered','failed','unconfirmed','held','skipped')");
+  });
+
   it('creates the database when it does not exist', async () => {
     const db = await freshDatabase();
     await withConnection({ ...db, database: undefined }, (c) => c.query(`DROP DATABASE ${db.database}`));

@@ -15,6 +15,8 @@ export async function runSteps(steps: readonly Step[], current: Inventory, write
       if (step.action === 'create') contactIds.set(step.name, await write.insertContact(step.spec));
       else if (step.action === 'update') await write.updateContact(step.id, step.spec);
       else await write.deleteContact(step.id);
+    } else if (step.kind === 'maintenance') {
+      await write.maintenance(step, checkIds);
     } else if (step.kind === 'check') {
       if (step.action === 'create') checkIds.set(step.name, await write.insertCheck(step.spec));
       else if (step.action === 'update') await write.updateCheck(step.id, step.spec);

@@ -11,11 +11,15 @@
 import { contactName, remindOf, type AlertRecord, type Remind, type CheckRecord, type ContactRecord, type Inventory } from './repository.ts';
 import type { AlertSpec, AlertType, CheckSpec, ContactSpec } from './specs.ts';
 
+import { planMaintenance, type MaintenanceSpec, type MaintenanceStep } from './maintenance.ts';
+
 export interface Declared {
   checks: CheckSpec[];
   contacts: ContactSpec[];
   /** By name: check and contact name what the file or the database calls them. */
   alerts: AlertSpec[];
+  /** Maintenance windows by name (the `maintenance:` section; absent: left alone). */
+  maintenance?: MaintenanceSpec[];
 }
 
 export type Step =
@@ -27,7 +31,8 @@ export type Step =
   | { kind: 'check'; action: 'delete'; name: string; id: number }
   | { kind: 'alert'; action: 'create'; name: string; check: string; contact: string; type: AlertType; enabled: boolean; remind: Remind }
   | { kind: 'alert'; action: 'update'; name: string; id: number; type: AlertType; enabled: boolean; remind: Remind; changes: string[] }
-  | { kind: 'alert'; action: 'delete'; name: string; id: number };
+  | { kind: 'alert'; action: 'delete'; name: string; id: number }
+  | MaintenanceStep;
 
 /** JSON text as a value with sorted keys, so two spellings of the same object compare equal. */
 export function canonicalJson(textOrValue: unknown): string {
@@ -131,7 +136,10 @@ export function planApply(current: Inventory, declared: Declared, options: { pru
     for (const row of current.checks) if (!declaredChecks.has(row.name)) deletes.push({ kind: 'check', action: 'delete', name: row.name, id: row.id });
     for (const row of current.contacts) if (!declaredContacts.has(contactName(row))) deletes.push({ kind: 'contact', action: 'delete', name: contactName(row), id: row.id });
   }
-  return [...creates, ...deletes];
+  // Windows after the checks they name, and deleted before them.
+  // A file without a maintenance section leaves the windows alone, even with --prune.
+  const windows = declared.maintenance ? planMaintenance(current.maintenance ?? [], declared.maintenance, current.checks, options.prune) : { creates: [], deletes: [] };
+  return [...creates, ...windows.creates, ...windows.deletes, ...deletes];
 }
 
 /** One line per step, as `--dry-run` and apply print them. */

@@ -7,6 +7,7 @@
  * show them, and judge only what the operator asks to write.
  */
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
+import { readMaintenance, runMaintenanceStep, type MaintenanceRecord, type MaintenanceStep } from './maintenance.ts';
 import type { AlertType, CheckSpec, ContactSpec } from './specs.ts';
 
 export interface CheckRecord {
@@ -37,6 +38,8 @@ export interface AlertRecord {
   remindMax: number | null;
 }
 export interface Inventory {
+  /** Maintenance windows (bearmon_maintenance). */
+  maintenance?: MaintenanceRecord[];
   checks: CheckRecord[];
   contacts: ContactRecord[];
   alerts: AlertRecord[];
@@ -61,6 +64,7 @@ export async function readInventory(connection: PoolConnection, timeout: number)
     await query('SELECT id, check_id, contact_id, type, enabled, remind_every, remind_max FROM alerts ORDER BY id'),
   ];
   return {
+    maintenance: await readMaintenance(connection, timeout),
     checks: checks.map((r) => ({
       id: Number(r.id),
       name: text(r.name),
@@ -118,6 +122,7 @@ export function writer(connection: PoolConnection, timeout: number) {
     updateAlert: (id: number, type: AlertType, enabled: boolean, remind: Remind = NO_REMIND) =>
       run('UPDATE alerts SET type = ?, enabled = ?, remind_every = ?, remind_max = ? WHERE id = ?', [type, enabled ? 1 : 0, remind.remindEvery, remind.remindMax, id]),
     deleteAlert: (id: number) => run('DELETE FROM alerts WHERE id = ?', [id]),
+    maintenance: (step: MaintenanceStep, checkIds: ReadonlyMap<string, number>) => runMaintenanceStep(step, checkIds, run),
   };
 }
 export type Writer = ReturnType<typeof writer>;

@@ -24,14 +24,17 @@ import { formatDuration } from '../config/units.ts';
 import { canonicalJson, duplicates, type Declared } from './plan.ts';
 import { contactName, type Inventory } from './repository.ts';
 import { judgeAlert, judgeCheck, judgeContact, type Judged } from './specs.ts';
+import { exportMaintenance, judgeMaintenance } from './maintenance.ts';
 
-const SECTIONS = ['checks', 'contacts', 'alerts'] as const;
+const SECTIONS = ['checks', 'contacts', 'alerts', 'maintenance'] as const;
 type Section = (typeof SECTIONS)[number];
 
 export interface ReadFile {
   declared: Declared;
   /** Line of each declared alert, to report a reference to an unknown check or contact. */
   alertLines: number[];
+  /** Line of each declared maintenance window, to report a reference to an unknown check. */
+  maintenanceLines?: number[];
   /** file:line of the n-th object of a section. */
   where(section: Section, index: number): string;
 }
@@ -86,13 +89,16 @@ export function readDeclared(text: string, file: string, registries: { checks: C
   const checks = judgeAll('checks', 'check', (input) => judgeCheck(registries.checks, input));
   const contacts = judgeAll('contacts', 'contact', (input) => judgeContact(registries.contacts, input));
   const alerts = judgeAll('alerts', 'alert', judgeAlert);
+  const maintenance = judgeAll('maintenance', 'maintenance window', judgeMaintenance);
+  const maintenanceLines = items('maintenance').map((_, i) => lines.linePos(nodeRange(doc, ['maintenance', i]) ?? 0).line);
   const alertLines = items('alerts').map((_, i) => lines.linePos(nodeRange(doc, ['alerts', i]) ?? 0).line);
   for (const pair of duplicates(alerts.map((a) => `${a.check}\u0000${a.contact}`))) {
     const [check, contact] = pair.split('\u0000');
     errors.push(`${file}: alert ${check} → ${contact}: declared twice (one alert per check and contact)`);
   }
   if (errors.length > 0) return { ok: false, errors: byLine(errors) };
-  return { ok: true, file: { declared: { checks, contacts, alerts }, alertLines, where } };
+  const hasMaintenance = (root as Record<string, unknown>).maintenance !== undefined;
+  return { ok: true, file: { declared: { checks, contacts, alerts, ...(hasMaintenance ? { maintenance } : {}) }, alertLines, maintenanceLines, where } };
 }
 
 /** Errors in the order of the file (stable within a line). */
@@ -130,6 +136,9 @@ export function unknownReferences(file: ReadFile, current: Inventory, prune: boo
     if (!checks.has(alert.check)) errors.push(`${line}: alert ${alert.check} → ${alert.contact}: check: no check named ${JSON.stringify(alert.check)} in the file${prune ? '' : ' or the database'}`);
     if (!contacts.has(alert.contact)) errors.push(`${line}: alert ${alert.check} → ${alert.contact}: contact: no contact named ${JSON.stringify(alert.contact)} in the file${prune ? '' : ' or the database'}`);
   });
+  (file.declared.maintenance ?? []).forEach((w, i) => {
+    if (w.check !== null && !checks.has(w.check)) errors.push(`${fileName}:${file.maintenanceLines?.[i] ?? 1}: maintenance window ${w.name}: check: no check named ${JSON.stringify(w.check)} in the file${prune ? '' : ' or the database'}`);
+  });
   return errors;
 }
 
@@ -161,6 +170,8 @@ export function exportYaml(inventory: Inventory): string {
         ...(a.remindMax !== null ? { remindMax: a.remindMax } : {}),
       })),
   };
+  const windows = exportMaintenance(inventory.maintenance ?? [], inventory.checks);
+  if (windows.length > 0) (document as Record<string, unknown>).maintenance = windows;
   return `# bearmon checks, contacts and alerts (bearmon export); bearmon apply FILE reads it back\n${stringify(document, { lineWidth: 0 })}`;
 }
 

@@ -54,3 +54,44 @@ describe('bearmon maintenance add|list|rm', () => {
     expect(await rows()).toEqual([]);
   });
 });
+
+describe('bearmon apply: the maintenance section', () => {
+  it('creates windows by name (check by name, or every check), applies twice with no change, exports them, and refuses a bad one naming file:line, field and value', async () => {
+    const { mkdtemp, writeFile } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'bearmon-maintenance-'));
+    const { bearmon, rows } = await managed();
+    const good = join(dir, 'good.yaml');
+    await writeFile(
+      good,
+      [
+        'maintenance:',
+        '  - { name: upgrade, check: web, start: "2026-12-24T22:00", end: "2026-12-25T02:00", timezone: Europe/Berlin }',
+        '  - { name: weekend, days: [sat, sun], at: "02:00", duration: 2h }',
+        '',
+      ].join('\n'),
+    );
+    const applied = await bearmon('apply', good);
+    expect(applied).toMatchObject({ code: 0, stdout: 'create maintenance "upgrade"\ncreate maintenance "weekend"\napplied: 2 to create, 0 to update, 0 to delete\n' });
+    expect(await rows()).toEqual([
+      { name: 'upgrade', check_id: 1, kind: 'once', spec: '{"start":"2026-12-24T22:00","end":"2026-12-25T02:00"}', time_zone: 'Europe/Berlin', enabled: 1 },
+      { name: 'weekend', check_id: null, kind: 'weekly', spec: '{"days":["sat","sun"],"start":"02:00","duration":"2h"}', time_zone: 'UTC', enabled: 1 },
+    ]);
+    expect((await bearmon('apply', good)).stdout).toBe('applied: 0 to create, 0 to update, 0 to delete (nothing to do)\n');
+    const exported = join(dir, 'exported.yaml');
+    expect((await bearmon('export', '--out', exported)).code).toBe(0);
+    expect((await bearmon('apply', exported)).stdout).toBe('applied: 0 to create, 0 to update, 0 to delete (nothing to do)\n');
+
+    const bad = join(dir, 'bad.yaml');
+    await writeFile(bad, ['maintenance:', '  - { name: late, cron: "0 25 * * *", duration: 1h, timezone: Nowhere/Land }', '  - { name: gone, check: nope, start: "2026-01-01T00:00", end: "2026-01-01T01:00" }', ''].join('\n'));
+    const refused = await bearmon('apply', bad);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`${bad}:2: maintenance window "late": timezone: expected an IANA time zone such as Europe/Berlin or UTC (value "Nowhere/Land")`);
+    expect(refused.stderr).toContain(`${bad}:2: maintenance window "late": cron: expected a cron expression`);
+    expect((await rows()).map((r) => r.name)).toEqual(['upgrade', 'weekend']);
+    const unknown = join(dir, 'unknown.yaml');
+    await writeFile(unknown, ['maintenance:', '  - { name: gone, check: nope, start: "2026-01-01T00:00", end: "2026-01-01T01:00" }', ''].join('\n'));
+    expect(await bearmon('apply', unknown)).toMatchObject({ code: 2, stderr: expect.stringContaining(`${unknown}:2: maintenance window gone: check: no check named "nope" in the file or the database`) });
+  });
+});

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { headline, mailSubject, smsText, voiceText } from '../../src/contacts/message.ts';
+import type { Notification } from '../../src/contacts/types.ts';
 import { dueReminders, outageDuration, REMIND_MAX_CAP, reminderKey } from '../../src/notify/reminders.ts';
 
 const T0 = Date.parse('2026-12-06T10:00:00Z');
@@ -41,5 +43,36 @@ describe('reminder keys and outage durations', () => {
     [-5_000, '0s'],
   ])('%i ms → %s', (ms, text) => {
     expect(outageDuration(ms)).toBe(text);
+  });
+});
+
+describe('what reminders and recoveries say', () => {
+  const base: Notification = {
+    id: 'evt-7-offline/2',
+    check: { id: 7, name: 'shop api', type: 'http', data: '{}' },
+    status: 'offline',
+    message: 'HTTP 503',
+    at: new Date(T0),
+    workers: ['w1'],
+  };
+
+  it('a transition reads as in gobearmon', () => {
+    expect([headline(base), mailSubject(base)]).toEqual(['Check [shop api] is now offline: HTTP 503', 'Check offline: shop api']);
+    const online = { ...base, status: 'online' as const };
+    expect(headline(online)).toBe('Check [shop api] is now online.');
+  });
+
+  it('a reminder says the check is still offline, for how long, and which reminder it is', () => {
+    const reminder = { ...base, id: 'evt-7-offline:reminder:2/2', at: new Date(T0 + 60 * MIN), offlineSince: new Date(T0), reminder: 2 };
+    expect(headline(reminder)).toBe('Check [shop api] is still offline (for 1h, reminder 2): HTTP 503');
+    expect(smsText(reminder)).toBe('Check [shop api] is still offline (for 1h, reminder 2): HTTP 503');
+    expect(mailSubject(reminder)).toBe('Check still offline: shop api');
+    expect(voiceText(reminder)).toBe('This is a monitoring call from bearmon. The check . shop api . is still offline . Reason: HTTP 503');
+  });
+
+  it('a recovery says how long the outage lasted', () => {
+    const recovery = { ...base, status: 'online' as const, message: 'HTTP 200', at: new Date(T0 + 75 * MIN + 4_000), offlineSince: new Date(T0) };
+    expect(headline(recovery)).toBe('Check [shop api] is now online (offline for 1h 15m 4s).');
+    expect(mailSubject(recovery)).toBe('Check online: shop api');
   });
 });

@@ -12,7 +12,9 @@ import { migrate } from '../../src/db/migrate.ts';
 import { createOutbox } from '../../src/db/outbox.ts';
 import { createStore } from '../../src/db/store.ts';
 import { createStormOutbox } from '../../src/db/storm-outbox.ts';
+import type { OutboxRow } from '../../src/db/outbox.ts';
 import { startDelivery, type Delivery, type NotifyEvent } from '../../src/notify/delivery.ts';
+import { stormGroup } from '../../src/notify/storm.ts';
 import { captureLogs } from '../helpers/logs.ts';
 import { freshDatabase, withConnection } from '../helpers/mysql.ts';
 import { startSmtpServer } from '../helpers/smtp-server.ts';
@@ -135,5 +137,26 @@ describe('storm grouping', () => {
     ]);
     expect(h.smtp.mails.map((m) => m.headers.subject).sort()).toEqual(['Check offline: site-1', 'Check offline: site-2', 'Check offline: site-3', 'Check offline: site-4']);
     expect((await h.sql('SELECT DISTINCT group_key FROM bearmon_notifications')).map((r) => r.group_key)).toEqual([null]);
+  });
+});
+
+describe('stormGroup (pure)', () => {
+  const row = (id: number, contactId: number, offsetMs: number, extra: Partial<OutboxRow> = {}): OutboxRow =>
+    ({ id, key: `t${id}/${contactId}`, contactId, attempts: 0, groupKey: null, transitionAt: new Date(T0 + offsetMs), ...extra }) as OutboxRow;
+  const ids = (rows: OutboxRow[] | null) => rows?.map((r) => r.id) ?? null;
+
+  it.each([
+    ['5 of one contact within the window: grouped', [1, 2, 3, 4, 5].map((i) => row(i, 1, i * 1000)), [1, 2, 3, 4, 5]],
+    ['4: each on its own', [1, 2, 3, 4].map((i) => row(i, 1, i * 1000)), null],
+    ['one outside the window does not count', [...[1, 2, 3, 4].map((i) => row(i, 1, i * 1000)), row(5, 1, 31_001 + 1000)], null],
+    ['other contacts do not count', [...[1, 2, 3, 4].map((i) => row(i, 1, i * 1000)), row(5, 2, 5000)], null],
+    ['rows already tried or grouped do not count', [...[1, 2, 3, 4].map((i) => row(i, 1, i * 1000)), row(5, 1, 5000, { attempts: 1 }), row(6, 1, 6000, { groupKey: 'storm/x' })], null],
+  ])('%s', (_name, candidates, expected) => {
+    expect(ids(stormGroup(candidates[0]!, candidates, STORM))).toEqual(expected);
+  });
+
+  it('threshold 0: off', () => {
+    const candidates = [1, 2, 3, 4, 5, 6].map((i) => row(i, 1, i * 1000));
+    expect(stormGroup(candidates[0]!, candidates, { windowMs: 30_000, threshold: 0 })).toBeNull();
   });
 });

@@ -93,6 +93,8 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
   const [checks] = await connection.query<RowDataPacket[]>({ sql: 'SELECT name, type, data FROM checks WHERE id = ?', timeout }, [t.checkId]);
   const check = checks[0];
   if (!check) return 0;
+  // Back online: the outage's reminders not yet sent are dropped (one being sent finishes).
+  if (t.to === 'online') await skipPendingReminders(connection, t, timeout);
   const [alerts] = await connection.query<RowDataPacket[]>(
     {
       sql: `SELECT a.id AS alertId, a.contact_id AS contactId, a.type AS type, a.enabled AS enabled,
@@ -160,6 +162,18 @@ export async function maintenanceWindows(connection: PoolConnection, checkId: nu
     const judged = judgeWindow({ name: text(r.name), checkId: r.check_id === null ? null : Number(r.check_id), kind: text(r.kind), spec: text(r.spec), timeZone: text(r.time_zone) });
     return judged.ok ? [judged.window] : [];
   });
+}
+
+/** Reminders still waiting when their check came back online end 'skipped': nobody is told a stale "still offline". */
+async function skipPendingReminders(connection: PoolConnection, t: Transition, timeout: number): Promise<void> {
+  await connection.query(
+    {
+      sql: `UPDATE bearmon_notifications SET state = 'skipped', outcome = 'the check came back online before this reminder was sent', finished_at = ?
+            WHERE check_id = ? AND reminder IS NOT NULL AND state = 'pending'`,
+      timeout,
+    },
+    [t.at, t.checkId],
+  );
 }
 
 /**

@@ -394,13 +394,14 @@ describe('delivery: a controller that dies between claim and send start', () => 
     expect(await rowOf(h, 2)).toMatchObject({ state: 'sending', attempts: 1, claimedView: 1, claimedBy: 'ctl-a' });
     expect(await h.sql('SELECT send_started_at FROM bearmon_notifications')).toEqual([{ send_started_at: null }]);
 
-    // The successor (claims stale after 2 × 150 ms) knows nothing went out: it sends, under the same key.
-    h.deliver({ who: { view: 2, controller: 'ctl-b' }, policy: { ...POLICY, attemptTimeoutMs: 150 } });
+    // The successor (claims stale after 2 × 2 s; its own send gets the whole 2 s, a loaded
+    // machine's SMTP exchange included) knows nothing went out: it sends, under the same key.
+    h.deliver({ who: { view: 2, controller: 'ctl-b' } });
     await waitForFinal(h, [2]);
 
+    expect(await rowOf(h, 2)).toMatchObject({ state: 'delivered', attempts: 2, claimedView: 2, claimedBy: 'ctl-b' });
     expect(smtp.mails).toHaveLength(1);
     expect(smtp.mails[0]!.headers['x-bearmon-notification']).toBe(keyOf(2));
-    expect(await rowOf(h, 2)).toMatchObject({ state: 'delivered', attempts: 2, claimedView: 2, claimedBy: 'ctl-b' });
     const detail = 'attempt 1 by controller ctl-a (view 1) was claimed but its send never started; sending it (same notification key)';
     expect((await attemptsOf(h, 2)).map((a) => [a.attempt, a.view, a.result, a.detail])).toEqual([
       [1, 1, 'retry', detail],

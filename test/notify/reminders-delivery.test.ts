@@ -153,4 +153,24 @@ describe('reminders', () => {
     expect(t.firstLines().filter((l) => l!.includes('still offline')).length).toBe(sentBefore - 2);
     expect(await t.sql("SELECT COUNT(*) AS n FROM bearmon_notifications WHERE state <> 'delivered'")).toEqual([{ n: 0 }]);
   }, 60_000);
+  it('a reminder still waiting when the check comes back online is skipped, not sent', async () => {
+    const t = await setUp({ every: 60, max: 3 });
+    // Queued (as a controller would at its slot), but not sent yet: no delivery runs.
+    const [candidate] = await t.reminders.candidates(10);
+    expect(await t.reminders.queue(candidate!, 1, { view: 1, controller: 'ctl-a' }, new Date())).toBe(true);
+    const onlineAt = new Date(t.offlineAt.getTime() + 1000);
+    expect(await t.store.recordTransition({ checkId: 7, to: 'online', at: onlineAt, key: 'evt-7-online', view: 1, message: 'HTTP 200', workers: ['w1'] })).toBe('written');
+    const rows = async () => (await t.sql('SELECT notification_key, state, outcome FROM bearmon_notifications ORDER BY id')).map((r) => [String(r.notification_key), r.state, r.outcome]);
+    expect(await rows()).toEqual([
+      ['evt-7-offline/2', 'pending', null],
+      ['evt-7-offline:reminder:1/2', 'skipped', 'the check came back online before this reminder was sent'],
+      ['evt-7-online/2', 'pending', null],
+    ]);
+
+    const d = t.deliver({ view: 1, controller: 'ctl-a' });
+    await vi.waitFor(() => expect(t.smtp.mails).toHaveLength(2), WAIT);
+    await d.idle();
+    expect(t.firstLines()).toEqual(['Check [shop api] is now offline: HTTP 503', 'Check [shop api] is now online (offline for 1s).']);
+    expect((await rows())[1]![1]).toBe('skipped');
+  }, 60_000);
 });

@@ -10,7 +10,7 @@ import { renderTable } from './table.ts';
 /** Exit codes of `bearmon notifications list|retry`, so scripts can branch on the outcome. */
 export const NOTIFICATIONS_EXIT = { ok: 0, notRetried: 1, badInput: 2, databaseError: 3 } as const;
 
-export const OUTBOX_STATES: readonly OutboxState[] = ['pending', 'sending', 'delivered', 'failed', 'unconfirmed'];
+export const OUTBOX_STATES: readonly OutboxState[] = ['pending', 'sending', 'delivered', 'failed', 'unconfirmed', 'held', 'skipped'];
 
 const DEFAULT_LIMIT = 50;
 const MAX_LIMIT = 10_000;
@@ -205,7 +205,8 @@ function listingTable(rows: OutboxListing[]): string {
       row.status,
       row.state,
       row.attempts,
-      row.state === 'pending' ? isoSeconds(row.nextAttemptAt) : undefined,
+      // A held row is due when its maintenance window ends.
+      row.state === 'pending' || row.state === 'held' ? isoSeconds(row.nextAttemptAt) : undefined,
       // An outcome can be kilobytes (a mail server's whole answer): a row stays one line; --json has it whole.
       row.outcome === null ? undefined : clip(oneLine(row.outcome), OUTCOME_WIDTH),
     ]),

@@ -201,7 +201,7 @@ describe('bearmon notifications list (the binary)', () => {
     expect(state).toEqual({
       code: 2,
       stdout: '',
-      stderr: 'bearmon: --state: expected one of pending, sending, delivered, failed, unconfirmed (value "bogus")\n',
+      stderr: 'bearmon: --state: expected one of pending, sending, delivered, failed, unconfirmed, held, skipped (value "bogus")\n',
     });
     expect(check).toEqual({ code: 2, stdout: '', stderr: 'bearmon: --check: expected a check id, a positive integer (value "seven")\n' });
     expect(limit).toEqual({ code: 2, stdout: '', stderr: 'bearmon: --limit: expected an integer from 1 to 10000 (value "0")\n' });

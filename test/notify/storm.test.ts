@@ -54,13 +54,13 @@ async function setup(checks: number) {
     logs.log,
     { httpTimeoutMs: 5000 },
   );
-  const deliver = (view: number) => {
+  const deliver = (view: number, policy = POLICY) => {
     const d = startDelivery({
       outbox: createOutbox(store.cluster),
       storm: { policy: STORM, outbox: createStormOutbox(store.cluster) },
       registry: createContactRegistry(),
       ctx,
-      policy: POLICY,
+      policy,
       who: { view, controller: `ctl-${view}` },
       log: logs.log,
       publish: (e) => events.push(e),
@@ -82,7 +82,7 @@ async function setup(checks: number) {
     d.wake();
     await d.idle();
   };
-  return { hook, smtp, events, deliver, flip, at, sql };
+  return { hook, smtp, events, deliver, flip, at, sql, store, clock };
 }
 
 describe('storm grouping', () => {
@@ -137,6 +137,36 @@ describe('storm grouping', () => {
     ]);
     expect(h.smtp.mails.map((m) => m.headers.subject).sort()).toEqual(['Check offline: site-1', 'Check offline: site-2', 'Check offline: site-3', 'Check offline: site-4']);
     expect((await h.sql('SELECT DISTINCT group_key FROM bearmon_notifications')).map((r) => r.group_key)).toEqual([null]);
+  });
+});
+
+describe('storm grouping across a controller that dies mid-send', () => {
+  it('the successor sends the webhook group once, under the same key, carrying every row; the mail it may have sent is not resent', async () => {
+    const h = await setup(6);
+    for (let id = 1; id <= 6; id++) await h.flip(id, id * 1000);
+    // Controller A (view 1) claims both groups and starts their sends, then dies: nothing was recorded.
+    const storm = createStormOutbox(h.store.cluster);
+    const dead = { view: 1, controller: 'ctl-1' };
+    for (const contact of [1, 2]) {
+      const rows = await storm.candidates(contact, new Date(T0), new Date(T0 + 60_000), 100);
+      const claimed = await storm.claim(rows, `storm/${rows[0]!.key}`, dead, new Date());
+      expect(claimed).toHaveLength(6);
+      expect(await storm.startSend(claimed!, dead)).toBe(true);
+    }
+    // B (view 2) judges the claims stale (2 × the attempt deadline, by MySQL's clock) and resolves them.
+    h.clock.now = T0 + 120_000;
+    const successor = h.deliver(2, { ...POLICY, attemptTimeoutMs: 500 });
+    // Its idle poll is long here: each look is asked for until the claims have gone stale.
+    await expect.poll(() => (successor.wake(), h.hook.posts.length), { timeout: 20_000, interval: 100 }).toBe(1);
+    await successor.idle();
+    const rows = await h.sql('SELECT contact_id, state, attempts, group_key FROM bearmon_notifications ORDER BY contact_id, id');
+    // The webhook takes an Idempotency-Key: the group goes again under its key, and every row is delivered by it.
+    expect(h.hook.posts[0]!.headers['idempotency-key']).toBe(String(rows[0]!.group_key));
+    expect(h.hook.posts[0]!.fields.name).toBe('6 checks (6 offline)');
+    expect(rows.filter((r) => r.contact_id === 1).map((r) => `${r.state}/${r.attempts}`)).toEqual(Array(6).fill('delivered/2'));
+    // A mail cannot be taken back: its send had started, so it ends unconfirmed, not sent twice.
+    expect(rows.filter((r) => r.contact_id === 2).map((r) => r.state)).toEqual(Array(6).fill('unconfirmed'));
+    expect(h.smtp.mails).toEqual([]);
   });
 });
 

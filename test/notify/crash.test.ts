@@ -4,6 +4,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
+import { startSmtpServer } from '../helpers/smtp-server.ts';
 import { startRoleCluster } from '../helpers/role-cluster.ts';
 import { switchableTarget } from '../controller/harness.ts';
 
@@ -131,4 +132,47 @@ describe('a controller killed while a mail is being sent (real processes, kill -
     expect(attempts).toEqual([[1, 'unconfirmed']]);
     expect(smtp.mails).toHaveLength(1);
   }, 120_000);
+});
+
+describe('a controller killed after its claim, before the send started (real processes, kill -9)', () => {
+  it('the successor sends the mail, exactly once', async () => {
+    const target = await switchableTarget();
+    const smtp = await startSmtpServer();
+    const own = await startNatsServer();
+    onTestFinished(() => own.stop());
+    const { conn, views, workers, firstView } = await startRoleCluster(own, {
+      stream: 'BEARMON_CRASH_UNSTARTED',
+      rows: [
+        [`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('shop', 'http', ?, 1, 0)`, [JSON.stringify({ url: target.url, expect_status: 200 })]],
+        [`INSERT INTO contacts (id, type, data) VALUES (1, 'email', 'oncall@example.com')`],
+        [`INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, 'offline')`],
+        // Holds the controller between its claim and its send: marking the send start takes
+        // 8 s in MySQL, so the kill below lands before that commits (and before any send).
+        [`CREATE TRIGGER slow_send_start BEFORE UPDATE ON bearmon_notifications FOR EACH ROW
+            BEGIN IF NEW.send_started_at IS NOT NULL AND OLD.send_started_at IS NULL THEN DO SLEEP(8); END IF; END`],
+      ],
+      env: { BEARMON_CONTROLLER_NOTIFYTIMEOUT: '2s', BEARMON_SMTP_HOST: '127.0.0.1', BEARMON_SMTP_PORT: String(smtp.port), BEARMON_SMTP_FROM: 'monitor@example.net' },
+    });
+    const first = await firstView();
+    await expect.poll(() => target.hits.size, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+
+    target.up = false;
+    const row = async () => (await conn.query<RowDataPacket[]>('SELECT state, attempts, send_started_at IS NOT NULL AS started FROM bearmon_notifications'))[0].map((r) => ({ ...r }));
+    // Claimed: the controller is now marking its send start (held by the trigger). It dies.
+    await expect.poll(row, { timeout: 30_000, interval: 50 }).toEqual([{ state: 'sending', attempts: 1, started: 0 }]);
+    workers.get(first.controller!)!.child.kill('SIGKILL');
+    await conn.query('DROP TRIGGER slow_send_start');
+    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+
+    // The successor finds a claim whose send never started: it sends, under the same key.
+    await expect.poll(row, { timeout: 60_000, interval: 250 }).toEqual([{ state: 'delivered', attempts: 2, started: 1 }]);
+    expect(smtp.mails).toHaveLength(1);
+    const key = String((await conn.query<RowDataPacket[]>('SELECT notification_key FROM bearmon_notifications'))[0][0]!.notification_key);
+    expect(smtp.mails[0]!.headers['x-bearmon-notification']).toBe(key);
+    const attempts = (await conn.query<RowDataPacket[]>('SELECT attempt, result FROM bearmon_notification_attempts ORDER BY attempt'))[0].map((r) => [r.attempt, r.result]);
+    expect(attempts).toEqual([
+      [1, 'retry'],
+      [2, 'delivered'],
+    ]);
+  }, 150_000);
 });

@@ -305,9 +305,10 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
   app.get('/api/outbox', { onRequest: requireSession }, async (request) => {
     const q = queryOf(request, ['state', 'limit']);
     const limitN = optionalInt('limit', q.limit, 1, 500, 100);
-    const states = ['pending', 'sending', 'delivered', 'failed', 'unconfirmed'] as const;
+    const states = ['pending', 'sending', 'delivered', 'failed', 'unconfirmed', 'held', 'skipped'] as const;
     if (q.state !== undefined && !(states as readonly string[]).includes(q.state)) throw new HttpError(400, `state: expected one of ${states.join(', ')}, got ${show(q.state)}`);
-    const wanted = q.state ? [q.state as (typeof states)[number]] : (['pending', 'sending', 'failed', 'unconfirmed'] as const);
+    // By default what needs an operator's eye or is still to go out, maintenance holds included.
+    const wanted = q.state ? [q.state as (typeof states)[number]] : (['pending', 'sending', 'failed', 'unconfirmed', 'held'] as const);
     const lists = await Promise.all(wanted.map((state) => options.data.outbox.list({ state, limit: limitN })));
     const rows = lists.flat().sort((a, b) => b.id - a.id).slice(0, limitN);
     return { summary: options.live.summary().notifications, notifications: rows.map(notificationView) };

@@ -149,6 +149,9 @@ describe('bearmon web: the JSON API on a real cluster', () => {
     expect(detail.incidents.map((i: any) => i.id)).toEqual([incident.id]);
     const outbox = (await get('/api/outbox')).body;
     expect(outbox.notifications.map((n: any) => [n.checkName, n.state])).toEqual([['shop', expect.stringMatching(/pending|sending/)]]);
+    // The states of maintenance windows are states the outbox view knows.
+    expect(await get('/api/outbox?state=held')).toMatchObject({ status: 200, body: { notifications: [] } });
+    expect((await get('/api/outbox?state=later')).body).toEqual({ error: 'state: expected one of pending, sending, delivered, failed, unconfirmed, held, skipped, got "later"' });
 
     // Actions refuse cross-site requests; from the site they run the CLI's writer.
     const post = (path: string, headers: Record<string, string>) => fetch(`${url}${path}`, { method: 'POST', headers: { Cookie: cookie, ...headers } });

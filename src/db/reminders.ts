@@ -1,7 +1,8 @@
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { reminderKey } from '../notify/reminders.ts';
 import type { Cluster } from './cluster.ts';
-import type { Claimant } from './outbox.ts';
+import { activeWindow } from '../maintenance/windows.ts';
+import { maintenanceWindows, type Claimant } from './outbox.ts';
 import { checkFence, inTransaction, withPooledConnection } from './sql.ts';
 
 /** An offline notification of an outage still going on, whose alert asks for reminders. */
@@ -23,7 +24,9 @@ export interface ReminderStore {
   candidates(limit: number): Promise<ReminderCandidate[]>;
   /**
    * Inserts reminder `slot` as its own outbox row, due at `at`. False when it was already
-   * there (another controller queued it) or the outage ended meanwhile. Fenced by view.
+   * there (another controller queued it), the outage ended meanwhile, or a maintenance
+   * window covers the check at `at` (planned work reminds nobody; after the window the
+   * latest slot reached is queued, not the ones missed). Fenced by view.
    */
   queue(candidate: ReminderCandidate, slot: number, who: Claimant, at: Date): Promise<boolean>;
 }
@@ -83,6 +86,7 @@ export function createReminderStore(cluster: Cluster): ReminderStore {
             // the same slot take turns: the second finds it here. The unique key backs that up.
             const [existing] = await conn.query<RowDataPacket[]>({ sql: 'SELECT 1 FROM bearmon_notifications WHERE notification_key = ?', timeout }, [key]);
             if (existing.length > 0) return false;
+            if (activeWindow(await maintenanceWindows(conn, candidate.checkId, timeout), candidate.checkId, at)) return false;
             // INSERT … SELECT reads the check row with a shared lock: a recovery being recorded
             // (which locks it FOR UPDATE) either commits first, and nothing is queued, or after.
             try {

@@ -153,6 +153,18 @@ describe('reminders', () => {
     expect(t.firstLines().filter((l) => l!.includes('still offline')).length).toBe(sentBefore - 2);
     expect(await t.sql("SELECT COUNT(*) AS n FROM bearmon_notifications WHERE state <> 'delivered'")).toEqual([{ n: 0 }]);
   }, 60_000);
+  it('a maintenance window over the check queues no reminder while it lasts (an outage that began before the window)', async () => {
+    const t = await setUp({ every: 60, max: 3 });
+    const [candidate] = await t.reminders.candidates(10);
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    await t.sql(`INSERT INTO bearmon_maintenance (name, check_id, kind, spec, time_zone, enabled) VALUES ('db upgrade', 7, 'once', ?, 'UTC', 1)`, [JSON.stringify({ start: iso(now - 60_000), end: iso(now + 3_600_000) })]);
+    expect(await t.reminders.queue(candidate!, 1, { view: 1, controller: 'ctl-a' }, new Date(now))).toBe(false);
+    // After the window the same slot is queued.
+    expect(await t.reminders.queue(candidate!, 1, { view: 1, controller: 'ctl-a' }, new Date(now + 3_700_000))).toBe(true);
+    expect(await t.sql('SELECT reminder FROM bearmon_notifications WHERE reminder IS NOT NULL')).toEqual([{ reminder: 1 }]);
+  }, 60_000);
+
   it('a reminder still waiting when the check comes back online is skipped, not sent', async () => {
     const t = await setUp({ every: 60, max: 3 });
     // Queued (as a controller would at its slot), but not sent yet: no delivery runs.

@@ -1,3 +1,5 @@
+import { hostname } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { Kvm, type KV } from '@nats-io/kv';
 import { headers as natsHeaders, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { connectBus } from '../bus/connect.ts';
@@ -49,6 +51,14 @@ export interface ViewserverDeps {
   /** Called (besides the error log line) when the controller is lost, or none can be named, with no live candidate. */
   onNoCandidate?(previous: string | null): void;
   metrics?: Metrics;
+  /** This viewserver's name in the lease (default hostname-pid). */
+  id?: string;
+  /** How often the active viewserver renews its lease (default 500 ms). */
+  renewMs?: number;
+  /** A lease not renewed this long (seen by a standby's own clock) may be taken (default 2000 ms). */
+  leaseMs?: number;
+  /** How often a standby reads the lease (default 250 ms). */
+  leasePollMs?: number;
 }
 
 export interface CandidateStatus {
@@ -65,10 +75,17 @@ export interface ViewserverHandle {
   stop(): Promise<void>;
   view(): ViewMessage;
   candidates(): CandidateStatus[];
+  /** This viewserver holds the lease: it pings, names controllers and says the view. */
+  active(): boolean;
 }
 
 export const VIEW_BUCKET = 'bearmon_view';
 export const VIEW_KEY = 'current';
+/** The key of the active viewserver's lease, in the view's bucket (the viewserver's credential may already write it). */
+export const LEASE_KEY = 'lease';
+export const DEFAULT_RENEW_MS = 500;
+export const DEFAULT_LEASE_MS = 2000;
+export const DEFAULT_LEASE_POLL_MS = 250;
 export const DEFAULT_PERIOD_MS = 1000;
 export const DEFAULT_TIMEOUT_MS = 500;
 export const DEFAULT_MISSES = 3;
@@ -101,7 +118,8 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
   const log = deps.log.child({ role: 'viewserver' });
   const store = await openViewStore(deps.nc, log);
   let { view, revision } = await store.load(now());
-  log.info({ view: view.view, controller: view.controller, candidates: fixed.length > 0 ? fixed : 'discovered from heartbeats' }, 'viewserver started');
+  const id = deps.id ?? `${hostname()}-${process.pid}`;
+  log.info({ id, view: view.view, controller: view.controller, candidates: fixed.length > 0 ? fixed : 'discovered from heartbeats' }, 'viewserver started');
 
   const discovery = fixed.length === 0 ? discoverCandidates(deps.nc, log, now, deps.discoveryTtlMs ?? DEFAULT_DISCOVERY_TTL_MS) : undefined;
   const pinger = await createPinger(deps.liveness ?? deps.nc, log, (reason) => deps.metrics?.untrusted('pong', reason));
@@ -135,12 +153,55 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
     if (sayTimer) return;
     sayTimer = setTimeout(say, Math.max(0, lastSaid + MIN_REPEAT_GAP_MS - Date.now()));
   };
+  /** A standby says the stored view (read from KV at that moment), never one of its own. */
+  const sayStored = async () => {
+    try {
+      ({ view, revision } = await store.load(now()));
+      if (view.view > 0) say();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not read the stored view to say it');
+    }
+  };
+  let getTimer: NodeJS.Timeout | undefined;
+  let lastStoredSaid = 0;
   const onGet = (err: Error | null, msg: Msg) => {
     if (err) return log.error({ err: err.message }, 'view request subscription failed');
-    if (msg.subject === subject.view('get')) sayAgainSoon();
+    if (msg.subject !== subject.view('get')) return;
+    if (lease.active()) return sayAgainSoon();
+    if (getTimer) return;
+    getTimer = setTimeout(() => {
+      getTimer = undefined;
+      lastStoredSaid = Date.now();
+      void sayStored();
+    }, Math.max(0, lastStoredSaid + MIN_REPEAT_GAP_MS - Date.now()));
   };
+
+  /**
+   * Exactly one viewserver acts: the holder of the lease. On becoming active it reads the
+   * stored view, so the number keeps growing from whatever the last active one stored.
+   */
+  let becameActive: Promise<void> = Promise.resolve();
+  const lease = await startLease(store.kv, {
+    id,
+    log,
+    renewMs: deps.renewMs ?? DEFAULT_RENEW_MS,
+    leaseMs: deps.leaseMs ?? DEFAULT_LEASE_MS,
+    pollMs: deps.leasePollMs ?? DEFAULT_LEASE_POLL_MS,
+    onActive: () => {
+      becameActive = (async () => {
+        states.clear();
+        try {
+          ({ view, revision } = await store.load(now()));
+        } catch (err) {
+          log.warn({ err: (err as Error).message }, 'could not read the stored view on becoming active; the first view change will');
+        }
+        log.info({ id, view: view.view, controller: view.controller }, 'viewserver active');
+        if (view.view > 0) say();
+      })();
+    },
+  });
   const getSubscription = deps.nc.subscribe(subject.view('get'), { callback: onGet });
-  const repeater = setInterval(sayAgainSoon, deps.repeatMs ?? DEFAULT_REPEAT_MS);
+  const repeater = setInterval(() => lease.active() && sayAgainSoon(), deps.repeatMs ?? DEFAULT_REPEAT_MS);
 
   /** Everyone worth a ping: the fixed list, or the discovered workers plus the controller (even before its first heartbeat). */
   function candidateIds(): string[] {
@@ -151,6 +212,8 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
   }
 
   async function round(): Promise<void> {
+    await becameActive;
+    if (!lease.active()) return;
     const ids = candidateIds();
     const outcomes = await Promise.all(ids.map((id) => pinger.ping(id, timeoutMs)));
     for (const id of states.keys()) if (!ids.includes(id)) states.delete(id);
@@ -217,6 +280,8 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
   /** Stores the next view, then tells everyone; a view nobody could store is never published. */
   async function changeView(controller: string | null): Promise<void> {
     const next: ViewMessage = { type: 'view', view: view.view + 1, controller, at: new Date(now()).toISOString() };
+    // Only the lease holder proposes; the conditional write below is the fence if two believe they hold it.
+    if (!lease.active()) return;
     try {
       revision = await store.write(next, revision);
     } catch (err) {
@@ -250,14 +315,17 @@ export async function startViewserver(deps: ViewserverDeps): Promise<ViewserverH
   return {
     stop: async () => {
       await loop.stop();
+      await lease.stop();
       clearInterval(repeater);
       clearTimeout(sayTimer);
+      clearTimeout(getTimer);
       pinger.stop();
       getSubscription.unsubscribe();
       discovery?.stop();
       log.info({ view: view.view, controller: view.controller }, 'viewserver stopped');
     },
     view: () => view,
+    active: () => lease.active(),
     candidates: () =>
       [...states.values()].map((s) => ({
         worker: s.id,
@@ -324,7 +392,125 @@ function discoverCandidates(nc: NatsConnection, log: Logger, now: () => number, 
   };
 }
 
+interface LeaseOptions {
+  id: string;
+  log: Logger;
+  renewMs: number;
+  leaseMs: number;
+  pollMs: number;
+  onActive(): void;
+}
+
+/**
+ * The viewserver lease: a key in the view's bucket, taken and renewed by conditional
+ * writes on its revision. nats-server 2.9 reports no expiry, so a standby polls: a lease
+ * whose revision has not moved for leaseMs (by the standby's own monotonic clock, from the
+ * moment it first saw that revision) is taken with a write conditional on that revision —
+ * of several standbys, one wins. The holder counts itself active only until
+ * leaseMs - renewMs after it *sent* its last successful renewal, so it stops acting before
+ * anyone else may start; a renewal refused (the revision moved: someone took it) steps it
+ * down at once. Safety does not rest on timing: every view is stored by a conditional
+ * write before it is said (see changeView).
+ */
+async function startLease(kv: KV, o: LeaseOptions): Promise<{ active(): boolean; stop(): Promise<void> }> {
+  const mono = () => performance.now();
+  type State = { mode: 'active'; rev: number; renewedAt: number } | { mode: 'standby'; seenRev: number; seenAt: number };
+  let state: State = { mode: 'standby', seenRev: -1, seenAt: mono() };
+  const value = () => JSON.stringify({ holder: o.id, at: new Date().toISOString() });
+  const active = () => state.mode === 'active' && mono() - state.renewedAt < o.leaseMs - o.renewMs;
+  const requestTimeout = Math.max(o.renewMs * 2, 1000);
+  let reportedError = false;
+  let lastHolder: string | undefined;
+  const take = (rev: number, sentAt: number) => {
+    state = { mode: 'active', rev, renewedAt: sentAt };
+    lastHolder = o.id;
+    o.log.info({ id: o.id, revision: rev }, 'took the viewserver lease');
+    o.onActive();
+  };
+  const step = async () => {
+    const sentAt = mono();
+    try {
+      if (state.mode === 'active') {
+        if (!active()) {
+          o.log.warn({ id: o.id, sinceRenewalMs: Math.round(sentAt - state.renewedAt) }, 'viewserver lease not renewed in time; standing by');
+          state = { mode: 'standby', seenRev: state.rev, seenAt: state.renewedAt };
+          return;
+        }
+        try {
+          state = { mode: 'active', rev: await kv.update(LEASE_KEY, value(), state.rev, requestTimeout), renewedAt: sentAt };
+        } catch (err) {
+          if (/wrong last sequence/i.test((err as Error).message)) {
+            o.log.warn({ id: o.id }, 'another viewserver holds the lease; standing by');
+            state = { mode: 'standby', seenRev: -1, seenAt: mono() };
+            return;
+          }
+          throw err;
+        }
+        return;
+      }
+      const entry = await kv.get(LEASE_KEY);
+      if (!entry || entry.operation !== 'PUT') {
+        // Never taken, or released by a viewserver that stopped: take it at once.
+        return take(entry ? await kv.update(LEASE_KEY, value(), entry.revision, requestTimeout) : await kv.create(LEASE_KEY, value()), sentAt);
+      }
+      if (entry.revision !== state.seenRev) {
+        const holder = holderOf(entry.string());
+        if (holder !== o.id && holder !== lastHolder) o.log.info({ id: o.id, holder }, 'standing by: another viewserver holds the lease');
+        lastHolder = holder;
+        state = { mode: 'standby', seenRev: entry.revision, seenAt: sentAt };
+        return;
+      }
+      if (sentAt - state.seenAt >= o.leaseMs) {
+        o.log.info({ id: o.id, holder: holderOf(entry.string()), sinceMs: Math.round(sentAt - state.seenAt) }, 'viewserver lease expired; taking it');
+        take(await kv.update(LEASE_KEY, value(), entry.revision, requestTimeout), sentAt);
+      }
+      reportedError = false;
+    } catch (err) {
+      const message = (err as Error)?.message ?? String(err);
+      // Lost a race for the lease: someone else took it, which is the point.
+      if (/wrong last sequence|key exists/i.test(message)) return;
+      if (!reportedError) o.log.warn({ id: o.id, err: message }, 'viewserver lease: could not reach the bucket');
+      reportedError = true;
+    }
+  };
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const tick = () => {
+    const started = mono();
+    running = step().finally(() => {
+      const wait = state.mode === 'active' ? o.renewMs : o.pollMs;
+      if (!stopped) timer = setTimeout(tick, Math.max(0, wait - (mono() - started)));
+    });
+  };
+  tick();
+  await running;
+  return {
+    active,
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+      if (state.mode !== 'active') return;
+      const rev = state.rev;
+      state = { mode: 'standby', seenRev: -1, seenAt: mono() };
+      // Released, so a standby (or this viewserver, restarted) takes it without waiting out the lease.
+      await kv.delete(LEASE_KEY, { previousSeq: rev }).catch(() => undefined);
+    },
+  };
+}
+
+function holderOf(text: string): string {
+  try {
+    const holder = (JSON.parse(text) as { holder?: unknown }).holder;
+    return typeof holder === 'string' ? holder.slice(0, 200) : '(unknown)';
+  } catch {
+    return '(unknown)';
+  }
+}
+
 interface ViewStore {
+  kv: KV;
   /** The stored view and its KV revision (0: nothing stored yet). */
   load(at: number): Promise<{ view: ViewMessage; revision: number }>;
   /** Writes `view` only if the key is still at `revision`; returns the new revision. */
@@ -334,6 +520,7 @@ interface ViewStore {
 async function openViewStore(nc: NatsConnection, log: Logger): Promise<ViewStore> {
   const kv: KV = await openViewBucket(nc);
   return {
+    kv,
     load: async (at) => {
       const entry = await kv.get(VIEW_KEY);
       const empty: ViewMessage = { type: 'view', view: 0, controller: null, at: new Date(at).toISOString() };

@@ -6,7 +6,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { respondToPings } from '../../src/actors/ping-responder.ts';
 import { followView } from '../../src/actors/view-follower.ts';
-import { runViewserverProcess, startViewserver, upLongest, VIEW_BUCKET, VIEW_KEY, type ViewserverDeps, type ViewserverHandle } from '../../src/actors/viewserver.ts';
+import { LEASE_KEY, runViewserverProcess, startViewserver, upLongest, VIEW_BUCKET, VIEW_KEY, type ViewserverDeps, type ViewserverHandle } from '../../src/actors/viewserver.ts';
 import { decode, viewMessage, type Heartbeat, type ViewMessage } from '../../src/bus/messages.ts';
 import { subject } from '../../src/bus/subjects.ts';
 import { loadConfig } from '../../src/config/load.ts';
@@ -342,6 +342,49 @@ describe('viewserver', () => {
     const next = await views.waitFor(naming(c));
     expect(next.view).toBe(theirs.view + 1);
     expect(views.seen.map((v) => v.view)).toEqual([first.view, next.view]);
+  });
+});
+
+describe('several viewservers: the lease', () => {
+  // Short lease times so the test is quick; the defaults are 500 / 2000 / 250 ms.
+  const lease = { renewMs: 150, leaseMs: 600, leasePollMs: 100 };
+  it('one is active; a standby answers view requests with the stored view; a lease taken from under the active one steps it down; a stopped one releases it', async () => {
+    const one = capturedLog();
+    const two = capturedLog();
+    const a = `${prefix()}-a`;
+    candidate(a, hoursAgo(1), one.log);
+    const views = publishedViews();
+    const vs1 = await viewserver({ log: one.log, candidates: [a], id: 'vs1', ...lease });
+    const first = await views.waitFor(naming(a));
+    expect(vs1.active()).toBe(true);
+    const vs2 = await viewserver({ log: two.log, candidates: [a], id: 'vs2', ...lease });
+    await expect.poll(() => two.lines.some((l) => l.msg === 'standing by: another viewserver holds the lease' && l.holder === 'vs1'), { timeout: timeoutFor(lease.leasePollMs) }).toBe(true);
+    expect(vs2.active()).toBe(false);
+
+    // Asked while vs1 is active: both say the stored view, and only that.
+    const before = views.seen.length;
+    nc.publish(subject.view('get'));
+    await expect.poll(() => views.seen.length, { timeout: timeoutFor() }).toBeGreaterThan(before);
+
+    // Someone else writes the lease: vs1's next renewal is refused and it stands by; the
+    // thief never renews, so after leaseMs one of the two takes it (a conditional write: one
+    // wins) and reads the stored view.
+    const kv = await new Kvm(nc).open(VIEW_BUCKET);
+    await kv.put(LEASE_KEY, JSON.stringify({ holder: 'thief' }));
+    await expect.poll(() => one.lines.some((l) => l.msg === 'another viewserver holds the lease; standing by'), { timeout: timeoutFor(lease.renewMs) }).toBe(true);
+    await expect.poll(() => [vs1.active(), vs2.active()].filter(Boolean).length, { timeout: timeoutFor(lease.leaseMs + lease.leasePollMs) }).toBe(1);
+    const [winner, winnerLog, other, otherLog] = vs1.active() ? [vs1, one, vs2, two] : [vs2, two, vs1, one];
+    expect(winnerLog.lines.filter((l) => l.msg === 'viewserver active').at(-1)).toMatchObject({ view: first.view, controller: a });
+
+    // The winner stops: it releases the lease and the other takes it without waiting the lease out.
+    const taken = otherLog.lines.filter((l) => l.msg === 'took the viewserver lease').length;
+    const expired = otherLog.lines.filter((l) => l.msg === 'viewserver lease expired; taking it').length;
+    await winner.stop();
+    await expect.poll(() => otherLog.lines.filter((l) => l.msg === 'took the viewserver lease').length, { timeout: timeoutFor(lease.leasePollMs) }).toBe(taken + 1);
+    expect(otherLog.lines.filter((l) => l.msg === 'viewserver lease expired; taking it').length).toBe(expired);
+    expect(other.active()).toBe(true);
+    // One view all along: the controller answered throughout.
+    expect(views.seen.every((v) => v.view === first.view && v.controller === a)).toBe(true);
   });
 });
 

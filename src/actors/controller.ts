@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { unguessableId } from '../bus/message-id.ts';
 import { subject } from '../bus/subjects.ts';
 import { createCheckRegistry } from '../checks/registry.ts';
-import type { Config } from '../config/schema.ts';
+import { natsReplicas, type Config } from '../config/schema.ts';
 import { createContactContext, createContactRegistry } from '../contacts/registry.ts';
 import type { ContactContext } from '../contacts/types.ts';
 import { startController } from '../controller/controller.ts';
@@ -140,7 +140,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       writer,
       registry,
       log,
-      resultLog: { stream: config.nats.stream, retentionMs: config.nats.retention, maxBytes: config.nats.maxBytes },
+      resultLog: { stream: config.nats.stream, retentionMs: config.nats.retention, maxBytes: config.nats.maxBytes, replicas: natsReplicas(config.nats) },
       view,
       onNotice: notice,
       standby: options.standby,

@@ -128,6 +128,29 @@ export interface NatsConfOptions {
   users: NatsUser[];
   /** Lines of commentary at the top. */
   header: string[];
+  /** A cluster member: its cluster name, where it listens for routes, and the routes to the others. */
+  cluster?: NatsClusterOptions;
+}
+
+export interface NatsClusterOptions {
+  name: string;
+  listen: string;
+  routes: string[];
+}
+
+/** The cluster block of one server; JetStream replicates over these routes (three servers for 3 replicas). */
+function renderCluster(cluster: NatsClusterOptions): string {
+  return `
+# A member of the NATS cluster ${cluster.name}: each server names the others' route URLs; a
+# distinct server_name per server is required for JetStream.
+cluster {
+  name: ${cluster.name}
+  listen: ${cluster.listen}
+  routes = [
+${cluster.routes.map((r) => `    ${r}`).join('\n')}
+  ]
+}
+`;
 }
 
 /** The largest message any role sends: a run request carries a check definition (≤ 64 KiB). */
@@ -155,7 +178,7 @@ authorization {
 ${users}
   ]
 }
-`;
+${options.cluster ? renderCluster(options.cluster) : ''}`;
 }
 
 /** A user's password in the repository's nats.conf (local development, the demo, the tests). */

@@ -18,6 +18,8 @@ export interface ResultLogOptions {
   duplicateWindowMs?: number;
   /** Storage reserved for the log; when full, its oldest events go (0 or absent: no limit). */
   maxBytes?: number;
+  /** Copies the stream is made with on a cluster ([nats] replicas; default 1). */
+  replicas?: number;
 }
 
 /** The largest record the log stores (a run's result is at most ~5 KB, a transition's evidence a few); larger ones are refused by the server. */
@@ -61,7 +63,7 @@ export async function ensureResultLog(nc: NatsConnection, options: ResultLogOpti
   } catch (err) {
     if (!/stream not found/i.test((err as Error).message)) throw err;
     await jsm.streams
-      .add({ name: options.stream, retention: RetentionPolicy.Limits, storage: StorageType.File, ...wanted })
+      .add({ name: options.stream, retention: RetentionPolicy.Limits, storage: StorageType.File, num_replicas: options.replicas ?? 1, ...wanted })
       .catch((e: Error) => rethrowSetup(e, `stream ${options.stream} does not exist`));
     return { differences: [] };
   }

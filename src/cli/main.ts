@@ -112,7 +112,8 @@ program
     const { setupBus } = await import('../bus/setup.ts');
     const nc = await connectBus(config.nats, 'bearmon-setup');
     try {
-      const made = await setupBus(nc, { stream: config.nats.stream, retentionMs: config.nats.retention, maxBytes: config.nats.maxBytes });
+      const { natsReplicas } = await import('../config/schema.ts');
+      const made = await setupBus(nc, { stream: config.nats.stream, retentionMs: config.nats.retention, maxBytes: config.nats.maxBytes, replicas: natsReplicas(config.nats) });
       for (const line of made) process.stdout.write(`ready: ${line}\n`);
     } finally {
       await nc.close();
@@ -128,9 +129,12 @@ program
   .option('--server-name <name>', 'nats-server server_name', 'bearmon')
   .option('--url <url>', 'the URL nodes connect to', 'nats://127.0.0.1:4222')
   .option('--stream <name>', 'the result log stream ([nats] stream): readers may make consumers on it only', 'BEARMON')
+  .option('--route <url>', 'a cluster route to another server, nats-route://host:6222 (repeat; makes the file one member of a cluster, docs/CLUSTER.md)', (v: string, all: string[]) => [...all, v], [] as string[])
+  .option('--cluster-listen <host:port>', 'where this server listens for cluster routes', '0.0.0.0:6222')
+  .option('--cluster-name <name>', 'the cluster name (the same on every member)', 'bearmon')
   .option('--out <file>', 'write nats.conf here (default: stdout, with the node lines on stderr)')
   .option('--development', 'print the repository\'s nats.conf (development users and passwords) instead')
-  .action(async (options: { worker: string[]; controller: string[]; listen: string; serverName: string; url: string; stream: string; out?: string; development?: boolean }) => {
+  .action(async (options: { worker: string[]; controller: string[]; listen: string; serverName: string; url: string; stream: string; route: string[]; clusterListen: string; clusterName: string; out?: string; development?: boolean }) => {
     const { generateNatsConf, developmentConf, NatsConfUsageError } = await import('./nats-conf.ts');
     if (options.development) return void process.stdout.write(developmentConf());
     let generated;

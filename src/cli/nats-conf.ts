@@ -17,6 +17,10 @@ export interface NatsConfOptions {
   url: string;
   /** The result log stream ([nats] stream): the only one readers may make consumers on. */
   stream: string;
+  /** Cluster routes to the other servers (nats-route://host:6222); with them the file is one cluster member's. */
+  route?: string[];
+  clusterListen?: string;
+  clusterName?: string;
 }
 
 export interface GeneratedNatsConf {
@@ -59,10 +63,13 @@ export function generateNatsConf(options: NatsConfOptions): GeneratedNatsConf {
       user(id, workerPermissions(id, candidates.includes(id), streams), i === 0 ? 'Workers; those that may be named controller get its subjects too.' : undefined),
     ),
   ];
+  const routes = options.route ?? [];
+  for (const r of routes) if (!/^nats-route:\/\/[^\s/]+:\d+$/.test(r)) throw new NatsConfUsageError(`--route: ${JSON.stringify(r)} is not a route URL such as nats-route://10.0.0.2:6222`);
   const conf = renderNatsConf({
     listen: options.listen,
     serverName: options.serverName,
     users,
+    cluster: routes.length > 0 ? { name: options.clusterName ?? 'bearmon', listen: options.clusterListen ?? '0.0.0.0:6222', routes } : undefined,
     header: [
       'NATS server configuration for bearmon, written by `bearmon nats-conf`.',
       `Workers: ${workers.join(', ')}; controller candidates: ${candidates.join(', ')}.`,

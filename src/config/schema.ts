@@ -227,6 +227,11 @@ export const configSpec = {
     },
     user: { schema: optionalText, doc: 'NATS user name of this process\'s role (see nats.conf).' },
     password: { schema: optionalText, secret: true, doc: 'NATS password (never logged).' },
+    replicas: {
+      schema: int(1, 5).optional(),
+      defaultDoc: '3 when url lists three or more servers, else 1',
+      doc: 'Copies JetStream keeps of the result log, the snapshots and the view\'s bucket (`bearmon setup` makes them so); more than 1 needs that many clustered servers (docs/CLUSTER.md).',
+    },
     stream: { schema: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).default('BEARMON'), doc: 'JetStream stream that keeps the result log.' },
     retention: { schema: duration.prefault('7d'), unit: 'duration', doc: 'How long the result log keeps events (30s, 15m, 12h, 7d).' },
     maxBytes: {
@@ -255,6 +260,11 @@ export const configSpec = {
     sessionTtl: { schema: duration.prefault('12h'), unit: 'duration', doc: 'How long a dashboard login lasts without use.' },
   },
 } as const satisfies Record<string, Record<string, KeySpec | DeprecatedKey>>;
+
+/** [nats] replicas as set, or its default: 3 on a cluster of three or more listed servers, else 1. */
+export function natsReplicas(nats: { url: string[]; replicas?: number }): number {
+  return nats.replicas ?? (nats.url.length >= 3 ? 3 : 1);
+}
 
 function safeHostname(): string {
   const name = hostname().replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 64);

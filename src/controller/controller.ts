@@ -42,7 +42,7 @@ export interface ControllerDeps {
   writer: TransitionSink;
   registry: CheckRegistry;
   log: Logger;
-  resultLog: { stream: string; retentionMs: number; maxBytes?: number };
+  resultLog: { stream: string; retentionMs: number; maxBytes?: number; replicas?: number };
   /** The view that made this process controller (0 without a viewserver); stamped on every assignment. */
   view?: number;
   now?: () => number;

@@ -106,7 +106,7 @@ const writerOf = (name: string, stream: string) => {
  * Creates the snapshot stream if this credential may (admin, `bearmon setup`); other roles
  * find it there. Each subject keeps only its newest message.
  */
-export async function ensureSnapshotStream(jsm: JetStreamManager): Promise<void> {
+export async function ensureSnapshotStream(jsm: JetStreamManager, replicas = 1): Promise<void> {
   try {
     await jsm.streams.info(SNAPSHOT_STREAM);
   } catch (err) {
@@ -117,6 +117,7 @@ export async function ensureSnapshotStream(jsm: JetStreamManager): Promise<void>
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       max_msgs_per_subject: 1,
+      num_replicas: replicas,
       max_msg_size: PART_BYTES + 4096,
       max_age: nanos(30 * 86_400_000),
       // Reserved: a flood into the result log cannot take the snapshots' room, nor they the log's.

@@ -7,7 +7,7 @@ import mysql, { type ResultSetHeader } from 'mysql2/promise';
 import { connectBus } from '../bus/connect.ts';
 import { developmentPassword } from '../bus/permissions.ts';
 import { setupBus } from '../bus/setup.ts';
-import type { Config } from '../config/schema.ts';
+import { natsReplicas, type Config } from '../config/schema.ts';
 import { parseDsn } from '../db/dsn.ts';
 import { migrate } from '../db/migrate.ts';
 import type { Logger } from '../log.ts';
@@ -164,7 +164,7 @@ export async function runCluster(base: Config, log: Logger, options: ClusterOpti
     // What only admin may make (the roles below run with least privilege): `bearmon setup`.
     const setup = await connectBus({ ...config.nats, user: 'admin', password: developmentPassword('admin') }, 'bearmon-demo-setup');
     try {
-      await setupBus(setup, { stream: config.nats.stream, retentionMs: config.nats.retention, maxBytes: config.nats.maxBytes });
+      await setupBus(setup, { stream: config.nats.stream, retentionMs: config.nats.retention, maxBytes: config.nats.maxBytes, replicas: natsReplicas(config.nats) });
     } finally {
       await setup.close();
     }

@@ -54,6 +54,10 @@ describe('several viewservers (real processes): one active, chosen by a lease in
     const secondBefore = second.logs.length;
     proxy.cut();
     await expect.poll(() => took(third), { timeout: 20_000 }).toBe(true);
+    // Cut off, it stopped acting on its own: its lease was not renewed in time (or, if a renewal got through, was refused).
+    await expect
+      .poll(() => second.logs.slice(secondBefore).some((l) => /^(viewserver lease not renewed in time|another viewserver holds the lease); standing by$/.test(String(l.msg))), { timeout: 20_000 })
+      .toBe(true);
     // While the partition lasts, the controller dies: only the third can name its successor.
     workers.get(next.controller!)!.child.kill('SIGKILL');
     await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(next.view);

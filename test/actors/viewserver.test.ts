@@ -388,6 +388,39 @@ describe('several viewservers: the lease', () => {
   });
 });
 
+describe('several viewservers: the view record is the fence', () => {
+  it('two viewservers that both believe they hold the lease never say two controllers for one view number', async () => {
+    const one = capturedLog();
+    const two = capturedLog();
+    const p = prefix();
+    const [a, b, c] = [`${p}-a`, `${p}-b`, `${p}-c`];
+    const responderA = candidate(a, hoursAgo(3), one.log);
+    candidate(b, hoursAgo(2), one.log);
+    candidate(c, hoursAgo(1), one.log);
+    const views = publishedViews();
+    // vs1 renews only every 10 s and so believes itself active for 10 s after taking the lease;
+    // vs2 takes the unrenewed lease after 300 ms: both believe they are active (as in a partition).
+    const vs1 = await viewserver({ log: one.log, candidates: [a, b], id: 'vs1', renewMs: 10_000, leaseMs: 20_000, leasePollMs: 50 });
+    const first = await views.waitFor(naming(a));
+    const vs2 = await viewserver({ log: two.log, candidates: [a, c], id: 'vs2', renewMs: 100, leaseMs: 300, leasePollMs: 50 });
+    await expect.poll(() => vs2.active(), { timeout: timeoutFor(300 + 50) }).toBe(true);
+    expect(vs1.active()).toBe(true);
+
+    // The controller goes: vs1 wants b, vs2 wants c, for the same next number; only one write can succeed.
+    responderA.stop();
+    const adopted = () => [...one.lines, ...two.lines].some((l) => l.msg === 'another viewserver changed the view; adopting it');
+    await expect.poll(adopted, { timeout: timeoutFor(ROUND_MS * 4) }).toBe(true);
+    await vs1.stop();
+    await vs2.stop();
+    const byNumber = new Map<number, string | null>();
+    for (const v of views.seen) {
+      if (byNumber.has(v.view)) expect({ view: v.view, controller: v.controller }).toEqual({ view: v.view, controller: byNumber.get(v.view) });
+      byNumber.set(v.view, v.controller);
+    }
+    expect(Math.max(...byNumber.keys())).toBeGreaterThan(first.view);
+  });
+});
+
 describe('followView', () => {
   it('passes on only views newer than the last one seen', async () => {
     const { log, lines } = capturedLog();

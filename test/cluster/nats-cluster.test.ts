@@ -13,6 +13,7 @@ import { startBearmon } from '../helpers/bearmon.ts';
 import { freshDatabase } from '../helpers/mysql.ts';
 import { startNatsCluster, type NatsClusterHandle } from '../helpers/nats-cluster.ts';
 import { switchableTarget } from '../controller/harness.ts';
+import { startWebhookReceiver } from '../helpers/webhook.ts';
 
 const STREAM = 'BEARMON_CLUSTER';
 
@@ -25,13 +26,22 @@ afterAll(async () => {
 });
 
 describe('bearmon on a three-server NATS cluster (real processes)', () => {
-  it('kill -9 of the stream leader during a confirmation round: the transition is recorded once, results keep flowing, and the restarted server catches up', async () => {
+  it('kill -9 of the stream leader during a confirmation round, then during a notification\'s delivery: each transition recorded once, each notification delivered once, results keep flowing, the restarted server catches up', async () => {
     const target = await switchableTarget();
     const db = await freshDatabase();
     await migrate(db);
     const conn = await mysql.createConnection(db);
     onTestFinished(() => conn.end());
     await conn.query(`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('web', 'http', ?, 1, 1)`, [JSON.stringify({ url: target.url, expect_status: 200 })]);
+    // Each transition alerts a webhook; the second delivery (the check back online) kills the
+    // stream's leader while it is under way.
+    let killDuringDelivery: () => void = () => {};
+    const hook = await startWebhookReceiver((n) => {
+      if (n === 1) killDuringDelivery();
+      return 200;
+    });
+    await conn.query(`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?)`, [hook.url]);
+    await conn.query(`INSERT INTO alerts (check_id, contact_id, type, enabled) VALUES (1, 1, 'both', 1)`);
     const env = (id: string) => ({
       // Every server listed: the client picks one and fails over to the others.
       BEARMON_NATS_URL: nats.urlsFor(id).join(','),
@@ -102,5 +112,28 @@ describe('bearmon on a three-server NATS cluster (real processes)', () => {
     // One transition in the replicated log (a re-sent one carries the same message id and is dropped).
     const bySubject = (await jsm.streams.info(STREAM, { subjects_filter: 'bearmon.transition.>' })).state.subjects ?? {};
     expect(Object.values(bySubject)).toEqual([1]);
+    await expect.poll(() => hook.posts.length, { timeout: 60_000 }).toBe(1);
+
+    // Back online: the second notification is being delivered when the leader of the moment dies.
+    let second: Promise<void> | undefined;
+    let secondName = '';
+    killDuringDelivery = () => {
+      second = (async () => {
+        secondName = (await jsm.streams.info(STREAM)).cluster!.leader!;
+        await nats.member(secondName).kill();
+      })();
+    };
+    target.up = true;
+    await expect.poll(checkEvents, { timeout: 90_000, interval: 250 }).toHaveLength(2);
+    await expect.poll(() => second !== undefined, { timeout: 60_000 }).toBe(true);
+    await second;
+    const afterSecondKill = events.results;
+    await expect.poll(() => events.results - afterSecondKill, { timeout: 60_000 }).toBeGreaterThan(10);
+    await nats.member(secondName).start();
+    const afterSecondRestart = events.results;
+    await expect.poll(() => events.results - afterSecondRestart, { timeout: 60_000 }).toBeGreaterThan(10);
+    // Each notification delivered once; no further transition.
+    expect(hook.posts).toHaveLength(2);
+    expect(await checkEvents()).toHaveLength(2);
   }, 360_000);
 });

@@ -31,12 +31,18 @@ export interface NatsClusterHandle {
   stop(): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** Free loopback ports, all held at once while chosen so that none is handed out twice. */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, async () => {
+      const server = net.createServer();
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return server;
+    }),
+  );
+  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
+  await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
+  return ports;
 }
 
 function waitForReady(child: ChildProcess): Promise<void> {
@@ -63,9 +69,21 @@ function waitForReady(child: ChildProcess): Promise<void> {
  * JetStream store. Resolves once JetStream has a meta leader (streams can be made).
  */
 export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
+  // A port taken by another process between its choice and the server's start: again with others.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startNatsClusterOnce(size);
+    } catch (err) {
+      if (attempt >= 5 || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
+}
+
+async function startNatsClusterOnce(size: number): Promise<NatsClusterHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'bearmon-nats-cluster-'));
-  const ports = await Promise.all(Array.from({ length: size }, freePort));
-  const routePorts = await Promise.all(Array.from({ length: size }, freePort));
+  const all = await freePorts(size * 2);
+  const ports = all.slice(0, size);
+  const routePorts = all.slice(size);
   const members: NatsClusterMember[] = [];
   const children = new Map<string, ChildProcess>();
   for (let i = 0; i < size; i++) {
@@ -97,7 +115,13 @@ export async function startNatsCluster(size = 3): Promise<NatsClusterHandle> {
     };
     members.push({ name, port: ports[i]!, start, kill });
   }
-  await Promise.all(members.map((m) => m.start()));
+  try {
+    await Promise.all(members.map((m) => m.start()));
+  } catch (err) {
+    for (const m of members) await m.kill();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const urlsFor = (user: string) => ports.map((p) => `nats://${user}:${devPassword(user)}@127.0.0.1:${p}`);
   const handle: NatsClusterHandle = {
     members,

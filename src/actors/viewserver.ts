@@ -449,6 +449,8 @@ async function startLease(kv: KV, o: LeaseOptions): Promise<{ active(): boolean;
         return;
       }
       const entry = await kv.get(LEASE_KEY);
+      // When it was seen, not asked for: the holder may have written it while the read was on its way.
+      const seenAt = mono();
       if (!entry || entry.operation !== 'PUT') {
         // Never taken, or released by a viewserver that stopped: take it at once.
         return take(entry ? await kv.update(LEASE_KEY, value(), entry.revision, requestTimeout) : await kv.create(LEASE_KEY, value()), sentAt);
@@ -457,11 +459,11 @@ async function startLease(kv: KV, o: LeaseOptions): Promise<{ active(): boolean;
         const holder = holderOf(entry.string());
         if (holder !== o.id && holder !== lastHolder) o.log.info({ id: o.id, holder }, 'standing by: another viewserver holds the lease');
         lastHolder = holder;
-        state = { mode: 'standby', seenRev: entry.revision, seenAt: sentAt };
+        state = { mode: 'standby', seenRev: entry.revision, seenAt };
         return;
       }
-      if (sentAt - state.seenAt >= o.leaseMs) {
-        o.log.info({ id: o.id, holder: holderOf(entry.string()), sinceMs: Math.round(sentAt - state.seenAt) }, 'viewserver lease expired; taking it');
+      if (seenAt - state.seenAt >= o.leaseMs) {
+        o.log.info({ id: o.id, holder: holderOf(entry.string()), sinceMs: Math.round(seenAt - state.seenAt) }, 'viewserver lease expired; taking it');
         take(await kv.update(LEASE_KEY, value(), entry.revision, requestTimeout), sentAt);
       }
       reportedError = false;

@@ -374,6 +374,8 @@ describe('several viewservers: the lease', () => {
     await expect.poll(() => one.lines.some((l) => l.msg === 'another viewserver holds the lease; standing by'), { timeout: timeoutFor(lease.renewMs) }).toBe(true);
     await expect.poll(() => [vs1.active(), vs2.active()].filter(Boolean).length, { timeout: timeoutFor(lease.leaseMs + lease.leasePollMs) }).toBe(1);
     const [winner, winnerLog, other, otherLog] = vs1.active() ? [vs1, one, vs2, two] : [vs2, two, vs1, one];
+    // Said once the stored view is read, just after the lease is taken.
+    await expect.poll(() => winnerLog.lines.filter((l) => l.msg === 'viewserver active' && l.id === (winner === vs1 ? 'vs1' : 'vs2')).length, { timeout: timeoutFor() }).toBeGreaterThan(winner === vs1 ? 1 : 0);
     expect(winnerLog.lines.filter((l) => l.msg === 'viewserver active').at(-1)).toMatchObject({ view: first.view, controller: a });
 
     // The winner stops: it releases the lease and the other takes it without waiting the lease out.

@@ -39,7 +39,7 @@ describe('several viewservers (real processes): one active, chosen by a lease in
     first.child.kill('SIGKILL');
     await expect.poll(() => took(second), { timeout: 20_000 }).toBe(true);
     console.log(`viewserver takeover after kill -9: ${Date.now() - killedAt} ms (log-observed)`);
-    expect(second.logs.find((l) => l.msg === 'viewserver active')).toMatchObject({ view: start.view, controller: start.controller });
+    await expect.poll(() => second.logs.find((l) => l.msg === 'viewserver active'), { timeout: 10_000 }).toMatchObject({ view: start.view, controller: start.controller });
 
     // kill -9 of the controller: the new active viewserver names a live worker in a newer view.
     workers.get(start.controller)!.child.kill('SIGKILL');

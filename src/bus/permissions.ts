@@ -218,6 +218,33 @@ export function developmentNatsConf(): string {
   return renderNatsConf({ listen: '127.0.0.1:4222', serverName: 'bearmon-local', users: developmentUsers(), header: DEVELOPMENT_HEADER });
 }
 
+/** The members of the repository's loopback NATS cluster (nats-cluster/*.conf): clients on 4242-4244, routes on 6242-6244 (4222 is the usual single server). */
+export const DEVELOPMENT_CLUSTER = ['a', 'b', 'c'] as const;
+
+/**
+ * One member of a three-server loopback cluster with the repository's users: what
+ * docs/CLUSTER.md and the README run to try bearmon on replicated JetStream.
+ */
+export function developmentClusterConf(member: (typeof DEVELOPMENT_CLUSTER)[number]): string {
+  const index = DEVELOPMENT_CLUSTER.indexOf(member);
+  return renderNatsConf({
+    listen: `127.0.0.1:${4242 + index}`,
+    serverName: `bearmon-${member}`,
+    users: developmentUsers(),
+    header: [
+      `Member ${member} of a three-server NATS cluster on loopback for bearmon (development and trying it out).`,
+      'GENERATED from src/bus/permissions.ts (developmentClusterConf): edit that, not this. The users and',
+      'passwords are those of nats.conf. Run: nats-server -c nats-cluster/' + member + '.conf -sd /tmp/bearmon-nats-' + member,
+      'For production: bearmon nats-conf --route … --cluster-listen … (docs/CLUSTER.md).',
+    ],
+    cluster: {
+      name: 'bearmon',
+      listen: `127.0.0.1:${6242 + index}`,
+      routes: DEVELOPMENT_CLUSTER.filter((m) => m !== member).map((m) => `nats-route://127.0.0.1:${6242 + DEVELOPMENT_CLUSTER.indexOf(m)}`),
+    },
+  });
+}
+
 /** The role table of docs/CLUSTER.md: exactly what nats.conf grants (a test keeps them equal). */
 export function roleTableMarkdown(): string {
   const code = (items: string[]) => items.map((s) => `\`${s}\``).join(', ');

@@ -5,7 +5,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { natsOptions } from '../../src/bus/connect.ts';
-import { developmentNatsConf, inboxPrefix } from '../../src/bus/permissions.ts';
+import { DEVELOPMENT_CLUSTER, developmentClusterConf, developmentNatsConf, inboxPrefix } from '../../src/bus/permissions.ts';
 import { readLog } from '../../src/bus/result-log.ts';
 import { setupBus } from '../../src/bus/setup.ts';
 import { subject } from '../../src/bus/subjects.ts';
@@ -59,6 +59,8 @@ async function seenOn(pattern: string, act: () => Promise<void>, settle: () => P
 describe('roles and permissions from nats.conf', () => {
   it('the repository nats.conf is the one src/bus/permissions.ts generates', () => {
     expect(readFileSync(new URL('../../nats.conf', import.meta.url), 'utf8')).toBe(developmentNatsConf());
+    // The loopback cluster of the README and docs/CLUSTER.md: the same users, each member routing to the other two.
+    for (const member of DEVELOPMENT_CLUSTER) expect(readFileSync(new URL(`../../nats-cluster/${member}.conf`, import.meta.url), 'utf8')).toBe(developmentClusterConf(member));
   });
 
   it('a worker publishes results, heartbeats, pongs and controller lines only under its own name', async () => {

@@ -459,6 +459,18 @@ type Uptimes = Record<Window, number | null>;
  * last result carries its age then, and the next run its wait; without (the list, whose
  * texts are kept) clients reckon ages from the results' `at`.
  */
+/**
+ * The round in progress of a pending check. The controller's status and the round decisions
+ * on the bus arrive separately: a completed round newer than the status means the status's
+ * turn is that round's, now over, so the round in progress is the next one and nobody in it
+ * has agreed yet.
+ */
+function roundInProgress(c: CheckStatus, lastRound: CompletedRound | undefined): { round: number; agreeing: string[] } {
+  const fromStatus = (c.rounds ?? 0) + 1;
+  if (lastRound && lastRound.round >= fromStatus) return { round: lastRound.round + 1, agreeing: [] };
+  return { round: fromStatus, agreeing: c.turn ?? [] };
+}
+
 function checkJson(c: CheckStatus, uptime: Uptimes | undefined, at: number | undefined, lastRound?: CompletedRound) {
   return {
     id: c.id,
@@ -468,7 +480,7 @@ function checkJson(c: CheckStatus, uptime: Uptimes | undefined, at: number | und
     status: c.status ?? null,
     pending:
       c.state === 'pending'
-        ? { suspected: c.suspected, agreeing: c.turn ?? [], of: c.confirmations ?? null, round: (c.rounds ?? 0) + 1, rounds: c.of ?? null, lastRound: lastRound ?? null }
+        ? { suspected: c.suspected, ...roundInProgress(c, lastRound), of: c.confirmations ?? null, rounds: c.of ?? null, lastRound: lastRound ?? null }
         : null,
     interval: c.interval ?? null,
     ...(at !== undefined ? { nextRunInMs: c.nextRunInMs ?? null } : {}),

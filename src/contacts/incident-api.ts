@@ -1,13 +1,11 @@
 import http from 'node:http';
-import https from 'node:https';
 import { z } from 'zod';
 import { MASK, redactText } from '../redact.ts';
 import { clip } from '../text.ts';
 import { toHttpUrl } from '../validation.ts';
-import { USER_AGENT } from './http.ts';
 import { delivered, errorText, failed } from './outcome.ts';
 import type { ContactContext, SendOutcome } from './types.ts';
-import { retryAfterSeconds } from './vendor-http.ts';
+import { postBody, retryAfterSeconds } from './vendor-http.ts';
 
 /**
  * What the incident and push contact types (pagerduty, opsgenie, gotify, pushover,
@@ -90,67 +88,22 @@ export interface ApiRequest {
 export interface ApiReply {
   status: number;
   headers: http.IncomingHttpHeaders;
-  /** The first BODY_MAX bytes of the reply, as UTF-8. */
+  /** The first 16 KiB of the reply (vendor-http.ts BODY_MAX), as UTF-8. */
   text: string;
   /** The reply parsed as JSON; undefined when it is not JSON. */
   json: unknown;
 }
 
-/** Vendors' replies are short JSON; a larger body is cut, never buffered whole. */
-const BODY_MAX = 16 * 1024;
-
 /**
- * One request on a fresh connection (no keep-alive state survives a delivery), redirects
- * not followed. The timeout covers the whole exchange including the reply body; rejects
- * on network errors and timeouts.
+ * One request on a fresh connection, redirects not followed, the timeout covering the whole
+ * exchange (vendor-http.ts postBody, which the chat types use too); the reply parsed as JSON
+ * when it is. Rejects on network errors and timeouts.
  */
-export function callApi(request: ApiRequest, timeoutMs: number): Promise<ApiReply> {
-  return new Promise((resolve, reject) => {
-    const body = request.form ? new URLSearchParams(request.form).toString() : JSON.stringify(request.json ?? {});
-    const contentType = request.form ? 'application/x-www-form-urlencoded' : 'application/json';
-    const client = request.url.protocol === 'https:' ? https : http;
-    let timer: NodeJS.Timeout | undefined;
-    let settled = false;
-    const settle = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      fn();
-    };
-    try {
-      const req = client.request(request.url, {
-        method: request.method,
-        agent: false,
-        headers: { 'User-Agent': USER_AGENT, Accept: 'application/json', ...request.headers, 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) },
-      });
-      timer = setTimeout(() => req.destroy(new Error(`no response within ${timeoutMs} ms`)), timeoutMs);
-      req.once('response', (response) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        const done = () =>
-          settle(() => {
-            const text = Buffer.concat(chunks).subarray(0, BODY_MAX).toString('utf8');
-            resolve({ status: response.statusCode ?? 0, headers: response.headers, text, json: parseJson(text) });
-          });
-        response.on('data', (chunk: Buffer) => {
-          chunks.push(chunk);
-          size += chunk.length;
-          if (size >= BODY_MAX) {
-            done();
-            response.destroy();
-          }
-        });
-        response.once('end', done);
-        // A reply cut short still has its status: judge by that.
-        response.once('error', done);
-      });
-      // 'on', not 'once': a reset after the reply must not become an unhandled error.
-      req.on('error', (err) => settle(() => reject(err)));
-      req.end(body);
-    } catch (err) {
-      settle(() => reject(err));
-    }
-  });
+export async function callApi(request: ApiRequest, timeoutMs: number): Promise<ApiReply> {
+  const body = request.form ? new URLSearchParams(request.form).toString() : JSON.stringify(request.json ?? {});
+  const contentType = request.form ? 'application/x-www-form-urlencoded' : 'application/json';
+  const reply = await postBody(request.url, { method: request.method, body, contentType, headers: { Accept: 'application/json', ...request.headers }, timeoutMs });
+  return { status: reply.status, headers: reply.headers, text: reply.body, json: parseJson(reply.body) };
 }
 
 function parseJson(text: string): unknown {

@@ -62,6 +62,8 @@ export interface VendorReply {
 }
 
 export interface VendorPost {
+  /** POST unless said (Matrix sends with PUT). */
+  method?: 'POST' | 'PUT';
   body: string;
   contentType: string;
   headers?: Record<string, string>;
@@ -72,7 +74,7 @@ export interface VendorPost {
 const BODY_MAX = 16 * 1024;
 
 /**
- * One POST on a fresh connection (agent: false, so no keep-alive state survives a
+ * One POST (or PUT) on a fresh connection (agent: false, so no keep-alive state survives a
  * delivery), redirects not followed. The timeout covers the whole exchange including the
  * reply body. Rejects on network errors and timeouts.
  */
@@ -87,7 +89,7 @@ export function postBody(url: URL, post: VendorPost): Promise<VendorReply> {
     };
     try {
       request = client.request(url, {
-        method: 'POST',
+        method: post.method ?? 'POST',
         agent: false,
         headers: {
           'User-Agent': USER_AGENT,

@@ -27,6 +27,10 @@ export const ADDED_COLUMNS: readonly { table: string; column: string; definition
   // grouped message that carried it in a storm (NULL: sent on its own).
   { table: 'bearmon_notifications', column: 'held_by', definition: 'VARCHAR(64) NULL DEFAULT NULL' },
   { table: 'bearmon_notifications', column: 'group_key', definition: 'VARBINARY(160) NULL DEFAULT NULL' },
+  // Distinct regions a change must be seen from, on top of `confirmations` (1: any, gobearmon's rule).
+  { table: 'checks', column: 'min_regions', definition: 'INT NOT NULL DEFAULT 1' },
+  // A partial outage notification: JSON {"phase":"began"|"ended","down":[regions],"up":[regions]} (NULL: a status change).
+  { table: 'bearmon_notifications', column: 'partial', definition: 'VARCHAR(512) NULL DEFAULT NULL' },
 ];
 
 /**
@@ -40,6 +44,14 @@ export const WIDENED_ENUMS: readonly { table: string; column: string; value: str
     value: 'skipped',
     definition: "ENUM ('pending', 'sending', 'delivered', 'failed', 'unconfirmed', 'held', 'skipped') NOT NULL DEFAULT 'pending'",
   },
+  // gobearmon's column, widened (its rows untouched): a `partial` alert hears of partial
+  // outages (some regions see the check offline) and nothing else. gobearmon never matches it.
+  {
+    table: 'alerts',
+    column: 'type',
+    value: 'partial',
+    definition: "ENUM ('online', 'offline', 'both', 'partial') DEFAULT 'both'",
+  },
 ];
 
 /** Schema versions bearmon records in `bearmon_schema`; append, never edit. */
@@ -52,6 +64,7 @@ export const SCHEMA_VERSIONS = [
   { version: 6, description: 'bearmon_history_fine, bearmon_history_hourly: uptime and latency rollups' },
   { version: 7, description: 'bearmon_notifications.send_started_at, reminder, offline_since; alerts.remind_every, remind_max: no lost page, reminders' },
   { version: 8, description: 'bearmon_maintenance; bearmon_notifications.held_by, group_key, states held and skipped: maintenance windows, storm grouping' },
+  { version: 9, description: "checks.min_regions; alerts.type 'partial'; bearmon_notifications.partial: regions and partial outages" },
 ] as const;
 
 export interface MigrationReport {

@@ -15,6 +15,8 @@ const ADDED = [
   'bearmon_notifications.offline_since',
   'bearmon_notifications.held_by',
   'bearmon_notifications.group_key',
+  'checks.min_regions',
+  'bearmon_notifications.partial',
 ];
 const BEARMON_TABLES = ['bearmon_fence', 'bearmon_history_fine', 'bearmon_history_hourly', 'bearmon_maintenance', 'bearmon_notification_attempts', 'bearmon_notifications', 'bearmon_schema', 'bearmon_transitions'];
 
@@ -42,7 +44,7 @@ describe('bearmon db migrate', () => {
     const db = await freshDatabase();
     const report = await migrate(db);
     expect(report.createdTables).toEqual([...SEED_TABLES, ...BEARMON_TABLES].sort());
-    expect(report.appliedVersions).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(report.appliedVersions).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(report.addedColumns).toEqual(ADDED);
     const cols = await columns(db);
     const checks = cols.filter((c) => c.t === 'checks').map((c) => [c.c, c.ty, c.n, c.d]);
@@ -55,6 +57,7 @@ describe('bearmon db migrate', () => {
       ['delay', 'int(11)', 'NO', '1'],
       ['status', "enum('online','offline')", 'YES', "'online'"],
       ['enabled', 'tinyint(1)', 'NO', '1'],
+      ['min_regions', 'int(11)', 'NO', '1'],
     ]);
     const events = cols.filter((c) => c.t === 'check_events').map((c) => [c.c, c.ty, c.n]);
     expect(events).toEqual([
@@ -89,10 +92,15 @@ describe('bearmon db migrate', () => {
       ...rowsBefore,
       contacts: rowsBefore.contacts!.map((row) => ({ ...(row as object), name: null })),
       alerts: rowsBefore.alerts!.map((row) => ({ ...(row as object), remind_every: null, remind_max: null })),
+      // Every check keeps gobearmon's rule: a change from any one region is enough.
+      checks: rowsBefore.checks!.map((row) => ({ ...(row as object), min_regions: 1 })),
     };
     expect(await dump(db)).toEqual(rowsAfter);
     const seedColumnsAfter = (await columns(db)).filter((c) => SEED_TABLES.includes(String(c.t)));
-    expect(seedColumnsAfter.filter((c) => !ADDED.includes(`${c.t}.${c.c}`))).toEqual(columnsBefore);
+    // alerts.type is widened with 'partial' (rows keep their values); every other seed column is as it was.
+    const widened = (c: { t: unknown; c: unknown }) => c.t === 'alerts' && c.c === 'type';
+    expect(seedColumnsAfter.filter((c) => !ADDED.includes(`${c.t}.${c.c}`) && !widened(c))).toEqual(columnsBefore.filter((c) => !widened(c)));
+    expect(seedColumnsAfter.find(widened)).toMatchObject({ ty: "enum('online','offline','both','partial')", d: "'both'" });
     expect(seedColumnsAfter.find((c) => c.t === 'contacts' && c.c === 'name')).toMatchObject({ ty: 'varchar(64)', n: 'YES' });
     expect(seedColumnsAfter.filter((c) => c.t === 'alerts' && String(c.c).startsWith('remind_')).map((c) => [c.c, c.ty, c.n, c.d])).toEqual([
       ['remind_every', 'int(11)', 'YES', 'NULL'],

@@ -98,7 +98,7 @@ describe('bearmon db migrate', () => {
     expect(await dump(db)).toEqual(rowsAfter);
     const seedColumnsAfter = (await columns(db)).filter((c) => SEED_TABLES.includes(String(c.t)));
     // alerts.type is widened with 'partial' (rows keep their values); every other seed column is as it was.
-    const widened = (c: { t: unknown; c: unknown }) => c.t === 'alerts' && c.c === 'type';
+    const widened = (c: Record<string, unknown>) => c.t === 'alerts' && c.c === 'type';
     expect(seedColumnsAfter.filter((c) => !ADDED.includes(`${c.t}.${c.c}`) && !widened(c))).toEqual(columnsBefore.filter((c) => !widened(c)));
     expect(seedColumnsAfter.find(widened)).toMatchObject({ ty: "enum('online','offline','both','partial')", d: "'both'" });
     expect(seedColumnsAfter.find((c) => c.t === 'contacts' && c.c === 'name')).toMatchObject({ ty: 'varchar(64)', n: 'YES' });

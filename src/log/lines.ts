@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { describeIssues } from '../validation.ts';
+import { MAX_MIN_REGIONS } from '../region.ts';
 
 /**
  * The result-log format (SPEC §6): one JSON object per line, the same objects whether
@@ -28,6 +29,8 @@ export const checkLine = z.object({
   interval: z.number().int().positive().default(60),
   delay: z.number().int().min(0).default(1),
   status: z.enum(['online', 'offline']).default('online'),
+  /** Distinct regions a change must be seen from (`checks.min_regions`); absent in older logs: 1. */
+  minRegions: z.number().int().min(1).max(MAX_MIN_REGIONS).optional(),
   at: timestamp.optional(),
   /**
    * The check's name (`checks.name`), as the controller logs it: replay and export name
@@ -65,6 +68,11 @@ export const assignLine = z.object({
    * Absent in older logs: at + DEFAULT_RESULT_WINDOW_MS.
    */
   deadline: timestamp.optional(),
+  /**
+   * An audit run of a quarantined worker: its result is scored (does the worker agree with
+   * the others again?) and never counted as a vote.
+   */
+  audit: z.boolean().optional(),
 });
 /** The run was not answered in time: a late result for it is rejected. */
 export const expireLine = z.object({ type: z.literal('expire'), checkId, worker, assignment, at: timestamp });

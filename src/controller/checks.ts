@@ -37,6 +37,7 @@ export function changed(before: CheckDefinition, after: LoadedCheck): boolean {
     before.type !== after.type ||
     before.data !== after.data ||
     before.interval !== after.interval ||
-    before.delay !== after.delay
+    before.delay !== after.delay ||
+    before.minRegions !== after.minRegions
   );
 }

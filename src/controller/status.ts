@@ -24,6 +24,8 @@ export interface CheckStatus {
   of?: number;
   confirmations?: number;
   interval?: number;
+  /** Distinct regions that must see a change (checks.min_regions). */
+  minRegions?: number;
   nextRunInMs?: number;
   lastResults?: Record<string, LastResult & { ageMs: number }>;
   problem?: string;
@@ -77,6 +79,7 @@ function checkStatus(input: StatusInput, check: CheckDefinition): CheckStatus {
       : {}),
     confirmations: context?.confirmations,
     interval: check.interval,
+    minRegions: check.minRegions,
     nextRunInMs: next === undefined ? undefined : Math.max(0, next - input.now),
     lastResults: results
       ? Object.fromEntries([...results].map(([worker, r]) => [worker, { ...r, ageMs: Math.max(0, input.now - Date.parse(r.at)) }]))

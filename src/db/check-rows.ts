@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { CheckRegistry } from '../checks/registry.ts';
 import { prepareCheck } from '../checks/run.ts';
+import { MAX_MIN_REGIONS } from '../region.ts';
 import { describeIssues, showValue } from '../validation.ts';
 
 export type CheckStatus = 'online' | 'offline';
@@ -15,6 +16,8 @@ export interface LoadedCheck {
   /** `check_interval`, seconds. */
   interval: number;
   delay: number;
+  /** `min_regions`: distinct regions that must see a change, besides the confirmations (1: gobearmon's rule). */
+  minRegions: number;
   status: CheckStatus;
 }
 
@@ -49,13 +52,21 @@ const checkRow = z.object({
     .min(0, 'expected at least 0')
     .nullable()
     .transform((v) => v ?? 1),
+  // Absent: a database not yet migrated to schema 9, where any one region is enough.
+  min_regions: z
+    .number('expected an integer')
+    .int('expected an integer')
+    .min(1, 'expected at least 1')
+    .max(MAX_MIN_REGIONS, `expected at most ${MAX_MIN_REGIONS}`)
+    .nullish()
+    .transform((v) => v ?? 1),
   status: z
     .enum(['online', 'offline'], 'expected online or offline')
     .nullable()
     .transform((v) => v ?? 'online'),
 });
 
-/** Judges one untrusted row of `SELECT id, name, type, data, check_interval, delay, status`. */
+/** Judges one untrusted row of `SELECT id, name, type, data, check_interval, delay, min_regions, status` (min_regions may be absent). */
 export function judgeCheckRow(registry: CheckRegistry, row: Record<string, unknown>): CheckRowVerdict {
   const parsed = checkRow.safeParse(row);
   const name = typeof row.name === 'string' ? row.name : showValue(row.name);
@@ -65,10 +76,10 @@ export function judgeCheckRow(registry: CheckRegistry, row: Record<string, unkno
     const detailed = checkRow.safeParse(row, { reportInput: true }).error!;
     return { ok: false, misconfigured: { id, name, field: issue.path.map(String).join('.'), message: describeIssues(detailed) } };
   }
-  const { check_interval: interval, ...rest } = parsed.data;
+  const { check_interval: interval, min_regions: minRegions, ...rest } = parsed.data;
   const definition = judgeDefinition(registry, rest.type, rest.data);
   if (definition) return { ok: false, misconfigured: { id, name, ...definition } };
-  return { ok: true, check: { ...rest, interval } };
+  return { ok: true, check: { ...rest, interval, minRegions } };
 }
 
 /** Null when the worker would understand the definition; otherwise what is wrong with it. */

@@ -77,6 +77,7 @@ function sameAsKnown(row: RowDataPacket, known?: ReadonlyMap<number, LoadedCheck
     row.data === before.data &&
     (row.check_interval ?? 60) === before.interval &&
     (row.delay ?? 1) === before.delay &&
+    (row.min_regions ?? 1) === before.minRegions &&
     (status === 'online' || status === 'offline');
   return same ? { ...before, status } : undefined;
 }
@@ -84,7 +85,9 @@ function sameAsKnown(row: RowDataPacket, known?: ReadonlyMap<number, LoadedCheck
 /** Bytes (UTF-8) of bearmon_transitions.transition_key. */
 export const TRANSITION_KEY_MAX = 128;
 
-const LOAD_CHECKS = 'SELECT id, name, type, data, check_interval, delay, status FROM checks WHERE enabled = 1 ORDER BY id';
+const LOAD_CHECKS = 'SELECT id, name, type, data, check_interval, delay, min_regions, status FROM checks WHERE enabled = 1 ORDER BY id';
+/** Before schema 9 (`bearmon db migrate`) there is no min_regions: every check then needs one region, gobearmon's rule. */
+const LOAD_CHECKS_BEFORE_REGIONS = LOAD_CHECKS.replace(' min_regions,', '');
 
 /**
  * The controller's view of MySQL, over one small pool per DSN. Every row read is untrusted
@@ -96,7 +99,11 @@ export function createStore(options: StoreOptions): Store {
 
   async function loadChecks(known?: ReadonlyMap<number, LoadedCheck>): Promise<LoadedChecks> {
     const rows = await cluster.run((pool) =>
-      withPooledConnection(pool, async (connection) => (await connection.query<RowDataPacket[]>({ sql: LOAD_CHECKS, timeout }))[0]),
+      withPooledConnection(pool, async (connection) => {
+        const load = async (sql: string) => (await connection.query<RowDataPacket[]>({ sql, timeout }))[0];
+        // ER_BAD_FIELD_ERROR: a database not migrated yet; its rows are read without the column.
+        return load(LOAD_CHECKS).catch((err) => ((err as { errno?: unknown }).errno === 1054 ? load(LOAD_CHECKS_BEFORE_REGIONS) : Promise.reject(err)));
+      }),
     );
     const result: LoadedChecks = { checks: [], misconfigured: [] };
     for (let i = 0; i < rows.length; i++) {

@@ -483,6 +483,7 @@ function checkJson(c: CheckStatus, uptime: Uptimes | undefined, at: number | und
         ? { suspected: c.suspected, ...roundInProgress(c, lastRound), of: c.confirmations ?? null, rounds: c.of ?? null, lastRound: lastRound ?? null }
         : null,
     interval: c.interval ?? null,
+    minRegions: c.minRegions ?? null,
     ...(at !== undefined ? { nextRunInMs: c.nextRunInMs ?? null } : {}),
     problem: c.problem ?? null,
     lastResults: Object.entries(c.lastResults ?? {}).map(([worker, r]) => ({ worker, status: r.status, message: r.message, at: r.at, latencyMs: r.durationMs, ...(at !== undefined ? { ageMs: Math.max(0, at - Date.parse(r.at)) } : {}) })),

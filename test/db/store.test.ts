@@ -90,9 +90,9 @@ describe('store: loadChecks', () => {
     const { checks, misconfigured } = await openStore([dsnOf(db)]).loadChecks();
 
     expect(checks).toEqual([
-      { id: 1, name: 'web', type: 'http', data: '{"url":"http://127.0.0.1:8080/","expect_status":200}', interval: 120, delay: 3, status: 'offline' },
-      { id: 2, name: 'line', type: 'tcp', data: '{"address":"127.0.0.1:7"}', interval: 60, delay: 0, status: 'online' },
-      { id: 10, name: 'no status', type: 'tcp', data: '{"address":"127.0.0.1:7"}', interval: 30, delay: 2, status: 'online' },
+      { id: 1, name: 'web', type: 'http', data: '{"url":"http://127.0.0.1:8080/","expect_status":200}', interval: 120, delay: 3, minRegions: 1, status: 'offline' },
+      { id: 2, name: 'line', type: 'tcp', data: '{"address":"127.0.0.1:7"}', interval: 60, delay: 0, minRegions: 1, status: 'online' },
+      { id: 10, name: 'no status', type: 'tcp', data: '{"address":"127.0.0.1:7"}', interval: 30, delay: 2, minRegions: 1, status: 'online' },
     ]);
     expect(misconfigured.map(({ id, name, field }) => ({ id, name, field }))).toEqual([
       { id: 3, name: 'broken json', field: 'data' },
@@ -119,7 +119,7 @@ describe('store: loadChecks', () => {
     await withConnection(db, (c) => c.query("ALTER TABLE checks MODIFY status VARCHAR(16)"));
     await withConnection(db, (c) => c.query("UPDATE checks SET status = 'sideways' WHERE id = 3"));
     // The known definitions stand for what an earlier load validated (here deliberately not valid: '{}' has no address).
-    const known = new Map([1, 2, 3].map((id) => [id, { id, name: id === 2 ? 'renamed' : id === 1 ? 'line' : 'bad status', type: 'tcp', data: '{}', interval: 60, delay: 1, status: 'online' as const }]));
+    const known = new Map([1, 2, 3].map((id) => [id, { id, name: id === 2 ? 'renamed' : id === 1 ? 'line' : 'bad status', type: 'tcp', data: '{}', interval: 60, delay: 1, minRegions: 1, status: 'online' as const }]));
     const { checks, misconfigured } = await openStore([dsnOf(db)]).loadChecks(known);
     // Check 1: unchanged, taken with its current status and not validated again.
     expect(checks).toEqual([expect.objectContaining({ id: 1, name: 'line', data: '{}', status: 'offline' })]);
@@ -128,6 +128,38 @@ describe('store: loadChecks', () => {
       { id: 2, field: 'data.address' },
       { id: 3, field: 'status' },
     ]);
+  });
+
+  it('reads min_regions (1..16); a value out of range is misconfigured, naming the field and the value', async () => {
+    const db = await migratedDatabase();
+    await insertChecks(db, `(1, 'three', 'tcp', ${TCP}, 60, 1, 'online', 1), (2, 'zero', 'tcp', ${TCP}, 60, 1, 'online', 1), (3, 'many', 'tcp', ${TCP}, 60, 1, 'online', 1), (4, 'default', 'tcp', ${TCP}, 60, 1, 'online', 1)`);
+    await withConnection(db, (c) => c.query('UPDATE checks SET min_regions = CASE id WHEN 1 THEN 3 WHEN 2 THEN 0 WHEN 3 THEN 17 ELSE min_regions END'));
+    const store = openStore([dsnOf(db)]);
+    const { checks, misconfigured } = await store.loadChecks();
+    expect(checks.map(({ id, minRegions }) => ({ id, minRegions }))).toEqual([
+      { id: 1, minRegions: 3 },
+      { id: 4, minRegions: 1 },
+    ]);
+    expect(misconfigured.map(({ id, field, message }) => ({ id, field, message }))).toEqual([
+      { id: 2, field: 'min_regions', message: 'min_regions: expected at least 1 (value 0)' },
+      { id: 3, field: 'min_regions', message: 'min_regions: expected at most 16 (value 17)' },
+    ]);
+    // A known check whose min_regions changed is taken with the new value, not the known one.
+    await withConnection(db, (c) => c.query('UPDATE checks SET min_regions = 2 WHERE id = 1'));
+    const again = await store.loadChecks(new Map(checks.map((c) => [c.id, c])));
+    expect(again.checks.map(({ id, minRegions }) => ({ id, minRegions }))).toEqual([
+      { id: 1, minRegions: 2 },
+      { id: 4, minRegions: 1 },
+    ]);
+  });
+
+  it('reads a database not yet migrated to min_regions (schema 9) as one region per check', async () => {
+    const db = await migratedDatabase();
+    await insertChecks(db, `(1, 'line', 'tcp', ${TCP}, 60, 1, 'online', 1)`);
+    await withConnection(db, (c) => c.query('ALTER TABLE checks DROP COLUMN min_regions'));
+    const { checks, misconfigured } = await openStore([dsnOf(db)]).loadChecks();
+    expect(misconfigured).toEqual([]);
+    expect(checks).toEqual([expect.objectContaining({ id: 1, minRegions: 1 })]);
   });
 
   it('falls back to the next DSN when the first refuses connections, and says so once', async () => {

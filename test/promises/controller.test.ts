@@ -79,7 +79,7 @@ describe('README: a run not answered within its deadline + 3 s expires, even on 
     await (await jetstreamManager(nc)).streams.delete(STREAM).catch(() => {});
     // The target is never contacted: the worker is the test, which holds the run and answers late.
     const { address } = await tcpServer(() => {});
-    const check: LoadedCheck = { id: 1, name: 'slow', type: 'tcp', data: JSON.stringify({ address, expect: 'x', timeout: 5 }), interval: 60, delay: 0, status: 'online' };
+    const check: LoadedCheck = { id: 1, name: 'slow', type: 'tcp', data: JSON.stringify({ address, expect: 'x', timeout: 5 }), interval: 60, delay: 0, minRegions: 1, status: 'online' };
     const logs = captureLogs();
     const transitions: Transition[] = [];
     // The controller's clock, moved by the test; every read counted (its 10 ms tick reads it once).

@@ -18,6 +18,7 @@ import { CLOSE_BUS_MS, drainThenClose, stopWithin } from './shutdown.ts';
 import { createWorkQueue } from './work-queue.ts';
 import { clip } from '../text.ts';
 import { createLogLimiter } from '../log-limit.ts';
+import { DEFAULT_REGION } from '../region.ts';
 import { unguessableId } from '../bus/message-id.ts';
 
 /**
@@ -32,6 +33,9 @@ export interface WorkerDeps {
   /** Checks run at the same time ([worker] numThreads). */
   numThreads: number;
   sourceAddress?: string;
+  /** Where this worker runs ([worker] region, site): sent in every heartbeat and result; default region DEFAULT_REGION. */
+  region?: string;
+  site?: string;
   dnsServer: string;
   log: Logger;
   now?: () => number;
@@ -125,7 +129,7 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
     }
     counters.completed++;
     metrics.runCompleted(request.checkType, result.status, result.durationMs);
-    const message = buildResult(deps.id, request, result, now());
+    const message = buildResult(deps.id, request, result, now(), placeOf(deps));
     logRun(log, message);
     await publishWithRetry(
       js,
@@ -202,7 +206,13 @@ export function startWorker(deps: WorkerDeps): WorkerHandle {
   };
 }
 
-export function buildResult(worker: string, request: RunRequest, result: CheckResult, completedAt: number): ResultMessage {
+/** A worker's region (always, the default one when none is configured) and site (when configured), as its messages carry them. */
+export type Place = { region: string; site?: string };
+function placeOf(deps: WorkerDeps): Place {
+  return { region: deps.region ?? DEFAULT_REGION, ...(deps.site !== undefined && { site: deps.site }) };
+}
+
+export function buildResult(worker: string, request: RunRequest, result: CheckResult, completedAt: number, place: Place = { region: DEFAULT_REGION }): ResultMessage {
   return {
     type: 'result',
     checkId: request.checkId,
@@ -212,6 +222,7 @@ export function buildResult(worker: string, request: RunRequest, result: CheckRe
     message: clip(result.message, MAX_MESSAGE_CHARS),
     durationMs: Math.max(0, result.durationMs),
     view: request.view,
+    ...place,
     at: new Date(completedAt).toISOString(),
   };
 }
@@ -227,8 +238,9 @@ function logRun(log: Logger, message: ResultMessage): void {
 function startHeartbeat(deps: WorkerDeps, now: () => number, log: Logger, running: () => number): { stop(): void } {
   const heartbeatSubject = subject.worker(deps.id);
   const startedAt = new Date(now()).toISOString();
+  const place = placeOf(deps);
   const beat = () => {
-    const message: Heartbeat = { type: 'heartbeat', worker: deps.id, capacity: deps.numThreads, running: running(), startedAt, at: new Date(now()).toISOString() };
+    const message: Heartbeat = { type: 'heartbeat', worker: deps.id, capacity: deps.numThreads, running: running(), startedAt, ...place, at: new Date(now()).toISOString() };
     try {
       deps.nc.publish(heartbeatSubject, JSON.stringify(message));
     } catch (err) {
@@ -276,6 +288,8 @@ export async function runWorkerProcess(
     id: config.worker.id,
     numThreads: config.worker.numThreads,
     sourceAddress: config.worker.sourceAddress,
+    region: config.worker.region,
+    site: config.worker.site,
     dnsServer: config.dns.server,
     log,
     metrics,
@@ -291,7 +305,7 @@ export async function runWorkerProcess(
     await nc.close();
     throw failure;
   }
-  log.info({ worker: config.worker.id, numThreads: config.worker.numThreads, sourceAddress: config.worker.sourceAddress, server: nc.getServer() }, 'worker started');
+  log.info({ worker: config.worker.id, region: config.worker.region, site: config.worker.site, numThreads: config.worker.numThreads, sourceAddress: config.worker.sourceAddress, server: nc.getServer() }, 'worker started');
   const started = await Promise.all(roles.map((role) => role(nc, worker)));
   const late = await Promise.race([aborted(shutdown).then(() => undefined), refusals.first]);
   refusals.stop();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REGION_PATTERN } from '../region.ts';
 import { describeIssues } from '../validation.ts';
 
 /**
@@ -10,6 +11,8 @@ const workerId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected a worker id
 const checkId = z.number().int().positive();
 const isoTime = z.string().datetime({ offset: true });
 const assignmentId = z.string().regex(/^[A-Za-z0-9_.:-]{1,80}$/, 'expected an assignment id');
+/** A worker's region or site (`[worker] region`, `site`); absent from older workers (src/region.ts). */
+const region = z.string().regex(REGION_PATTERN, 'expected a region');
 
 /** Controller → worker on bearmon.run.<worker>: run this definition once. */
 export const runRequest = z.object({
@@ -34,6 +37,9 @@ export const resultMessage = z.object({
   message: z.string().max(4096),
   durationMs: z.number().min(0),
   view: z.number().int().min(0).default(0),
+  /** The worker's region and site when it ran the check (absent: an older worker, the default region). */
+  region: region.optional(),
+  site: region.optional(),
   at: isoTime,
 });
 export type ResultMessage = z.output<typeof resultMessage>;
@@ -45,6 +51,9 @@ export const heartbeat = z.object({
   capacity: z.number().int().min(0),
   running: z.number().int().min(0),
   startedAt: isoTime,
+  /** The worker's `[worker] region` and `site` (absent: an older worker, the default region). */
+  region: region.optional(),
+  site: region.optional(),
   at: isoTime,
 });
 export type Heartbeat = z.output<typeof heartbeat>;

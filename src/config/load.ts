@@ -64,6 +64,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     );
   }
   const config = validate(raw, problems, warnings);
+  crossCheck(config, raw, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return { config: config as Config, warnings, environment };
 }
@@ -194,6 +195,16 @@ function validate(raw: Raw, problems: string[], warnings: string[]): Record<stri
     }
   }
   return out;
+}
+
+/** Rules between keys, once each key is valid on its own; a problem names every key involved. */
+function crossCheck(config: Record<string, Record<string, unknown>>, raw: Raw, problems: string[]): void {
+  const { probeThreshold, probeRelease } = config.controller as { probeThreshold?: number; probeRelease?: number };
+  // Released at or above the threshold, a worker would be flagged and released by the same ratio.
+  if (probeThreshold !== undefined && probeRelease !== undefined && probeRelease >= probeThreshold) {
+    const origin = [raw.controller?.probeRelease?.origin, raw.controller?.probeThreshold?.origin].filter(Boolean).join(', ') || 'default';
+    problems.push(`${origin}: [controller] probeRelease = ${probeRelease} must be less than probeThreshold = ${probeThreshold}`);
+  }
 }
 
 /** A value as `config check` and `config keys` show it: durations and sizes as written (`1m`, `1GB`), secrets masked. */

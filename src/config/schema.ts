@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { hostPortSchema } from '../checks/address.ts';
 import { parseDsn } from '../db/dsn.ts';
+import { DEFAULT_REGION, REGION_PATTERN } from '../region.ts';
 import { DURATION_MS, formatDuration, SIZE_BYTES, type DurationSuffix, type Unit } from './units.ts';
 
 /**
@@ -49,6 +50,10 @@ const bool = z
   .transform((v) => v.toLowerCase())
   .pipe(z.enum(['true', 'false', 'yes', 'no', 'on', 'off', '1', '0'], { error: 'expected true or false' }))
   .transform((v) => ['true', 'yes', 'on', '1'].includes(v));
+/** A number (not only integers), such as a ratio; its bounds are added with gt/min/lt/max. */
+const number = z.coerce.number({ error: (issue) => (issue.code === 'invalid_type' ? 'expected a number' : undefined) });
+/** A region or site name (src/region.ts). */
+const region = z.string().regex(REGION_PATTERN, 'expected 1-32 lower-case letters, digits, _ or -, starting with a letter or digit');
 const text = z.string();
 const optionalText = z.string().optional();
 const ipAddress = z.string().refine((v) => isIP(v) !== 0, 'expected an IP address');
@@ -147,6 +152,24 @@ export const configSpec = {
       schema: int(0, 1_000_000).default(5),
       doc: 'Storm grouping: this many notifications of one contact within stormWindow go as one message. 0: off (every notification is sent at once, on its own).',
     },
+    quarantine: {
+      schema: z.enum(['off', 'flag', 'exclude'], { error: 'expected off, flag or exclude' }).default('flag'),
+      doc: 'What the controller does with a worker whose verdicts keep contradicting the others\' (see probeThreshold): off: nothing; flag: it is logged and shown as flagged; exclude: flagged, and its votes stop counting (it gets only audit runs) until released.',
+    },
+    probeWindow: {
+      schema: duration.prefault('10m'),
+      unit: 'duration',
+      doc: 'Quarantine: the controller scores every worker by how often its verdicts contradict the verdict the others reach, over this window.',
+    },
+    probeMinSamples: { schema: int(1, 1_000_000).default(20), doc: 'Quarantine: verdicts a worker must have within probeWindow before it can be flagged or released.' },
+    probeThreshold: {
+      schema: number.gt(0, 'expected more than 0').max(1, 'expected at most 1').default(0.5),
+      doc: 'Quarantine: a worker whose contradiction ratio (contradicting verdicts / verdicts in probeWindow) reaches this is flagged (0 < value ≤ 1).',
+    },
+    probeRelease: {
+      schema: number.min(0, 'expected at least 0').lt(1, 'expected less than 1').default(0.2),
+      doc: 'Quarantine: a flagged worker is released when its contradiction ratio falls to this or below (0 ≤ value < 1, and less than probeThreshold).',
+    },
     addr: { deprecated: 'workers and the viewserver reach the controller over NATS' },
   },
   worker: {
@@ -161,6 +184,11 @@ export const configSpec = {
       doc: 'Only without a viewserver: the worker id of the process run with --controller, whose run requests this worker obeys. Under a viewserver leave it unset: the view names the controller.',
     },
     sourceAddress: { schema: ipAddress.optional(), doc: 'Local address that outgoing checks bind to (multi-homed probes).' },
+    region: {
+      schema: region.default(DEFAULT_REGION),
+      doc: 'Where this worker runs (a data centre, a cloud region): sent with its heartbeats and results; checks may ask for a change to be seen from several regions. Workers that name none are all one region, default.',
+    },
+    site: { schema: region.optional(), doc: 'A finer place within the region (a rack, an availability zone): sent with heartbeats and results, only reported.' },
     viewAddr: { deprecated: 'workers learn the view from NATS ([nats] url)' },
   },
   smtp: {
@@ -264,6 +292,11 @@ export const configSpec = {
 /** [nats] replicas as set, or its default: 3 on a cluster of three or more listed servers, else 1. */
 export function natsReplicas(nats: { url: string[]; replicas?: number }): number {
   return nats.replicas ?? (nats.url.length >= 3 ? 3 : 1);
+}
+
+/** The quarantine scoring settings of [controller] (probeWindow…probeRelease) as one object, probeWindow in ms. */
+export function probeSettings(controller: { probeWindow: number; probeMinSamples: number; probeThreshold: number; probeRelease: number }) {
+  return { windowMs: controller.probeWindow, minSamples: controller.probeMinSamples, threshold: controller.probeThreshold, release: controller.probeRelease };
 }
 
 function safeHostname(): string {

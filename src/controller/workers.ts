@@ -1,4 +1,5 @@
 import type { Heartbeat } from '../bus/messages.ts';
+import { regionOr } from '../region.ts';
 
 /** A worker as the controller sees it. */
 export interface WorkerState {
@@ -8,6 +9,10 @@ export interface WorkerState {
   inFlight: number;
   lastSeen: number;
   startedAt: number;
+  /** Where it runs, from its latest heartbeat: DEFAULT_REGION when it names none (an older worker). */
+  region: string;
+  /** Its site within the region, when it names one. */
+  site?: string;
 }
 
 /**
@@ -22,17 +27,35 @@ export class WorkerTable {
 
   constructor(private readonly timeoutMs: number) {}
 
-  heartbeat(beat: Heartbeat, now: number): void {
+  /**
+   * Records a heartbeat. Returns whether the worker's region changed from the one known
+   * before (a restart with another `[worker] region`), so the caller can log it; a worker
+   * not known before has no region to change from.
+   */
+  heartbeat(beat: Heartbeat, now: number): boolean {
     const known = this.workers.get(beat.worker);
+    const region = regionOr(beat.region);
     // A worker joining (or coming back) changes who is alive; a live one's heartbeat does not.
     if (!known || now - known.lastSeen >= this.timeoutMs) this.aliveAt = undefined;
     if (known) {
+      const moved = known.region !== region;
       known.capacity = beat.capacity;
       known.lastSeen = now;
       known.startedAt = Date.parse(beat.startedAt);
-      return;
+      known.region = region;
+      known.site = beat.site;
+      return moved;
     }
-    this.workers.set(beat.worker, { id: beat.worker, capacity: beat.capacity, inFlight: 0, lastSeen: now, startedAt: Date.parse(beat.startedAt) });
+    this.workers.set(beat.worker, {
+      id: beat.worker,
+      capacity: beat.capacity,
+      inFlight: 0,
+      lastSeen: now,
+      startedAt: Date.parse(beat.startedAt),
+      region,
+      ...(beat.site !== undefined && { site: beat.site }),
+    });
+    return false;
   }
 
   isAlive(id: string, now: number): boolean {

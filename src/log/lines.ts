@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { describeIssues } from '../validation.ts';
-import { MAX_MIN_REGIONS } from '../region.ts';
+import { MAX_MIN_REGIONS, REGION_PATTERN } from '../region.ts';
 
 /**
  * The result-log format (SPEC §6): one JSON object per line, the same objects whether
@@ -53,6 +53,12 @@ export const resultLine = z.object({
   message: z.string().max(4096).default(''),
   /** Which run this answers. Present in the live log; absent in hand-written logs (then always accepted). */
   assignment: assignment.optional(),
+  /**
+   * The worker's region and site, as its result message named them (src/region.ts). Absent
+   * from older workers and hand-written logs: readers take the default region (regionOr).
+   */
+  region: z.string().regex(REGION_PATTERN, 'expected a region').optional(),
+  site: z.string().regex(REGION_PATTERN, 'expected a region').optional(),
 });
 
 /** The controller handed a run of the check to a worker (logged before the worker hears of it). */

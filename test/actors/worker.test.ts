@@ -203,6 +203,8 @@ describe('worker actor', () => {
       message: `connected to ${target.address}`,
       durationMs: 0,
       view: 3,
+      // No region configured: the default one, named all the same.
+      region: 'default',
       at: NOW_ISO,
     };
     await expect.poll(() => seen, { timeout: timeoutFor() }).toEqual([expected]);
@@ -309,13 +311,41 @@ describe('worker actor', () => {
     const HEARTBEAT_MS = 50;
     worker({ id, log: capturedLog().log, numThreads: 3, heartbeatMs: HEARTBEAT_MS });
     // The first heartbeat goes at once, not after a period.
-    await expect.poll(() => beats[0], { timeout: timeoutFor() }).toEqual({ type: 'heartbeat', worker: id, capacity: 3, running: 0, startedAt: NOW_ISO, at: NOW_ISO });
+    await expect.poll(() => beats[0], { timeout: timeoutFor() }).toEqual({ type: 'heartbeat', worker: id, capacity: 3, running: 0, startedAt: NOW_ISO, region: 'default', at: NOW_ISO });
 
     sendRun(id, runRequest(4, 'tcp', { address: target.address, expect: 'GO', timeout: 30 }));
     await expect.poll(() => beats.at(-1)?.running, { timeout: timeoutFor(HEARTBEAT_MS) }).toBe(1);
     expect(beats.at(-1)).toMatchObject({ capacity: 3, worker: id });
     target.release();
     await expect.poll(() => beats.at(-1)?.running, { timeout: timeoutFor(HEARTBEAT_MS) }).toBe(0);
+  });
+
+  it('names its region and site in every heartbeat and result', async () => {
+    const id = uniqueWorker();
+    const beats: Heartbeat[] = [];
+    const sub = nc.subscribe(subject.worker(id), {
+      callback: (_err, msg) => {
+        const decoded = decode(heartbeat, msg.data);
+        if (decoded.ok) beats.push(decoded.value);
+      },
+    });
+    onTestFinished(() => sub.unsubscribe());
+    const seen = results(id);
+    const target = await tcpServer(() => {});
+    worker({ id, log: capturedLog().log, region: 'eu-west', site: 'rack7', heartbeatMs: 50 });
+    await expect.poll(() => beats.length, { timeout: timeoutFor(50) }).toBeGreaterThanOrEqual(2);
+    for (const beat of beats) expect(beat).toMatchObject({ region: 'eu-west', site: 'rack7' });
+    sendRun(id, runRequest(13, 'tcp', { address: target.address }));
+    await expect.poll(() => seen.length, { timeout: timeoutFor() }).toBe(1);
+    expect(seen[0]).toMatchObject({ checkId: 13, status: 'online', region: 'eu-west', site: 'rack7' });
+    // Without a site, none is sent (the control: the region always is).
+    const plain = uniqueWorker();
+    const plainSeen = results(plain);
+    worker({ id: plain, log: capturedLog().log, region: 'us-east' });
+    sendRun(plain, runRequest(14, 'tcp', { address: target.address }));
+    await expect.poll(() => plainSeen.length, { timeout: timeoutFor() }).toBe(1);
+    expect(plainSeen[0]!.region).toBe('us-east');
+    expect('site' in plainSeen[0]!).toBe(false);
   });
 
   it('drops bad run requests with a warning naming the field, and keeps working', async () => {

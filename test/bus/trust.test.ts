@@ -25,6 +25,18 @@ describe('trust in the result log: who may say what', () => {
     expect([...trust.skipped.values()].reduce((a, b) => a + b)).toBe(4);
   });
 
+  it("carries a stored result's region and site into its ResultLine; one without has none", () => {
+    const trust = new StreamTrust({ viewless: false });
+    const line = (admission: ReturnType<StreamTrust['admit']>) => (admission.kind === 'line' ? admission.parsed.line : undefined);
+    const placed = line(trust.admit(subject.result('w1', 1), result('w1', 1, { region: 'eu-west', site: 'rack7', view: 0, durationMs: 3 }), 1));
+    expect(placed).toMatchObject({ type: 'result', worker: 'w1', region: 'eu-west', site: 'rack7' });
+    const plain = line(trust.admit(subject.result('w2', 1), result('w2', 1), 2));
+    expect(plain).toMatchObject({ type: 'result', worker: 'w2' });
+    expect(plain && plain.type === 'result' && [plain.region, plain.site]).toEqual([undefined, undefined]);
+    // A region no worker could have sent makes the record unreadable, as it makes the message malformed.
+    expect(trust.admit(subject.result('w1', 1), result('w1', 1, { region: 'EU West' }), 3)).toMatchObject({ kind: 'skip', reason: 'unreadable', detail: expect.stringMatching(/^region: expected a region/) });
+  });
+
   it("takes a controller's lines only from the controller the view in force names, stamped with that view", () => {
     const trust = new StreamTrust({ viewless: false });
     // Under a viewserver, before any view record nobody speaks for a controller.

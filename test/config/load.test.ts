@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, describeKeys, loadConfig, showConfig } from '../../src/config/load.ts';
 import { parseGcfg } from '../../src/config/gcfg.ts';
+import { probeSettings } from '../../src/config/schema.ts';
 
 // The sample worker configuration shipped with gobearmon, as operators have it on disk.
 const GOBEARMON_WORKER_CFG = `[default]
@@ -154,6 +155,25 @@ describe('loadConfig', () => {
     expect(warnings).toEqual([]);
   });
 
+  it('reads [worker] region and site and the [controller] quarantine keys, with their defaults', () => {
+    const defaults = loadConfig().config;
+    expect(defaults.worker.region).toBe('default');
+    expect(defaults.worker.site).toBeUndefined();
+    expect(defaults.controller).toMatchObject({ quarantine: 'flag', probeWindow: 600_000, probeMinSamples: 20, probeThreshold: 0.5, probeRelease: 0.2 });
+    expect(probeSettings(defaults.controller)).toEqual({ windowMs: 600_000, minSamples: 20, threshold: 0.5, release: 0.2 });
+    const { config } = loadConfig({
+      text: '[worker]\nregion = eu-west_1\nsite = rack7\n[controller]\nquarantine = exclude\nprobeWindow = 1h\nprobeMinSamples = 5\nprobeThreshold = 1\nprobeRelease = 0\n',
+      env: { BEARMON_WORKER_SITE: 'az-b' },
+    });
+    expect(config.worker).toMatchObject({ region: 'eu-west_1', site: 'az-b' });
+    expect(probeSettings(config.controller)).toEqual({ windowMs: 3_600_000, minSamples: 5, threshold: 1, release: 0 });
+    expect(config.controller.quarantine).toBe('exclude');
+    expect(showConfig(config).controller).toMatchObject({ probeWindow: '1h', probeThreshold: 1 });
+    expect(problemsOf(() => loadConfig({ env: { BEARMON_WORKER_REGION: 'EU' } }))).toEqual([
+      'env BEARMON_WORKER_REGION: [worker] region = "EU": expected 1-32 lower-case letters, digits, _ or -, starting with a letter or digit',
+    ]);
+  });
+
   it('lets environment variables override the file', () => {
     const { config } = loadConfig({
       text: '[controller]\nconfirmations = 3\n',
@@ -180,6 +200,21 @@ describe('loadConfig', () => {
     ['[controller]\nconfirmatons = 3\n', 'c:2: [controller] confirmatons: unknown key'],
     ['[contoller]\nconfirmations = 3\n', 'c:2: unknown section [contoller]'],
     ['[worker]\nnumThreads = 1\nnumThreads = 2\n', 'c:3: [worker] numThreads is set twice (also at c:2)'],
+    ['[worker]\nregion = EU-West\n', 'c:2: [worker] region = "EU-West": expected 1-32 lower-case letters, digits, _ or -'],
+    ['[worker]\nregion = ""\n', 'c:2: [worker] region = "": expected 1-32 lower-case letters'],
+    ['[worker]\nsite = "rack 7"\n', 'c:2: [worker] site = "rack 7": expected 1-32 lower-case letters'],
+    ['[worker]\nsite = -rack\n', 'c:2: [worker] site = "-rack": expected 1-32 lower-case letters'],
+    ['[controller]\nquarantine = yes\n', 'c:2: [controller] quarantine = "yes": expected off, flag or exclude'],
+    ['[controller]\nprobeWindow = 10\n', 'c:2: [controller] probeWindow = "10": expected a duration'],
+    ['[controller]\nprobeMinSamples = 0\n', 'c:2: [controller] probeMinSamples = "0": expected at least 1'],
+    ['[controller]\nprobeMinSamples = 2.5\n', 'c:2: [controller] probeMinSamples = "2.5": expected an integer'],
+    ['[controller]\nprobeThreshold = 0\n', 'c:2: [controller] probeThreshold = "0": expected more than 0'],
+    ['[controller]\nprobeThreshold = 1.5\n', 'c:2: [controller] probeThreshold = "1.5": expected at most 1'],
+    ['[controller]\nprobeThreshold = half\n', 'c:2: [controller] probeThreshold = "half": expected a number'],
+    ['[controller]\nprobeRelease = 1\n', 'c:2: [controller] probeRelease = "1": expected less than 1'],
+    ['[controller]\nprobeRelease = -0.1\n', 'c:2: [controller] probeRelease = "-0.1": expected at least 0'],
+    ['[controller]\nprobeThreshold = 0.3\nprobeRelease = 0.3\n', 'c:3, c:2: [controller] probeRelease = 0.3 must be less than probeThreshold = 0.3'],
+    ['[controller]\nprobeThreshold = 0.1\n', 'c:2: [controller] probeRelease = 0.2 must be less than probeThreshold = 0.1'],
   ])('refuses %j naming section, key and value', (text, problem) => {
     const problems = problemsOf(() => loadConfig({ text, source: 'c' }));
     expect(problems).toHaveLength(1);

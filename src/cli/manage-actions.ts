@@ -150,8 +150,10 @@ function alertTable(rows: ReturnType<typeof alertRows>): string {
 
 // --- actions (one per command) --------------------------------------------------
 
-export const checkAdd = async (session: Session, config: Config, options: { name: string; type: string; data: string; interval: string; delay: string; disabled?: boolean; json?: boolean }) => {
-  const spec = judged((await judges()).check({ name: options.name, type: options.type, data: parseJsonOption(options.data), interval: options.interval, delay: options.delay, enabled: !options.disabled }));
+export const checkAdd = async (session: Session, config: Config, options: { name: string; type: string; data: string; interval: string; delay: string; regions: string; disabled?: boolean; json?: boolean }) => {
+  const spec = judged(
+    (await judges()).check({ name: options.name, type: options.type, data: parseJsonOption(options.data), interval: options.interval, delay: options.delay, regions: options.regions, enabled: !options.disabled }),
+  );
   const id = await session.write(async (current, write) => {
     refuseTakenName('check', spec.name, current.checks);
     return write.insertCheck(spec);
@@ -170,17 +172,17 @@ export const checkShow = async (session: Session, _config: Config, ref: string, 
   const row = resolveCheck(ref, inv);
   const alerts = alertRows(inv, row.id);
   if (options.json) return void out(JSON.stringify({ ...checkJson(row), alerts }, null, 2));
-  out(renderTable([], [['id', row.id], ['name', row.name], ['type', row.type], ['data', row.data], ['interval', `${row.interval}s`], ['delay', row.delay], ['enabled', row.enabled ? 'yes' : 'no'], ['status', row.status]]));
+  out(renderTable([], [['id', row.id], ['name', row.name], ['type', row.type], ['data', row.data], ['interval', `${row.interval}s`], ['delay', row.delay], ['regions', row.regions], ['enabled', row.enabled ? 'yes' : 'no'], ['status', row.status]]));
   out(alerts.length > 0 ? `\nalerts:\n${alertTable(alerts)}` : '\nalerts: none');
 };
 
-export const checkEdit = async (session: Session, config: Config, ref: string, options: { name?: string; type?: string; data?: string; interval?: string; delay?: string; json?: boolean }) => {
-  const changes = { name: options.name, type: options.type, data: options.data === undefined ? undefined : parseJsonOption(options.data), interval: options.interval, delay: options.delay };
-  if (Object.values(changes).every((v) => v === undefined)) throw new InputError('nothing to change: give --name, --type, --data, --interval or --delay');
+export const checkEdit = async (session: Session, config: Config, ref: string, options: { name?: string; type?: string; data?: string; interval?: string; delay?: string; regions?: string; json?: boolean }) => {
+  const changes = { name: options.name, type: options.type, data: options.data === undefined ? undefined : parseJsonOption(options.data), interval: options.interval, delay: options.delay, regions: options.regions };
+  if (Object.values(changes).every((v) => v === undefined)) throw new InputError('nothing to change: give --name, --type, --data, --interval, --delay or --regions');
   const row = await session.write(async (current, write) => {
     const before = resolveCheck(ref, current);
     const merged = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
-    const spec = judged((await judges()).check({ name: before.name, type: before.type, data: before.data, interval: before.interval, delay: before.delay, enabled: before.enabled, ...merged }));
+    const spec = judged((await judges()).check({ name: before.name, type: before.type, data: before.data, interval: before.interval, delay: before.delay, regions: before.regions, enabled: before.enabled, ...merged }));
     refuseTakenName('check', spec.name, current.checks, before.id);
     await write.updateCheck(before.id, spec);
     return { ...before, ...spec };

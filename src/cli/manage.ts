@@ -53,6 +53,7 @@ export function registerManageCommands(program: Command, globalConfig: GlobalCon
     .requiredOption('--data <json>', 'the check parameters as JSON, e.g. \'{"url":"http://127.0.0.1:8080/"}\'')
     .option('--interval <seconds>', 'seconds between runs, or a duration such as 30s, 5m', '60')
     .option('--delay <n>', 'intervals a change must last before it is notified', '1')
+    .option('--regions <n>', 'distinct regions that must see a change, 1..16 (1: any one)', '1')
     .option('--disabled', 'add it without monitoring it yet')
     .option('--json', 'print the new check as JSON')
     .action(lazy('checkAdd'));
@@ -75,6 +76,7 @@ export function registerManageCommands(program: Command, globalConfig: GlobalCon
     .option('--data <json>')
     .option('--interval <seconds>')
     .option('--delay <n>')
+    .option('--regions <n>')
     .option('--json', 'print the check as JSON')
     .action(lazy('checkEdit'));
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
@@ -125,7 +127,7 @@ export function registerManageCommands(program: Command, globalConfig: GlobalCon
     .description('notify a contact when a check changes; prints the alert id')
     .requiredOption('--check <check>', 'the check, by id or name')
     .requiredOption('--contact <contact>', 'the contact, by id or name')
-    .option('--type <type>', 'online, offline or both', 'both')
+    .option('--type <type>', 'online, offline, both, or partial (only partial outages: some regions see it offline, others online)', 'both')
     .option('--disabled', 'add it disabled')
     .option('--remind-every <duration>', 'while the check stays offline, repeat the offline notification this often (at least 1m; e.g. 30m)')
     .option('--remind-max <n>', 'at most this many reminders per outage (with --remind-every)')

@@ -55,6 +55,7 @@ function checkChanges(row: CheckRecord, spec: CheckSpec): string[] {
   if (canonicalJson(row.data) !== canonicalJson(spec.data)) changes.push('data');
   if (row.interval !== spec.interval) changes.push('interval');
   if (row.delay !== spec.delay) changes.push('delay');
+  if (row.regions !== spec.regions) changes.push('regions');
   if (row.enabled !== spec.enabled) changes.push('enabled');
   return changes;
 }

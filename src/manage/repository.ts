@@ -17,6 +17,8 @@ export interface CheckRecord {
   data: string;
   interval: number;
   delay: number;
+  /** checks.min_regions. */
+  regions: number;
   status: string;
   enabled: boolean;
 }
@@ -59,7 +61,7 @@ const text = (v: unknown) => (v === null || v === undefined ? '' : Buffer.isBuff
 export async function readInventory(connection: PoolConnection, timeout: number): Promise<Inventory> {
   const query = async (sql: string) => (await connection.query<RowDataPacket[]>({ sql, timeout }))[0];
   const [checks, contacts, alerts] = [
-    await query('SELECT id, name, type, data, check_interval, delay, status, enabled FROM checks ORDER BY id'),
+    await query('SELECT id, name, type, data, check_interval, delay, min_regions, status, enabled FROM checks ORDER BY id'),
     await query('SELECT id, name, type, data FROM contacts ORDER BY id'),
     await query('SELECT id, check_id, contact_id, type, enabled, remind_every, remind_max FROM alerts ORDER BY id'),
   ];
@@ -72,6 +74,7 @@ export async function readInventory(connection: PoolConnection, timeout: number)
       data: text(r.data),
       interval: Number(r.check_interval ?? 60),
       delay: Number(r.delay ?? 1),
+      regions: Number(r.min_regions ?? 1),
       status: text(r.status ?? 'online'),
       enabled: Number(r.enabled) !== 0,
     })),
@@ -93,9 +96,9 @@ export function writer(connection: PoolConnection, timeout: number) {
   const run = async (sql: string, values: unknown[]) => (await connection.query<ResultSetHeader>({ sql, timeout }, values))[0];
   return {
     insertCheck: async (s: CheckSpec) =>
-      (await run('INSERT INTO checks (name, type, data, check_interval, delay, enabled) VALUES (?, ?, ?, ?, ?, ?)', [s.name, s.type, s.data, s.interval, s.delay, s.enabled ? 1 : 0])).insertId,
+      (await run('INSERT INTO checks (name, type, data, check_interval, delay, min_regions, enabled) VALUES (?, ?, ?, ?, ?, ?, ?)', [s.name, s.type, s.data, s.interval, s.delay, s.regions, s.enabled ? 1 : 0])).insertId,
     updateCheck: (id: number, s: CheckSpec) =>
-      run('UPDATE checks SET name = ?, type = ?, data = ?, check_interval = ?, delay = ?, enabled = ? WHERE id = ?', [s.name, s.type, s.data, s.interval, s.delay, s.enabled ? 1 : 0, id]),
+      run('UPDATE checks SET name = ?, type = ?, data = ?, check_interval = ?, delay = ?, min_regions = ?, enabled = ? WHERE id = ?', [s.name, s.type, s.data, s.interval, s.delay, s.regions, s.enabled ? 1 : 0, id]),
     deleteCheck: async (id: number) => {
       const alerts = (await run('DELETE FROM alerts WHERE check_id = ?', [id])).affectedRows;
       await run('DELETE FROM checks WHERE id = ?', [id]);

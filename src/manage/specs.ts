@@ -9,9 +9,11 @@ import type { CheckRegistry } from '../checks/registry.ts';
 import { prepareContact, type ContactRegistry } from '../contacts/registry.ts';
 import { judgeCheckRow } from '../db/check-rows.ts';
 import { REMIND_MAX_CAP } from '../notify/reminders.ts';
+import { MAX_MIN_REGIONS } from '../region.ts';
 import { showValue } from '../validation.ts';
 
-export const ALERT_TYPES = ['online', 'offline', 'both'] as const;
+/** `partial`: only partial outages (some regions see the check offline, others online). */
+export const ALERT_TYPES = ['online', 'offline', 'both', 'partial'] as const;
 export type AlertType = (typeof ALERT_TYPES)[number];
 
 export interface CheckSpec {
@@ -21,6 +23,8 @@ export interface CheckSpec {
   data: string;
   interval: number;
   delay: number;
+  /** `checks.min_regions`: distinct regions that must see a change (1: any one, gobearmon's rule). */
+  regions: number;
   enabled: boolean;
 }
 export interface ContactSpec {
@@ -50,12 +54,12 @@ export type Judged<T> = { ok: true; spec: T } | { ok: false; problems: SpecProbl
 /** Column widths of gobearmon's schema: longer values would be cut by MySQL. */
 export const LIMITS = { name: 64, checkType: 16, checkData: 1024, contactType: 32, contactData: 512 } as const;
 
-const DEFAULTS = { interval: 60, delay: 1, enabled: true, alertType: 'both' as AlertType };
+const DEFAULTS = { interval: 60, delay: 1, regions: 1, enabled: true, alertType: 'both' as AlertType };
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
 /** Fields each object may have: anything else is a typo the operator should hear about. */
 export const FIELDS = {
-  check: ['name', 'type', 'data', 'interval', 'delay', 'enabled'],
+  check: ['name', 'type', 'data', 'interval', 'delay', 'regions', 'enabled'],
   contact: ['name', 'type', 'data'],
   alert: ['check', 'contact', 'type', 'enabled', 'remindEvery', 'remindMax'],
 } as const;
@@ -141,6 +145,7 @@ export function judgeCheck(registry: CheckRegistry, input: unknown): Judged<Chec
       data: object.data === undefined ? problem('data', 'expected the check parameters', undefined) : checkDataText(object.data),
       interval: object.interval === undefined ? DEFAULTS.interval : judgeSeconds(object.interval, 'interval', 1),
       delay: object.delay === undefined ? DEFAULTS.delay : judgeInteger(object.delay, 'delay', 0),
+      regions: object.regions === undefined ? DEFAULTS.regions : judgeRegions(object.regions),
       enabled: object.enabled === undefined ? DEFAULTS.enabled : judgeBoolean(object.enabled, 'enabled'),
     },
     unknownFields(object, FIELDS.check),
@@ -149,7 +154,7 @@ export function judgeCheck(registry: CheckRegistry, input: unknown): Judged<Chec
   const spec = judged.spec;
   if (spec.data.length > LIMITS.checkData) return { ok: false, problems: [problem('data', `expected at most ${LIMITS.checkData} characters of JSON`, spec.data)] };
   // The row as the controller will read it: its verdict is the one that matters.
-  const verdict = judgeCheckRow(registry, { id: 1, name: spec.name, type: spec.type, data: spec.data, check_interval: spec.interval, delay: spec.delay, status: 'online' });
+  const verdict = judgeCheckRow(registry, { id: 1, name: spec.name, type: spec.type, data: spec.data, check_interval: spec.interval, delay: spec.delay, min_regions: spec.regions, status: 'online' });
   if (!verdict.ok) return { ok: false, problems: [{ field: verdict.misconfigured.field, message: verdict.misconfigured.message }] };
   return judged;
 }
@@ -188,7 +193,7 @@ export function judgeAlert(input: unknown): Judged<AlertSpec> {
     {
       check: ref('check'),
       contact: ref('contact'),
-      type: (ALERT_TYPES as readonly unknown[]).includes(type) ? (type as AlertType) : problem('type', 'expected online, offline or both', type),
+      type: (ALERT_TYPES as readonly unknown[]).includes(type) ? (type as AlertType) : problem('type', 'expected online, offline, both or partial', type),
       enabled: object.enabled === undefined ? DEFAULTS.enabled : judgeBoolean(object.enabled, 'enabled'),
       // A minute at least: a reminder is for a person, not a heartbeat.
       ...(object.remindEvery === undefined ? {} : { remindEvery: judgeSeconds(object.remindEvery, 'remindEvery', 60) }),
@@ -196,6 +201,12 @@ export function judgeAlert(input: unknown): Judged<AlertSpec> {
     },
     [...unknownFields(object, FIELDS.alert), ...remindPair(object)],
   );
+}
+
+/** 1..MAX_MIN_REGIONS: more regions than that is a typo, not a topology. */
+function judgeRegions(value: unknown): SpecProblem | number {
+  const n = judgeInteger(value, 'regions', 1);
+  return typeof n === 'number' && n > MAX_MIN_REGIONS ? problem('regions', `expected at most ${MAX_MIN_REGIONS}`, value) : n;
 }
 
 /** At most REMIND_MAX_CAP: a reminder's slot number is part of its outbox key. */

@@ -13,9 +13,10 @@
  *       data: { url: "http://127.0.0.1:8080/", expect_status: 200 }
  *       interval: 30s        # whole seconds or 30s, 5m, 1h; default 60
  *       delay: 1             # default 1
+ *       regions: 2           # distinct regions that must see a change, 1..16; default 1
  *       enabled: true        # default true
  *   alerts:
- *     - { check: web, contact: ops-hook, type: both }   # online, offline or both (default)
+ *     - { check: web, contact: ops-hook, type: both }   # online, offline, both (default) or partial
  */
 import { LineCounter, parseDocument, stringify, type Document } from 'yaml';
 import type { CheckRegistry } from '../checks/registry.ts';
@@ -156,7 +157,16 @@ export function exportYaml(inventory: Inventory): string {
   };
   const document = {
     contacts: inventory.contacts.map((c) => ({ name: contactName(c), type: c.type, data: c.data })),
-    checks: inventory.checks.map((c) => ({ name: c.name, type: c.type, data: data(c.data), interval: c.interval, delay: c.delay, enabled: c.enabled })),
+    checks: inventory.checks.map((c) => ({
+      name: c.name,
+      type: c.type,
+      data: data(c.data),
+      interval: c.interval,
+      delay: c.delay,
+      // Only when not the default: an export of a one-region setup stays as it was.
+      ...(c.regions !== 1 ? { regions: c.regions } : {}),
+      enabled: c.enabled,
+    })),
     alerts: inventory.alerts
       // An alert naming a check or contact that no longer exists cannot be declared by name.
       .filter((a) => checkName.has(a.checkId) && contactNames.has(a.contactId))

@@ -51,7 +51,7 @@ describe('bearmon check|contact|alert', () => {
       { name: 'web', type: 'http', data: '{"url":"http://127.0.0.1:8080/"}', check_interval: 30, delay: 2, enabled: 1, status: 'online' },
     ]);
     expect((await bearmon('check', 'add', '--name', 'db', '--type', 'tcp', '--data', '{"address":"127.0.0.1:3306"}', '--disabled', '--json')).stdout).toBe(
-      '{"id":2,"name":"db","type":"tcp","data":{"address":"127.0.0.1:3306"},"interval":60,"delay":1,"enabled":false}\n',
+      '{"id":2,"name":"db","type":"tcp","data":{"address":"127.0.0.1:3306"},"interval":60,"delay":1,"regions":1,"enabled":false}\n',
     );
     expect((await bearmon('contact', 'add', '--name', 'ops', '--type', 'email', '--data', ' ops@example.test '))).toMatchObject({ code: 0, stdout: '1\n' });
     expect(await bearmon('alert', 'add', '--check', 'web', '--contact', 'ops', '--type', 'offline')).toMatchObject({ code: 0, stdout: '1\n' });
@@ -111,7 +111,7 @@ describe('bearmon check|contact|alert', () => {
       // A bot token is named but never echoed.
       [['contact', 'add', '--name', 'm', '--type', 'telegram', '--data', '{"token":"123:short","chat_id":1}'], /^bearmon: data\.token: expected a bot token .*\(value "\*\*\*"\)$/],
       [['alert', 'add', '--check', 'ghost', '--contact', 'ops'], /^bearmon: check: no check named "ghost"$/],
-      [['alert', 'add', '--check', 'web', '--contact', 'ops', '--type', 'sometimes'], /^bearmon: type: expected online, offline or both \(value "sometimes"\)$/],
+      [['alert', 'add', '--check', 'web', '--contact', 'ops', '--type', 'sometimes'], /^bearmon: type: expected online, offline, both or partial \(value "sometimes"\)$/],
     ];
     for (const [args, message] of cases) {
       const result = await bearmon(...args);
@@ -292,6 +292,59 @@ describe('alert reminders', () => {
     const fewer = await file('fewer.yaml', exported.stdout.replace('remindMax: 3', 'remindMax: 5'));
     expect((await bearmon('apply', fewer)).stdout).toMatch(/^applied: 0 to create, 1 to update, 0 to delete$/m);
     expect(await rows('SELECT remind_every, remind_max FROM alerts')).toEqual([{ remind_every: 1800, remind_max: 5 }]);
+  }, 120_000);
+});
+
+describe('regions and partial alerts', () => {
+  it('check add|edit --regions and YAML regions: write min_regions; export writes it only when not 1; alert type partial round-trips; bad values are refused', async () => {
+    const { bearmon, rows, everything } = await managedDatabase();
+    const regions = async () => (await rows('SELECT name, min_regions FROM checks ORDER BY id')).map((r) => [r.name, r.min_regions]);
+    expect(await bearmon('check', 'add', '--name', 'web', '--type', 'tcp', '--data', '{"address":"127.0.0.1:80"}', '--regions', '2')).toMatchObject({ code: 0, stdout: '1\n' });
+    expect(await bearmon('check', 'add', '--name', 'db', '--type', 'tcp', '--data', '{"address":"127.0.0.1:3306"}')).toMatchObject({ code: 0, stdout: '2\n' });
+    expect(await regions()).toEqual([['web', 2], ['db', 1]]);
+    expect(await bearmon('check', 'edit', 'db', '--regions', '3')).toMatchObject({ code: 0, stdout: 'check 2 (db) updated\n' });
+    expect(await regions()).toEqual([['web', 2], ['db', 3]]);
+    expect(JSON.parse((await bearmon('check', 'show', 'web', '--json')).stdout)).toMatchObject({ name: 'web', regions: 2 });
+    expect((await bearmon('check', 'show', 'web')).stdout).toMatch(/^regions +2$/m);
+
+    await bearmon('contact', 'add', '--name', 'ops', '--type', 'http', '--data', 'http://127.0.0.1:9/hook');
+    expect(await bearmon('alert', 'add', '--check', 'web', '--contact', 'ops', '--type', 'partial')).toMatchObject({ code: 0, stdout: '1\n' });
+    expect(JSON.parse((await bearmon('alert', 'list', '--json')).stdout)).toEqual([expect.objectContaining({ id: 1, type: 'partial' })]);
+    expect((await bearmon('alert', 'list')).stdout).toMatch(/^ 1 {2}1 \(web\) {2}1 \(ops\) {2}partial {2}yes$/m);
+
+    // Back to one region for db: export leaves the default out, so older exports stay as they were.
+    await bearmon('check', 'edit', 'db', '--regions', '1');
+    const exported = await bearmon('export');
+    expect(exported.stdout).toMatch(/^ {2}- name: web\n {4}type: tcp\n {4}data:\n {6}address: 127\.0\.0\.1:80\n {4}interval: 60\n {4}delay: 1\n {4}regions: 2\n {4}enabled: true$/m);
+    expect(exported.stdout.match(/regions:/g)).toHaveLength(1);
+    expect(exported.stdout).toMatch(/^ {4}type: partial$/m);
+    const path = await file('regions.yaml', exported.stdout);
+    expect((await bearmon('apply', path)).stdout).toBe('applied: 0 to create, 0 to update, 0 to delete (nothing to do)\n');
+
+    // A changed YAML regions is an update of that field alone; an alert's type partial is applied.
+    const changed = await file('regions-changed.yaml', exported.stdout.replace('regions: 2', 'regions: 4').replace('type: partial', 'type: both'));
+    const applied = await bearmon('apply', changed);
+    expect(applied.stdout.split('\n').filter(Boolean)).toEqual(['update check "web" (#1): regions', 'update alert "web → ops" (#1): type', 'applied: 0 to create, 2 to update, 0 to delete']);
+    expect(await regions()).toEqual([['web', 4], ['db', 1]]);
+    expect((await bearmon('apply', path)).stdout).toMatch(/^applied: 0 to create, 2 to update, 0 to delete$/m);
+    expect(await rows('SELECT type FROM alerts')).toEqual([{ type: 'partial' }]);
+
+    const before = { ...(await everything()), regions: await regions() };
+    for (const value of ['0', '17', 'two', '-1']) {
+      const message = new RegExp(`^bearmon: regions: expected (an integer|at least 1|at most 16) \\(value "${value}"\\)$`);
+      for (const args of [
+        ['check', 'add', '--name', 'x', '--type', 'tcp', '--data', '{"address":"127.0.0.1:1"}', `--regions=${value}`],
+        ['check', 'edit', 'web', `--regions=${value}`],
+      ]) {
+        const result = await bearmon(...args);
+        expect({ args, code: result.code, stdout: result.stdout }).toEqual({ args, code: 2, stdout: '' });
+        expect(result.stderr.trim(), args.join(' ')).toMatch(message);
+      }
+      const yaml = await bearmon('apply', await file('bad-regions.yaml', `checks:\n  - name: web\n    type: tcp\n    data: { address: "127.0.0.1:80" }\n    regions: ${value}\n`));
+      expect({ value, code: yaml.code, stdout: yaml.stdout }).toEqual({ value, code: 2, stdout: '' });
+      expect(yaml.stderr).toMatch(new RegExp(`bad-regions\\.yaml:5: check "web": regions: expected (an integer|at least 1|at most 16) \\(value "?${value}"?\\)`));
+    }
+    expect({ ...(await everything()), regions: await regions() }).toEqual(before);
   }, 120_000);
 });
 

@@ -14,7 +14,10 @@ export const schema = z
   .max(4096, 'expected at most 4096 characters')
   .transform(toHttpUrl('scheme'));
 
-/** gobearmon's form fields, same names and values. */
+/**
+ * gobearmon's form fields, same names and values; a partial outage adds `partial`, its
+ * JSON ({"phase","down","up"}). A status change sends exactly gobearmon's fields.
+ */
 export function webhookFields(n: Notification): Record<string, string> {
   return {
     check_id: String(n.check.id),
@@ -23,6 +26,7 @@ export function webhookFields(n: Notification): Record<string, string> {
     data: n.check.data,
     status: n.status,
     message: n.message,
+    ...(n.partial ? { partial: JSON.stringify(n.partial) } : {}),
   };
 }
 

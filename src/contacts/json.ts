@@ -15,11 +15,18 @@ import { errorText, failed } from './outcome.ts';
  * break out of the body.
  */
 
-/** What a template may name: `{{check.name}}`, `{{status}}`, `{{#workers}}{{.}} {{/workers}}`... */
+/**
+ * What a template may name: `{{check.name}}`, `{{status}}`, `{{#workers}}{{.}} {{/workers}}`...
+ * A partial outage also fills `{{#partial}}{{phase}}{{/partial}}` and the lists `down_regions`
+ * and `up_regions` (empty for a status change, when `partial` is null).
+ */
 export function templateView(n: Notification) {
   return {
     id: n.id,
     status: n.status,
+    partial: n.partial ?? null,
+    down_regions: n.partial?.down ?? [],
+    up_regions: n.partial?.up ?? [],
     message: n.message,
     headline: headline(n),
     at: n.at.toISOString(),
@@ -42,10 +49,21 @@ function render(template: string, n: Notification, escape: (value: unknown) => s
  */
 const headerEscape = (value: unknown) => String(value).replace(/[\x00-\x1f\x7f]+/g, ' ').replace(/[^\x00-\xff]/gu, '?');
 
-/** The body when the data has none: gobearmon's webhook fields plus time, workers and id. */
+/** The body when the data has none: gobearmon's webhook fields plus time, workers, id and the partial outage (null: a status change). */
 export function defaultBody(n: Notification): string {
   const { check } = n;
-  return JSON.stringify({ check_id: check.id, name: check.name, type: check.type, data: check.data, status: n.status, message: n.message, at: n.at.toISOString(), workers: n.workers, notification_id: n.id });
+  return JSON.stringify({
+    check_id: check.id,
+    name: check.name,
+    type: check.type,
+    data: check.data,
+    status: n.status,
+    message: n.message,
+    at: n.at.toISOString(),
+    workers: n.workers,
+    notification_id: n.id,
+    partial: n.partial ?? null,
+  });
 }
 
 /** A notification with every value a template can name, for checking templates on input. */
@@ -56,6 +74,7 @@ const SAMPLE: Notification = {
   message: 'HTTP 503',
   at: new Date(0),
   workers: ['a', 'b'],
+  partial: { phase: 'began', down: ['eu-west'], up: ['us-east'] },
 };
 
 const FORBIDDEN_HEADERS = new Set(['content-length', 'host', 'transfer-encoding', 'connection', 'expect', 'upgrade']);

@@ -23,13 +23,17 @@ export const schema = jsonObjectData(
 /**
  * One alias per check, for create and close: Opsgenie keeps one open alert per alias (a
  * repeated create only raises its count), so a resend never opens a second alert and
- * recovery closes the one the outage opened.
+ * recovery closes the one the outage opened. A partial outage has its own alias
+ * (`-partial`): it never closes, nor reopens, the check's outage alert.
  */
 export function alertAlias(n: Notification): string {
-  return `bearmon-check-${n.check.id}`;
+  return `bearmon-check-${n.check.id}${n.partial ? '-partial' : ''}`;
 }
 
-/** Create on offline (message ≤ 130 characters, description ≤ 15,000: Opsgenie's limits); close on online. */
+/**
+ * Create on offline (message ≤ 130 characters, description ≤ 15,000: Opsgenie's limits); close
+ * on online. A partial outage: create when it began, close when it ended.
+ */
 export function opsgenieRequest(n: Notification): { path: string; body: Record<string, unknown> } {
   const alias = alertAlias(n);
   if (n.status === 'online') {
@@ -43,7 +47,13 @@ export function opsgenieRequest(n: Notification): { path: string; body: Record<s
       description: clip(mailBody(n), 15_000),
       source: 'bearmon',
       entity: clip(oneLine(n.check.name).trim(), 512),
-      details: { check_id: String(n.check.id), check_type: n.check.type, notification: n.id, confirmed_by: n.workers.join(', ') },
+      details: {
+        check_id: String(n.check.id),
+        check_type: n.check.type,
+        notification: n.id,
+        confirmed_by: n.workers.join(', '),
+        ...(n.partial ? { offline_from: n.partial.down.join(', '), online_from: n.partial.up.join(', ') } : {}),
+      },
     },
   };
 }

@@ -16,13 +16,14 @@ export const schema = secretString(/^[A-Za-z0-9]{32}$/, 'a PagerDuty Events API 
 /**
  * One key per check, the same for trigger and resolve: PagerDuty folds a repeated trigger
  * into the open alert and a resolve with this key closes it, so a resend never opens a
- * second incident and recovery closes the one the outage opened.
+ * second incident and recovery closes the one the outage opened. A partial outage has its
+ * own key (`-partial`): its end never resolves, nor its start reopens, the check's outage.
  */
 export function dedupKey(n: Notification): string {
-  return `bearmon-check-${n.check.id}`;
+  return `bearmon-check-${n.check.id}${n.partial ? '-partial' : ''}`;
 }
 
-/** The event: trigger (critical) on offline, resolve on online. */
+/** The event: trigger (critical) on offline, resolve on online (a partial outage: trigger when it began, resolve when it ended). */
 export function pagerdutyEvent(routingKey: string, n: Notification): Record<string, unknown> {
   if (n.status === 'online') return { routing_key: routingKey, event_action: 'resolve', dedup_key: dedupKey(n) };
   return {
@@ -37,7 +38,14 @@ export function pagerdutyEvent(routingKey: string, n: Notification): Record<stri
       severity: 'critical',
       timestamp: n.at.toISOString(),
       class: n.check.type,
-      custom_details: { check_id: n.check.id, check_type: n.check.type, message: n.message, confirmed_by: n.workers, notification: n.id },
+      custom_details: {
+        check_id: n.check.id,
+        check_type: n.check.type,
+        message: n.message,
+        confirmed_by: n.workers,
+        notification: n.id,
+        ...(n.partial ? { offline_from: n.partial.down, online_from: n.partial.up } : {}),
+      },
     },
   };
 }

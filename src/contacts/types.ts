@@ -3,6 +3,7 @@ import type { Twilio } from 'twilio';
 import type { SendMailOptions } from 'nodemailer';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import type { PartialOutage } from '../notify/partial.ts';
 
 /** One alert owed to one contact: what changed, when, and who confirmed it. */
 export interface Notification {
@@ -20,6 +21,11 @@ export interface Notification {
   offlineSince?: Date;
   /** A reminder's slot number (1, 2, …): the check is still offline at `at`. */
   reminder?: number;
+  /**
+   * A partial outage (issue 17) that began (`status` offline) or ended (`status` online):
+   * `down` regions see the check offline, `up` regions online. Its check's status is unchanged.
+   */
+  partial?: PartialOutage;
 }
 
 /** A Twilio SID that costs money: the delivery stage records it in `charges`. */

@@ -2,6 +2,7 @@ import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql
 import type { Charge } from '../contacts/types.ts';
 import { activeWindow, judgeWindow, type MaintenanceWindow } from '../maintenance/windows.ts';
 import { route, type AlertRow } from '../notify/routing.ts';
+import { partialJson } from '../notify/partial.ts';
 import type { Cluster } from './cluster.ts';
 import { checkFence, inTransaction, withPooledConnection } from './sql.ts';
 import type { Transition } from './store.ts';
@@ -41,6 +42,11 @@ export interface OutboxRow {
   heldBy: string | null;
   /** The grouped message (storm) that carries it: that message's key (null: sent on its own). */
   groupKey: string | null;
+  /**
+   * A partial outage notification: the column's JSON as stored (null: a status change).
+   * Validated where the row becomes a Notification (src/notify/stages.ts).
+   */
+  partial: string | null;
 }
 
 /** 'held': waits for a maintenance window to end; 'skipped': the check changed again meanwhile, nobody is told. */
@@ -71,7 +77,7 @@ const DETAIL_MAX = 1024;
 
 export const ROW_COLUMNS = `id, notification_key, transition_key, check_id, alert_id, contact_id, contact_type, contact_data,
   check_name, check_type, check_data, status, message, workers, transition_at, state, attempts,
-  claimed_view, claimed_by, claimed_at, send_started_at, reminder, offline_since, held_by, group_key`;
+  claimed_view, claimed_by, claimed_at, send_started_at, reminder, offline_since, held_by, group_key, partial`;
 const LISTING_COLUMNS = `${ROW_COLUMNS}, next_attempt_at, outcome, finished_at, created_at`;
 
 /** How owed notifications are scheduled (from [controller]). */
@@ -87,14 +93,17 @@ export interface OweOptions {
  * Inside the transition's transaction: routes the check's alerts (SPEC §4) and inserts one
  * outbox row per contact to notify. Returns how many are owed. Inside a maintenance window
  * the rows are inserted 'held' until its end: decided in the transition's own transaction,
- * so a successor controller finds the same rows and nothing is decided twice.
+ * so a successor controller finds the same rows and nothing is decided twice. A partial
+ * outage (t.partial) goes to `partial` alerts only, and inside a window its rows are
+ * 'skipped' at once (held_by names the window): a partial outage that is over by the
+ * window's end is no news.
  */
 export async function insertOwedNotifications(connection: PoolConnection, t: Transition, timeout: number, options: OweOptions = {}): Promise<number> {
   const [checks] = await connection.query<RowDataPacket[]>({ sql: 'SELECT name, type, data FROM checks WHERE id = ?', timeout }, [t.checkId]);
   const check = checks[0];
   if (!check) return 0;
   // Back online: the outage's reminders not yet sent are dropped (one being sent finishes).
-  if (t.to === 'online') await skipPendingReminders(connection, t, timeout);
+  if (t.to === 'online' && !t.partial) await skipPendingReminders(connection, t, timeout);
   const [alerts] = await connection.query<RowDataPacket[]>(
     {
       sql: `SELECT a.id AS alertId, a.contact_id AS contactId, a.type AS type, a.enabled AS enabled,
@@ -104,12 +113,19 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
     },
     [t.checkId],
   );
-  const routes = route(alerts.map(toAlertRow), t.to);
+  const routes = route(alerts.map(toAlertRow), t.partial ? 'partial' : t.to);
   if (routes.length === 0) return 0;
   const hold = activeWindow(await maintenanceWindows(connection, t.checkId, timeout), t.checkId, t.at);
-  const firstAttempt = hold ? hold.until : new Date(t.at.getTime() + (options.groupWaitMs ?? 0));
-  // A recovery says how long the outage lasted: from the check's last offline event before it.
-  const offlineSince = t.to === 'online' ? await lastOfflineAt(connection, t, timeout) : null;
+  // Partial rows are never grouped (src/notify/delivery.ts): they need not wait for a storm.
+  const firstAttempt = hold ? hold.until : new Date(t.at.getTime() + (t.partial ? 0 : (options.groupWaitMs ?? 0)));
+  // A recovery says how long the outage lasted: from the check's last offline event before it
+  // (for a partial outage: from when it began, if that was notified).
+  const offlineSince = t.to !== 'online' ? null : t.partial ? await partialBeganAt(connection, t, timeout) : await lastOfflineAt(connection, t, timeout);
+  const held: Record<string, unknown> = !hold
+    ? {}
+    : t.partial
+      ? { state: 'skipped', held_by: hold.name, outcome: `partial outage inside maintenance ${hold.name}: nobody is told`, finished_at: t.at }
+      : { state: 'held', held_by: hold.name };
   const values = routes.map((r) => [
     `${t.key}/${r.contactId}`,
     t.key,
@@ -127,12 +143,14 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
     t.at,
     offlineSince,
     firstAttempt,
-    ...(hold ? ['held', hold.name] : []),
+    t.partial ? partialJson(t.partial) : null,
+    ...Object.values(held),
   ]);
   await connection.query(
     {
       sql: `INSERT INTO bearmon_notifications (notification_key, transition_key, check_id, alert_id, contact_id, contact_type,
-              contact_data, check_name, check_type, check_data, status, message, workers, transition_at, offline_since, next_attempt_at${hold ? ', state, held_by' : ''}) VALUES ?`,
+              contact_data, check_name, check_type, check_data, status, message, workers, transition_at, offline_since, next_attempt_at,
+              partial${Object.keys(held).map((c) => `, ${c}`).join('')}) VALUES ?`,
       timeout,
     },
     [values],
@@ -186,6 +204,20 @@ async function lastOfflineAt(connection: PoolConnection, t: Transition, timeout:
     [t.checkId, t.at],
   );
   const at = rows[0]?.time;
+  return at instanceof Date ? at : null;
+}
+
+/** When the partial outage a 'ended' record ends began: its latest notified 'began' not after it (null: none notified). */
+async function partialBeganAt(connection: PoolConnection, t: Transition, timeout: number): Promise<Date | null> {
+  const [rows] = await connection.query<RowDataPacket[]>(
+    {
+      sql: `SELECT transition_at FROM bearmon_notifications WHERE check_id = ? AND partial LIKE '{"phase":"began"%' AND transition_at <= ?
+            ORDER BY transition_at DESC, id DESC LIMIT 1`,
+      timeout,
+    },
+    [t.checkId, t.at],
+  );
+  const at = rows[0]?.transition_at;
   return at instanceof Date ? at : null;
 }
 
@@ -520,6 +552,7 @@ export function toOutboxRow(row: RowDataPacket): OutboxRow {
     offlineSince: dateOrNull(row.offline_since),
     heldBy: row.held_by === null || row.held_by === undefined ? null : text(row.held_by),
     groupKey: row.group_key === null || row.group_key === undefined ? null : text(row.group_key),
+    partial: row.partial === null || row.partial === undefined ? null : text(row.partial),
   };
 }
 

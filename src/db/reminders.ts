@@ -35,10 +35,12 @@ export interface ReminderStore {
  * The outage of row n is still going on: the check is offline, no later notification of the
  * check was owed (a recovery, or a newer outage), and no online event came after it (a
  * recovery that owed nobody a notification). Held or skipped rows (maintenance) remind nobody.
+ * Partial outage rows (issue 17) neither remind nor count as later notifications: they say
+ * nothing about the check's status.
  */
-const CURRENT_OUTAGE = `c.status = 'offline' AND c.enabled = 1 AND n.status = 'offline' AND n.reminder IS NULL
+const CURRENT_OUTAGE = `c.status = 'offline' AND c.enabled = 1 AND n.status = 'offline' AND n.reminder IS NULL AND n.partial IS NULL
   AND n.state NOT IN ('held', 'skipped')
-  AND NOT EXISTS (SELECT 1 FROM bearmon_notifications m WHERE m.check_id = n.check_id AND m.reminder IS NULL AND m.transition_at > n.transition_at)
+  AND NOT EXISTS (SELECT 1 FROM bearmon_notifications m WHERE m.check_id = n.check_id AND m.reminder IS NULL AND m.partial IS NULL AND m.transition_at > n.transition_at)
   AND NOT EXISTS (SELECT 1 FROM check_events e WHERE e.check_id = n.check_id AND e.type = 'online' AND e.time > n.transition_at)`;
 
 export function createReminderStore(cluster: Cluster): ReminderStore {

@@ -5,11 +5,16 @@ import { judgeCheckRow, type CheckStatus, type LoadedCheck, type MisconfiguredCh
 import { createCluster, type Cluster, type ClusterOptions } from './cluster.ts';
 import { CheckMissingError, errorMessage, InvalidRequestError, isConnectionError } from './errors.ts';
 import { insertOwedNotifications, type OweOptions } from './outbox.ts';
+import { partialProblem, type PartialOutage } from '../notify/partial.ts';
 import { checkFence, inTransaction, withPooledConnection } from './sql.ts';
 
 export type { CheckStatus, LoadedCheck, MisconfiguredCheck } from './check-rows.ts';
 
-/** A status change the controller decided, to be recorded in `checks` and `check_events`. */
+/**
+ * A status change the controller decided, to be recorded in `checks` and `check_events`;
+ * or, with `partial`, a partial outage that began or ended (recorded only by its key and
+ * the notifications it owes: the check's status keeps gobearmon's meaning).
+ */
 export interface Transition {
   checkId: number;
   to: CheckStatus;
@@ -25,6 +30,12 @@ export interface Transition {
   message?: string;
   /** Workers whose results confirmed the change. */
   workers?: string[];
+  /**
+   * A partial outage (issue 17): `down` regions see the check offline, `up` regions online.
+   * `to` is then 'offline' for 'began' and 'online' for 'ended'. Keys look like
+   * `partial:<checkId>:<ms>:began`. Only `partial` alerts are told; never superseded.
+   */
+  partial?: PartialOutage;
 }
 
 /**
@@ -128,6 +139,12 @@ export function createStore(options: StoreOptions): Store {
       // A truncated key could collide with another transition's: refuse rather than store it.
       return Promise.reject(new InvalidRequestError(`transition key must have 1..${TRANSITION_KEY_MAX} bytes (got ${bytes})`));
     }
+    if (transition.partial !== undefined) {
+      const problem = partialProblem(transition.partial);
+      const direction = transition.partial.phase === 'began' ? 'offline' : 'online';
+      if (problem !== null) return Promise.reject(new InvalidRequestError(`partial: ${problem}`));
+      if (transition.to !== direction) return Promise.reject(new InvalidRequestError(`a partial outage that ${transition.partial.phase} goes to ${direction}, not ${transition.to}`));
+    }
     return cluster.run(async (pool) => {
       const written = await inTransaction(pool, (connection) => writeTransition(connection, transition, timeout, options.owe), (w) => w !== 'superseded', timeout);
       if (!written) return 'already-written';
@@ -193,6 +210,12 @@ async function writeTransition(connection: PoolConnection, t: Transition, timeou
   } catch (err) {
     if ((err as { code?: unknown }).code === 'ER_DUP_ENTRY') return null;
     throw err;
+  }
+  if (t.partial) {
+    // A partial outage changes no status and no event: it only owes its notifications.
+    const [checks] = await connection.query<RowDataPacket[]>({ sql: 'SELECT 1 FROM checks WHERE id = ?', timeout }, [t.checkId]);
+    if (checks.length === 0) throw new CheckMissingError(t.checkId);
+    return { outboxError: await owe(connection, t, timeout, oweOptions) };
   }
   if (await isSuperseded(connection, t, timeout)) return 'superseded';
   const [update] = await connection.query<ResultSetHeader>({ sql: 'UPDATE checks SET status = ? WHERE id = ?', timeout }, [t.to, t.checkId]);

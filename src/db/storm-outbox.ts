@@ -12,7 +12,7 @@ import { finishAttempt, ROW_COLUMNS, toOutboxRow, type AttemptRecord, type Claim
 import { checkFence, inTransaction, withPooledConnection } from './sql.ts';
 
 export interface StormOutbox {
-  /** Pending first attempts of one contact (no group yet, no reminder) with transitions in [from, to], oldest first. */
+  /** Pending first attempts of one contact (no group yet, no reminder, no partial outage) with transitions in [from, to], oldest first. */
   candidates(contactId: number, from: Date, to: Date, limit: number): Promise<OutboxRow[]>;
   /** The pending rows of a grouped message (to send it again). */
   pendingOfGroup(groupKey: string): Promise<OutboxRow[]>;
@@ -32,7 +32,7 @@ export function createStormOutbox(cluster: Cluster): StormOutbox {
     candidates: (contactId, from, to, limit) =>
       select(
         `SELECT ${ROW_COLUMNS} FROM bearmon_notifications
-         WHERE state = 'pending' AND attempts = 0 AND group_key IS NULL AND reminder IS NULL AND contact_id = ? AND transition_at BETWEEN ? AND ?
+         WHERE state = 'pending' AND attempts = 0 AND group_key IS NULL AND reminder IS NULL AND partial IS NULL AND contact_id = ? AND transition_at BETWEEN ? AND ?
          ORDER BY transition_at, id LIMIT ?`,
         [contactId, from, to, limit],
       ),

@@ -157,14 +157,15 @@ export function startDelivery(deps: DeliveryDeps): Delivery {
   /**
    * A row of a storm goes with the others of its contact as one message: a first attempt
    * with at least stormThreshold first attempts of the same contact within stormWindow of
-   * its transition, or a retry of a grouped message. Anything else goes on its own.
+   * its transition, or a retry of a grouped message. Anything else goes on its own, as do
+   * reminders and partial outages (issue 17), which a list of status changes cannot say.
    */
   async function startOrGroup(row: OutboxRow): Promise<void> {
     const storm = deps.storm;
     if (!storm) return start(row);
     let members: OutboxRow[] | null = null;
     if (row.groupKey !== null) members = await storm.outbox.pendingOfGroup(row.groupKey);
-    else if (stormOn(storm.policy) && row.attempts === 0 && row.reminder === null) {
+    else if (stormOn(storm.policy) && row.attempts === 0 && row.reminder === null && row.partial === null) {
       const until = new Date(row.transitionAt.getTime() + storm.policy.windowMs);
       members = stormGroup(row, await storm.outbox.candidates(row.contactId, row.transitionAt, until, 10_000), storm.policy);
     }

@@ -4,6 +4,7 @@ import type { ContactContext, Notification, SendOutcome } from '../contacts/type
 import type { Claimant, Outbox, OutboxRow } from '../db/outbox.ts';
 import { isConnectionError } from '../db/errors.ts';
 import type { Logger } from '../log.ts';
+import { readPartial } from './partial.ts';
 import { nextStep, type DeliveryPolicy, type Step } from './policy.ts';
 
 /** One notification on its way through the stages. */
@@ -31,8 +32,14 @@ export function pipeline(stages: readonly Stage[]): Stage {
   };
 }
 
-/** The notification as contact types see it; its id is the outbox key, the same on every attempt. */
+/**
+ * The notification as contact types see it; its id is the outbox key, the same on every
+ * attempt. A partial column that is not a partial outage throws (the send stage fails the
+ * notification with that text): sent as a plain status change it would say something false.
+ */
 export function notificationOf(row: OutboxRow): Notification {
+  const partial = readPartial(row.partial);
+  if (!partial.ok) throw new Error(partial.error);
   return {
     id: row.key,
     check: row.check,
@@ -42,6 +49,7 @@ export function notificationOf(row: OutboxRow): Notification {
     workers: row.workers,
     ...(row.offlineSince ? { offlineSince: row.offlineSince } : {}),
     ...(row.reminder ? { reminder: row.reminder } : {}),
+    ...(partial.partial ? { partial: partial.partial } : {}),
   };
 }
 
@@ -104,7 +112,13 @@ export function sendStage(deps: { registry: ContactRegistry; ctx: ContactContext
     const prepared = prepareContact(deps.registry, row.contact.type, row.contact.data);
     if (!prepared.ok) return { ...job, outcome: failed(ctx, false, `contact ${row.contactId} (${row.contact.type}): ${prepared.message}`) };
     const idempotent = prepared.contact.idempotent === true;
-    const outcome = await withDeadline(sendNotification(prepared, notificationOf(row), ctx), deps.policy.attemptTimeoutMs, () =>
+    let notification: Notification;
+    try {
+      notification = notificationOf(row);
+    } catch (err) {
+      return { ...job, outcome: failed(ctx, false, `notification ${row.key}: ${(err as Error).message}`) };
+    }
+    const outcome = await withDeadline(sendNotification(prepared, notification, ctx), deps.policy.attemptTimeoutMs, () =>
       // Past the deadline the send may still complete: only an idempotent contact may try again.
       failed(ctx, idempotent, `no outcome within ${deps.policy.attemptTimeoutMs} ms; it may have been delivered`),
     );

@@ -161,8 +161,9 @@ async function outboxRows(rows: RowDataPacket[]): Promise<OutboxListing[]> {
     outcome: r.outcome === null ? null : text(r.outcome),
     finishedAt: date(r.finished_at),
     createdAt: date(r.created_at) ?? new Date(0),
-    // Not selected either: the dashboard shows no maintenance hold or storm group yet.
+    // Not selected either: the dashboard shows no maintenance hold, storm group or partial outage yet.
     heldBy: null,
     groupKey: null,
+    partial: null,
   }));
 }

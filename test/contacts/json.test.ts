@@ -56,6 +56,7 @@ describe('json contact', () => {
       at: '2026-11-03T09:15:47.836Z',
       workers: ['probe-ams1', 'probe-fra2'],
       notification_id: 'notif-7-1793705747836-offline',
+      partial: null,
     });
   });
 

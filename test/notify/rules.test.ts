@@ -30,6 +30,22 @@ describe('wants: alert type × enabled × transition (SPEC §4)', () => {
   });
 });
 
+describe('wants: partial outages (issue 17)', () => {
+  const types: unknown[] = ['online', 'offline', 'both', 'partial', null, 'garbage'];
+  it('a partial outage is wanted only by enabled partial alerts', () => {
+    expect(types.filter((type) => wants({ type, enabled: 1 }, 'partial'))).toEqual(['partial']);
+    expect(wants({ type: 'partial', enabled: 0 }, 'partial')).toBe(false);
+    expect(wants({ type: 'partial', enabled: '1' }, 'partial')).toBe(true);
+  });
+
+  it('a partial alert hears of no status change, and the other types hear of them as before', () => {
+    for (const to of ['online', 'offline'] as const) {
+      expect(wants({ type: 'partial', enabled: 1 }, to)).toBe(false);
+      expect(types.filter((type) => wants({ type, enabled: 1 }, to))).toEqual([to, 'both']);
+    }
+  });
+});
+
 describe('route', () => {
   const contact = (id: number) => ({ type: 'webhook', data: `http://127.0.0.1:9/hook/${id}` });
   const alert = (alertId: number, contactId: number, type: unknown, enabled: unknown = 1): AlertRow => ({
@@ -72,6 +88,16 @@ describe('route', () => {
     expect(route([{ alertId: 1, contactId: 99, type: 'both', enabled: 1, contact: null }], 'offline')).toEqual([
       { alertId: 1, contactId: 99, contact: null },
     ]);
+  });
+
+  it('routes a partial outage to the partial alerts only, and status changes never to them', () => {
+    const alerts = [alert(1, 10, 'both'), alert(2, 20, 'partial'), alert(3, 30, 'offline'), alert(4, 10, 'partial'), alert(5, 40, 'partial', 0)];
+    expect(route(alerts, 'partial')).toEqual([
+      { alertId: 2, contactId: 20, contact: contact(20) },
+      { alertId: 4, contactId: 10, contact: contact(10) },
+    ]);
+    expect(route(alerts, 'offline').map((r) => r.alertId)).toEqual([1, 3]);
+    expect(route(alerts, 'online').map((r) => r.alertId)).toEqual([1]);
   });
 
   it('returns nothing for no alerts', () => {

@@ -3,7 +3,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { unguessableId } from '../bus/message-id.ts';
 import { subject } from '../bus/subjects.ts';
 import { createCheckRegistry } from '../checks/registry.ts';
-import { natsReplicas, type Config } from '../config/schema.ts';
+import { natsReplicas, probeSettings, type Config } from '../config/schema.ts';
 import { createContactContext, createContactRegistry } from '../contacts/registry.ts';
 import type { ContactContext } from '../contacts/types.ts';
 import { startController } from '../controller/controller.ts';
@@ -148,6 +148,8 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       metrics: options.metrics,
       statusExtras: async () => ({ notifications: await outbox.summary(new Date()), maintenance: await maintenanceNow(store.cluster) }),
       history: { record: recordHistory },
+      quarantine: config.controller.quarantine,
+      probe: probeSettings(config.controller),
     }).catch(async (err: unknown) => {
       await abandon();
       throw err;

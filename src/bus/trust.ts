@@ -56,7 +56,7 @@ const TYPES_BY_FAMILY: Record<LoggedSubject['family'], ReadonlySet<string>> = {
   result: new Set(['result']),
   assign: new Set(['assign', 'expire']),
   check: new Set(['check']),
-  decision: new Set(['pending', 'round', 'cancelled', 'rejected', 'recorded']),
+  decision: new Set(['pending', 'round', 'cancelled', 'rejected', 'partial', 'probe', 'recorded']),
   transition: new Set(['transition']),
   notify: new Set(['notify']),
 };

@@ -17,7 +17,9 @@ import { createLogLimiter } from '../log-limit.ts';
 import { changed, defineCheck, isMisconfigured, type CheckDefinition, type MisconfiguredCheck } from './checks.ts';
 import { DueHeap } from './heap.ts';
 import { RoundClock } from './next-round.ts';
-import { resultKey, transitionOf, type LogState } from './log-state.ts';
+import { partialTransitionOf, resultKey, transitionOf, type LogState } from './log-state.ts';
+import { pickConfirmers } from './pick.ts';
+import { DEFAULT_PROBE_POLICY, type ProbePolicy, type QuarantineMode } from '../decide/probe-score.ts';
 import { awaitViewRecord, lastSequence, takeOverLogState } from './takeover.ts';
 import { createLogPublisher } from '../bus/log-publisher.ts';
 import { unguessableId } from '../bus/message-id.ts';
@@ -59,6 +61,9 @@ export interface ControllerDeps {
   onNotice?: (notice: AdminNotice) => void;
   /** Uptime and latency history (src/history/writer.ts): told of every accepted result; must not throw or wait. */
   history?: HistorySink;
+  /** Faulty probes (`[controller] quarantine`, `probe*`): score workers; with `exclude`, stop counting a flagged worker. Default off. */
+  quarantine?: QuarantineMode;
+  probe?: ProbePolicy;
 }
 
 export interface ControllerHandle {
@@ -101,7 +106,9 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   if (view > 0) await awaitViewRecord(deps.nc, deps.resultLog.stream, view, log);
   const js = jetstream(deps.nc);
   // Replaced by the rebuilt one before anything else uses it.
-  let fold = new ReplayFold({ confirmations: deps.confirmations });
+  const quarantine = deps.quarantine ?? 'off';
+  const probePolicy = deps.probe ?? DEFAULT_PROBE_POLICY;
+  let fold = new ReplayFold({ confirmations: deps.confirmations, quarantine, probe: probePolicy });
   const checks = new Map<number, CheckDefinition>();
   let misconfigured = new Map<number, MisconfiguredCheck>();
   const due = new DueHeap();
@@ -139,6 +146,24 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     round: (line: Extract<DerivedLine, { type: 'round' }>) => publishLogged(subject.decision(deps.id, line.checkId), line, `round:${line.checkId}:${line.at}`),
     cancelled: (line: Extract<DerivedLine, { type: 'cancelled' }>) =>
       publishLogged(subject.decision(deps.id, line.checkId), line, `cancelled:${line.checkId}:${line.at}`),
+    partial: (line: Extract<DerivedLine, { type: 'partial' }>) => {
+      const fields = { checkId: line.checkId, phase: line.phase, down: line.down, up: line.up, since: line.since };
+      if (line.phase === 'ended') log.info(fields, `check ${line.checkId} is no longer partially down (${line.reason === 'offline' ? 'offline everywhere now' : 'online from every region'})`);
+      else log.warn(fields, `check ${line.checkId} is partially down: offline from ${line.down.join(', ')}, online from ${line.up.join(', ')}`);
+      const transition = partialTransitionOf(line, view);
+      if (transition) deps.writer.enqueue(transition);
+      metrics.partial?.(line.phase);
+      publishLogged(subject.decision(deps.id, line.checkId), line, `partial:${line.checkId}:${line.since}:${line.phase}:${line.at}`);
+    },
+    probe: (line: Extract<DerivedLine, { type: 'probe' }>) => {
+      const fields = { worker: line.worker, checkId: line.checkId, samples: line.samples, contradictions: line.contradictions, ratio: line.ratio, excluded: line.excluded };
+      const pct = Math.round(line.ratio * 100);
+      if (line.verdict === 'flagged') log.error(fields, `worker ${line.worker} is a faulty probe: ${pct} % of its last ${line.samples} verdicts contradict the others${line.excluded ? '; its votes no longer count (quarantine = exclude)' : ''}`);
+      else log.info(fields, `worker ${line.worker} agrees with the others again (${pct} % contradictions): ${quarantine === 'exclude' ? 'its votes count again' : 'no longer flagged'}`);
+      notice({ kind: line.verdict === 'flagged' ? 'probe-flagged' : 'probe-released', worker: line.worker, ratio: line.ratio, samples: line.samples, excluded: line.excluded });
+      publishLogged(subject.decision(deps.id, line.checkId), line, `probe:${line.worker}:${line.at}:${line.verdict}`);
+      if (quarantine === 'exclude') judgeQuorum(now(), true);
+    },
   };
   const effect = (lines: DerivedLine[]) => {
     for (const line of lines) EFFECTS[line.type](line as never);
@@ -146,14 +171,15 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
 
   // --- assignments ------------------------------------------------------------------
   /** `due`: when the schedule wanted the run (the regular one; a confirmation or a re-run is due at once), logged so lateness can be measured. */
-  const assign = (check: CheckDefinition, worker: string, at: number, due = at) => {
+  const assign = (check: CheckDefinition, worker: string, at: number, due = at, audit = false) => {
     const assignment = `${deps.id}.${view}.${at.toString(36)}.${(sequence++).toString(36)}`;
     const deadline = at + check.expireAfterMs;
     const line: AssignLine = { type: 'assign', checkId: check.id, worker, assignment, at, deadline };
+    if (audit) line.audit = true;
     fold.apply(line);
     inFlight.set(assignment, { checkId: check.id, worker, expiresAt: deadline });
     workers.reserve(worker);
-    check.lastWorker = worker;
+    if (!audit) check.lastWorker = worker;
     // The assignment goes to the log before the worker hears of it, on the same connection:
     // the server stores it before the worker can answer, so a replay sees it first. The run
     // does not wait for the log's acknowledgement (a round trip per run, at scale the
@@ -175,9 +201,16 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     }
   };
 
+  /** Live workers whose votes count: a quarantined worker gets audit runs only. */
+  const voters = (at: number) => {
+    const alive = workers.alive(at);
+    const excluded = fold.excludedWorkers();
+    return excluded.length === 0 ? alive : alive.filter((w) => !excluded.includes(w.id));
+  };
+
   /** The regular run of a due check, on the next worker in rotation. */
   const runDue = (check: CheckDefinition, at: number, dueAt = at): boolean => {
-    const worker = chooseWorker(workers.alive(at), { avoid: check.lastWorker, cursor: cursor++ });
+    const worker = chooseWorker(voters(at), { avoid: check.lastWorker, cursor: cursor++ });
     if (!worker) return false;
     assign(check, worker.id, at, dueAt);
     return true;
@@ -193,27 +226,46 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const context = fold.contextOf(check.id);
     if (!context || (context.turn.length === 0 && !(newRound && isPending(context)))) return;
     const busy = new Set([...context.turn, ...fold.outstandingWorkers(check.id)]);
-    let needed = context.confirmations - busy.size;
-    while (needed > 0) {
-      const worker = chooseWorker(workers.alive(at), { exclude: busy, cursor: cursor++ });
-      if (!worker) return;
-      assign(check, worker.id, at);
-      busy.add(worker.id);
-      needed -= 1;
-    }
+    const alive = voters(at);
+    const covered = new Set(context.turnRegions);
+    if (context.minRegions > 1) for (const w of alive) if (busy.has(w.id)) covered.add(w.region);
+    const chosen = pickConfirmers(alive, { workers: context.confirmations - busy.size, minRegions: context.minRegions, covered, busy, cursor });
+    cursor += chosen.length + 1;
+    for (const worker of chosen) assign(check, worker.id, at);
   };
 
   /** A whole round of a suspected change at once: `confirmations` distinct workers, runs of this check still out or not. */
   const sendRound = (check: CheckDefinition, at: number, dueAt: number): boolean => {
-    const chosen = new Set<string>();
-    const alive = workers.alive(at);
-    for (let i = 0; i < deps.confirmations; i++) {
-      const worker = chooseWorker(alive, { exclude: chosen, avoid: i === 0 ? check.lastWorker : undefined, cursor: cursor++ });
-      if (!worker) break;
-      assign(check, worker.id, at, dueAt);
-      chosen.add(worker.id);
+    const minRegions = fold.contextOf(check.id)?.minRegions ?? 1;
+    const chosen = pickConfirmers(voters(at), { workers: deps.confirmations, minRegions, covered: new Set(), busy: new Set(), avoid: check.lastWorker, cursor });
+    cursor += chosen.length + 1;
+    for (const worker of chosen) assign(check, worker.id, at, dueAt);
+    return chosen.length > 0;
+  };
+
+  /**
+   * A quarantined worker gets audit runs of settled checks now and then: scored against the
+   * decision, never counted, so its agreement can recover and release it. Paced so that a
+   * window holds about twice `minSamples` of them.
+   */
+  const auditEveryMs = Math.max(200, probePolicy.windowMs / (2 * probePolicy.minSamples));
+  const lastAudit = new Map<string, number>();
+  let auditCursor = 0;
+  const audit = (at: number) => {
+    const excluded = fold.excludedWorkers();
+    if (excluded.length === 0 || checks.size === 0) return;
+    const ids = [...checks.keys()];
+    for (const worker of workers.alive(at)) {
+      if (!excluded.includes(worker.id) || worker.inFlight >= worker.capacity || at - (lastAudit.get(worker.id) ?? -Infinity) < auditEveryMs) continue;
+      for (let tries = 0; tries < Math.min(ids.length, 16); tries++) {
+        const check = checks.get(ids[auditCursor++ % ids.length]!);
+        const context = check && fold.contextOf(check.id);
+        if (!check || !context || isPending(context) || fold.outstandingWorkers(check.id).includes(worker.id)) continue;
+        assign(check, worker.id, at, at, true);
+        lastAudit.set(worker.id, at);
+        break;
+      }
     }
-    return chosen.size > 0;
   };
 
   const expire = (assignment: string, flight: InFlight, at: number) => {
@@ -278,6 +330,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       due.set(id, following);
       confirm(check, at, true);
     }
+    audit(at);
     watchQuorum(at);
     watchOverload(at);
   };
@@ -312,21 +365,26 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   };
 
   const startedAt = now();
-  const watchQuorum = (at: number) => {
+  /** Quorum counts the live workers whose votes count: quarantine can take it away too, and says so. */
+  const judgeQuorum = (at: number, force = false) => {
     // Workers announce themselves within a heartbeat: judging before that would cry wolf at every start.
-    if (at - startedAt < workerTimeoutMs) return;
-    const alive = workers.alive(at).length;
+    if (!force && at - startedAt < workerTimeoutMs) return;
+    const allAlive = workers.alive(at).length;
+    const alive = voters(at).length;
+    const quarantined = allAlive - alive;
     const ok = alive >= deps.confirmations;
     if (ok === quorum) return;
     quorum = ok;
     if (!ok) {
-      log.error({ alive, confirmations: deps.confirmations }, `only ${alive} live worker(s) but confirmations = ${deps.confirmations}: no check can change state`);
-      notice({ kind: 'quorum-lost', alive, confirmations: deps.confirmations });
+      const why = quarantined > 0 ? ` (${quarantined} more quarantined as faulty probes: ${fold.excludedWorkers().join(', ')})` : '';
+      log.error({ alive, quarantined, confirmations: deps.confirmations }, `only ${alive} live worker(s) but confirmations = ${deps.confirmations}: no check can change state${why}`);
+      notice({ kind: 'quorum-lost', alive, confirmations: deps.confirmations, ...(quarantined > 0 ? { quarantined: fold.excludedWorkers() } : {}) });
     } else {
       log.info({ alive }, 'enough live workers to confirm changes again');
       notice({ kind: 'quorum-restored', alive });
     }
   };
+  const watchQuorum = (at: number) => judgeQuorum(at);
 
   // --- results --------------------------------------------------------------------------
   /** Until the fold is rebuilt from the log, live results wait here. */
@@ -368,6 +426,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     watchSkew(result.worker, result.checkId, workerAt - receivedAt);
     // The fold dates the result into its run's window by this controller's clock (clampResultTime).
     const line: ResultLine = { type: 'result', checkId: result.checkId, worker: result.worker, status: result.status, at: workerAt, message: result.message, assignment: result.assignment, receivedAt };
+    if (result.region !== undefined) line.region = result.region;
     const { lines } = fold.apply(line);
     const rejected = lines.some((l) => l.type === 'rejected');
     metrics.resultHandled(rejected ? 'rejected' : 'accepted');
@@ -417,8 +476,9 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     if (!decoded.ok) return untrusted('heartbeat', 'malformed', { subject: msg.subject, error: decoded.error });
     if (heartbeatOf(msg.subject) !== decoded.value.worker) return untrusted('heartbeat', 'heartbeat names another worker', { subject: msg.subject, worker: decoded.value.worker });
     const wasAlive = workers.isAlive(decoded.value.worker, now());
-    workers.heartbeat(decoded.value, now());
-    if (!wasAlive) log.info({ worker: decoded.value.worker, capacity: decoded.value.capacity }, 'worker is alive');
+    const moved = workers.heartbeat(decoded.value, now());
+    if (!wasAlive) log.info({ worker: decoded.value.worker, capacity: decoded.value.capacity, region: decoded.value.region, site: decoded.value.site }, 'worker is alive');
+    else if (moved) log.warn({ worker: decoded.value.worker, region: decoded.value.region }, `worker ${decoded.value.worker} now says it is in region ${decoded.value.region ?? 'default'}: its next votes count for that region`);
   };
 
   // --- configuration ----------------------------------------------------------------------
@@ -453,10 +513,13 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       // A take-over: the fold (from the log) already holds this check as configured — no
       // line to log, no burst of thousands of republished checks.
       const known = fold.contextOf(row.id);
-      const same = !before && known !== undefined && known.interval === row.interval && known.delay === row.delay;
+      const minRegions = row.minRegions ?? 1;
+      const same = !before && known !== undefined && known.interval === row.interval && known.delay === row.delay && known.minRegions === minRegions;
       if (!same) {
-        fold.apply({ type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at });
-        publishLogged(subject.check(deps.id, row.id), { type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at: iso(at), name: row.name, checkType: row.type }, `check:${row.id}:${at}`);
+        // minRegions is logged only where it matters, so the lines of gobearmon's rule stay as they were.
+        const regions = minRegions > 1 ? { minRegions } : {};
+        fold.apply({ type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at, ...regions });
+        publishLogged(subject.check(deps.id, row.id), { type: 'check', checkId: row.id, interval: row.interval, delay: row.delay, status: row.status, at: iso(at), name: row.name, checkType: row.type, ...regions }, `check:${row.id}:${at}`);
       }
       // New checks start spread over their interval so they don't all fire at once.
       if (!before) due.set(row.id, at + spread(row.id, row.interval));
@@ -503,6 +566,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       metrics,
     });
     fold = state.fold;
+    fold.setQuarantine(quarantine, probePolicy);
     rebuiltResults = state.recent.after(subscribedAfter);
     for (const transition of state.owed.values()) deps.writer.enqueue({ ...transition, view });
     log.info(
@@ -616,7 +680,9 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const current = status();
     const byState: Record<string, number> = {};
     for (const check of current.checks) byState[check.state] = (byState[check.state] ?? 0) + 1;
-    return { checks: byState, workersAlive: current.workers.length, quorum: current.quorum, view, backlog: current.backlog.checks };
+    const excluded = new Set(fold.excludedWorkers());
+    const probes = fold.probeScores().map((p) => ({ worker: p.worker, ratio: p.ratio, flagged: p.flagged, excluded: excluded.has(p.worker) }));
+    return { checks: byState, workersAlive: current.workers.length, quorum: current.quorum, view, backlog: current.backlog.checks, partial: fold.partialChecks().length, probes };
   });
   log.info({ checks: checks.size, misconfigured: misconfigured.size, confirmations: deps.confirmations }, 'controller started');
 

@@ -63,9 +63,8 @@ export function applyRecord(state: LogState, record: StreamRecord, onSkip?: Skip
   const { lines } = state.fold.apply(line);
   if (parsed.line.type === 'result' && parsed.line.assignment) state.recent.add(seq, resultKey(parsed.line.assignment, parsed.line.worker));
   for (const line of lines) {
-    if (line.type !== 'transition') continue;
-    const transition = transitionOf(line);
-    state.owed.set(transition.key, transition);
+    const transition = line.type === 'transition' ? transitionOf(line) : line.type === 'partial' ? partialTransitionOf(line) : undefined;
+    if (transition) state.owed.set(transition.key, transition);
   }
 }
 
@@ -95,6 +94,32 @@ export function transitionOf(line: Extract<DerivedLine, { type: 'transition' }>,
     ...(view === undefined ? {} : { view }),
     message: deciding?.message ?? '',
     workers: [...new Set(line.evidence.map((e) => e.worker))],
+  };
+}
+
+/**
+ * The MySQL record of a partial outage beginning or ending (a change of its regions is only
+ * logged): no status change, only the notifications of `partial` alerts. Keyed by the
+ * outage's start, so every controller deriving it writes it once.
+ */
+export function partialTransitionOf(line: Extract<DerivedLine, { type: 'partial' }>, view?: number): Transition | undefined {
+  if (line.phase === 'changed') return undefined;
+  const since = Date.parse(line.since);
+  const message =
+    line.phase === 'began'
+      ? `offline from ${line.down.join(', ')} (online from ${line.up.join(', ')})`
+      : line.reason === 'offline'
+        ? `offline from every region now (was offline from ${line.down.join(', ')})`
+        : `online from every region again (was offline from ${line.down.join(', ')})`;
+  return {
+    checkId: line.checkId,
+    to: line.phase === 'began' ? 'offline' : 'online',
+    at: new Date(line.at),
+    key: `partial:${line.checkId}:${since}:${line.phase}`,
+    ...(view === undefined ? {} : { view }),
+    message,
+    workers: [],
+    partial: { phase: line.phase, down: line.down, up: line.up },
   };
 }
 

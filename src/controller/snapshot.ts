@@ -47,12 +47,15 @@ const context = z.object({
   checkId: z.number().int().positive(),
   status,
   turn: z.array(z.string()),
+  // Images from before regions lack these: gobearmon's rule.
+  turnRegions: z.array(z.string()).default([]),
+  minRegions: z.number().int().min(1).default(1),
   rounds: z.number().int().min(0),
   delay: z.number().int().min(0),
   interval: z.number().positive(),
   confirmations: z.number().int().min(1),
   pendingSince: z.number(),
-  evidence: z.array(z.object({ worker: z.string(), status, at: z.number(), message: z.string() })),
+  evidence: z.array(z.object({ worker: z.string(), status, at: z.number(), message: z.string(), region: z.string().optional() })),
 });
 const viewInForce = z.object({ view: z.number().int().min(0), controller: z.string().nullable(), seq: z.number().int().min(0) });
 const image = z.object({

@@ -26,6 +26,8 @@ export interface CheckStatus {
   interval?: number;
   /** Distinct regions that must see a change (checks.min_regions). */
   minRegions?: number;
+  /** A partial outage in progress: since when, regions seeing it offline, regions seeing it online. */
+  partial?: { since: string; down: string[]; up: string[] };
   nextRunInMs?: number;
   lastResults?: Record<string, LastResult & { ageMs: number }>;
   problem?: string;
@@ -39,7 +41,9 @@ export interface ControllerStatus {
   confirmations: number;
   /** Enough live workers to confirm a change. */
   quorum: boolean;
-  workers: { id: string; capacity: number; inFlight: number; lastSeenMs: number; upMs: number }[];
+  workers: WorkerStatus[];
+  /** Faulty-probe scoring (`[controller] quarantine`): off, flag or exclude. */
+  quarantine?: string;
   checks: CheckStatus[];
   /** The notification outbox (absent when MySQL did not answer in time). */
   notifications?: OutboxSummary;
@@ -47,6 +51,18 @@ export interface ControllerStatus {
   maintenance?: { name: string; checkId: number | null; until: string }[];
   /** Checks due that wait for a free worker slot (0: none), and how late the oldest is. */
   backlog: { checks: number; oldestLateMs: number };
+}
+
+export interface WorkerStatus {
+  id: string;
+  capacity: number;
+  inFlight: number;
+  lastSeenMs: number;
+  upMs: number;
+  region?: string;
+  site?: string;
+  /** Its verdicts against the others' over the probe window (absent with quarantine off or no samples yet). */
+  probe?: { samples: number; contradictions: number; ratio: number; flagged: boolean; excluded: boolean };
 }
 
 interface StatusInput {
@@ -80,6 +96,7 @@ function checkStatus(input: StatusInput, check: CheckDefinition): CheckStatus {
     confirmations: context?.confirmations,
     interval: check.interval,
     minRegions: check.minRegions,
+    ...partialOf(input.fold, check.id),
     nextRunInMs: next === undefined ? undefined : Math.max(0, next - input.now),
     lastResults: results
       ? Object.fromEntries([...results].map(([worker, r]) => [worker, { ...r, ageMs: Math.max(0, input.now - Date.parse(r.at)) }]))
@@ -97,10 +114,32 @@ export function buildStatus(input: StatusInput): ControllerStatus {
     at: new Date(input.now).toISOString(),
     confirmations: input.confirmations,
     quorum: input.quorum,
-    workers: input.workers
-      .alive(input.now)
-      .map((w) => ({ id: w.id, capacity: w.capacity, inFlight: w.inFlight, lastSeenMs: input.now - w.lastSeen, upMs: input.now - w.startedAt })),
+    workers: workerStatuses(input),
+    quarantine: input.fold.quarantineMode(),
     checks: [...monitored, ...broken].sort((a, b) => a.id - b.id),
     backlog: input.due.backlog(input.now),
   };
+}
+
+function partialOf(fold: ReplayFold, checkId: number): Pick<CheckStatus, 'partial'> {
+  const partial = fold.partialOf(checkId);
+  return partial ? { partial: { since: new Date(partial.since).toISOString(), down: partial.down, up: partial.up } } : {};
+}
+
+function workerStatuses(input: StatusInput): WorkerStatus[] {
+  const scores = new Map(input.fold.probeScores().map((s) => [s.worker, s]));
+  const excluded = new Set(input.fold.excludedWorkers());
+  return input.workers.alive(input.now).map((w) => {
+    const score = scores.get(w.id);
+    return {
+      id: w.id,
+      capacity: w.capacity,
+      inFlight: w.inFlight,
+      lastSeenMs: input.now - w.lastSeen,
+      upMs: input.now - w.startedAt,
+      region: w.region,
+      ...(w.site !== undefined ? { site: w.site } : {}),
+      ...(score ? { probe: { samples: score.samples, contradictions: score.contradictions, ratio: Math.round(score.ratio * 1000) / 1000, flagged: score.flagged, excluded: excluded.has(w.id) } } : {}),
+    };
+  });
 }

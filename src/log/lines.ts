@@ -98,7 +98,7 @@ const INPUT_SCHEMAS = new Map<string, z.ZodType<InputLine>>([
 ]);
 
 /** Line types replay derives itself: present in a stream or an export, ignored as input. */
-export const DERIVED_TYPES = new Set(['transition', 'round', 'pending', 'cancelled', 'rejected', 'notify', 'recorded', 'summary']);
+export const DERIVED_TYPES = new Set(['transition', 'round', 'pending', 'cancelled', 'rejected', 'partial', 'probe', 'notify', 'recorded', 'summary']);
 
 /**
  * What delivery did about a notification (bearmon.notify.<check>). Replay cannot derive

@@ -20,6 +20,8 @@ export interface Evidence {
   status: Status;
   at: number;
   message: string;
+  /** The worker's region (absent: a result from before regions, or a hand-written log). */
+  region?: string;
 }
 
 export interface CheckContext {
@@ -27,6 +29,10 @@ export interface CheckContext {
   status: Status;
   /** Workers that disagreed with `status` in the current round (distinct, in arrival order). */
   turn: string[];
+  /** The distinct regions of the turn's workers (only kept while `minRegions` > 1). */
+  turnRegions: string[];
+  /** Distinct regions a round needs on top of `confirmations` (1: any, gobearmon's rule). */
+  minRegions: number;
   /** Completed rounds of disagreement; a flip happens when rounds > delay. */
   rounds: number;
   delay: number;
@@ -45,6 +51,8 @@ export interface CheckInput {
   delay: number;
   interval: number;
   confirmations: number;
+  /** Default 1. */
+  minRegions?: number;
 }
 
 /** A worker's verdict. `status` other than online/offline (a worker-side failure) is ignored. */
@@ -54,6 +62,8 @@ export interface ResultEvent {
   status: string;
   at: number;
   message?: string;
+  /** The worker's region; absent counts as the default region. */
+  region?: string;
 }
 
 /** New settings for the check (a config reload, a replayed `check` line). Status is not changed. */
@@ -62,6 +72,7 @@ export interface ConfigureEvent {
   delay?: number;
   interval?: number;
   confirmations?: number;
+  minRegions?: number;
   at: number;
 }
 
@@ -112,9 +123,12 @@ export const rule = {
   /** A worker-side failure or anything that is not a verdict: ignored by the rule. */
   isIgnored: (event: Pick<ResultEvent, 'status'>) => !isVerdict(event.status),
   agrees: (context: CheckContext, event: Pick<ResultEvent, 'status'>) => event.status === context.status,
-  /** The result completes a round: the turn, with this worker, reaches `confirmations`. */
+  /**
+   * The result completes a round: the turn, with this worker, reaches `confirmations`
+   * distinct workers and, where the check asks for it, `minRegions` distinct regions.
+   */
   completesRound: (context: CheckContext, event: ResultEvent) =>
-    withWorker(context.turn, event.worker).length >= context.confirmations,
+    withWorker(context.turn, event.worker).length >= context.confirmations && (context.minRegions <= 1 || turnRegionsWith(context, event).length >= context.minRegions),
   /** ...and that round is the one past `delay`: the status flips. */
   completesChange: (context: CheckContext, event: ResultEvent) =>
     rule.completesRound(context, event) && context.rounds + 1 > context.delay,
@@ -124,8 +138,20 @@ function withWorker(turn: string[], worker: string): string[] {
   return turn.includes(worker) ? turn : [...turn, worker];
 }
 
+/** Results without a region (older workers, hand-written logs) are all one region. */
+export const DEFAULT_EVENT_REGION = 'default';
+
+/** The turn's regions with this result's: a worker already in the turn adds nothing (one worker, one vantage point). */
+function turnRegionsWith(context: CheckContext, event: ResultEvent): string[] {
+  if (context.minRegions <= 1 || context.turn.includes(event.worker)) return context.turnRegions;
+  const region = event.region ?? DEFAULT_EVENT_REGION;
+  return context.turnRegions.includes(region) ? context.turnRegions : [...context.turnRegions, region];
+}
+
 function evidenceOf(event: ResultEvent): Evidence {
-  return { worker: event.worker, status: event.status as Status, at: event.at, message: event.message ?? '' };
+  const evidence: Evidence = { worker: event.worker, status: event.status as Status, at: event.at, message: event.message ?? '' };
+  if (event.region !== undefined) evidence.region = event.region;
+  return evidence;
 }
 
 /** A duplicate vote from a worker already in the turn adds no evidence. */
@@ -133,7 +159,7 @@ function addEvidence(context: CheckContext, event: ResultEvent): Evidence[] {
   return context.turn.includes(event.worker) ? context.evidence : [...context.evidence, evidenceOf(event)];
 }
 
-const idle = { turn: EMPTY as unknown as string[], rounds: 0, pendingSince: 0, evidence: EMPTY as unknown as Evidence[] };
+const idle = { turn: EMPTY as unknown as string[], turnRegions: EMPTY as unknown as string[], rounds: 0, pendingSince: 0, evidence: EMPTY as unknown as Evidence[] };
 
 type Args = { context: CheckContext; event: CheckEvent };
 const asResult = (event: CheckEvent) => event as ResultEvent;
@@ -181,6 +207,7 @@ function vote({ context, event }: Args): Partial<CheckContext> {
   const result = asResult(event);
   return {
     turn: withWorker(context.turn, result.worker),
+    turnRegions: turnRegionsWith(context, result),
     evidence: addEvidence(context, result),
     pendingSince: context.pendingSince || result.at,
   };
@@ -207,7 +234,7 @@ export const checkMachine = setup({
     pendingCancelled: (_, _fact: CancelFact) => {},
     // Context updates.
     vote: assign(vote),
-    countRound: assign((args) => ({ ...vote(args), turn: EMPTY as unknown as string[], rounds: args.context.rounds + 1 })),
+    countRound: assign((args) => ({ ...vote(args), turn: EMPTY as unknown as string[], turnRegions: EMPTY as unknown as string[], rounds: args.context.rounds + 1 })),
     // gobearmon never reset the round counter after a flip; bearmon does, so a change
     // straight back waits out its own delay.
     flip: assign(({ context }) => ({ ...idle, status: suspected(context) })),
@@ -218,6 +245,7 @@ export const checkMachine = setup({
         delay: event.delay ?? context.delay,
         interval: event.interval ?? context.interval,
         confirmations: event.confirmations ?? context.confirmations,
+        minRegions: event.minRegions ?? context.minRegions,
       };
     }),
   },
@@ -289,7 +317,9 @@ function initialContext(input: CheckInput): CheckContext {
     delay: input.delay,
     interval: input.interval,
     confirmations: input.confirmations,
+    minRegions: input.minRegions ?? 1,
     turn: idle.turn,
+    turnRegions: idle.turnRegions,
     rounds: 0,
     pendingSince: 0,
     evidence: idle.evidence,

@@ -14,6 +14,8 @@ export interface Metrics {
   clockSkew(worker: string, seconds: number): void;
   resultHandled(outcome: 'accepted' | 'rejected' | 'malformed' | 'unknown-check'): void;
   transition(to: string): void;
+  /** A partial outage began, changed its regions, or ended. */
+  partial?(phase: string): void;
   notification(contactType: string, outcome: string): void;
   viewChanged(view: number, hasController: boolean): void;
   /** Values read at scrape time (worker load, the controller's checks); replaces an earlier source of that name. */
@@ -47,6 +49,10 @@ export interface SourceValues {
   backlog?: number;
   /** Every check, for the per-check series (source 'checks'). */
   perCheck?: CheckSeries[];
+  /** Checks partially down now. */
+  partial?: number;
+  /** Faulty-probe scores of the workers (quarantine on). */
+  probes?: { worker: string; ratio: number; flagged: boolean; excluded: boolean }[];
 }
 
 export const noMetrics: Metrics = {
@@ -118,6 +124,28 @@ export function createMetrics(): ProcessMetrics {
   });
   const results = new Counter({ name: 'bearmon_controller_results_total', help: 'Results that reached the controller, by what it did with them.', labelNames: ['outcome'], registers });
   const transitions = new Counter({ name: 'bearmon_controller_transitions_total', help: 'Checks that changed state, by new state.', labelNames: ['to'], registers });
+  const partials = new Counter({ name: 'bearmon_controller_partial_outages_total', help: 'Partial outages (some regions see a check offline, others online), by phase: began, changed (its regions), ended.', labelNames: ['phase'], registers });
+  new Gauge({ name: 'bearmon_controller_checks_partial', help: 'Checks partially down now: offline from some regions, online from others.', registers, collect() { this.set(read('controller')?.partial ?? 0); } });
+  new Gauge({
+    name: 'bearmon_controller_worker_contradiction_ratio',
+    help: "Share of a worker's verdicts the others' decision contradicted, over [controller] probeWindow (faulty-probe score; absent with quarantine = off).",
+    labelNames: ['worker'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of read('controller')?.probes ?? []) this.set({ worker: p.worker }, p.ratio);
+    },
+  });
+  new Gauge({
+    name: 'bearmon_controller_worker_flagged',
+    help: 'Workers flagged as faulty probes: 1 flagged (votes still count), 2 quarantined (votes do not count), 0 neither.',
+    labelNames: ['worker'],
+    registers,
+    collect() {
+      this.reset();
+      for (const p of read('controller')?.probes ?? []) this.set({ worker: p.worker }, p.excluded ? 2 : p.flagged ? 1 : 0);
+    },
+  });
   new Gauge({
     name: 'bearmon_controller_checks',
     help: 'Checks by state, as the controller sees them (0 when this process is not the controller).',
@@ -211,6 +239,7 @@ export function createMetrics(): ProcessMetrics {
     clockSkew: (worker, seconds) => skew.set({ worker }, seconds),
     resultHandled: (outcome) => results.inc({ outcome }),
     transition: (to) => transitions.inc({ to }),
+    partial: (phase) => partials.inc({ phase }),
     notification: (contactType, outcome) => notifications.inc({ contact_type: contactType, outcome }),
     viewChanged: (number, hasController) => {
       view.set(number);

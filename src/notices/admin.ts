@@ -125,7 +125,7 @@ export function createAdminNotifier(options: AdminNotifierOptions): AdminNotifie
 export function summary(notice: AdminNotice): string {
   switch (notice.kind) {
     case 'quorum-lost':
-      return `quorum lost: ${notice.alive} live worker(s), confirmations ${notice.confirmations}`;
+      return `quorum lost: ${notice.alive} live worker(s)${notice.quarantined?.length ? ` whose votes count (${notice.quarantined.length} quarantined)` : ''}, confirmations ${notice.confirmations}`;
     case 'quorum-restored':
       return `quorum restored: ${notice.alive} live worker(s)`;
     case 'reload-failed':
@@ -138,6 +138,10 @@ export function summary(notice: AdminNotice): string {
       return notice.previous === null ? 'no controller: no candidate alive' : `no controller: ${notice.previous} lost, no candidate alive`;
     case 'overloaded':
       return `overloaded: ${notice.backlog} check(s) waiting for a free worker slot`;
+    case 'probe-flagged':
+      return `faulty probe: worker ${notice.worker} contradicts the others in ${Math.round(notice.ratio * 100)} % of ${notice.samples} verdicts${notice.excluded ? ', quarantined' : ''}`;
+    case 'probe-released':
+      return `worker ${notice.worker} agrees with the others again${notice.excluded ? ', votes count again' : ''}`;
   }
 }
 
@@ -171,7 +175,7 @@ function describe(notice: AdminNotice): { explanation: string; facts: [string, s
     case 'quorum-lost':
       return {
         explanation: `Quorum lost: ${notice.alive} live worker(s), but a change of state needs ${notice.confirmations} confirmations from distinct workers. No check can go offline or online until enough workers are back.`,
-        facts: [['Live workers', notice.alive], ['Confirmations', notice.confirmations]],
+        facts: [['Live workers', notice.alive], ['Confirmations', notice.confirmations], ...(notice.quarantined?.length ? [['Quarantined (votes do not count)', notice.quarantined.join(', ')] as [string, string]] : [])],
       };
     case 'quorum-restored':
       return { explanation: `Quorum restored: ${notice.alive} live worker(s). Checks can change state again.`, facts: [['Live workers', notice.alive]] };
@@ -205,6 +209,16 @@ function describe(notice: AdminNotice): { explanation: string; facts: [string, s
       return {
         explanation: `More runs are due than the live workers have free slots for (${notice.capacity} in all): ${notice.backlog} check(s) wait, the oldest ${Math.round(notice.oldestLateMs / 1000)} s late. Every check still runs, in turn, as slots free up; add workers or raise [worker] numThreads.`,
         facts: [['Waiting checks', notice.backlog], ['Oldest late by', `${Math.round(notice.oldestLateMs / 1000)} s`], ['Worker slots', notice.capacity]],
+      };
+    case 'probe-flagged':
+      return {
+        explanation: `Worker ${notice.worker} is a faulty probe: ${Math.round(notice.ratio * 100)} % of its last ${notice.samples} verdicts contradict the decision the other workers reach (its own network or host is likely broken). ${notice.excluded ? 'Its votes no longer count and it gets only audit runs until it agrees again (quarantine = exclude).' : 'Its votes still count ([controller] quarantine = flag).'}`,
+        facts: [['Worker', notice.worker], ['Contradictions', `${Math.round(notice.ratio * 100)} % of ${notice.samples}`], ['Excluded', notice.excluded ? 'yes' : 'no']],
+      };
+    case 'probe-released':
+      return {
+        explanation: `Worker ${notice.worker} agrees with the other workers again (${Math.round(notice.ratio * 100)} % contradictions over ${notice.samples} verdicts).${notice.excluded ? ' Its votes count again.' : ''}`,
+        facts: [['Worker', notice.worker], ['Contradictions', `${Math.round(notice.ratio * 100)} % of ${notice.samples}`]],
       };
   }
 }

@@ -48,6 +48,7 @@ const LOSS_OF: Partial<Record<AdminNoticeKind, AdminNoticeKind>> = { 'quorum-res
 /** What a notice is about: the same key is mailed at most once per interval. */
 export function noticeKey(notice: AdminNotice): string {
   if (notice.kind === 'notification-failed') return `notification-failed:contact=${notice.contactId}:check=${notice.checkId}`;
+  if (notice.kind === 'probe-flagged' || notice.kind === 'probe-released') return `${notice.kind}:worker=${notice.worker}`;
   return notice.kind;
 }
 

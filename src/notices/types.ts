@@ -4,7 +4,7 @@
  */
 export type AdminNotice =
   /** Fewer live workers than a transition needs: no check can change state. */
-  | { kind: 'quorum-lost'; alive: number; confirmations: number }
+  | { kind: 'quorum-lost'; alive: number; confirmations: number; quarantined?: string[] }
   /** Enough live workers again (mailed only if the loss was). */
   | { kind: 'quorum-restored'; alive: number }
   /** The controller could not reload checks, contacts and alerts, this many times in a row. */
@@ -25,9 +25,13 @@ export type AdminNotice =
   /** The viewserver has no live candidate to name controller; `previous` is the controller it lost (null: none before). */
   | { kind: 'no-controller'; previous: string | null }
   /** More runs are due than the live workers have free slots for: checks run late, every one in turn. */
-  | { kind: 'overloaded'; backlog: number; oldestLateMs: number; capacity: number };
+  | { kind: 'overloaded'; backlog: number; oldestLateMs: number; capacity: number }
+  /** A worker's verdicts contradict the others' too often (a faulty probe); `excluded`: its votes stop counting. */
+  | { kind: 'probe-flagged'; worker: string; ratio: number; samples: number; excluded: boolean }
+  /** A flagged worker agrees with the others again. */
+  | { kind: 'probe-released'; worker: string; ratio: number; samples: number; excluded: boolean };
 
 export type AdminNoticeKind = AdminNotice['kind'];
 
 /** Every kind, in the order held-back counts are reported. */
-export const ADMIN_NOTICE_KINDS: readonly AdminNoticeKind[] = ['quorum-lost', 'quorum-restored', 'reload-failed', 'notification-failed', 'outbox-failed', 'no-controller', 'overloaded'];
+export const ADMIN_NOTICE_KINDS: readonly AdminNoticeKind[] = ['quorum-lost', 'quorum-restored', 'reload-failed', 'notification-failed', 'outbox-failed', 'no-controller', 'overloaded', 'probe-flagged', 'probe-released'];

@@ -1,6 +1,9 @@
 import { transition } from 'xstate';
-import { checkMachine, initialSnapshot, isPending, rule, settledSnapshot, snapshotFromContext, type CheckContext, type CheckSnapshot, type Evidence, type ResultEvent } from '../machines/check.ts';
+import { checkMachine, initialSnapshot, isPending, rule, settledSnapshot, snapshotFromContext, type CheckContext, type CheckSnapshot, type Evidence, type ResultEvent, type Status } from '../machines/check.ts';
 import type { AssignLine, CheckLine, ExpireLine, InputLine, ResultLine } from '../log/lines.ts';
+import { DEFAULT_PROBE_POLICY, ProbeScorer, type ProbePolicy, type ProbeScore, type ProbeVerdict, type QuarantineMode } from '../decide/probe-score.ts';
+import { corroborated, freshness, isPartial, judgeRegions, observe, sameRegions, type Views } from '../decide/regional.ts';
+import { DEFAULT_REGION } from '../region.ts';
 
 /**
  * Replaying a log is a fold: each input line goes through the same check machines the
@@ -11,6 +14,18 @@ export interface FoldOptions {
   confirmations: number;
   /** Policy backtesting: use this delay for every check instead of the logged one. */
   delay?: number;
+  /** Policy backtesting: ask every check for this many distinct regions instead of its own. */
+  regions?: number;
+  /** Faulty probes: score workers (`flag`), and also stop counting a flagged worker's votes (`exclude`). Default `off`. */
+  quarantine?: QuarantineMode;
+  probe?: ProbePolicy;
+}
+
+/** A partial outage in progress: since when, which regions see the check offline, which online. */
+export interface PartialOutage {
+  since: number;
+  down: string[];
+  up: string[];
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -32,6 +47,29 @@ export type DerivedLine =
       delay: number;
       confirmations: number;
       evidence: (Omit<Evidence, 'at'> & { at: string })[];
+    }
+  | {
+      /** A regional outage began, changed its regions, or ended (recovered, or the check went offline everywhere). */
+      type: 'partial';
+      checkId: number;
+      phase: 'began' | 'changed' | 'ended';
+      down: string[];
+      up: string[];
+      since: string;
+      at: string;
+      reason?: 'recovered' | 'offline';
+    }
+  | {
+      /** A worker's verdicts contradict the others' too often (flagged), or agree again (released). Published on the subject of the check whose result tipped it. */
+      type: 'probe';
+      checkId: number;
+      worker: string;
+      verdict: 'flagged' | 'released';
+      excluded: boolean;
+      samples: number;
+      contradictions: number;
+      ratio: number;
+      at: string;
     };
 
 export interface CheckSummary {
@@ -70,6 +108,11 @@ interface Tracked extends Omit<CheckSummary, 'type'> {
   offlineSince: number | undefined;
   /** Runs handed out and not yet answered or expired, by assignment id. */
   outstanding: Map<string, OutstandingRun> | undefined;
+  /** Each worker's latest verdict (kept once regions or scoring matter). */
+  views: Views | undefined;
+  /** A fresh verdict disagreed with the status at the last look: the regions must be judged again. */
+  watch: boolean;
+  partial: PartialOutage | undefined;
 }
 
 /** A run handed out: to whom, and the controller's window [at, deadline] its result is dated into. */
@@ -77,6 +120,8 @@ export interface OutstandingRun {
   worker: string;
   at: number;
   deadline: number;
+  /** An audit run of a quarantined worker: scored, never a vote. */
+  audit?: boolean;
 }
 
 /** The window of a run whose assign line names no deadline (logs written before deadlines were): the longest check timeout plus margins. */
@@ -119,8 +164,55 @@ export class ReplayFold {
   private readonly checks = new Map<number, Tracked>();
   private firstAt?: number;
   private lastAt?: number;
+  /** Regions seen in results: partial outages need two. */
+  private readonly regions = new Set<string>();
+  private scorer: ProbeScorer | undefined;
+  private quarantine: QuarantineMode = 'off';
 
-  constructor(readonly options: FoldOptions) {}
+  constructor(readonly options: FoldOptions) {
+    this.setQuarantine(options.quarantine ?? 'off', options.probe);
+  }
+
+  /**
+   * Faulty-probe scoring from now on (a controller sets it after taking over a fold built
+   * without it). A new policy starts its windows afresh; the same policy keeps them.
+   */
+  setQuarantine(mode: QuarantineMode, policy: ProbePolicy = DEFAULT_PROBE_POLICY): void {
+    this.quarantine = mode;
+    if (mode === 'off') this.scorer = undefined;
+    else if (!this.scorer || JSON.stringify(this.scorer.policy) !== JSON.stringify(policy)) this.scorer = new ProbeScorer(policy);
+  }
+
+  /** Whether a worker's votes are not counted now (flagged, with quarantine = exclude). */
+  isExcluded(worker: string): boolean {
+    return this.quarantine === 'exclude' && this.scorer?.isFlagged(worker) === true;
+  }
+
+  /** Workers whose votes are not counted now. */
+  excludedWorkers(): string[] {
+    return this.quarantine === 'exclude' ? (this.scorer?.flagged() ?? []) : [];
+  }
+
+  quarantineMode(): QuarantineMode {
+    return this.quarantine;
+  }
+
+  /** Every scored worker (empty with quarantine off). */
+  probeScores(): ProbeScore[] {
+    return this.scorer?.scores() ?? [];
+  }
+
+  /** The partial outage of a check in progress, if any. */
+  partialOf(checkId: number): PartialOutage | undefined {
+    return this.checks.get(checkId)?.partial;
+  }
+
+  /** Checks partially down now. */
+  partialChecks(): number[] {
+    const ids: number[] = [];
+    for (const [id, tracked] of this.checks) if (tracked.partial) ids.push(id);
+    return ids;
+  }
 
   /** Applies one line. Returns the derived lines, or an error for a line that can't apply. */
   apply(line: InputLine): { lines: DerivedLine[]; error?: string } {
@@ -175,7 +267,9 @@ export class ReplayFold {
   private assign(line: AssignLine): { lines: DerivedLine[]; error?: string } {
     const tracked = this.checks.get(line.checkId);
     if (!tracked) return { lines: [], error: unknownCheck(line.checkId, 'assignment') };
-    (tracked.outstanding ??= new Map()).set(line.assignment, { worker: line.worker, at: line.at, deadline: line.deadline ?? line.at + DEFAULT_RESULT_WINDOW_MS });
+    const run: OutstandingRun = { worker: line.worker, at: line.at, deadline: line.deadline ?? line.at + DEFAULT_RESULT_WINDOW_MS };
+    if (line.audit) run.audit = true;
+    (tracked.outstanding ??= new Map()).set(line.assignment, run);
     return NOTHING;
   }
 
@@ -191,12 +285,12 @@ export class ReplayFold {
    * late, duplicate or foreign result changes nothing. Results without an assignment id
    * (hand-written logs, SPEC §6) are always taken.
    */
-  private accept(tracked: Tracked, line: ResultLine): { rejected: DerivedLine } | { at: number } {
+  private accept(tracked: Tracked, line: ResultLine): { rejected: DerivedLine } | { at: number; audit?: boolean } {
     if (line.assignment === undefined) return { at: line.at };
     const run = tracked.outstanding?.get(line.assignment);
     if (run?.worker === line.worker) {
       forget(tracked, line.assignment);
-      return { at: clampResultTime(line.at, run, line.receivedAt) };
+      return { at: clampResultTime(line.at, run, line.receivedAt), audit: run.audit };
     }
     const reason = run === undefined ? 'not an outstanding run (late, duplicate or expired)' : `run was assigned to ${run.worker}`;
     return { rejected: { type: 'rejected', checkId: line.checkId, worker: line.worker, assignment: line.assignment, reason, at: iso(line.at) } };
@@ -204,10 +298,11 @@ export class ReplayFold {
 
   private configure(line: CheckLine): { lines: DerivedLine[] } {
     const delay = this.options.delay ?? line.delay;
+    const minRegions = this.options.regions ?? line.minRegions ?? 1;
     const known = this.checks.get(line.checkId);
     if (known) {
       // A reappearing check line changes the settings; the status stays the machine's.
-      store(known, transition(checkMachine, snapshotOf(known), { type: 'CONFIGURE', delay, interval: line.interval, at: line.at ?? this.lastAt ?? 0 })[0]);
+      store(known, transition(checkMachine, snapshotOf(known), { type: 'CONFIGURE', delay, interval: line.interval, minRegions, at: line.at ?? this.lastAt ?? 0 })[0]);
       return { lines: [] };
     }
     const { context } = initialSnapshot({
@@ -216,6 +311,7 @@ export class ReplayFold {
       delay,
       interval: line.interval,
       confirmations: this.options.confirmations,
+      minRegions,
     });
     this.checks.set(line.checkId, {
       context,
@@ -228,6 +324,9 @@ export class ReplayFold {
       results: 0,
       offlineSince: line.status === 'offline' ? line.at : undefined,
       outstanding: undefined,
+      views: undefined,
+      watch: false,
+      partial: undefined,
     });
     return { lines: [] };
   }
@@ -238,19 +337,131 @@ export class ReplayFold {
     const accepted = this.accept(tracked, line);
     if ('rejected' in accepted) return { lines: [accepted.rejected] };
     if (accepted.at !== line.at) line = { ...line, at: accepted.at };
+    if (accepted.audit || this.isExcluded(line.worker)) return this.quarantined(tracked, line, accepted.audit === true);
     this.firstAt ??= line.at;
     this.lastAt = Math.max(this.lastAt ?? line.at, line.at);
     if (tracked.status === 'offline') tracked.offlineSince ??= this.firstAt;
     tracked.results += 1;
-    // Fast path: in an idle state the machine provably ignores a result that agrees or is
-    // no verdict (the same guards the machine uses); most of a log is such results.
-    if (!tracked.pending && (rule.isIgnored(line) || rule.agrees(tracked.context, line))) return NOTHING;
+    if (rule.isIgnored(line)) return NOTHING;
+    const status = line.status as Status;
+    const region = line.region ?? DEFAULT_REGION;
+    if (!this.regions.has(region)) this.regions.add(region);
+    const views = this.viewsOf(tracked);
+    if (views) observe(views, line.worker, region, status, line.at);
+    // Fast path: in an idle state the machine provably ignores a result that agrees (the
+    // same guard the machine uses); most of a log is such results.
+    if (!tracked.pending && rule.agrees(tracked.context, line)) {
+      const verdict = this.scorer?.record(line.worker, line.at, true);
+      if (verdict) this.pendingVerdicts.push(this.probeLine(line.checkId, verdict));
+      return tracked.watch || tracked.partial || verdict ? { lines: this.judgeRegions(tracked, line.at, false) } : NOTHING;
+    }
+    const before = tracked.context;
     const event: ResultEvent = { type: 'RESULT', worker: line.worker, status: line.status, at: line.at, message: line.message };
+    if (line.region !== undefined) event.region = line.region;
     const [next, actions] = transition(checkMachine, snapshotOf(tracked), event);
     store(tracked, next);
     const lines = (actions as Fact[]).filter((a) => a.type in FACT_LINES).map((a) => FACT_LINES[a.type]!(a.params as never));
-    for (const derived of lines) if (derived.type === 'transition') this.count(tracked, derived.to, line.at);
+    let flipped = false;
+    for (const derived of lines) {
+      if (derived.type === 'transition') {
+        flipped = true;
+        this.count(tracked, derived.to, line.at);
+        this.scoreDecision(tracked, derived.evidence.map((e) => e.worker), [], line);
+      } else if (derived.type === 'cancelled') {
+        this.scoreDecision(tracked, [line.worker], before.evidence.map((e) => e.worker), line);
+      }
+    }
+    if (flipped && views) restartRuns(views, line.at);
+    lines.push(...this.judgeRegions(tracked, line.at, flipped));
     return { lines };
+  }
+
+  /** Views are kept once two regions have been seen (partial outages) or workers are scored. */
+  private viewsOf(tracked: Tracked): Views | undefined {
+    if (tracked.views) return tracked.views;
+    if (this.regions.size < 2 && !this.scorer) return undefined;
+    return (tracked.views = new Map());
+  }
+
+  /**
+   * A decision was reached: the workers it bears out agreed, the ones it overruled
+   * contradicted it — unless another worker of their region says what they said (their
+   * region sees it so: a regional outage, not a faulty probe).
+   */
+  private scoreDecision(tracked: Tracked, agreed: string[], overruled: string[], line: ResultLine): ProbeVerdict[] {
+    const scorer = this.scorer;
+    if (!scorer) return [];
+    const verdicts: ProbeVerdict[] = [];
+    const note = (verdict: ProbeVerdict | undefined) => verdict && verdicts.push(verdict);
+    for (const worker of new Set(agreed)) note(scorer.record(worker, line.at, true));
+    const suspected: Status = tracked.context.status === 'online' ? 'offline' : 'online';
+    const fresh = tracked.views ? freshness(tracked.views, tracked.context.interval) : 0;
+    for (const worker of new Set(overruled)) {
+      const region = tracked.views?.get(worker)?.region ?? DEFAULT_REGION;
+      if (tracked.views && corroborated(tracked.views, worker, region, suspected, line.at, fresh)) continue;
+      note(scorer.record(worker, line.at, false));
+    }
+    this.pendingVerdicts.push(...verdicts.map((v) => this.probeLine(line.checkId, v)));
+    return verdicts;
+  }
+
+  /** Probe lines derived while applying the current result (emitted after its own lines). */
+  private pendingVerdicts: DerivedLine[] = [];
+
+  private probeLine(checkId: number, verdict: ProbeVerdict): DerivedLine {
+    const { worker, samples, contradictions, ratio, at } = verdict;
+    return { type: 'probe', checkId, worker, verdict: verdict.verdict, excluded: verdict.verdict === 'flagged' && this.quarantine === 'exclude', samples, contradictions, ratio: Math.round(ratio * 1000) / 1000, at: iso(at) };
+  }
+
+  /**
+   * A result of a quarantined worker (its audit run, or any run while it is excluded): it
+   * is scored against the check's settled status and counts for nothing else.
+   */
+  private quarantined(tracked: Tracked, line: ResultLine, audit: boolean): { lines: DerivedLine[] } {
+    const lines: DerivedLine[] = [];
+    if (!audit) lines.push({ type: 'rejected', checkId: line.checkId, worker: line.worker, assignment: line.assignment ?? '', reason: 'worker is quarantined: its votes do not count', at: iso(line.at) });
+    if (!rule.isIgnored(line) && !tracked.pending) {
+      const verdict = this.scorer?.record(line.worker, line.at, line.status === tracked.context.status);
+      if (verdict) lines.push(this.probeLine(line.checkId, verdict));
+    }
+    return { lines };
+  }
+
+  /** Starts, changes or ends the check's partial outage (see src/decide/regional.ts). */
+  private judgeRegions(tracked: Tracked, at: number, flipped: boolean): DerivedLine[] {
+    const out = this.pendingVerdicts;
+    this.pendingVerdicts = [];
+    const views = tracked.views;
+    const before = tracked.partial;
+    const status = tracked.context.status;
+    if (!views || (status === 'offline' && !before)) return out;
+    const judgement = judgeRegions(views, status, at, { delay: tracked.context.delay, freshMs: freshness(views, tracked.context.interval), ignore: this.scorer ? (w) => this.scorer!.isFlagged(w) : undefined });
+    tracked.watch = judgement.down.length > 0 || hasDisagreeing(views, status);
+    // It begins with a region up and one down; it lasts while a region is down (spreading to
+    // every region, it ends as offline when the rule flips the check).
+    const partial = before ? status === 'online' && judgement.down.length > 0 : isPartial(status, judgement);
+    const line = (phase: 'began' | 'changed' | 'ended', since: number, down: string[], up: string[], reason?: 'recovered' | 'offline'): DerivedLine => ({
+      type: 'partial',
+      checkId: tracked.checkId,
+      phase,
+      down,
+      up,
+      since: iso(since),
+      at: iso(at),
+      ...(reason ? { reason } : {}),
+    });
+    if (!before && partial) {
+      tracked.partial = { since: at, down: judgement.down, up: judgement.up };
+      out.push(line('began', at, judgement.down, judgement.up));
+    } else if (before && !partial) {
+      tracked.partial = undefined;
+      const offline = flipped && status === 'offline';
+      out.push(line('ended', before.since, before.down, offline ? [] : judgement.up, offline ? 'offline' : 'recovered'));
+    } else if (before && partial && !sameRegions(before.down, judgement.down)) {
+      tracked.partial = { since: before.since, down: judgement.down, up: judgement.up };
+      out.push(line('changed', before.since, judgement.down, judgement.up));
+    }
+    return out;
   }
 
   private count(tracked: Tracked, to: string, at: number): void {
@@ -323,6 +534,9 @@ export class ReplayFold {
         offlineMs: 0,
         results: 0,
         offlineSince: undefined,
+        views: undefined,
+        watch: false,
+        partial: undefined,
         outstanding:
           outstanding && outstanding.length > 0
             ? // An image from before runs had windows: its results keep their own times.
@@ -337,4 +551,17 @@ export class ReplayFold {
     const tracked = this.checks.get(checkId);
     return tracked && snapshotOf(tracked);
   }
+}
+
+/** After a flip every worker's run of verdicts starts again: verdicts from before it say nothing about the new status. */
+function restartRuns(views: Views, at: number): void {
+  for (const view of views.values()) {
+    view.since = at;
+    view.count = 0;
+  }
+}
+
+function hasDisagreeing(views: Views, status: Status): boolean {
+  for (const view of views.values()) if (view.status !== status && view.count > 0) return true;
+  return false;
 }

@@ -201,3 +201,36 @@ describe('initialSnapshot', () => {
     expect(run(checkInput, events, snapshot).facts).toEqual(run(checkInput, events, expected).facts);
   });
 });
+
+describe('check machine: regions (issue 17)', () => {
+  const rr = (worker: string, region: string, status: string, at: number): CheckEvent => ({ type: 'RESULT', worker, status, at, region });
+  const withRegions = (confirmations: number, delay: number, minRegions: number): CheckInput => ({ ...input(confirmations, delay), minRegions });
+
+  it('two workers of one region do not complete a round that asks for two regions; a third from another region does', () => {
+    const sameRegion = [rr('a1', 'eu', 'offline', 1), rr('a2', 'eu', 'offline', 2)];
+    expect(run(withRegions(2, 0, 2), sameRegion).transitions).toEqual([]);
+    expect(run(withRegions(2, 0, 1), sameRegion).transitions).toEqual([['offline', 2]]);
+    const { transitions, facts } = run(withRegions(2, 0, 2), [...sameRegion, rr('b1', 'us', 'offline', 3)]);
+    expect(transitions).toEqual([['offline', 3]]);
+    expect(facts.find((f) => f.type === 'transitioned')!.params.evidence).toEqual([
+      { worker: 'a1', status: 'offline', at: 1, message: '', region: 'eu' },
+      { worker: 'a2', status: 'offline', at: 2, message: '', region: 'eu' },
+      { worker: 'b1', status: 'offline', at: 3, message: '', region: 'us' },
+    ]);
+  });
+
+  it('one worker counts for one region only, whatever regions it claims', () => {
+    const events = [rr('a1', 'eu', 'offline', 1), rr('a1', 'us', 'offline', 2), rr('a1', 'ap', 'offline', 3)];
+    expect(run(withRegions(1, 0, 2), events).transitions).toEqual([]);
+  });
+
+  it('results without a region are one region (older workers, hand-written logs)', () => {
+    expect(run(withRegions(2, 0, 2), [r('a', 'offline', 1), r('b', 'offline', 2)]).transitions).toEqual([]);
+  });
+
+  it('an agreeing result from any region still cancels the suspicion, and a CONFIGURE changes minRegions', () => {
+    const { facts, snapshot } = run(withRegions(2, 1, 2), [rr('a1', 'eu', 'offline', 1), rr('b1', 'us', 'online', 2), { type: 'CONFIGURE', minRegions: 3, at: 3 }]);
+    expect(facts.map((f) => f.type)).toEqual(['pendingStarted', 'pendingCancelled']);
+    expect(snapshot.context.minRegions).toBe(3);
+  });
+});

@@ -1,0 +1,146 @@
+import { describe, expect, it } from 'vitest';
+import { ReplayFold, type DerivedLine, type FoldOptions } from '../../src/replay/fold.ts';
+import type { InputLine } from '../../src/log/lines.ts';
+
+/** Folds the lines; returns every derived line. */
+function fold(options: FoldOptions, lines: InputLine[]): { derived: DerivedLine[]; fold: ReplayFold } {
+  const f = new ReplayFold(options);
+  const derived: DerivedLine[] = [];
+  for (const line of lines) {
+    const { lines: out, error } = f.apply(line);
+    if (error) throw new Error(error);
+    derived.push(...out);
+  }
+  return { derived, fold: f };
+}
+
+const check = (checkId: number, extra: Partial<Extract<InputLine, { type: 'check' }>> = {}): InputLine => ({ type: 'check', checkId, interval: 10, delay: 1, status: 'online', ...extra });
+const result = (checkId: number, worker: string, region: string | undefined, status: string, s: number): InputLine => ({
+  type: 'result',
+  checkId,
+  worker,
+  status: status as 'online',
+  at: s * 1000,
+  message: `${worker} says ${status}`,
+  ...(region ? { region } : {}),
+});
+const types = (lines: DerivedLine[]) => lines.map((l) => (l.type === 'partial' ? `partial ${l.phase}` : l.type === 'probe' ? `probe ${l.worker} ${l.verdict}` : l.type));
+
+describe('fold: regional outages', () => {
+  // Verdicts are kept per worker once two regions have been heard from.
+  const warmUp = [result(1, 'a1', 'eu', 'online', 0), result(1, 'b1', 'us', 'online', 0)];
+  it('a target refusing one region: partial (which regions), no flip, and it ends when that region sees it again', () => {
+    const { derived, fold: f } = fold({ confirmations: 2 }, [
+      check(1, { minRegions: 2 }),
+      ...warmUp,
+      result(1, 'a1', 'eu', 'offline', 1),
+      result(1, 'b1', 'us', 'online', 2),
+      result(1, 'a1', 'eu', 'offline', 11),
+      result(1, 'b2', 'us', 'online', 12),
+      result(1, 'a1', 'eu', 'online', 21),
+    ]);
+    expect(types(derived)).toEqual(['pending', 'cancelled', 'pending', 'partial began', 'cancelled', 'partial ended']);
+    expect(derived.find((l) => l.type === 'partial')).toEqual({
+      type: 'partial',
+      checkId: 1,
+      phase: 'began',
+      down: ['eu'],
+      up: ['us'],
+      since: new Date(11_000).toISOString(),
+      at: new Date(11_000).toISOString(),
+    });
+    expect(derived.at(-1)).toMatchObject({ type: 'partial', phase: 'ended', reason: 'recovered', down: ['eu'], since: new Date(11_000).toISOString() });
+    expect(f.contextOf(1)!.status).toBe('online');
+    expect(f.partialOf(1)).toBeUndefined();
+  });
+
+  it('an outage that spreads to every region ends the partial one as offline when the check flips', () => {
+    const { derived } = fold({ confirmations: 2 }, [
+      check(1),
+      ...warmUp,
+      result(1, 'a1', 'eu', 'offline', 1),
+      result(1, 'b1', 'us', 'online', 2),
+      result(1, 'a1', 'eu', 'offline', 11),
+      result(1, 'b1', 'us', 'offline', 12),
+      result(1, 'a1', 'eu', 'offline', 21),
+      result(1, 'b1', 'us', 'offline', 22),
+    ]);
+    expect(types(derived)).toEqual(['pending', 'cancelled', 'pending', 'partial began', 'round', 'round', 'transition', 'partial ended']);
+    expect(derived.at(-1)).toMatchObject({ phase: 'ended', reason: 'offline', up: [] });
+  });
+
+  it('without two regions in the log there is no partial outage, and nothing else changes', () => {
+    const { derived } = fold({ confirmations: 2 }, [check(1), result(1, 'a1', undefined, 'offline', 1), result(1, 'b1', undefined, 'online', 2), result(1, 'a1', undefined, 'offline', 11), result(1, 'b1', undefined, 'online', 12)]);
+    expect(types(derived)).toEqual(['pending', 'cancelled', 'pending', 'cancelled']);
+  });
+});
+
+describe('fold: backtesting regions (replay --regions)', () => {
+  // Two workers of one data centre see the target down; the third region sees it up.
+  const log: InputLine[] = [check(1, { delay: 0 }), result(1, 'a1', 'eu', 'offline', 1), result(1, 'a2', 'eu', 'offline', 2), result(1, 'b1', 'us', 'online', 3)];
+
+  it('the same log flips with gobearmon\'s rule and does not when two regions are asked for', () => {
+    // gobearmon's rule: offline at once; us's online result then opens the way back.
+    expect(types(fold({ confirmations: 2 }, log).derived)).toEqual(['pending', 'round', 'transition', 'pending']);
+    expect(types(fold({ confirmations: 2, regions: 2 }, log).derived)).toEqual(['pending', 'cancelled']);
+  });
+});
+
+describe('fold: faulty probes', () => {
+  const probe = { windowMs: 60_000, minSamples: 4, threshold: 0.5, release: 0.2 };
+  /** w3's own network is broken: it says offline about every check, w1 and w2 overrule it. */
+  function brokenRounds(from: number, rounds: number): InputLine[] {
+    const lines: InputLine[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const id of [1, 2, 3]) {
+        const s = from + round * 10 + id;
+        lines.push(result(id, 'w3', undefined, 'offline', s), result(id, 'w1', undefined, 'online', s), result(id, 'w2', undefined, 'online', s));
+      }
+    }
+    return lines;
+  }
+  const checks = [check(1, { delay: 0 }), check(2, { delay: 0 }), check(3, { delay: 0 })];
+
+  it('flag: the worker whose verdicts are overruled is flagged; its votes still count; honest workers are not', () => {
+    const { derived, fold: f } = fold({ confirmations: 2, quarantine: 'flag', probe }, [...checks, ...brokenRounds(0, 2)]);
+    const probes = derived.filter((l) => l.type === 'probe');
+    expect(probes).toEqual([expect.objectContaining({ worker: 'w3', verdict: 'flagged', excluded: false, samples: 4, contradictions: 4, ratio: 1 })]);
+    expect(f.excludedWorkers()).toEqual([]);
+    expect(f.probeScores().find((s) => s.worker === 'w1')).toMatchObject({ flagged: false, contradictions: 0 });
+    // Flag only: its next offline vote still opens a suspicion.
+    expect(types(derived).filter((t) => t === 'pending').length).toBe(6);
+  });
+
+  it('exclude: once flagged its results are rejected as quarantined and open no suspicion; audit runs release it when it agrees again', () => {
+    const broken = fold({ confirmations: 2, quarantine: 'exclude', probe }, [...checks, ...brokenRounds(0, 3)]);
+    expect(broken.fold.excludedWorkers()).toEqual(['w3']);
+    const afterFlag = broken.derived.slice(broken.derived.findIndex((l) => l.type === 'probe') + 1);
+    expect(afterFlag.some((l) => l.type === 'pending')).toBe(false);
+    expect(afterFlag.filter((l) => l.type === 'rejected').map((l) => (l as { reason: string }).reason)).toEqual(Array(5).fill('worker is quarantined: its votes do not count'));
+
+    // Its network heals: audit runs (scored, never votes) agree with the others.
+    const audits: InputLine[] = [];
+    for (let i = 0; i < 6; i++) {
+      const at = 200_000 + i * 1000;
+      audits.push({ type: 'assign', checkId: 1, worker: 'w3', assignment: `audit-${i}`, at, deadline: at + 5000, audit: true }, { ...(result(1, 'w3', undefined, 'online', at / 1000) as object), assignment: `audit-${i}` } as InputLine);
+    }
+    const healed = fold({ confirmations: 2, quarantine: 'exclude', probe }, [...checks, ...brokenRounds(0, 3), ...audits]);
+    expect(healed.derived.filter((l) => l.type === 'probe').map((l) => (l as { verdict: string }).verdict)).toEqual(['flagged', 'released']);
+    expect(healed.fold.excludedWorkers()).toEqual([]);
+    // Audit results are no votes: no rejected line, no pending, the check is as it was.
+    expect(healed.derived.slice(broken.derived.length).map((l) => l.type)).toEqual(['probe']);
+  });
+
+  it('a regional outage corroborated by a second worker of the region is not a faulty probe', () => {
+    const lines: InputLine[] = [check(1)];
+    for (let round = 0; round < 6; round++) {
+      const s = round * 10;
+      lines.push(result(1, 'a1', 'eu', 'offline', s + 1), result(1, 'a2', 'eu', 'offline', s + 2), result(1, 'b1', 'us', 'online', s + 3));
+    }
+    const { fold: f, derived } = fold({ confirmations: 2, regions: 2, quarantine: 'exclude', probe }, lines);
+    expect(derived.some((l) => l.type === 'probe')).toBe(false);
+    // Overruled, but corroborated by each other: no contradiction (and no sample) for a1 and a2.
+    expect(f.probeScores().map((s) => [s.worker, s.samples, s.contradictions])).toEqual([['b1', 6, 0]]);
+    expect(f.partialOf(1)).toMatchObject({ down: ['eu'], up: ['us'] });
+  });
+});

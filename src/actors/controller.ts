@@ -168,6 +168,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
           saveEveryMs: config.controller.snapshotInterval,
           trust: { viewless: view === 0 },
           metrics: options.metrics,
+          policy: { quarantine: config.controller.quarantine, probe: probeSettings(config.controller) },
         })
       : undefined;
     return {

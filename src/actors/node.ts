@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { ViewMessage } from '../bus/messages.ts';
-import type { Config } from '../config/schema.ts';
+import { probeSettings, type Config } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics/metrics.ts';
 import { startStandby, type Standby } from '../controller/standby.ts';
@@ -28,7 +28,16 @@ export function viewRole(config: Config, log: Logger, metrics?: Metrics): ExtraR
     let chain = Promise.resolve();
     const snapshots = config.controller.snapshotInterval > 0 ? createSnapshotStore(nc, id) : undefined;
     // Under a viewserver a controller's lines count only after the view naming it (never viewless).
-    const newStandby = () => startStandby({ nc, stream: config.nats.stream, confirmations: config.controller.confirmations, log, snapshots, trust: { viewless: false }, metrics });
+    const newStandby = () => startStandby({
+        nc,
+        stream: config.nats.stream,
+        confirmations: config.controller.confirmations,
+        log,
+        snapshots,
+        trust: { viewless: false },
+        metrics,
+        policy: { quarantine: config.controller.quarantine, probe: probeSettings(config.controller) },
+      });
     // Folds the result log while another worker controls, so taking over reads only its tail.
     let standby: Standby | undefined = newStandby();
     const apply = async (view: ViewMessage) => {

@@ -564,6 +564,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       snapshots: deps.snapshots,
       trust: { viewless: view === 0 },
       metrics,
+      policy: { quarantine, probe: probePolicy },
     });
     fold = state.fold;
     fold.setQuarantine(quarantine, probePolicy);

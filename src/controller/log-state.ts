@@ -1,6 +1,6 @@
 import type { Transition } from '../db/store.ts';
 import { StreamTrust, type SkipReason, type TrustOptions } from '../bus/trust.ts';
-import { ReplayFold, type DerivedLine } from '../replay/fold.ts';
+import { ReplayFold, type DerivedLine, type FoldOptions } from '../replay/fold.ts';
 
 /**
  * What a controller needs from the result log to take over: every check machine and
@@ -24,8 +24,11 @@ export interface LogState {
   trust: StreamTrust;
 }
 
-export function emptyLogState(confirmations: number, trust: TrustOptions): LogState {
-  return { fold: new ReplayFold({ confirmations }), seq: 0, owed: new Map(), recent: new RecentResults(), records: 0, trust: new StreamTrust(trust) };
+/** How the fold judges faulty probes (the controller's `[controller] quarantine` and probe settings). */
+export type FoldPolicy = Pick<FoldOptions, 'quarantine' | 'probe'>;
+
+export function emptyLogState(confirmations: number, trust: TrustOptions, policy: FoldPolicy = {}): LogState {
+  return { fold: new ReplayFold({ confirmations, ...policy }), seq: 0, owed: new Map(), recent: new RecentResults(), records: 0, trust: new StreamTrust(trust) };
 }
 
 /** One stored record of the result log. */

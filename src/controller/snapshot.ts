@@ -76,6 +76,8 @@ const image = z.object({
       key: z.string().min(1),
       message: z.string().optional(),
       workers: z.array(z.string()).optional(),
+      // A partial outage owed (no status change): without it the record would be written as a transition.
+      partial: z.object({ phase: z.enum(['began', 'ended']), down: z.array(z.string()), up: z.array(z.string()) }).optional(),
     }),
   ),
 });

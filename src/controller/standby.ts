@@ -4,7 +4,7 @@ import { StreamReader } from '../bus/stream-reader.ts';
 import type { TrustOptions } from '../bus/trust.ts';
 import type { Logger } from '../log.ts';
 import { noMetrics, type Metrics } from '../metrics/metrics.ts';
-import { applyRecord, emptyLogState, reportSkips, type LogState } from './log-state.ts';
+import { applyRecord, emptyLogState, reportSkips, type FoldPolicy, type LogState } from './log-state.ts';
 import type { SnapshotStore } from './snapshot.ts';
 
 export interface Standby {
@@ -31,6 +31,8 @@ export interface StandbyOptions {
   /** Who may say what in the log (no viewserver: viewless). */
   trust: TrustOptions;
   metrics?: Metrics;
+  /** Faulty-probe scoring as the controller does it, so a hand-over keeps each worker's score and quarantine. */
+  policy?: FoldPolicy;
 }
 
 /**
@@ -42,7 +44,7 @@ export interface StandbyOptions {
  */
 export function startStandby(options: StandbyOptions): Standby {
   const log = options.log.child({ role: 'standby' });
-  const fresh = () => emptyLogState(options.confirmations, options.trust);
+  const fresh = () => emptyLogState(options.confirmations, options.trust, options.policy);
   let state = fresh();
   let stopped = false;
   let messages: StreamReader | undefined;

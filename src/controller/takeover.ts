@@ -5,7 +5,7 @@ import { subject } from '../bus/subjects.ts';
 import type { TrustOptions } from '../bus/trust.ts';
 import type { Logger } from '../log.ts';
 import { noMetrics, type Metrics } from '../metrics/metrics.ts';
-import { applyRecord, emptyLogState, reportSkips, type LogState } from './log-state.ts';
+import { applyRecord, emptyLogState, reportSkips, type FoldPolicy, type LogState } from './log-state.ts';
 import type { SnapshotStore } from './snapshot.ts';
 
 export interface TakeoverSources {
@@ -20,6 +20,7 @@ export interface TakeoverSources {
   /** Who may say what in the log (no viewserver: viewless). */
   trust: TrustOptions;
   metrics?: Metrics;
+  policy?: FoldPolicy;
 }
 
 export interface Takeover {
@@ -36,7 +37,7 @@ export interface Takeover {
  */
 export async function takeOverLogState(sources: TakeoverSources): Promise<Takeover> {
   const { log } = sources;
-  let state = emptyLogState(sources.confirmations, sources.trust);
+  let state = emptyLogState(sources.confirmations, sources.trust, sources.policy);
   const onSkip = reportSkips(log, (reason) => (sources.metrics ?? noMetrics).untrusted('log', reason));
   try {
     if (sources.standby) state = await sourcedFromThisStream(sources, await sources.standby.handOver());
@@ -58,7 +59,7 @@ async function sourcedFromThisStream(sources: TakeoverSources, state: LogState):
   const created = (await (await jetstreamManager(sources.nc)).streams.info(sources.stream)).created;
   if (state.created === undefined || state.created === created) return state;
   sources.log.warn({ seq: state.seq }, 'the standby followed an earlier stream of that name; reading the whole log');
-  return emptyLogState(sources.confirmations, sources.trust);
+  return emptyLogState(sources.confirmations, sources.trust, sources.policy);
 }
 
 /** The stored snapshot of this stream, if there is a usable one; otherwise `fallback`. */

@@ -122,6 +122,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   let sequence = 0;
   let quorum: boolean | undefined;
   let reloadFailures = 0;
+  /** The most distinct regions any check asks for (recomputed at each reload). */
+  let maxMinRegions = 1;
   const metrics = deps.metrics ?? noMetrics;
   const notice = deps.onNotice ?? ((n: AdminNotice) => log.warn({ notice: n }, `admin notice: ${n.kind}`));
 
@@ -384,7 +386,27 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       notice({ kind: 'quorum-restored', alive });
     }
   };
-  const watchQuorum = (at: number) => judgeQuorum(at);
+  /**
+   * Checks asking for more distinct regions than the live voters span cannot change state:
+   * said once per episode, like quorum (a region's workers all gone or quarantined).
+   */
+  let regionsShort = false;
+  const judgeRegionQuorum = (at: number) => {
+    if (at - startedAt < workerTimeoutMs || maxMinRegions <= 1) {
+      regionsShort = false;
+      return;
+    }
+    const regions = new Set(voters(at).map((w) => w.region));
+    const short = regions.size < maxMinRegions;
+    if (short === regionsShort) return;
+    regionsShort = short;
+    if (short) log.error({ regions: [...regions].sort(), needed: maxMinRegions }, `live workers whose votes count span ${regions.size} region(s) (${[...regions].sort().join(', ') || 'none'}) but a check asks for ${maxMinRegions}: such checks cannot change state`);
+    else log.info({ regions: [...regions].sort() }, 'live workers span enough regions again for every check');
+  };
+  const watchQuorum = (at: number) => {
+    judgeQuorum(at);
+    judgeRegionQuorum(at);
+  };
 
   // --- results --------------------------------------------------------------------------
   /** Until the fold is rebuilt from the log, live results wait here. */
@@ -540,6 +562,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       }
     }
     misconfigured = nextMisconfigured;
+    maxMinRegions = 1;
+    for (const check of checks.values()) maxMinRegions = Math.max(maxMinRegions, check.minRegions ?? 1);
     return { checks: checks.size, misconfigured: misconfigured.size };
   };
 

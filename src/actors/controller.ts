@@ -155,7 +155,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
       throw err;
     });
     // Per-check series (bearmon_check_up, bearmon_check_state), read at each scrape.
-    metrics?.source('checks', () => ({ perCheck: controller.status().checks.map(({ id, type, state, status }) => ({ id, type, state, status })) }));
+    metrics?.source('checks', () => ({ perCheck: controller.status().checks.map(({ id, type, state, status, partial }) => ({ id, type, state, status, ...(partial ? { partialDown: partial.down } : {}) })) }));
     // Keeps the stored snapshot fresh: a second fold of the log, from the stream (exact by
     // sequence, which the live controller's fold is not), in the background.
     const keeper = snapshots

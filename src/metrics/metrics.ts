@@ -35,6 +35,8 @@ export interface CheckSeries {
   state: 'online' | 'offline' | 'pending' | 'misconfigured';
   /** The confirmed status (a pending check is still what it was); absent for a misconfigured one. */
   status?: 'online' | 'offline';
+  /** Regions seeing it offline while others see it online (a partial outage in progress). */
+  partialDown?: string[];
 }
 
 /** Gauges read when scraped. */
@@ -189,6 +191,16 @@ export function createMetrics(): ProcessMetrics {
     collect() {
       this.reset();
       for (const c of perCheck() ?? []) if (c.id > 0) this.set({ check_id: String(c.id), type: c.type }, CHECK_STATE_VALUES[c.state]);
+    },
+  });
+  new Gauge({
+    name: 'bearmon_check_partial_down',
+    help: 'A partial outage in progress: 1 for each region that sees the check offline while another region sees it online (no series otherwise).',
+    labelNames: ['check_id', 'type', 'region'],
+    registers,
+    collect() {
+      this.reset();
+      for (const c of perCheck() ?? []) for (const region of c.partialDown ?? []) this.set({ check_id: String(c.id), type: c.type, region }, 1);
     },
   });
   /** Label sets of the duration histogram, by check: pruned when a check is gone. */

@@ -69,6 +69,18 @@ describe('per-check metrics', () => {
     expect(text).not.toMatch(/check_id="3"/);
     expect(value(text, 'bearmon_check_duration_seconds_count{worker="w1",check_id="1"}')).toBe(2);
 
+    // A partial outage: one series per region seeing it offline; gone when it ends.
+    checks = [{ id: 1, type: 'http', state: 'online', status: 'online', partialDown: ['ap', 'eu'] }, ...checks.filter((c) => c.id !== 1)];
+    metrics.source('checks', () => ({ perCheck: checks }));
+    text = await scrape(url);
+    expect(value(text, 'bearmon_check_partial_down{check_id="1",type="http",region="eu"}')).toBe(1);
+    expect(value(text, 'bearmon_check_partial_down{check_id="1",type="http",region="ap"}')).toBe(1);
+    expect(text.match(/^bearmon_check_partial_down\{/gm)).toHaveLength(2);
+    checks = checks.map((c) => (c.id === 1 ? { id: 1, type: 'http', state: 'online', status: 'online' } : c));
+    metrics.source('checks', () => ({ perCheck: checks }));
+    text = await scrape(url);
+    expect(text).not.toMatch(/^bearmon_check_partial_down\{/m);
+
     // Not the controller any more: no per-check series at all.
     metrics.source('checks', undefined);
     text = await scrape(url);

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Config } from '../config/schema.ts';
+import { probeSettings, type Config } from '../config/schema.ts';
+import { QUARANTINE_MODES, type QuarantineMode } from '../decide/probe-score.ts';
 import type { LogRecord, ReplayIo, ReplayMode } from '../replay/run.ts';
 import { EXIT } from './exit-codes.ts';
 
@@ -58,6 +59,19 @@ function positiveInt(min = 1) {
   };
 }
 
+function intBetween(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max) throw usageError(`expected an integer from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function quarantineMode(value: string): QuarantineMode {
+  if (!(QUARANTINE_MODES as readonly string[]).includes(value)) throw usageError(`expected ${QUARANTINE_MODES.slice(0, -1).join(', ')} or ${QUARANTINE_MODES.at(-1)}`);
+  return value as QuarantineMode;
+}
+
 const stdio: ReplayIo = {
   out: (text) => process.stdout.write(`${text}\n`),
   err: (text) => process.stderr.write(`${text}\n`),
@@ -84,9 +98,11 @@ export function registerLogCommands(program: Command, loadConfig: () => { config
   )
     .option('--confirmations <n>', 'confirmations to replay with (default: [controller] confirmations)', positiveInt())
     .option('--delay <n>', 'override every check\'s delay (policy backtesting)', positiveInt(0))
-    .option('--explain', 'for each transition, print the results that caused it, readable')
-    .option('--summary', 'print only a per-check summary: transitions and time offline')
-    .action(async (file: string | undefined, flags: WindowFlags & { confirmations?: number; delay?: number; explain?: boolean; summary?: boolean }) => {
+    .option('--regions <k>', "override every check's min regions: distinct regions a change needs (policy backtesting, 1..16)", intBetween(1, 16))
+    .option('--quarantine <mode>', 'faulty-probe scoring to replay with: off, flag or exclude (default: [controller] quarantine; the probe settings are the config\'s)', quarantineMode)
+    .option('--explain', 'for each transition, print the results that caused it, readable; also partial outages and faulty probes')
+    .option('--summary', 'print only a per-check summary: transitions, time offline, partial outages; and the workers flagged as faulty probes')
+    .action(async (file: string | undefined, flags: WindowFlags & { confirmations?: number; delay?: number; regions?: number; quarantine?: QuarantineMode; explain?: boolean; summary?: boolean }) => {
       const { config } = loadConfig();
       const [{ replay }, { fileRecords }] = await Promise.all([import('../replay/run.ts'), import('../replay/sources.ts')]);
       const mode: ReplayMode = flags.summary ? 'summary' : flags.explain ? 'explain' : 'ndjson';
@@ -94,7 +110,18 @@ export function registerLogCommands(program: Command, loadConfig: () => { config
       const viewless = file ? true : !(await streamHasViews(config));
       const skipped = await replay(
         records,
-        { mode, confirmations: flags.confirmations ?? config.controller.confirmations, delay: flags.delay, since: flags.since, until: flags.until, checkId: flags.check, viewless },
+        {
+          mode,
+          confirmations: flags.confirmations ?? config.controller.confirmations,
+          delay: flags.delay,
+          regions: flags.regions,
+          quarantine: flags.quarantine ?? config.controller.quarantine,
+          probe: probeSettings(config.controller),
+          since: flags.since,
+          until: flags.until,
+          checkId: flags.check,
+          viewless,
+        },
         stdio,
       );
       process.exitCode = skipped > 0 ? 1 : 0;

@@ -3,6 +3,8 @@ import { checkLabel } from '../text.ts';
 import type { CheckSummary, DerivedLine } from './fold.ts';
 
 type TransitionLine = Extract<DerivedLine, { type: 'transition' }>;
+type PartialLine = Extract<DerivedLine, { type: 'partial' }>;
+type ProbeLine = Extract<DerivedLine, { type: 'probe' }>;
 
 const clock = (iso: string) => iso.replace('T', ' ').replace(/\.000Z$|Z$/, 'Z');
 
@@ -18,8 +20,39 @@ export function explainTransition(t: TransitionLine, names?: CheckNames): string
     `${checkLabel(t.checkId, names?.get(t.checkId))} went ${t.to} at ${clock(t.at)} (was ${t.from}): ` +
     `${t.rounds} round(s) of ${t.confirmations} distinct worker(s) disagreed, delay ${t.delay}, ` +
     `suspected since ${clock(t.pendingSince)}`;
-  const rows = t.evidence.map((e) => `  ${clock(e.at)}  ${e.worker.padEnd(16)} ${e.status.padEnd(8)} ${e.message}`);
+  // A region column only when some evidence names one (logs from before regions have none).
+  const regional = t.evidence.some((e) => e.region !== undefined);
+  const rows = t.evidence.map((e) => `  ${clock(e.at)}  ${e.worker.padEnd(16)} ${regional ? `${(e.region ?? '-').padEnd(10)} ` : ''}${e.status.padEnd(8)} ${e.message}`);
   return [head, ...rows].join('\n');
+}
+
+const regionList = (regions: string[]) => (regions.length > 0 ? regions.join(', ') : 'no region');
+
+/**
+ * A partial outage in words: "check 7 (shop) partially down since 03:14:05Z: offline from
+ * eu (online from us)", its change of regions, and its end (recovered, or offline everywhere).
+ */
+export function explainPartial(p: PartialLine, names?: CheckNames): string {
+  const check = checkLabel(p.checkId, names?.get(p.checkId));
+  const regions = `offline from ${regionList(p.down)} (online from ${regionList(p.up)})`;
+  if (p.phase === 'began') return `${check} partially down since ${clock(p.since)}: ${regions}`;
+  if (p.phase === 'changed') return `${check} partial outage (since ${clock(p.since)}) changed at ${clock(p.at)}: ${regions}`;
+  const how = p.reason === 'offline' ? 'the check went offline everywhere' : `recovered: online again from ${regionList(p.down)}`;
+  return `${check} partial outage (since ${clock(p.since)}, offline from ${regionList(p.down)}) ended at ${clock(p.at)}: ${how}`;
+}
+
+/**
+ * A faulty-probe verdict in words: "worker w3 flagged as a faulty probe at …: 100 % of its
+ * last 20 verdicts overruled; its votes no longer count" (with quarantine = exclude), or released.
+ */
+export function explainProbe(p: ProbeLine, names?: CheckNames): string {
+  const share = `${Math.round(p.ratio * 100)} % of its last ${p.samples} verdicts overruled`;
+  const tipped = `(tipped by a result of ${checkLabel(p.checkId, names?.get(p.checkId))})`;
+  if (p.verdict === 'flagged') {
+    const consequence = p.excluded ? 'its votes no longer count' : 'its votes still count (quarantine = flag)';
+    return `worker ${p.worker} flagged as a faulty probe at ${clock(p.at)}: ${share}; ${consequence} ${tipped}`;
+  }
+  return `worker ${p.worker} released at ${clock(p.at)}: ${share}; its votes count again ${tipped}`;
 }
 
 /** One delivery outcome under the transitions: "notify check 7 (shop) contact 3 (email), attempt 1: delivered — 250 OK". */
@@ -41,18 +74,46 @@ export function formatDuration(ms: number): string {
   return shown.length ? shown.join(' ') : '0s';
 }
 
-/** Policy backtest table: per check, how many alerts the policy would have sent and downtime. */
-export function summaryTable(summaries: CheckSummary[], policy: { confirmations: number; delay?: number }): string {
-  const header = `policy: confirmations ${policy.confirmations}, delay ${policy.delay ?? 'as logged'}`;
+export interface SummaryPolicy {
+  confirmations: number;
+  delay?: number;
+  /** replay --regions: every check's min regions (absent: each check's own, as logged). */
+  regions?: number;
+  quarantine?: string;
+}
+
+/** A worker flagged during the replay: when, and its score then. */
+export type FlaggedWorker = Pick<ProbeLine, 'worker' | 'at' | 'samples' | 'ratio' | 'excluded'> & { released?: string };
+
+/**
+ * Policy backtest table: per check, how many alerts the policy would have sent, downtime
+ * and partial outages; then the workers flagged as faulty probes during the replay.
+ */
+export function summaryTable(summaries: CheckSummary[], policy: SummaryPolicy, flagged: FlaggedWorker[] = []): string {
+  const header =
+    `policy: confirmations ${policy.confirmations}, delay ${policy.delay ?? 'as logged'}, ` +
+    `regions ${policy.regions ?? 'as logged'}, quarantine ${policy.quarantine ?? 'off'}`;
   const rows = summaries.map(
     (s) =>
-      `${String(s.checkId).padStart(8)}  ${String(s.transitions).padStart(11)}  ${String(s.wentOffline).padStart(11)}  ${formatDuration(s.offlineMs).padStart(14)}  ${String(s.results).padStart(8)}  ${s.status}`,
+      `${String(s.checkId).padStart(8)}  ${String(s.transitions).padStart(11)}  ${String(s.wentOffline).padStart(11)}  ${formatDuration(s.offlineMs).padStart(14)}  ${String(s.partials).padStart(8)}  ${String(s.results).padStart(8)}  ${s.status}`,
   );
-  const total = summaries.reduce((acc, s) => ({ t: acc.t + s.transitions, o: acc.o + s.wentOffline, ms: acc.ms + s.offlineMs }), { t: 0, o: 0, ms: 0 });
+  const total = summaries.reduce((acc, s) => ({ t: acc.t + s.transitions, o: acc.o + s.wentOffline, ms: acc.ms + s.offlineMs, p: acc.p + s.partials }), { t: 0, o: 0, ms: 0, p: 0 });
+  const probes =
+    flagged.length === 0
+      ? []
+      : [
+          '',
+          `workers flagged as faulty probes (${flagged.length}):`,
+          ...flagged.map(
+            (f) =>
+              `  ${f.worker} at ${clock(f.at)}: ${Math.round(f.ratio * 100)} % of ${f.samples} verdicts overruled${f.excluded ? ', votes excluded' : ''}${f.released ? `; released at ${clock(f.released)}` : ''}`,
+          ),
+        ];
   return [
     header,
-    `${'check'.padStart(8)}  ${'transitions'.padStart(11)}  ${'went offline'.padStart(11)}  ${'time offline'.padStart(14)}  ${'results'.padStart(8)}  final`,
+    `${'check'.padStart(8)}  ${'transitions'.padStart(11)}  ${'went offline'.padStart(11)}  ${'time offline'.padStart(14)}  ${'partial'.padStart(8)}  ${'results'.padStart(8)}  final`,
     ...rows,
-    `${'total'.padStart(8)}  ${String(total.t).padStart(11)}  ${String(total.o).padStart(11)}  ${formatDuration(total.ms).padStart(14)}`,
+    `${'total'.padStart(8)}  ${String(total.t).padStart(11)}  ${String(total.o).padStart(11)}  ${formatDuration(total.ms).padStart(14)}  ${String(total.p).padStart(8)}`,
+    ...probes,
   ].join('\n');
 }

@@ -80,6 +80,8 @@ export interface CheckSummary {
   wentOffline: number;
   offlineMs: number;
   results: number;
+  /** Partial outages that began (regions disagreeing, the check still online). */
+  partials: number;
 }
 
 type Fact = { type: string; params: unknown };
@@ -322,6 +324,7 @@ export class ReplayFold {
       wentOffline: 0,
       offlineMs: 0,
       results: 0,
+      partials: 0,
       offlineSince: line.status === 'offline' ? line.at : undefined,
       outstanding: undefined,
       views: undefined,
@@ -452,6 +455,7 @@ export class ReplayFold {
     });
     if (!before && partial) {
       tracked.partial = { since: at, down: judgement.down, up: judgement.up };
+      tracked.partials += 1;
       out.push(line('began', at, judgement.down, judgement.up));
     } else if (before && !partial) {
       tracked.partial = undefined;
@@ -483,7 +487,7 @@ export class ReplayFold {
   startWindow(at: number): void {
     this.firstAt = at;
     for (const tracked of this.checks.values()) {
-      Object.assign(tracked, { transitions: 0, wentOffline: 0, offlineMs: 0, results: 0 });
+      Object.assign(tracked, { transitions: 0, wentOffline: 0, offlineMs: 0, results: 0, partials: 0 });
       tracked.offlineSince = tracked.status === 'offline' ? at : undefined;
     }
   }
@@ -502,7 +506,7 @@ export class ReplayFold {
 
   /** Per-check totals; a check still offline counts until the last result in the log. */
   summaries(): CheckSummary[] {
-    return [...this.checks.values()].map(({ checkId, status, transitions, wentOffline, offlineMs, results, offlineSince }) => ({
+    return [...this.checks.values()].map(({ checkId, status, transitions, wentOffline, offlineMs, results, partials, offlineSince }) => ({
       type: 'summary' as const,
       checkId,
       status,
@@ -510,6 +514,7 @@ export class ReplayFold {
       wentOffline,
       offlineMs: offlineMs + (offlineSince !== undefined && this.lastAt !== undefined ? Math.max(0, this.lastAt - offlineSince) : 0),
       results,
+      partials,
     }));
   }
 
@@ -533,6 +538,7 @@ export class ReplayFold {
         wentOffline: 0,
         offlineMs: 0,
         results: 0,
+        partials: 0,
         offlineSince: undefined,
         views: undefined,
         watch: false,

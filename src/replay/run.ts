@@ -1,6 +1,6 @@
 import { StreamTrust } from '../bus/trust.ts';
 import { parseLine, type InputLine, type NotifyLine, type ParsedLine } from '../log/lines.ts';
-import { explainNotify, explainTransition, summaryTable, type CheckNames } from './explain.ts';
+import { explainNotify, explainPartial, explainProbe, explainTransition, summaryTable, type CheckNames, type FlaggedWorker } from './explain.ts';
 import { ReplayFold, type DerivedLine, type FoldOptions } from './fold.ts';
 
 /** One input record: its text, where it came from ("line 12", "seq 4711"), and when it was logged if known. */
@@ -104,7 +104,8 @@ export async function* windowed(
 
 const PRINTERS: Record<ReplayMode, (line: DerivedLine, names: CheckNames) => string | undefined> = {
   ndjson: (line) => JSON.stringify(line),
-  explain: (line, names) => (line.type === 'transition' ? `${explainTransition(line, names)}\n` : undefined),
+  explain: (line, names) =>
+    line.type === 'transition' ? `${explainTransition(line, names)}\n` : line.type === 'partial' ? explainPartial(line, names) : line.type === 'probe' ? explainProbe(line, names) : undefined,
   summary: () => undefined,
 };
 
@@ -126,6 +127,8 @@ export async function replay(records: AsyncIterable<LogRecord>, options: ReplayO
   };
   // Names for --explain, from the check lines (kept here, not in the fold: only the printout needs them).
   const names = new Map<number, string>();
+  // --summary lists the workers flagged as faulty probes during the window (and when released).
+  const flagged: FlaggedWorker[] = [];
   // Notification outcomes are observations, not derivable: --explain prints them as they come.
   const onNotify = options.mode === 'explain' ? (line: NotifyLine, inWindow: boolean) => inWindow && io.out(explainNotify(line, names)) : undefined;
   for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip, onNotify, distrust)) {
@@ -137,15 +140,30 @@ export async function replay(records: AsyncIterable<LogRecord>, options: ReplayO
     if (error) skip(record.where, error);
     if (!inWindow) continue;
     for (const derived of lines) {
+      if (derived.type === 'probe') noteProbe(flagged, derived);
       const text = PRINTERS[options.mode](derived, names);
       if (text !== undefined) io.out(text);
     }
   }
   const summaries = fold.summaries();
-  if (options.mode === 'summary') io.out(summaryTable(summaries, options));
+  if (options.mode === 'summary') io.out(summaryTable(summaries, options, flagged));
   if (options.mode === 'ndjson') for (const summary of summaries) io.out(JSON.stringify(summary));
   if (skipped > 0) io.err(`${skipped} record(s) skipped`);
   // Untrusted records are the log working as designed (a forged or stale line ignored), not a fault of the replay.
   if (untrusted > 0) io.err(`${untrusted} record(s) not trusted (subject, publisher or view does not allow them)`);
   return skipped;
+}
+
+function noteProbe(flagged: FlaggedWorker[], line: Extract<DerivedLine, { type: 'probe' }>): void {
+  if (line.verdict === 'flagged') {
+    flagged.push({ worker: line.worker, at: line.at, samples: line.samples, ratio: line.ratio, excluded: line.excluded });
+    return;
+  }
+  for (let i = flagged.length - 1; i >= 0; i--) {
+    const open = flagged[i]!;
+    if (open.worker === line.worker && open.released === undefined) {
+      open.released = line.at;
+      return;
+    }
+  }
 }

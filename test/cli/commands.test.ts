@@ -135,6 +135,52 @@ describe('bearmon replay FILE --since / --until, exit 1 on a skipped line', () =
   });
 });
 
+describe('bearmon replay FILE --regions / --quarantine', () => {
+  const at = (s: number) => new Date(Date.UTC(2026, 0, 1, 3, 14, s)).toISOString();
+  const said = (checkId: number, worker: string, region: string, status: string, s: number) =>
+    line({ type: 'result', checkId, worker, region, status, at: at(s), message: status === 'online' ? 'HTTP 200' : 'ECONNREFUSED' });
+
+  it('the same log: a transition as logged, none with --regions 2 (a partial outage instead)', async () => {
+    // eu's two workers see the target down, us sees it up.
+    const lines = [line({ type: 'check', checkId: 7, interval: 10, delay: 0, status: 'online' })];
+    for (let round = 0; round < 6; round++) lines.push(said(7, 'a1', 'eu', 'offline', round * 10 + 1), said(7, 'a2', 'eu', 'offline', round * 10 + 2), said(7, 'b1', 'us', 'online', round * 10 + 3));
+    const file = await tempFile('regional.ndjson', `${lines.join('\n')}\n`);
+    const asLogged = await bearmon(['replay', file, '--confirmations', '2']);
+    expect({ code: asLogged.code, transitions: transitions(asLogged.stdout).map(([to]) => to) }).toEqual({ code: 0, transitions: ['offline'] });
+    const two = await bearmon(['replay', file, '--confirmations', '2', '--regions', '2']);
+    expect({ code: two.code, transitions: transitions(two.stdout) }).toEqual({ code: 0, transitions: [] });
+    expect(parse(two.stdout).filter((l) => l.type === 'partial').map((l) => [l.phase, l.down, l.up])).toEqual([['began', ['eu'], ['us']]]);
+  });
+
+  it('--quarantine exclude (probe settings from the config): the broken probe is flagged and its votes rejected; off: neither', async () => {
+    const lines = [1, 2, 3].map((id) => line({ type: 'check', checkId: id, interval: 10, delay: 0, status: 'online' }));
+    for (let round = 0; round < 3; round++)
+      for (const id of [1, 2, 3]) lines.push(said(id, 'w3', 'eu', 'offline', round * 10 + id), said(id, 'w1', 'eu', 'online', round * 10 + id), said(id, 'w2', 'us', 'online', round * 10 + id));
+    const file = await tempFile('probe.ndjson', `${lines.join('\n')}\n`);
+    const env = { BEARMON_CONTROLLER_PROBEMINSAMPLES: '4' };
+    const excluded = await bearmon(['replay', file, '--confirmations', '2', '--quarantine', 'exclude'], env);
+    expect(excluded.code).toBe(0);
+    const derived = parse(excluded.stdout);
+    expect(derived.filter((l) => l.type === 'probe').map((l) => [l.worker, l.verdict, l.excluded])).toEqual([['w3', 'flagged', true]]);
+    expect(derived.filter((l) => l.type === 'rejected').map((l) => l.reason)).toContain('worker is quarantined: its votes do not count');
+    const explained = await bearmon(['replay', file, '--confirmations', '2', '--quarantine', 'exclude', '--explain'], env);
+    expect(explained.stdout).toMatch(/^worker w3 flagged as a faulty probe at .*: 100 % of its last 4 verdicts overruled; its votes no longer count/m);
+    const off = await bearmon(['replay', file, '--confirmations', '2', '--quarantine', 'off'], env);
+    expect(parse(off.stdout).some((l) => l.type === 'probe' || l.type === 'rejected')).toBe(false);
+  });
+
+  it.each([
+    ['--regions', '0', "error: option '--regions <k>' argument '0' is invalid. expected an integer from 1 to 16"],
+    ['--regions', '17', "error: option '--regions <k>' argument '17' is invalid. expected an integer from 1 to 16"],
+    ['--regions', 'two', "error: option '--regions <k>' argument 'two' is invalid. expected an integer from 1 to 16"],
+    ['--quarantine', 'maybe', "error: option '--quarantine <mode>' argument 'maybe' is invalid. expected off, flag or exclude"],
+  ])('%s %s is a usage error: exit 2, naming the option and the value', async (option, value, message) => {
+    const file = await tempFile('outage.ndjson', `${OUTAGE.join('\n')}\n`);
+    const { code, stdout, stderr } = await bearmon(['replay', file, option, value]);
+    expect({ code, stdout, first: stderr.split('\n')[0] }).toEqual({ code: 2, stdout: '', first: message });
+  });
+});
+
 describe('bearmon config check', () => {
   it('prints the effective values: the file, environment variables over it, and the defaults of the rest', async () => {
     const file = await tempFile('bearmon.cfg', ['[controller]', 'confirmations = 3', '[worker]', 'id = probe-1', 'numThreads = 4', '[nats]', 'retention = 12h'].join('\n'));

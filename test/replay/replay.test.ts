@@ -54,7 +54,9 @@ describe('bearmon replay', () => {
     expect(strict.transitions).toEqual([]);
     const { out } = await run(OUTAGE, { mode: 'summary', confirmations: 1, delay: 0 });
     expect(out[0]).toContain('policy: confirmations 1, delay 0');
-    expect(out[0]).toMatch(/\n\s+1\s+2\s+1\s+5m\s+8\s+online\n/);
+    expect(out[0]).toContain('policy: confirmations 1, delay 0, regions as logged, quarantine off');
+    // check, transitions, went offline, time offline, partial outages, results, final
+    expect(out[0]).toMatch(/\n\s+1\s+2\s+1\s+5m\s+0\s+8\s+online\n/);
   });
 
   it('--explain tells why a transition fired: workers, times, messages', async () => {
@@ -168,6 +170,61 @@ describe('bearmon replay', () => {
     const { transitions, skipped } = await run(withFacts);
     expect(skipped).toBe(0);
     expect(transitions).toEqual(first);
+  });
+});
+
+describe('bearmon replay: regions and faulty probes', () => {
+  const regional = (checkId: number, worker: string, region: string, status: string, s: number) =>
+    JSON.stringify({ type: 'result', checkId, worker, region, status, at: new Date(Date.UTC(2026, 0, 1, 3, 14, s)).toISOString(), message: `${status === 'online' ? 'HTTP 200' : 'ECONNREFUSED'}` });
+  // The target refuses eu (two workers there agree), us sees it up: six rounds, 10 s apart.
+  const EU_DOWN = [JSON.stringify({ type: 'check', checkId: 7, interval: 10, delay: 0, status: 'online', name: 'shop' })];
+  for (let round = 0; round < 6; round++) EU_DOWN.push(regional(7, 'a1', 'eu', 'offline', round * 10 + 1), regional(7, 'a2', 'eu', 'offline', round * 10 + 2), regional(7, 'b1', 'us', 'online', round * 10 + 3));
+
+  it('the same log goes offline as logged and, with --regions 2, only partially down (eu) and no transition', async () => {
+    const asLogged = await run(EU_DOWN);
+    expect(asLogged.transitions.map((t) => [t.from, t.to])).toEqual([['online', 'offline']]);
+    const twoRegions = await run(EU_DOWN, { regions: 2 });
+    expect(twoRegions.transitions).toEqual([]);
+    expect(twoRegions.parsed.filter((l) => l.type === 'partial')).toEqual([
+      { type: 'partial', checkId: 7, phase: 'began', down: ['eu'], up: ['us'], since: expect.any(String), at: expect.any(String) },
+    ]);
+    expect(twoRegions.parsed.at(-1)).toMatchObject({ type: 'summary', checkId: 7, transitions: 0, partials: 1, status: 'online' });
+
+    const explained = await run(EU_DOWN, { regions: 2, mode: 'explain' });
+    expect(explained.out).toEqual([expect.stringMatching(/^check 7 \(shop\) partially down since 2026-01-01 03:14:\d\dZ: offline from eu \(online from us\)$/)]);
+    const summary = await run(EU_DOWN, { regions: 2, mode: 'summary' });
+    expect(summary.out[0]).toContain('policy: confirmations 2, delay as logged, regions 2, quarantine off');
+    expect(summary.out[0]).toMatch(/\n\s+7\s+0\s+0\s+0s\s+1\s+18\s+online\n/);
+  });
+
+  it('--explain shows each evidence row\'s region, and a partial outage that ends', async () => {
+    const { out } = await run(EU_DOWN, { mode: 'explain' });
+    expect(out[0]!.split('\n')[1]).toBe('  2026-01-01 03:14:01Z  a1               eu         offline  ECONNREFUSED');
+    const recovered = [...EU_DOWN, regional(7, 'a1', 'eu', 'online', 61), regional(7, 'a2', 'eu', 'online', 62)];
+    const ended = await run(recovered, { regions: 2, mode: 'explain' });
+    expect(ended.out.at(-1)).toMatch(/^check 7 \(shop\) partial outage \(since 2026-01-01 03:14:\d\dZ, offline from eu\) ended at 2026-01-01 03:15:0\dZ: recovered: online again from eu$/);
+  });
+
+  it('--quarantine exclude: the broken probe is flagged, then its votes are rejected; --summary lists it', async () => {
+    const probe = { windowMs: 600_000, minSamples: 4, threshold: 0.5, release: 0.2 };
+    // w3's own network is broken: it says offline about three healthy checks, w1 and w2 overrule it.
+    const lines = [1, 2, 3].map((id) => JSON.stringify({ type: 'check', checkId: id, interval: 10, delay: 0, status: 'online' }));
+    for (let round = 0; round < 3; round++)
+      for (const id of [1, 2, 3]) {
+        const s = round * 10 + id;
+        lines.push(regional(id, 'w3', 'eu', 'offline', s), regional(id, 'w1', 'eu', 'online', s), regional(id, 'w2', 'us', 'online', s));
+      }
+    const { parsed } = await run(lines, { quarantine: 'exclude', probe });
+    expect(parsed.filter((l) => l.type === 'probe')).toEqual([expect.objectContaining({ worker: 'w3', verdict: 'flagged', excluded: true, samples: 4, ratio: 1 })]);
+    expect(parsed.filter((l) => l.type === 'rejected').map((l) => [l.worker, l.reason])[0]).toEqual(['w3', 'worker is quarantined: its votes do not count']);
+    const off = await run(lines, { probe });
+    expect(off.parsed.some((l) => l.type === 'probe' || l.type === 'rejected')).toBe(false);
+
+    const { out } = await run(lines, { quarantine: 'exclude', probe, mode: 'explain' });
+    expect(out).toEqual([expect.stringMatching(/^worker w3 flagged as a faulty probe at 2026-01-01 03:14:\d\dZ: 100 % of its last 4 verdicts overruled; its votes no longer count \(tipped by a result of check \d\)$/)]);
+    const summary = await run(lines, { quarantine: 'exclude', probe, mode: 'summary' });
+    expect(summary.out[0]).toContain('regions as logged, quarantine exclude');
+    expect(summary.out[0]).toMatch(/\nworkers flagged as faulty probes \(1\):\n  w3 at 2026-01-01 03:14:\d\dZ: 100 % of 4 verdicts overruled, votes excluded$/);
   });
 });
 

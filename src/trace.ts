@@ -22,13 +22,31 @@ function line(at: unknown, kind: string, check: string, who: string, what: strin
   return [time(at), kind.padEnd(10), check.padEnd(12), who.padEnd(13), what.padEnd(12), rest].join('  ').trimEnd();
 }
 
+const regions = (v: unknown) => (Array.isArray(v) && v.length > 0 ? v.map(String).join(',') : '-');
+
+/** "partial  check 7 (shop)  -  began  offline from eu, online from us" (changed, ended: recovered|offline). */
+function partialLine(p: Payload, names?: CheckNames): string {
+  const what = p.phase === 'ended' ? `ended ${str(p.reason)}` : str(p.phase);
+  return line(p.at, 'partial', label(p.checkId, names), '-', what, `offline from ${regions(p.down)}, online from ${regions(p.up)}; since ${str(p.since)}`);
+}
+
+/** "probe  check 3  w3  flagged  20/20 verdicts overruled (100 %), votes excluded". */
+function probeLine(p: Payload, names?: CheckNames): string {
+  const ratio = typeof p.ratio === 'number' ? ` (${Math.round(p.ratio * 100)} %)` : '';
+  const votes = p.verdict === 'flagged' ? (p.excluded ? ', votes excluded' : ', votes still count') : '';
+  return line(p.at, 'probe', label(p.checkId, names), str(p.worker), str(p.verdict), `${str(p.contradictions)}/${str(p.samples)} verdicts overruled${ratio}${votes}`);
+}
+
 /** One readable line per event family: time, kind, check, worker, status, message. */
 const FORMATS: Record<SubjectFamily, (p: Payload, names?: CheckNames) => string> = {
   result: (p, n) => line(p.at, 'result', label(p.checkId, n), str(p.worker), str(p.status), str(p.message)),
   check: (p, n) => line(p.at, 'check', label(p.checkId, n), '-', str(p.status), `interval ${str(p.interval)}s delay ${str(p.delay)}`),
   transition: (p, n) => line(p.at, 'TRANSITION', label(p.checkId, n), '-', `${str(p.from)}->${str(p.to)} after ${str(p.rounds)} round(s)`),
-  decision: (p, n) =>
-    line(p.at, str(p.type), label(p.checkId, n), str(p.worker ?? (p.workers as string[] | undefined)?.join(',')), str(p.suspected ?? p.status), p.round ? `round ${str(p.round)}/${str(p.of)}` : ''),
+  decision: (p, n) => {
+    if (p.type === 'partial') return partialLine(p, n);
+    if (p.type === 'probe') return probeLine(p, n);
+    return line(p.at, str(p.type), label(p.checkId, n), str(p.worker ?? (p.workers as string[] | undefined)?.join(',')), str(p.suspected ?? p.status), p.round ? `round ${str(p.round)}/${str(p.of)}` : '');
+  },
   notify: (p, n) => line(p.at, 'notify', label(p.checkId, n), str(p.contact), str(p.outcome), str(p.message)),
   assign: (p, n) => line(p.at, 'assign', label(p.checkId, n), str(p.worker), str(p.kind ?? 'run'), str(p.assignment)),
   run: (p, n) => line(p.at, 'run', label(p.checkId, n), '-', str(p.checkType), str(p.assignment)),

@@ -1,4 +1,5 @@
 import type { NotifyLine } from '../log/lines.ts';
+import { DEFAULT_REGION } from '../region.ts';
 import { checkLabel } from '../text.ts';
 import type { CheckSummary, DerivedLine } from './fold.ts';
 
@@ -20,8 +21,9 @@ export function explainTransition(t: TransitionLine, names?: CheckNames): string
     `${checkLabel(t.checkId, names?.get(t.checkId))} went ${t.to} at ${clock(t.at)} (was ${t.from}): ` +
     `${t.rounds} round(s) of ${t.confirmations} distinct worker(s) disagreed, delay ${t.delay}, ` +
     `suspected since ${clock(t.pendingSince)}`;
-  // A region column only when some evidence names one (logs from before regions have none).
-  const regional = t.evidence.some((e) => e.region !== undefined);
+  // A region column only when some evidence names one: logs from before regions have none, and
+  // workers that name none are all region `default` (a one-region setup reads as before).
+  const regional = t.evidence.some((e) => e.region !== undefined && e.region !== DEFAULT_REGION);
   const rows = t.evidence.map((e) => `  ${clock(e.at)}  ${e.worker.padEnd(16)} ${regional ? `${(e.region ?? '-').padEnd(10)} ` : ''}${e.status.padEnd(8)} ${e.message}`);
   return [head, ...rows].join('\n');
 }

@@ -81,7 +81,7 @@ function fingerprint(c: CheckStatus): string {
     .map(([w, r]) => `${w}:${r.status}:${r.at}`)
     .sort()
     .join('|');
-  return `${c.name}\u0000${c.type}\u0000${c.state}\u0000${c.suspected ?? ''}\u0000${(c.turn ?? []).join(',')}\u0000${c.rounds ?? ''}\u0000${c.of ?? ''}\u0000${c.problem ?? ''}\u0000${results}`;
+  return `${c.name}\u0000${c.type}\u0000${c.state}\u0000${c.suspected ?? ''}\u0000${(c.turn ?? []).join(',')}\u0000${c.rounds ?? ''}\u0000${c.of ?? ''}\u0000${c.problem ?? ''}\u0000${c.partial ? `${c.partial.down.join(',')}/${c.partial.up.join(',')}` : ''}\u0000${results}`;
 }
 
 export class LiveState {

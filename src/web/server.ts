@@ -484,6 +484,8 @@ function checkJson(c: CheckStatus, uptime: Uptimes | undefined, at: number | und
         : null,
     interval: c.interval ?? null,
     minRegions: c.minRegions ?? null,
+    /** A partial outage in progress (some regions see it offline, others online): since, down, up. */
+    partial: c.partial ?? null,
     ...(at !== undefined ? { nextRunInMs: c.nextRunInMs ?? null } : {}),
     problem: c.problem ?? null,
     lastResults: Object.entries(c.lastResults ?? {}).map(([worker, r]) => ({ worker, status: r.status, message: r.message, at: r.at, latencyMs: r.durationMs, ...(at !== undefined ? { ageMs: Math.max(0, at - Date.parse(r.at)) } : {}) })),

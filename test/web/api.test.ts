@@ -106,6 +106,8 @@ describe('bearmon web: the JSON API on a real cluster', () => {
     const one = (await get('/api/checks/1')).body.check;
     expect(one.lastResults[0]).toMatchObject({ ageMs: expect.any(Number) });
     expect(one.nextRunInMs).toEqual(expect.any(Number));
+    // No partial outage: both workers are of one region.
+    expect(one.partial).toBeNull();
     expect((await get('/api/checks?name=SHOP')).body.checks.map((c: any) => c.id)).toEqual([1]);
     expect((await get('/api/checks?state=offline')).body.checks).toEqual([]);
 

@@ -43,9 +43,15 @@
       .map((r) => `<span class="result ${esc(r.status)}" title="${esc(r.message)}">${esc(r.worker)}: ${esc(r.status)} ${r.latencyMs}ms, <span data-at="${esc(r.at)}">${age(now - Date.parse(r.at))}</span> ago</span>`)
       .join('');
   }
+  /** A partial outage next to the state: "partial: eu" (the regions seeing the check offline). */
+  function partialBadge(c) {
+    if (!c.partial) return '';
+    const title = `partially down since ${c.partial.since}: offline from ${c.partial.down.join(', ')}, online from ${c.partial.up.join(', ')}`;
+    return ` <span class="state state-partial" title="${esc(title)}">partial: ${esc(c.partial.down.join(', '))}</span>`;
+  }
   function rowHtml(c) {
     const u = c.uptime || {};
-    return `<tr data-check-id="${c.id}" data-state="${esc(c.state)}"><td>${c.id}</td><td class="name">${esc(c.name)}</td><td>${esc(c.type)}</td><td><span class="state state-${esc(c.state)}">${esc(c.state)}</span>${c.problem ? ` <span class="muted">${esc(c.problem)}</span>` : ''}</td><td class="pending">${pendingText(c)}</td><td>${resultsText(c)}</td><td>${pct(u['24h'])}</td><td>${pct(u['7d'])}</td><td>${pct(u['30d'])}</td><td>${pct(u['90d'])}</td></tr>`;
+    return `<tr data-check-id="${c.id}" data-state="${esc(c.state)}"><td>${c.id}</td><td class="name">${esc(c.name)}</td><td>${esc(c.type)}</td><td><span class="state state-${esc(c.state)}">${esc(c.state)}</span>${partialBadge(c)}${c.problem ? ` <span class="muted">${esc(c.problem)}</span>` : ''}</td><td class="pending">${pendingText(c)}</td><td>${resultsText(c)}</td><td>${pct(u['24h'])}</td><td>${pct(u['7d'])}</td><td>${pct(u['30d'])}</td><td>${pct(u['90d'])}</td></tr>`;
   }
   function visible() {
     const name = $('#filter-name').value.trim().toLowerCase();
@@ -123,7 +129,7 @@
     const [d, h] = await Promise.all([api(`/api/checks/${id}`), api(`/api/checks/${id}/history?range=${range}`)]);
     if (selected !== id) return;
     const c = d.check;
-    el.innerHTML = `<div class="toolbar"><h2>${esc(c.name)} <span class="state state-${esc(c.state)}">${esc(c.state)}</span></h2>
+    el.innerHTML = `<div class="toolbar"><h2>${esc(c.name)} <span class="state state-${esc(c.state)}">${esc(c.state)}</span>${partialBadge(c)}</h2>
 <button data-range="24h"${range === '24h' ? ' disabled' : ''}>24 h</button><button data-range="7d"${range === '7d' ? ' disabled' : ''}>7 d</button>
 <button data-pause="${c.id}">Pause</button><button data-close>Close</button></div>
 <p class="muted">${esc(c.type)}, every ${c.interval ?? '?'} s · uptime 24 h ${pct(c.uptime['24h'])}, 7 d ${pct(c.uptime['7d'])}, 30 d ${pct(c.uptime['30d'])}, 90 d ${pct(c.uptime['90d'])}</p>

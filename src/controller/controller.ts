@@ -376,12 +376,14 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const quarantined = allAlive - alive;
     const ok = alive >= deps.confirmations;
     if (ok === quorum) return;
+    const wasLost = quorum === false;
     quorum = ok;
     if (!ok) {
       const why = quarantined > 0 ? ` (${quarantined} more quarantined as faulty probes: ${fold.excludedWorkers().join(', ')})` : '';
       log.error({ alive, quarantined, confirmations: deps.confirmations }, `only ${alive} live worker(s) but confirmations = ${deps.confirmations}: no check can change state${why}`);
       notice({ kind: 'quorum-lost', alive, confirmations: deps.confirmations, ...(quarantined > 0 ? { quarantined: fold.excludedWorkers() } : {}) });
-    } else {
+    } else if (wasLost) {
+      // Only a loss said before is restored: the first judgement after the start is not news.
       log.info({ alive }, 'enough live workers to confirm changes again');
       notice({ kind: 'quorum-restored', alive });
     }

@@ -22,7 +22,8 @@ const regions = (list: readonly string[]) => list.join(', ');
 function partialHeadline(n: Notification & { partial: NonNullable<Notification['partial']> }, name: string, lasted: string | undefined): string {
   const { phase, down, up } = n.partial;
   if (phase === 'ended') {
-    const where = down.length === 0 ? ': online from every region again' : ` (offline from ${regions(down)})`;
+    // Recovered: no region down; the check itself went offline: no region up (its offline alert says the rest).
+    const where = down.length === 0 ? ': online from every region again' : up.length === 0 ? `: the check itself is offline now (was offline from ${regions(down)})` : ` (offline from ${regions(down)})`;
     return `Check [${name}] is no longer partially down${where}${lasted ? ` (partially down for ${lasted})` : ''}.`;
   }
   const message = oneLine(n.message);

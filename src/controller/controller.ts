@@ -150,7 +150,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       publishLogged(subject.decision(deps.id, line.checkId), line, `cancelled:${line.checkId}:${line.at}`),
     partial: (line: Extract<DerivedLine, { type: 'partial' }>) => {
       const fields = { checkId: line.checkId, phase: line.phase, down: line.down, up: line.up, since: line.since };
-      if (line.phase === 'ended') log.info(fields, `check ${line.checkId} is no longer partially down (${line.reason === 'offline' ? 'offline everywhere now' : 'online from every region'})`);
+      if (line.phase === 'ended') log.info(fields, `check ${line.checkId} is no longer partially down (${line.reason === 'offline' ? 'the check itself is offline now' : 'online from every region'})`);
       else log.warn(fields, `check ${line.checkId} is partially down: offline from ${line.down.join(', ')}, online from ${line.up.join(', ')}`);
       const transition = partialTransitionOf(line, view);
       if (transition) deps.writer.enqueue(transition);

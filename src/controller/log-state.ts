@@ -112,8 +112,10 @@ export function partialTransitionOf(line: Extract<DerivedLine, { type: 'partial'
     line.phase === 'began'
       ? `offline from ${line.down.join(', ')} (online from ${line.up.join(', ')})`
       : line.reason === 'offline'
-        ? `offline from every region now (was offline from ${line.down.join(', ')})`
+        ? `the check itself is offline now (was offline from ${line.down.join(', ')})`
         : `online from every region again (was offline from ${line.down.join(', ')})`;
+  // At the end: recovered, no region is down any more; gone offline, no region is up.
+  const regions = line.phase === 'began' ? { down: line.down, up: line.up } : line.reason === 'offline' ? { down: line.down, up: [] } : { down: [], up: line.up };
   return {
     checkId: line.checkId,
     to: line.phase === 'began' ? 'offline' : 'online',
@@ -122,7 +124,7 @@ export function partialTransitionOf(line: Extract<DerivedLine, { type: 'partial'
     ...(view === undefined ? {} : { view }),
     message,
     workers: [],
-    partial: { phase: line.phase, down: line.down, up: line.up },
+    partial: { phase: line.phase, ...regions },
   };
 }
 

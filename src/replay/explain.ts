@@ -32,14 +32,14 @@ const regionList = (regions: string[]) => (regions.length > 0 ? regions.join(', 
 
 /**
  * A partial outage in words: "check 7 (shop) partially down since 03:14:05Z: offline from
- * eu (online from us)", its change of regions, and its end (recovered, or offline everywhere).
+ * eu (online from us)", its change of regions, and its end (recovered, or the check itself went offline).
  */
 export function explainPartial(p: PartialLine, names?: CheckNames): string {
   const check = checkLabel(p.checkId, names?.get(p.checkId));
   const regions = `offline from ${regionList(p.down)} (online from ${regionList(p.up)})`;
   if (p.phase === 'began') return `${check} partially down since ${clock(p.since)}: ${regions}`;
   if (p.phase === 'changed') return `${check} partial outage (since ${clock(p.since)}) changed at ${clock(p.at)}: ${regions}`;
-  const how = p.reason === 'offline' ? 'the check went offline everywhere' : `recovered: online again from ${regionList(p.down)}`;
+  const how = p.reason === 'offline' ? 'the check itself went offline (the decision rule flipped it)' : `recovered: online again from ${regionList(p.down)}`;
   return `${check} partial outage (since ${clock(p.since)}, offline from ${regionList(p.down)}) ended at ${clock(p.at)}: ${how}`;
 }
 

@@ -49,7 +49,7 @@ export type DerivedLine =
       evidence: (Omit<Evidence, 'at'> & { at: string })[];
     }
   | {
-      /** A regional outage began, changed its regions, or ended (recovered, or the check went offline everywhere). */
+      /** A regional outage began, changed its regions, or ended (recovered, or the check itself went offline). */
       type: 'partial';
       checkId: number;
       phase: 'began' | 'changed' | 'ended';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyRecord, emptyLogState, RecentResults } from '../../src/controller/log-state.ts';
+import { applyRecord, emptyLogState, partialTransitionOf, RecentResults } from '../../src/controller/log-state.ts';
 import { asRecords } from '../helpers/log-records.ts';
 
 const check = { type: 'check', checkId: 1, interval: 60, delay: 0, status: 'online' };
@@ -50,5 +50,26 @@ describe('log state (what a controller takes over)', () => {
     for (let seq = 1; seq <= 5; seq++) recent.add(seq, `k${seq}`);
     expect(recent.after(0)).toEqual(new Set(['k3', 'k4', 'k5']));
     expect(recent.after(4)).toEqual(new Set(['k5']));
+  });
+});
+
+describe('partialTransitionOf', () => {
+  const line = (phase: 'began' | 'changed' | 'ended', reason?: 'recovered' | 'offline') =>
+    ({ type: 'partial', checkId: 7, phase, down: ['eu'], up: ['us'], since: '2026-12-01T00:00:01.000Z', at: '2026-12-01T00:05:00.000Z', ...(reason ? { reason } : {}) }) as const;
+
+  it('a beginning and an end are records keyed by the outage start; a change of regions is only logged', () => {
+    expect(partialTransitionOf(line('began'), 3)).toEqual({
+      checkId: 7,
+      to: 'offline',
+      at: new Date('2026-12-01T00:05:00.000Z'),
+      key: `partial:7:${Date.parse('2026-12-01T00:00:01.000Z')}:began`,
+      view: 3,
+      message: 'offline from eu (online from us)',
+      workers: [],
+      partial: { phase: 'began', down: ['eu'], up: ['us'] },
+    });
+    expect(partialTransitionOf(line('changed'))).toBeUndefined();
+    expect(partialTransitionOf(line('ended', 'recovered'))).toMatchObject({ to: 'online', key: `partial:7:${Date.parse('2026-12-01T00:00:01.000Z')}:ended`, partial: { phase: 'ended', down: [], up: ['us'] } });
+    expect(partialTransitionOf(line('ended', 'offline'))).toMatchObject({ to: 'online', partial: { phase: 'ended', down: ['eu'], up: [] }, message: 'the check itself is offline now (was offline from eu)' });
   });
 });

@@ -54,8 +54,16 @@ describe('log state (what a controller takes over)', () => {
 });
 
 describe('partialTransitionOf', () => {
-  const line = (phase: 'began' | 'changed' | 'ended', reason?: 'recovered' | 'offline') =>
-    ({ type: 'partial', checkId: 7, phase, down: ['eu'], up: ['us'], since: '2026-12-01T00:00:01.000Z', at: '2026-12-01T00:05:00.000Z', ...(reason ? { reason } : {}) }) as const;
+  const line = (phase: 'began' | 'changed' | 'ended', reason?: 'recovered' | 'offline'): Parameters<typeof partialTransitionOf>[0] => ({
+    type: 'partial',
+    checkId: 7,
+    phase,
+    down: ['eu'],
+    up: ['us'],
+    since: '2026-12-01T00:00:01.000Z',
+    at: '2026-12-01T00:05:00.000Z',
+    ...(reason ? { reason } : {}),
+  });
 
   it('a beginning and an end are records keyed by the outage start; a change of regions is only logged', () => {
     expect(partialTransitionOf(line('began'), 3)).toEqual({

@@ -10,7 +10,7 @@ import { PREFIX, subject as subjects, workerToken } from '../bus/subjects.ts';
 import { StreamTrust, type TrustOptions, type ViewInForce } from '../bus/trust.ts';
 import { ReplayFold } from '../replay/fold.ts';
 import { describeIssues } from '../validation.ts';
-import { RecentResults, type LogState } from './log-state.ts';
+import { RecentResults, type FoldPolicy, type LogState } from './log-state.ts';
 
 /**
  * Stored snapshots of the log state, so that a process starting cold (a restart of
@@ -35,7 +35,7 @@ const VERSION = 2;
 
 export interface SnapshotStore {
   /** The stored state for this stream, or null (none, another stream, other confirmations, unreadable, untrusted writer: said why). */
-  load(stream: { name: string; created: string; confirmations: number; trust: TrustOptions }): Promise<{ state: LogState | null; reason: string }>;
+  load(stream: { name: string; created: string; confirmations: number; trust: TrustOptions; policy?: FoldPolicy }): Promise<{ state: LogState | null; reason: string }>;
   /** Stores the state; `seq` is the position the stored snapshot holds (the state may move on meanwhile). */
   save(stream: { name: string; created: string }, state: LogState): Promise<{ bytes: number; seq: number }>;
   /** Sequence of the stored snapshot, without reading it (null: none). */
@@ -67,7 +67,28 @@ const image = z.object({
   confirmations: z.number().int().min(1),
   seq: z.number().int().min(0),
   records: z.number().int().min(0),
-  checks: z.array(z.object({ context, outstanding: z.array(z.tuple([z.string(), z.string(), z.number().nullish(), z.number().nullish()])).optional() })),
+  checks: z.array(
+    z.object({
+      context,
+      outstanding: z.array(z.tuple([z.string(), z.string(), z.number().nullish(), z.number().nullish()])).optional(),
+      views: z.array(z.tuple([z.string(), z.string(), status, z.number(), z.number().int().min(0), z.number()])).optional(),
+      partial: z.object({ since: z.number(), down: z.array(z.string()), up: z.array(z.string()) }).optional(),
+    }),
+  ),
+  // Faulty-probe windows (quarantine on): a cold take-over keeps every worker's score and flag.
+  probes: z
+    .array(
+      z.object({
+        worker: z.string(),
+        index: z.array(z.number().nullable()),
+        samples: z.array(z.number().int().min(0)),
+        contradictions: z.array(z.number().int().min(0)),
+        newest: z.number().nullable(),
+        flaggedSince: z.number().optional(),
+      }),
+    )
+    .optional(),
+  probeWindowMs: z.number().positive().optional(),
   owed: z.array(
     z.object({
       checkId: z.number().int().positive(),
@@ -192,6 +213,7 @@ export function createSnapshotStore(nc: NatsConnection, writer: string, resultLo
           seq,
           records: state.records,
           checks: state.fold.exportImage(),
+          ...state.fold.exportExtras(),
           owed: [...state.owed.values()].map((t) => ({ ...t, at: t.at.toISOString() })),
         }),
       );
@@ -215,7 +237,7 @@ export function createSnapshotStore(nc: NatsConnection, writer: string, resultLo
   };
 }
 
-async function loadOne(jsm: JetStreamManager, stored: StoredMsg, stream: { name: string; created: string; confirmations: number; trust: TrustOptions }, logStream: string) {
+async function loadOne(jsm: JetStreamManager, stored: StoredMsg, stream: { name: string; created: string; confirmations: number; trust: TrustOptions; policy?: FoldPolicy }, logStream: string) {
   const writer = writerOf(stored.subject, stream.name);
   const parsedMeta = meta.safeParse(safeJson(stored.data));
   if (!writer || !parsedMeta.success) return { state: null, reason: `snapshot index on ${stored.subject} unreadable` };
@@ -258,7 +280,7 @@ async function nextViewRecord(jsm: JetStreamManager, logStream: string, fromSeq:
   return stored && decoded?.ok ? { seq: stored.seq, view: decoded.value } : undefined;
 }
 
-function restore(blob: Uint8Array, stream: { name: string; created: string; confirmations: number; trust: TrustOptions }, m: Meta): { state: LogState | null; reason: string } {
+function restore(blob: Uint8Array, stream: { name: string; created: string; confirmations: number; trust: TrustOptions; policy?: FoldPolicy }, m: Meta): { state: LogState | null; reason: string } {
   let json: unknown;
   try {
     json = JSON.parse(gunzipSync(blob).toString('utf8'));
@@ -275,7 +297,7 @@ function restore(blob: Uint8Array, stream: { name: string; created: string; conf
     return { state: null, reason: `snapshot image (seq ${stored.seq}) does not match its index (seq ${m.seq})` };
   }
   const view: ViewInForce | null = m.view;
-  const fold = ReplayFold.fromImage({ confirmations: stream.confirmations }, stored.checks);
+  const fold = ReplayFold.fromImage({ confirmations: stream.confirmations, ...stream.policy }, stored.checks, { probes: stored.probes, probeWindowMs: stored.probeWindowMs });
   const owed = new Map(stored.owed.map((t) => [t.key, { ...t, at: new Date(t.at) }]));
   const trust = new StreamTrust(stream.trust, view ?? undefined);
   return { state: { fold, seq: stored.seq, owed, recent: new RecentResults(), records: stored.records, created: stored.created, trust }, reason: `snapshot at seq ${stored.seq}` };

@@ -101,7 +101,7 @@ export function startStandby(options: StandbyOptions): Standby {
   /** A stored snapshot of this very stream spares folding what it already covers. */
   const startFromSnapshot = async (created: string, lastSeq: number) => {
     try {
-      const { state: stored, reason } = await options.snapshots!.load({ name: options.stream, created, confirmations: options.confirmations, trust: options.trust });
+      const { state: stored, reason } = await options.snapshots!.load({ name: options.stream, created, confirmations: options.confirmations, trust: options.trust, policy: options.policy });
       if (stored && stored.seq <= lastSeq && !stopped) {
         state = stored;
         log.info({ seq: stored.seq, checks: stored.fold.checkIds().length }, 'standby starts from a stored snapshot');

@@ -66,7 +66,7 @@ async function sourcedFromThisStream(sources: TakeoverSources, state: LogState):
 async function fromSnapshot(sources: TakeoverSources, snapshots: SnapshotStore, fallback: LogState): Promise<LogState> {
   try {
     const info = await (await jetstreamManager(sources.nc)).streams.info(sources.stream);
-    const { state, reason } = await snapshots.load({ name: sources.stream, created: info.created, confirmations: sources.confirmations, trust: sources.trust });
+    const { state, reason } = await snapshots.load({ name: sources.stream, created: info.created, confirmations: sources.confirmations, trust: sources.trust, policy: sources.policy });
     if (state && state.seq <= info.state.last_seq) {
       sources.log.info({ seq: state.seq }, 'rebuilding from a stored snapshot');
       return state;

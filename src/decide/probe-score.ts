@@ -113,6 +113,30 @@ export class ProbeScorer {
     });
   }
 
+  exportWindows(): ProbeWindowImage[] {
+    return [...this.workers].map(([worker, w]) => ({
+      worker,
+      index: [...w.index].map(finite),
+      samples: [...w.samples],
+      contradictions: [...w.contradictions],
+      newest: finite(w.newest),
+      ...(w.flaggedSince !== undefined ? { flaggedSince: w.flaggedSince } : {}),
+    }));
+  }
+
+  /** Windows from a stored snapshot (validated by the caller); a window of another bucket count is left out. */
+  importWindows(images: readonly ProbeWindowImage[]): void {
+    for (const image of images) {
+      if (image.index.length !== BUCKETS || image.samples.length !== BUCKETS || image.contradictions.length !== BUCKETS) continue;
+      const window = this.windowOf(image.worker);
+      image.index.forEach((v, i) => (window.index[i] = v ?? -Infinity));
+      image.samples.forEach((v, i) => (window.samples[i] = v));
+      image.contradictions.forEach((v, i) => (window.contradictions[i] = v));
+      window.newest = image.newest ?? -Infinity;
+      window.flaggedSince = image.flaggedSince;
+    }
+  }
+
   private windowOf(worker: string): WorkerWindow {
     let window = this.workers.get(worker);
     if (!window) {
@@ -132,6 +156,23 @@ export class ProbeScorer {
     }
     return { samples, contradictions };
   }
+}
+
+/** One worker's window as a stored snapshot keeps it (plain arrays: JSON). */
+export interface ProbeWindowImage {
+  worker: string;
+  index: (number | null)[];
+  samples: number[];
+  contradictions: number[];
+  newest: number | null;
+  flaggedSince?: number;
+}
+
+const finite = (n: number) => (Number.isFinite(n) ? n : null);
+
+/** The scorer's windows, for a stored snapshot: a cold take-over keeps every worker's score and flag. */
+export function exportProbeWindows(scorer: ProbeScorer): ProbeWindowImage[] {
+  return scorer.exportWindows();
 }
 
 const ratioOf = ({ samples, contradictions }: WindowCounts) => (samples === 0 ? 0 : contradictions / samples);

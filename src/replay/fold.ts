@@ -1,7 +1,7 @@
 import { transition } from 'xstate';
 import { checkMachine, initialSnapshot, isPending, rule, settledSnapshot, snapshotFromContext, type CheckContext, type CheckSnapshot, type Evidence, type ResultEvent, type Status } from '../machines/check.ts';
 import type { AssignLine, CheckLine, ExpireLine, InputLine, ResultLine } from '../log/lines.ts';
-import { DEFAULT_PROBE_POLICY, ProbeScorer, type ProbePolicy, type ProbeScore, type ProbeVerdict, type QuarantineMode } from '../decide/probe-score.ts';
+import { DEFAULT_PROBE_POLICY, ProbeScorer, type ProbePolicy, type ProbeScore, type ProbeVerdict, type ProbeWindowImage, type QuarantineMode } from '../decide/probe-score.ts';
 import { corroborated, freshness, isPartial, judgeRegions, observe, sameRegions, type Views } from '../decide/regional.ts';
 import { DEFAULT_REGION } from '../region.ts';
 
@@ -160,6 +160,17 @@ function store(tracked: Tracked, snapshot: CheckSnapshot): void {
 export interface FoldImageCheck {
   context: CheckContext;
   outstanding?: [assignment: string, worker: string, at?: number | null, deadline?: number | null][];
+  /** Each worker's latest verdict (regions and scoring): worker, region, status, since, count, at. */
+  views?: [worker: string, region: string, status: Status, since: number, count: number, at: number][];
+  /** A partial outage in progress: kept so a successor does not begin (and notify) it again. */
+  partial?: PartialOutage;
+}
+
+/** What a stored snapshot keeps beyond the checks: the faulty-probe windows. */
+export interface FoldImageExtras {
+  probes?: ProbeWindowImage[];
+  /** The probe window they were scored over: windows of another width are not taken. */
+  probeWindowMs?: number;
 }
 
 export class ReplayFold {
@@ -182,7 +193,18 @@ export class ReplayFold {
   setQuarantine(mode: QuarantineMode, policy: ProbePolicy = DEFAULT_PROBE_POLICY): void {
     this.quarantine = mode;
     if (mode === 'off') this.scorer = undefined;
-    else if (!this.scorer || JSON.stringify(this.scorer.policy) !== JSON.stringify(policy)) this.scorer = new ProbeScorer(policy);
+    else if (!this.scorer || JSON.stringify(this.scorer.policy) !== JSON.stringify(policy)) {
+      this.scorer = new ProbeScorer(policy);
+      this.importProbes();
+    }
+  }
+
+  /** Probe windows from a stored snapshot, for a scorer made after the restore (the controller sets its policy then). */
+  private restoredProbes: { windows: ProbeWindowImage[]; windowMs?: number } | undefined;
+
+  /** Windows restored from a snapshot carry on, if they were scored over the same window. */
+  private importProbes(): void {
+    if (this.scorer && this.restoredProbes && this.restoredProbes.windowMs === this.scorer.policy.windowMs) this.scorer.importWindows(this.restoredProbes.windows);
   }
 
   /** Whether a worker's votes are not counted now (flagged, with quarantine = exclude). */
@@ -520,15 +542,28 @@ export class ReplayFold {
 
   /** Every check's context and outstanding runs: what a stored snapshot needs (summaries are not kept). */
   exportImage(): FoldImageCheck[] {
-    return [...this.checks.values()].map((t) =>
-      t.outstanding ? { context: t.context, outstanding: [...t.outstanding].map(([assignment, run]) => [assignment, run.worker, run.at, run.deadline] as [string, string, number, number]) } : { context: t.context },
-    );
+    return [...this.checks.values()].map((t) => {
+      const image: FoldImageCheck = { context: t.context };
+      if (t.outstanding) image.outstanding = [...t.outstanding].map(([assignment, run]) => [assignment, run.worker, run.at, run.deadline] as [string, string, number, number]);
+      if (t.views && t.views.size > 0) image.views = [...t.views].map(([worker, v]) => [worker, v.region, v.status, v.since, v.count, v.at]);
+      if (t.partial) image.partial = t.partial;
+      return image;
+    });
+  }
+
+  /** The faulty-probe windows (absent with quarantine off). */
+  exportExtras(): FoldImageExtras {
+    return this.scorer ? { probes: this.scorer.exportWindows(), probeWindowMs: this.scorer.policy.windowMs } : {};
   }
 
   /** A fold continuing from a stored image (validated by the caller). */
-  static fromImage(options: FoldOptions, image: readonly FoldImageCheck[]): ReplayFold {
+  static fromImage(options: FoldOptions, image: readonly FoldImageCheck[], extras: FoldImageExtras = {}): ReplayFold {
     const fold = new ReplayFold(options);
-    for (const { context, outstanding } of image) {
+    if (extras.probes) fold.restoredProbes = { windows: extras.probes, windowMs: extras.probeWindowMs };
+    fold.importProbes();
+    for (const { context, outstanding, views, partial } of image) {
+      const restoredViews: Views | undefined = views && views.length > 0 ? new Map(views.map(([worker, region, status, since, count, at]) => [worker, { region, status, since, count, at }])) : undefined;
+      for (const [, region] of views ?? []) fold.regions.add(region);
       fold.checks.set(context.checkId, {
         context,
         pending: isPending(context) ? snapshotFromContext(context) : undefined,
@@ -540,9 +575,9 @@ export class ReplayFold {
         results: 0,
         partials: 0,
         offlineSince: undefined,
-        views: undefined,
-        watch: false,
-        partial: undefined,
+        views: restoredViews,
+        watch: restoredViews !== undefined,
+        partial,
         outstanding:
           outstanding && outstanding.length > 0
             ? // An image from before runs had windows: its results keep their own times.

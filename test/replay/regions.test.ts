@@ -144,3 +144,40 @@ describe('fold: faulty probes', () => {
     expect(f.partialOf(1)).toMatchObject({ down: ['eu'], up: ['us'] });
   });
 });
+
+describe('fold image: a take-over from a stored snapshot keeps partial outages and scores', () => {
+  const probe = { windowMs: 60_000, minSamples: 4, threshold: 0.5, release: 0.2 };
+  const options: FoldOptions = { confirmations: 2, quarantine: 'exclude', probe };
+
+  it('an outage in progress is not begun (and notified) again, and a quarantined worker stays quarantined', () => {
+    const before: InputLine[] = [check(1, { minRegions: 2 }), check(2, { delay: 0 }), result(1, 'a1', 'eu', 'online', 0), result(1, 'b1', 'us', 'online', 0)];
+    // Two workers in eu, so their overruled votes corroborate each other (a regional outage, not a faulty probe).
+    before.push(result(1, 'a1', 'eu', 'offline', 1), result(1, 'a2', 'eu', 'offline', 1.5), result(1, 'b1', 'us', 'online', 2));
+    before.push(result(1, 'a1', 'eu', 'offline', 11), result(1, 'a2', 'eu', 'offline', 11.5), result(1, 'b1', 'us', 'online', 12));
+    // c1 (ap) overruled on check 2, four times: flagged and excluded.
+    for (let i = 0; i < 4; i++) before.push(result(2, 'c1', 'ap', 'offline', 20 + i * 2), result(2, 'b1', 'us', 'online', 21 + i * 2));
+    const first = fold(options, before);
+    expect(first.fold.partialOf(1)).toMatchObject({ down: ['eu'], up: ['us'] });
+    expect(first.fold.excludedWorkers()).toEqual(['c1']);
+
+    // Through JSON, as a stored snapshot holds it.
+    const image = JSON.parse(JSON.stringify({ checks: first.fold.exportImage(), ...first.fold.exportExtras() }));
+    const restored = ReplayFold.fromImage(options, image.checks, { probes: image.probes, probeWindowMs: image.probeWindowMs });
+    expect(restored.partialOf(1)).toEqual(first.fold.partialOf(1));
+    expect(restored.excludedWorkers()).toEqual(['c1']);
+    expect(restored.probeScores()).toEqual(first.fold.probeScores());
+
+    const after: InputLine[] = [result(1, 'a1', 'eu', 'offline', 31), result(1, 'a2', 'eu', 'offline', 31.5), result(1, 'b1', 'us', 'online', 32), result(2, 'c1', 'ap', 'offline', 33), result(1, 'a1', 'eu', 'online', 41)];
+    const derived = after.flatMap((line) => restored.apply(line).lines);
+    expect(types(derived)).toEqual(['pending', 'cancelled', 'rejected', 'partial ended']);
+    expect(derived.at(-1)).toMatchObject({ phase: 'ended', since: new Date(1_500).toISOString() });
+  });
+
+  it('windows scored over another probe window are not taken', () => {
+    const f = fold(options, [check(2, { delay: 0 }), ...[0, 1, 2, 3].flatMap((i) => [result(2, 'c1', undefined, 'offline', i * 2), result(2, 'b1', undefined, 'online', i * 2 + 1)])]);
+    const extras = f.fold.exportExtras();
+    const other = ReplayFold.fromImage({ ...options, probe: { ...probe, windowMs: 120_000 } }, f.fold.exportImage(), extras);
+    expect(other.excludedWorkers()).toEqual([]);
+    expect(ReplayFold.fromImage(options, f.fold.exportImage(), extras).excludedWorkers()).toEqual(['c1']);
+  });
+});

@@ -502,7 +502,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const wasAlive = workers.isAlive(decoded.value.worker, now());
     const moved = workers.heartbeat(decoded.value, now());
     if (!wasAlive) log.info({ worker: decoded.value.worker, capacity: decoded.value.capacity, region: decoded.value.region, site: decoded.value.site }, 'worker is alive');
-    else if (moved) log.warn({ worker: decoded.value.worker, region: decoded.value.region }, `worker ${decoded.value.worker} now says it is in region ${decoded.value.region ?? 'default'}: its next votes count for that region`);
+    else if (moved && mayLogUntrusted(`region:${decoded.value.worker}`)) log.warn({ worker: decoded.value.worker, region: decoded.value.region }, `worker ${decoded.value.worker} now says it is in region ${decoded.value.region ?? 'default'}: its next votes count for that region`);
   };
 
   // --- configuration ----------------------------------------------------------------------

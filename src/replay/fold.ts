@@ -177,8 +177,18 @@ export class ReplayFold {
   private readonly checks = new Map<number, Tracked>();
   private firstAt?: number;
   private lastAt?: number;
-  /** Regions seen in results: partial outages need two. */
-  private readonly regions = new Set<string>();
+  /**
+   * Whether results have come from two regions (partial outages need two). Two fields, not
+   * a set of every region: a worker naming a new region in each result must not grow it.
+   */
+  private firstRegion: string | undefined;
+  private multiRegion = false;
+
+  private sawRegion(region: string): void {
+    if (this.multiRegion) return;
+    if (this.firstRegion === undefined) this.firstRegion = region;
+    else if (region !== this.firstRegion) this.multiRegion = true;
+  }
   private scorer: ProbeScorer | undefined;
   private quarantine: QuarantineMode = 'off';
 
@@ -370,7 +380,7 @@ export class ReplayFold {
     if (rule.isIgnored(line)) return NOTHING;
     const status = line.status as Status;
     const region = line.region ?? DEFAULT_REGION;
-    if (!this.regions.has(region)) this.regions.add(region);
+    this.sawRegion(region);
     const views = this.viewsOf(tracked);
     if (views) observe(views, line.worker, region, status, line.at);
     // Fast path: in an idle state the machine provably ignores a result that agrees (the
@@ -404,7 +414,7 @@ export class ReplayFold {
   /** Views are kept once two regions have been seen (partial outages) or workers are scored. */
   private viewsOf(tracked: Tracked): Views | undefined {
     if (tracked.views) return tracked.views;
-    if (this.regions.size < 2 && !this.scorer) return undefined;
+    if (!this.multiRegion && !this.scorer) return undefined;
     return (tracked.views = new Map());
   }
 
@@ -563,7 +573,7 @@ export class ReplayFold {
     fold.importProbes();
     for (const { context, outstanding, views, partial } of image) {
       const restoredViews: Views | undefined = views && views.length > 0 ? new Map(views.map(([worker, region, status, since, count, at]) => [worker, { region, status, since, count, at }])) : undefined;
-      for (const [, region] of views ?? []) fold.regions.add(region);
+      for (const [, region] of views ?? []) fold.sawRegion(region);
       fold.checks.set(context.checkId, {
         context,
         pending: isPending(context) ? snapshotFromContext(context) : undefined,

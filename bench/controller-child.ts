@@ -5,6 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import type { ProbePolicy, QuarantineMode } from '../src/decide/probe-score.ts';
 import type { NatsLogin } from './nats.ts';
 import { within } from './stats.ts';
 
@@ -18,6 +19,9 @@ export interface ChildSettings {
   retentionMs: number;
   /** Count results reaching the controller's connection and its rejections (throughput bench). */
   countResults: boolean;
+  /** Faulty-probe scoring (ControllerDeps.quarantine / probe); absent: off. */
+  quarantine?: QuarantineMode;
+  probe?: ProbePolicy;
   /** Run the snapshot keeper as the controller role does, storing every this many ms (0: no keeper). Default 60 s. */
   snapshotMs?: number;
 }
@@ -34,6 +38,8 @@ export interface ChildSample {
   heapUsed: number;
   results: number;
   rejected: number;
+  /** Lines on bearmon.decision.> by type (pending, round, cancelled, rejected, partial, probe), with countResults. */
+  decisions: Record<string, number>;
   /** Event-loop delay since the previous sample. */
   loopDelayMs: { p50: number; p99: number; max: number };
   /** Warning/error log lines so far ("level: message" -> count), unhandled rejections included. */

@@ -48,12 +48,14 @@ const safeJson = (text: string): unknown => {
 // per matching subscription, back to back, and the client dispatches them in order to
 // synchronous callbacks, so this count follows what the controller's handler was given
 // (to within one socket read) — not merely what the workers sent.
-const counters = { results: 0, rejected: 0 };
+const counters = { results: 0, rejected: 0, decisions: {} as Record<string, number> };
 if (settings.countResults) {
   nc.subscribe(`${PREFIX}.result.>`, { callback: () => void counters.results++ });
   nc.subscribe(`${PREFIX}.decision.>`, {
     callback: (_err, msg) => {
-      if (decisionType.safeParse(safeJson(msg.string())).data?.type === 'rejected') counters.rejected++;
+      const type = decisionType.safeParse(safeJson(msg.string())).data?.type;
+      if (type === 'rejected') counters.rejected++;
+      if (type !== undefined) counters.decisions[type] = (counters.decisions[type] ?? 0) + 1;
     },
   });
 }
@@ -71,6 +73,8 @@ const controller = await startController({
   registry,
   log: tally.log,
   resultLog: { stream: settings.stream, retentionMs: settings.retentionMs },
+  ...(settings.quarantine ? { quarantine: settings.quarantine } : {}),
+  ...(settings.probe ? { probe: settings.probe } : {}),
 });
 send({ type: 'ready', startupMs: performance.now() - began });
 // As the controller role runs it: a second fold of the stream that stores snapshots.
@@ -89,6 +93,7 @@ const sample = (gc: boolean): ChildReply => {
     rss: memory.rss,
     heapUsed: memory.heapUsed,
     ...counters,
+    decisions: { ...counters.decisions },
     logs: { ...tally.counts(), ...Object.fromEntries(unhandled) },
     loopDelayMs: { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 },
   };

@@ -18,6 +18,8 @@ export interface BenchCheck {
   data: string;
   interval: number;
   delay: number;
+  /** `checks.min_regions` (absent: the column's default, 1). */
+  minRegions?: number;
 }
 
 export interface BenchDatabase {
@@ -35,11 +37,11 @@ async function insertChecks(connection: mysql.Connection, checks: Iterable<Bench
   let batch: unknown[][] = [];
   const flush = async () => {
     if (batch.length === 0) return;
-    await connection.query('INSERT INTO checks (name, type, data, check_interval, delay) VALUES ?', [batch]);
+    await connection.query('INSERT INTO checks (name, type, data, check_interval, delay, min_regions) VALUES ?', [batch]);
     batch = [];
   };
   for (const c of checks) {
-    batch.push([c.name, c.type, c.data, c.interval, c.delay]);
+    batch.push([c.name, c.type, c.data, c.interval, c.delay, c.minRegions ?? 1]);
     if (batch.length >= INSERT_BATCH) await flush();
   }
   await flush();

@@ -31,6 +31,7 @@ const BENCHES: Bench[] = [
   { name: 'latency', about: 'controller: detection latency, 10 outages (~1 min)', run: controllerPhase('latency') },
   { name: 'scale', about: 'controller: 100,000 checks at 60 s, lateness against the logged due time (~2.5 min)', run: controllerPhase('scale') },
   { name: 'throughput', about: 'controller: accepted results/s with the result log on, capacity search (~2 min)', run: controllerPhase('throughput') },
+  { name: 'regions', about: 'controller CPU per accepted result with regions + faulty-probe scoring on, next to off, alternated; and the fold alone (~4.5 min)', run: async () => { const r = await import('./regions.ts'); return r.benchRegions(quick ? r.REGIONS_QUICK : r.REGIONS_DEFAULTS); } },
   { name: 'replicated', about: 'result log on a 3-server NATS cluster: accepted events/s through the log publisher, 3 replicas next to 1 (~30 s)', run: async () => (await import('./replicated.ts')).benchReplicated(quick ? 10_000 : undefined) },
   { name: 'failover', about: 'kill -9 of the controller process, 20 times (~1.5 min)', run: () => benchFailover(quick ? 3 : undefined) },
   { name: 'takeover', about: 'controller take-over at two sizes of the result log (~1.5 min)', run: async () => (await import('./takeover.ts')).benchTakeover(quick ? (await import('./takeover.ts')).TAKEOVER_QUICK_SIZES : undefined) },

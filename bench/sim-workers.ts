@@ -17,6 +17,10 @@ export interface SimWorkerOptions {
   /** Announced free capacity: high, so the controller never holds a run back for lack of slots. */
   capacity: number;
   heartbeatMs?: number;
+  /** The region a worker announces in its heartbeats and results (undefined: none, the default region). */
+  regionOf?: (id: string) => string | undefined;
+  /** The verdict a worker gives for a run (default: always online). */
+  statusOf?: (id: string, request: RunRequest, now: number) => 'online' | 'offline';
   /** Sees each run request as it arrives (receivedAt: Date.now()). */
   onRequest?: (request: RunRequest, receivedAt: number) => void;
 }
@@ -45,8 +49,12 @@ export async function startSimWorkers(options: SimWorkerOptions): Promise<SimWor
     const nc = await connect({ ...options.nats, name: `bearmon-bench-sim-${id}` });
     connections.push(nc);
     const js = jetstream(nc);
+    const region = options.regionOf?.(id);
+    const place = region !== undefined ? { region } : undefined;
     const answer = (request: RunRequest) => {
-      const result = buildResult(id, request, { status: 'online', message: 'simulated', durationMs: 0 }, Date.now());
+      const at = Date.now();
+      const status = options.statusOf?.(id, request, at) ?? 'online';
+      const result = buildResult(id, request, { status, message: 'simulated', durationMs: 0 }, at, place);
       unacked++;
       stats.maxUnacked = Math.max(stats.maxUnacked, unacked);
       js.publish(subject.result(id, request.checkId), JSON.stringify(result), { msgID: resultMessageId(id, request.assignment) }).then(
@@ -66,7 +74,7 @@ export async function startSimWorkers(options: SimWorkerOptions): Promise<SimWor
     });
     const startedAt = new Date().toISOString();
     const beat = () => {
-      const message: Heartbeat = { type: 'heartbeat', worker: id, capacity: options.capacity, running: 0, startedAt, at: new Date().toISOString() };
+      const message: Heartbeat = { type: 'heartbeat', worker: id, capacity: options.capacity, running: 0, startedAt, at: new Date().toISOString(), ...place };
       nc.publish(subject.worker(id), JSON.stringify(message));
     };
     beat();

@@ -61,6 +61,8 @@ interface WorkerWindow {
   contradictions: Uint32Array;
   newest: number;
   flaggedSince: number | undefined;
+  /** The window's totals as of `newest` (kept as samples land in the newest bucket, the usual case; recounted otherwise). */
+  total: WindowCounts;
 }
 
 export class ProbeScorer {
@@ -78,20 +80,28 @@ export class ProbeScorer {
     // Older than the window the worker's newest sample opened: it says nothing any more.
     if (index <= window.newest - BUCKETS) return undefined;
     const slot = ((index % BUCKETS) + BUCKETS) % BUCKETS;
-    if (window.index[slot] !== index) {
+    const sameBucket = window.index[slot] === index;
+    if (!sameBucket) {
       window.index[slot] = index;
       window.samples[slot] = 0;
       window.contradictions[slot] = 0;
     }
     window.samples[slot]! += 1;
     if (!agreed) window.contradictions[slot]! += 1;
-    window.newest = Math.max(window.newest, index);
-    const counts = this.counts(window);
+    if (sameBucket && index <= window.newest) {
+      // The window did not move: the totals just gain this sample.
+      window.total.samples += 1;
+      if (!agreed) window.total.contradictions += 1;
+    } else {
+      window.newest = Math.max(window.newest, index);
+      window.total = this.counts(window);
+    }
+    const counts = window.total;
     const was = window.flaggedSince !== undefined;
     const now = judgeProbe(counts, was, this.policy);
     if (now === was) return undefined;
     window.flaggedSince = now ? at : undefined;
-    return { worker, verdict: now ? 'flagged' : 'released', ...counts, ratio: ratioOf(counts), at };
+    return { worker, verdict: now ? 'flagged' : 'released', samples: counts.samples, contradictions: counts.contradictions, ratio: ratioOf(counts), at };
   }
 
   isFlagged(worker: string): boolean {
@@ -134,13 +144,14 @@ export class ProbeScorer {
       image.contradictions.forEach((v, i) => (window.contradictions[i] = v));
       window.newest = image.newest ?? -Infinity;
       window.flaggedSince = image.flaggedSince;
+      window.total = this.counts(window);
     }
   }
 
   private windowOf(worker: string): WorkerWindow {
     let window = this.workers.get(worker);
     if (!window) {
-      window = { index: new Float64Array(BUCKETS).fill(-Infinity), samples: new Uint32Array(BUCKETS), contradictions: new Uint32Array(BUCKETS), newest: -Infinity, flaggedSince: undefined };
+      window = { index: new Float64Array(BUCKETS).fill(-Infinity), samples: new Uint32Array(BUCKETS), contradictions: new Uint32Array(BUCKETS), newest: -Infinity, flaggedSince: undefined, total: { samples: 0, contradictions: 0 } };
       this.workers.set(worker, window);
     }
     return window;

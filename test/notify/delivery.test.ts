@@ -2,21 +2,20 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { createCheckRegistry } from '../../src/checks/registry.ts';
 import { createContactContext, createContactRegistry } from '../../src/contacts/registry.ts';
 import type { ContactContext } from '../../src/contacts/types.ts';
-import { migrate } from '../../src/db/migrate.ts';
 import { createOutbox, type Outbox } from '../../src/db/outbox.ts';
-import { createStore, type Store, type Transition } from '../../src/db/store.ts';
+import { type Store, type Transition } from '../../src/db/store.ts';
 import { startDelivery, type Delivery, type DeliveryDeps, type NotificationFailedNotice, type NotifyEvent } from '../../src/notify/delivery.ts';
 import type { DeliveryPolicy } from '../../src/notify/policy.ts';
 import type { DeliveryJob } from '../../src/notify/stages.ts';
-import { captureLogs, type CapturedLogs } from '../helpers/logs.ts';
+import { type CapturedLogs } from '../helpers/logs.ts';
 import { freshDatabase, withConnection } from '../helpers/mysql.ts';
 import { refusedPort } from '../helpers/servers.ts';
 import { startSmtpServer } from '../helpers/smtp-server.ts';
 import { created, startTwilioServer, twilioError, type TwilioReply } from '../helpers/twilio-server.ts';
 import { startWebhookReceiver } from '../helpers/webhook.ts';
+import { migratedStore } from '../helpers/store.ts';
 
 type Db = Awaited<ReturnType<typeof freshDatabase>>;
 
@@ -49,12 +48,7 @@ interface Harness {
 }
 
 async function harness(config: { smtpPort?: number; twilio?: ContactContext['createTwilioClient'] } = {}): Promise<Harness> {
-  const db = await freshDatabase();
-  await migrate(db);
-  const logs = captureLogs();
-  const dsn = `${db.user}:${db.password ?? ''}@tcp(${db.host ?? '127.0.0.1'}:${db.port ?? 3306})/${db.database}`;
-  const store = createStore({ dsns: [dsn], log: logs.log, registry: createCheckRegistry(), connectTimeoutMs: 2000 });
-  onTestFinished(() => store.close());
+  const { db, logs, store } = await migratedStore();
   const outbox = createOutbox(store.cluster);
   const events: NotifyEvent[] = [];
   const notices: NotificationFailedNotice[] = [];

@@ -4,29 +4,19 @@
  * contact is told once (also across a change of controller); back online inside it, never.
  * The delivery clock is injected, so the window's end is a step of the test, not a wait.
  */
-import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { createCheckRegistry } from '../../src/checks/registry.ts';
 import { createContactContext, createContactRegistry } from '../../src/contacts/registry.ts';
 import { createHeldOutbox } from '../../src/db/maintenance-outbox.ts';
-import { migrate } from '../../src/db/migrate.ts';
 import { createOutbox } from '../../src/db/outbox.ts';
-import { createStore, type Transition } from '../../src/db/store.ts';
+import type { Transition } from '../../src/db/store.ts';
 import { startDelivery, type Delivery, type NotifyEvent } from '../../src/notify/delivery.ts';
-import { captureLogs } from '../helpers/logs.ts';
-import { freshDatabase, withConnection } from '../helpers/mysql.ts';
 import { startWebhookReceiver } from '../helpers/webhook.ts';
+import { migratedStore } from '../helpers/store.ts';
 
 const POLICY = { maxAttempts: 3, backoffMs: 50, backoffMaxMs: 200, attemptTimeoutMs: 2000 };
 
 async function setup() {
-  const db = await freshDatabase();
-  await migrate(db);
-  const logs = captureLogs();
-  const dsn = `${db.user}:${db.password ?? ''}@tcp(${db.host ?? '127.0.0.1'}:${db.port ?? 3306})/${db.database}`;
-  const store = createStore({ dsns: [dsn], log: logs.log, registry: createCheckRegistry(), connectTimeoutMs: 2000 });
-  onTestFinished(() => store.close());
-  const sql = async (query: string, params: unknown[] = []) => withConnection(db, async (c) => (await c.query<RowDataPacket[]>(query, params))[0]);
+  const { logs, store, sql } = await migratedStore();
   const hook = await startWebhookReceiver();
   await sql(`INSERT INTO checks (id, name, type, data) VALUES (1, 'shop', 'http', '{"url":"http://127.0.0.1:9/"}'), (2, 'blog', 'http', '{"url":"http://127.0.0.1:9/"}')`);
   await sql(`INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', ?)`, [hook.url]);

@@ -4,20 +4,16 @@
  * idempotent by key and fenced by view; maintenance skips it, reminders never follow it, and
  * a malformed partial column fails its notification instead of sending a false status.
  */
-import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { createCheckRegistry } from '../../src/checks/registry.ts';
 import { createContactContext, createContactRegistry } from '../../src/contacts/registry.ts';
 import { FencedError } from '../../src/db/errors.ts';
-import { migrate } from '../../src/db/migrate.ts';
 import { createOutbox } from '../../src/db/outbox.ts';
 import { createReminderStore } from '../../src/db/reminders.ts';
-import { createStore, type Transition } from '../../src/db/store.ts';
+import type { Transition } from '../../src/db/store.ts';
 import { startDelivery, type NotifyEvent } from '../../src/notify/delivery.ts';
-import { captureLogs } from '../helpers/logs.ts';
-import { freshDatabase, withConnection } from '../helpers/mysql.ts';
 import { startVendorServer } from '../helpers/vendor-server.ts';
 import { startWebhookReceiver } from '../helpers/webhook.ts';
+import { migratedStore } from '../helpers/store.ts';
 
 const POLICY = { maxAttempts: 3, backoffMs: 50, backoffMaxMs: 200, attemptTimeoutMs: 2000 };
 const WAIT = { timeout: 20_000, interval: 50 };
@@ -46,13 +42,7 @@ const ended = (at: string): Transition => ({
 });
 
 async function setup() {
-  const db = await freshDatabase();
-  await migrate(db);
-  const logs = captureLogs();
-  const dsn = `${db.user}:${db.password ?? ''}@tcp(${db.host ?? '127.0.0.1'}:${db.port ?? 3306})/${db.database}`;
-  const store = createStore({ dsns: [dsn], log: logs.log, registry: createCheckRegistry(), connectTimeoutMs: 2000 });
-  onTestFinished(() => store.close());
-  const sql = async (query: string, params: unknown[] = []) => withConnection(db, async (c) => (await c.query<RowDataPacket[]>(query, params))[0]);
+  const { logs, store, sql } = await migratedStore();
   const hook = await startWebhookReceiver();
   const json = await startVendorServer(() => ({ status: 200 }));
   await sql(`INSERT INTO checks (id, name, type, data, status) VALUES (1, 'shop', 'http', '{"url":"http://127.0.0.1:9/"}', 'online')`);

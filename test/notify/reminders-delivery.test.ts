@@ -1,16 +1,11 @@
-import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
-import { createCheckRegistry } from '../../src/checks/registry.ts';
 import { createContactContext, createContactRegistry } from '../../src/contacts/registry.ts';
-import { migrate } from '../../src/db/migrate.ts';
 import { createOutbox } from '../../src/db/outbox.ts';
 import { createReminderStore, type ReminderStore } from '../../src/db/reminders.ts';
-import { createStore } from '../../src/db/store.ts';
 import { startDelivery, type Delivery } from '../../src/notify/delivery.ts';
 import { outageDuration } from '../../src/notify/reminders.ts';
-import { captureLogs } from '../helpers/logs.ts';
-import { freshDatabase, withConnection } from '../helpers/mysql.ts';
 import { startSmtpServer } from '../helpers/smtp-server.ts';
+import { migratedStore } from '../helpers/store.ts';
 
 /**
  * Reminders through MariaDB, the outbox and a real SMTP server: each reminder slot is its own
@@ -20,14 +15,8 @@ const POLICY = { maxAttempts: 4, backoffMs: 50, backoffMaxMs: 200, attemptTimeou
 const WAIT = { timeout: 20_000, interval: 50 };
 
 async function setUp(remind: { every: number; max: number }) {
-  const db = await freshDatabase();
-  await migrate(db);
-  const logs = captureLogs();
+  const { logs, store, sql } = await migratedStore();
   const smtp = await startSmtpServer();
-  const dsn = `${db.user}:${db.password ?? ''}@tcp(${db.host ?? '127.0.0.1'}:${db.port ?? 3306})/${db.database}`;
-  const store = createStore({ dsns: [dsn], log: logs.log, registry: createCheckRegistry(), connectTimeoutMs: 2000 });
-  onTestFinished(() => store.close());
-  const sql = <T extends RowDataPacket[]>(query: string, params: unknown[] = []) => withConnection(db, async (c) => (await c.query<T>(query, params))[0]);
   await sql(`INSERT INTO checks (id, name, type, data) VALUES (7, 'shop api', 'http', '{"url":"http://127.0.0.1:9/"}')`);
   await sql(`INSERT INTO contacts (id, type, data) VALUES (2, 'email', 'oncall@example.com')`);
   await sql(`INSERT INTO alerts (check_id, contact_id, type, enabled, remind_every, remind_max) VALUES (7, 2, 'both', 1, ?, ?)`, [remind.every, remind.max]);

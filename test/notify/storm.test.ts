@@ -4,35 +4,24 @@
  * naming them all (each outbox row records the message that carried it); below
  * stormThreshold, one message per check. The delivery clock is injected.
  */
-import type { RowDataPacket } from 'mysql2/promise';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { createCheckRegistry } from '../../src/checks/registry.ts';
 import { createContactContext, createContactRegistry } from '../../src/contacts/registry.ts';
-import { migrate } from '../../src/db/migrate.ts';
 import { createOutbox } from '../../src/db/outbox.ts';
-import { createStore } from '../../src/db/store.ts';
 import { createStormOutbox } from '../../src/db/storm-outbox.ts';
 import type { OutboxRow } from '../../src/db/outbox.ts';
 import { startDelivery, type Delivery, type NotifyEvent } from '../../src/notify/delivery.ts';
 import { stormGroup } from '../../src/notify/storm.ts';
-import { captureLogs } from '../helpers/logs.ts';
-import { freshDatabase, withConnection } from '../helpers/mysql.ts';
 import { startSmtpServer } from '../helpers/smtp-server.ts';
 import { startWebhookReceiver } from '../helpers/webhook.ts';
+import { migratedStore } from '../helpers/store.ts';
 
 const POLICY = { maxAttempts: 3, backoffMs: 50, backoffMaxMs: 200, attemptTimeoutMs: 5000 };
 const STORM = { windowMs: 30_000, threshold: 5 };
 const T0 = Date.parse('2026-01-01T10:00:00Z');
 
 async function setup(checks: number) {
-  const db = await freshDatabase();
-  await migrate(db);
-  const logs = captureLogs();
-  const dsn = `${db.user}:${db.password ?? ''}@tcp(${db.host ?? '127.0.0.1'}:${db.port ?? 3306})/${db.database}`;
   // First attempts wait stormWindow after their transition, as the controller role sets it up.
-  const store = createStore({ dsns: [dsn], log: logs.log, registry: createCheckRegistry(), connectTimeoutMs: 2000, owe: { groupWaitMs: STORM.windowMs } });
-  onTestFinished(() => store.close());
-  const sql = async (query: string, params: unknown[] = []) => withConnection(db, async (c) => (await c.query<RowDataPacket[]>(query, params))[0]);
+  const { logs, store, sql } = await migratedStore({ owe: { groupWaitMs: STORM.windowMs } });
   const hook = await startWebhookReceiver();
   const smtp = await startSmtpServer();
   await sql('INSERT INTO contacts (id, type, data) VALUES (1, ?, ?), (2, ?, ?)', ['webhook', hook.url, 'email', 'oncall@example.com']);

@@ -126,6 +126,13 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
     : t.partial
       ? { state: 'skipped', held_by: hold.name, outcome: `partial outage inside maintenance ${hold.name}: nobody is told`, finished_at: t.at }
       : { state: 'held', held_by: hold.name };
+  // The end of a partial outage goes only to the contacts its beginning reached (or was
+  // going to): one told nothing of the start (skipped in a window, or its alert made since)
+  // would hear "no longer partially down" about an outage it never heard of.
+  const untold = t.partial?.phase === 'ended' && !hold ? await untoldOfPartialStart(connection, t, routes.map((r) => r.contactId), timeout) : new Set<number>();
+  const stateOf = (contactId: number): Record<string, unknown> =>
+    hold ? held : untold.has(contactId) ? { state: 'skipped', held_by: null, outcome: 'the start of this partial outage was not notified to this contact: nor is its end', finished_at: t.at } : { state: 'pending', held_by: null, outcome: null, finished_at: null };
+  const stateColumns = hold ? Object.keys(held) : ['state', 'held_by', 'outcome', 'finished_at'];
   const values = routes.map((r) => [
     `${t.key}/${r.contactId}`,
     t.key,
@@ -144,13 +151,13 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
     offlineSince,
     firstAttempt,
     t.partial ? partialJson(t.partial) : null,
-    ...Object.values(held),
+    ...(hold || t.partial?.phase === 'ended' ? Object.values(stateOf(r.contactId)) : []),
   ]);
   await connection.query(
     {
       sql: `INSERT INTO bearmon_notifications (notification_key, transition_key, check_id, alert_id, contact_id, contact_type,
               contact_data, check_name, check_type, check_data, status, message, workers, transition_at, offline_since, next_attempt_at,
-              partial${Object.keys(held).map((c) => `, ${c}`).join('')}) VALUES ?`,
+              partial${(hold || t.partial?.phase === 'ended' ? stateColumns : []).map((c) => `, ${c}`).join('')}) VALUES ?`,
       timeout,
     },
     [values],
@@ -205,6 +212,17 @@ async function lastOfflineAt(connection: PoolConnection, t: Transition, timeout:
   );
   const at = rows[0]?.time;
   return at instanceof Date ? at : null;
+}
+
+/** Contacts (of `contactIds`) with no row of the matching 'began' record that was not skipped. */
+async function untoldOfPartialStart(connection: PoolConnection, t: Transition, contactIds: number[], timeout: number): Promise<Set<number>> {
+  const beganKey = t.key.replace(/:ended$/, ':began');
+  const [rows] = await connection.query<RowDataPacket[]>(
+    { sql: `SELECT contact_id FROM bearmon_notifications WHERE transition_key = ? AND state <> 'skipped'`, timeout },
+    [beganKey],
+  );
+  const told = new Set(rows.map((row) => Number(row.contact_id)));
+  return new Set(contactIds.filter((id) => !told.has(id)));
 }
 
 /** When the partial outage a 'ended' record ends began: its latest notified 'began' not after it (null: none notified). */

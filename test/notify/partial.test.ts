@@ -30,11 +30,12 @@ const began = (at = T0, extra: Partial<Transition> = {}): Transition => ({
   partial: { phase: 'began', down: ['eu-west'], up: ['us-east', 'ap-south'] },
   ...extra,
 });
-const ended = (at: string): Transition => ({
+/** The end of the outage that began at `since` (keys name the start: the controller's partialTransitionOf). */
+const ended = (at: string, since = T0): Transition => ({
   checkId: 1,
   to: 'online',
   at: new Date(at),
-  key: `partial:1:${Date.parse(at)}:ended`,
+  key: `partial:1:${Date.parse(since)}:ended`,
   view: 1,
   message: 'HTTP 200',
   workers: ['w-eu'],
@@ -121,6 +122,24 @@ describe('partial outages: recording', () => {
     expect((await h.rows()).map((r) => r.contact_id)).toEqual([2, 2]);
   });
 
+  it('the end of an outage whose start a contact was not told (skipped in a window, or never recorded) is not sent to it either', async () => {
+    const h = await setup();
+    await h.sql(`INSERT INTO bearmon_maintenance (name, check_id, kind, spec, time_zone) VALUES ('nightly', 1, 'once', ?, 'UTC')`, [
+      JSON.stringify({ start: '2026-01-01T08:30', end: '2026-01-01T09:30' }),
+    ]);
+    expect(await h.store.recordTransition(began())).toBe('written');
+    // Ends after the window: its start was skipped, so is its end.
+    expect(await h.store.recordTransition(ended('2026-01-01T10:00:00Z'))).toBe('written');
+    // An end whose start was never recorded at all (keys name the start).
+    expect(await h.store.recordTransition(ended('2026-01-01T11:00:00Z', '2026-01-01T10:30:00Z'))).toBe('written');
+    const states = await h.sql('SELECT CAST(notification_key AS CHAR) AS k, state, held_by, outcome FROM bearmon_notifications ORDER BY id');
+    expect(states.map((r) => ({ ...r }))).toEqual([
+      { k: `partial:1:${Date.parse(T0)}:began/1`, state: 'skipped', held_by: 'nightly', outcome: 'partial outage inside maintenance nightly: nobody is told' },
+      { k: `partial:1:${Date.parse(T0)}:ended/1`, state: 'skipped', held_by: null, outcome: 'the start of this partial outage was not notified to this contact: nor is its end' },
+      { k: `partial:1:${Date.parse('2026-01-01T10:30:00Z')}:ended/1`, state: 'skipped', held_by: null, outcome: 'the start of this partial outage was not notified to this contact: nor is its end' },
+    ]);
+  });
+
   it('inside a maintenance window its rows are skipped, naming the window', async () => {
     const h = await setup();
     await h.sql(`INSERT INTO bearmon_maintenance (name, check_id, kind, spec, time_zone) VALUES ('nightly', 1, 'once', ?, 'UTC')`, [
@@ -148,7 +167,7 @@ describe('partial outages: recording', () => {
     expect(others).toEqual([]);
     expect(candidate).toMatchObject({ transitionKey: 'k-off', contactId: 2 });
     expect(await reminders.queue(candidate!, 1, { view: 1, controller: 'ctl-1' }, new Date('2026-01-01T09:01:00Z'))).toBe(true);
-    expect(await h.store.recordTransition(ended('2026-01-01T09:02:00Z'))).toBe('written');
+    expect(await h.store.recordTransition(ended('2026-01-01T09:02:00Z', '2026-01-01T09:01:00Z'))).toBe('written');
     const reminderRows = (await h.rows()).filter((r) => r.reminder !== null);
     expect(reminderRows).toEqual([expect.objectContaining({ contact_id: 2, state: 'pending', partial: null, reminder: 1 })]);
     // The partial ended row says how long the partial outage lasted (from its notified start).
@@ -163,7 +182,7 @@ describe('partial outages: delivery', () => {
     const h = await setup();
     const at = new Date(Math.floor(Date.now() / 1000) * 1000);
     expect(await h.store.recordTransition(began(at.toISOString()))).toBe('written');
-    expect(await h.store.recordTransition(ended(new Date(at.getTime() + 1000).toISOString()))).toBe('written');
+    expect(await h.store.recordTransition(ended(new Date(at.getTime() + 1000).toISOString(), at.toISOString()))).toBe('written');
     h.deliver();
     await vi.waitFor(() => expect(h.hook.posts).toHaveLength(2), WAIT);
     const fields = h.hook.posts.map((p) => p.fields);

@@ -394,16 +394,21 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
    */
   let regionsShort = false;
   const judgeRegionQuorum = (at: number) => {
-    if (at - startedAt < workerTimeoutMs || maxMinRegions <= 1) {
-      regionsShort = false;
-      return;
-    }
+    // Workers announce themselves within a heartbeat: judging before that would cry wolf at every start.
+    if (at - startedAt < workerTimeoutMs || (maxMinRegions <= 1 && !regionsShort)) return;
     const regions = new Set(voters(at).map((w) => w.region));
-    const short = regions.size < maxMinRegions;
+    // No check asking for several regions any more (a reload) ends a shortfall too.
+    const short = maxMinRegions > 1 && regions.size < maxMinRegions;
     if (short === regionsShort) return;
     regionsShort = short;
-    if (short) log.error({ regions: [...regions].sort(), needed: maxMinRegions }, `live workers whose votes count span ${regions.size} region(s) (${[...regions].sort().join(', ') || 'none'}) but a check asks for ${maxMinRegions}: such checks cannot change state`);
-    else log.info({ regions: [...regions].sort() }, 'live workers span enough regions again for every check');
+    const list = [...regions].sort();
+    if (short) {
+      log.error({ regions: list, needed: maxMinRegions }, `live workers whose votes count span ${regions.size} region(s) (${list.join(', ') || 'none'}) but a check asks for ${maxMinRegions}: such checks cannot change state`);
+      notice({ kind: 'regions-short', regions: list, needed: maxMinRegions });
+    } else {
+      log.info({ regions: list }, 'live workers span enough regions again for every check');
+      notice({ kind: 'regions-restored', regions: list });
+    }
   };
   const watchQuorum = (at: number) => {
     judgeQuorum(at);

@@ -138,6 +138,10 @@ export function summary(notice: AdminNotice): string {
       return notice.previous === null ? 'no controller: no candidate alive' : `no controller: ${notice.previous} lost, no candidate alive`;
     case 'overloaded':
       return `overloaded: ${notice.backlog} check(s) waiting for a free worker slot`;
+    case 'regions-short':
+      return `regions short: live workers span ${notice.regions.length} region(s), a check asks for ${notice.needed}`;
+    case 'regions-restored':
+      return `regions restored: live workers span ${notice.regions.length} region(s)`;
     case 'probe-flagged':
       return `faulty probe: worker ${notice.worker} contradicts the others in ${Math.round(notice.ratio * 100)} % of ${notice.samples} verdicts${notice.excluded ? ', quarantined' : ''}`;
     case 'probe-released':
@@ -210,6 +214,13 @@ function describe(notice: AdminNotice): { explanation: string; facts: [string, s
         explanation: `More runs are due than the live workers have free slots for (${notice.capacity} in all): ${notice.backlog} check(s) wait, the oldest ${Math.round(notice.oldestLateMs / 1000)} s late. Every check still runs, in turn, as slots free up; add workers or raise [worker] numThreads.`,
         facts: [['Waiting checks', notice.backlog], ['Oldest late by', `${Math.round(notice.oldestLateMs / 1000)} s`], ['Worker slots', notice.capacity]],
       };
+    case 'regions-short':
+      return {
+        explanation: `The live workers whose votes count span ${notice.regions.length} region(s) (${notice.regions.join(', ') || 'none'}), but a check asks for a change to be seen from ${notice.needed} (checks.min_regions). Such checks cannot go offline or online until workers of enough regions are back (or released from quarantine).`,
+        facts: [['Regions', notice.regions.join(', ') || '-'], ['Most regions a check asks for', notice.needed]],
+      };
+    case 'regions-restored':
+      return { explanation: `The live workers span enough regions again (${notice.regions.join(', ')}): every check can change state.`, facts: [['Regions', notice.regions.join(', ')]] };
     case 'probe-flagged':
       return {
         explanation: `Worker ${notice.worker} is a faulty probe: ${Math.round(notice.ratio * 100)} % of its last ${notice.samples} verdicts contradict the decision the other workers reach (its own network or host is likely broken). ${notice.excluded ? 'Its votes no longer count and it gets only audit runs until it agrees again (quarantine = exclude).' : 'Its votes still count ([controller] quarantine = flag).'}`,

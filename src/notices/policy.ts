@@ -43,7 +43,7 @@ export type NoticeDecision =
   | { admit: false; state: NoticeState; held: 0; heldByKind: HeldCounts; reason: HoldReason };
 
 /** Recovery kind → the loss kind it ends. */
-const LOSS_OF: Partial<Record<AdminNoticeKind, AdminNoticeKind>> = { 'quorum-restored': 'quorum-lost' };
+const LOSS_OF: Partial<Record<AdminNoticeKind, AdminNoticeKind>> = { 'quorum-restored': 'quorum-lost', 'regions-restored': 'regions-short' };
 
 /** What a notice is about: the same key is mailed at most once per interval. */
 export function noticeKey(notice: AdminNotice): string {

@@ -28,10 +28,14 @@ export type AdminNotice =
   | { kind: 'overloaded'; backlog: number; oldestLateMs: number; capacity: number }
   /** A worker's verdicts contradict the others' too often (a faulty probe); `excluded`: its votes stop counting. */
   | { kind: 'probe-flagged'; worker: string; ratio: number; samples: number; excluded: boolean }
+  /** The live workers whose votes count span fewer regions than a check asks for (checks.min_regions): such checks cannot change state. */
+  | { kind: 'regions-short'; regions: string[]; needed: number }
+  /** Enough regions again (mailed only if the shortfall was). */
+  | { kind: 'regions-restored'; regions: string[] }
   /** A flagged worker agrees with the others again. */
   | { kind: 'probe-released'; worker: string; ratio: number; samples: number; excluded: boolean };
 
 export type AdminNoticeKind = AdminNotice['kind'];
 
 /** Every kind, in the order held-back counts are reported. */
-export const ADMIN_NOTICE_KINDS: readonly AdminNoticeKind[] = ['quorum-lost', 'quorum-restored', 'reload-failed', 'notification-failed', 'outbox-failed', 'no-controller', 'overloaded', 'probe-flagged', 'probe-released'];
+export const ADMIN_NOTICE_KINDS: readonly AdminNoticeKind[] = ['quorum-lost', 'quorum-restored', 'reload-failed', 'notification-failed', 'outbox-failed', 'no-controller', 'overloaded', 'regions-short', 'regions-restored', 'probe-flagged', 'probe-released'];

@@ -101,7 +101,9 @@ async function startRegionCluster(options: {
   const query = async <T>(sql: string, args: unknown[] = []) => {
     const c = await mysql.createConnection(db);
     try {
-      return (await c.query<RowDataPacket[]>(sql, args))[0].map((r) => ({ ...r })) as T;
+      const [rows] = await c.query<RowDataPacket[]>(sql, args);
+      // A write answers with a header, not rows.
+      return (Array.isArray(rows) ? rows.map((r) => ({ ...r })) : rows) as T;
     } finally {
       await c.end();
     }
@@ -305,4 +307,22 @@ describe('regions, partial outages and faulty probes (controller role, in-proces
     expect(cluster.notices.filter((n) => n.kind === 'quorum-lost')).toHaveLength(1);
     expect(await cluster.query('SELECT type FROM check_events')).toEqual([]);
   }, 90_000);
+
+  it('d) a check asking for more regions than the live workers span: said once (log, regions-short notice); a reload that asks for fewer ends it', async () => {
+    const target = await switchableTarget();
+    const cluster = await startRegionCluster({
+      stream: 'BEARMON_REGIONS_D',
+      confirmations: 2,
+      workers: REGIONS,
+      rows: [[`INSERT INTO checks (name, type, data, check_interval, delay, min_regions) VALUES ('shop', 'http', ?, 1, 1, 3)`, [JSON.stringify({ url: target.url, expect_status: 200 })]]],
+    });
+    await expect.poll(() => cluster.notices.filter((n) => n.kind === 'regions-short'), { timeout: timeoutFor(WORKER_TIMEOUT_MS) }).toEqual([{ kind: 'regions-short', regions: ['eu', 'us'], needed: 3 }]);
+    expect(cluster.logs.matching(/^live workers whose votes count span 2 region\(s\) \(eu, us\) but a check asks for 3: such checks cannot change state$/)).toHaveLength(1);
+
+    await cluster.query('UPDATE checks SET min_regions = 2 WHERE id = 1');
+    const reply = await cluster.nc.request('bearmon.control.reload', '', { timeout: 10_000 });
+    expect(reply.json()).toMatchObject({ ok: true, checks: 1 });
+    await expect.poll(() => cluster.notices.filter((n) => n.kind === 'regions-restored'), { timeout: timeoutFor() }).toEqual([{ kind: 'regions-restored', regions: ['eu', 'us'] }]);
+    expect(cluster.notices.filter((n) => n.kind === 'regions-short')).toHaveLength(1);
+  }, 60_000);
 });

@@ -122,7 +122,7 @@ export function controllerRole(config: Config, log: Logger, options: ControllerR
     const recordHistory = (sample: HistorySample) => {
       history.record(sample);
       const ms = latencyOf(sample);
-      if (ms !== undefined) metrics?.checkDuration(sample.worker, sample.checkId, ms / 1000);
+      if (ms !== undefined && config.controller.checkDurations) metrics?.checkDuration(sample.worker, sample.checkId, ms / 1000);
     };
     // A controller that fails to start must not leave delivery claiming, the writers or the pools behind.
     const abandon = async () => {

@@ -130,6 +130,10 @@ export const configSpec = {
     },
     confirmations: { schema: int(1, 100).default(2), doc: 'Distinct workers that must agree before a check changes state.' },
     reloadInterval: { schema: durationIn('s', 1, 86400).default(60), unit: 's', doc: 'How often checks, contacts and alerts are reloaded from MySQL.' },
+    checkDurations: {
+      schema: bool.default(true),
+      doc: 'Export bearmon_check_duration_seconds (a histogram per check and worker). At 10,000 checks × 3 workers one scrape costs ≈ 0.85 s of the controller\'s CPU: false turns it off (bearmon_check_up and bearmon_check_state stay).',
+    },
     snapshotInterval: {
       schema: duration.prefault('1m'),
       unit: 'duration',

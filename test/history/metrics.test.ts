@@ -129,4 +129,36 @@ describe('per-check metrics', () => {
     expect(downRow!.failures).toBe(downRow!.runs);
     expect(value(await scrape(url), 'bearmon_history_rows_written_total')).toBeGreaterThanOrEqual(4);
   }, 60_000);
+
+  it('[controller] checkDurations = false: no duration histogram, the per-check state series stay', async () => {
+    const up = await tcpServer((socket) => socket.end());
+    const db = await freshDatabase();
+    await migrate(db);
+    const conn = await mysql.createConnection(db);
+    onTestFinished(() => conn.end());
+    await conn.query(`INSERT INTO checks (name, type, data, check_interval, delay) VALUES ('up', 'tcp', ?, 1, 0)`, [JSON.stringify({ address: `127.0.0.1:${up.port}` })]);
+    const port = await refusedPort();
+    const url = `http://127.0.0.1:${port}/metrics`;
+    // A server of its own: the stream of the test above still holds the log's subjects.
+    const own = await startNatsServer();
+    onTestFinished(() => own.stop());
+    startBearmon(['worker', '--controller'], {
+      BEARMON_NATS_URL: own.url,
+      BEARMON_CONTROLLER_DATABASE: `${db.user}:${db.password}@tcp(${db.host}:${db.port})/${db.database}`,
+      BEARMON_CONTROLLER_CONFIRMATIONS: '1',
+      BEARMON_CONTROLLER_CHECKDURATIONS: 'false',
+      BEARMON_NATS_STREAM: 'BEARMON_CHECK_METRICS_OFF',
+      BEARMON_WORKER_ID: 'm2',
+      BEARMON_DEFAULT_METRICSLISTEN: `127.0.0.1:${port}`,
+    });
+    // Online results have been accepted (the history counts them): with the switch on they would have a latency.
+    const runs = async () => {
+      const [rows] = await conn.query<RowDataPacket[]>('SELECT COALESCE(SUM(runs), 0) AS runs FROM bearmon_history_fine');
+      return Number(rows[0]?.runs ?? 0);
+    };
+    await expect.poll(runs, { timeout: 20_000, interval: 250 }).toBeGreaterThanOrEqual(2);
+    const text = await scrape(url);
+    expect(value(text, 'bearmon_check_up{check_id="1",type="tcp"}')).toBe(1);
+    expect(text).not.toMatch(/bearmon_check_duration_seconds_(count|bucket|sum)\{/);
+  }, 60_000);
 });

@@ -64,7 +64,8 @@ export interface Cluster {
   workers: Map<string, WorkerHandle>;
   logs: CapturedLogs;
   notices: AdminNotice[];
-  startWorker(id: string, sourceAddress: string): WorkerHandle;
+  /** Starts another worker binding its checks to `sourceAddress`, in `region` (default: the default region). */
+  startWorker(id: string, sourceAddress: string, region?: string): WorkerHandle;
   events(checkId: number): Promise<{ type: string; checkId: number; to?: string; rounds?: number; evidence?: { worker: string }[] }[]>;
   checkEvents(checkId: number): Promise<{ type: string }[]>;
   query<T>(sql: string, args: unknown[]): Promise<T>;
@@ -78,8 +79,10 @@ export interface Cluster {
 export async function startCluster(options: {
   natsUrl: string;
   confirmations: number;
-  checks: { name: string; type: string; data: object; interval: number; delay: number }[];
-  workers: [string, string][];
+  /** `minRegions`: checks.min_regions (left to the column's default when absent). */
+  checks: { name: string; type: string; data: object; interval: number; delay: number; minRegions?: number }[];
+  /** [id, source address] or [id, source address, region]: a worker binds its checks to its source address (a place a target can refuse). */
+  workers: ([string, string] | [string, string, string])[];
   dbOverride?: (db: Awaited<ReturnType<typeof freshDatabase>>) => Promise<{ host: string; port: number }>;
   rows?: string[];
   view?: number;
@@ -92,7 +95,8 @@ export async function startCluster(options: {
   await migrate(db);
   const admin = await mysql.createConnection(db);
   for (const c of options.checks) {
-    await admin.query('INSERT INTO checks (name, type, data, check_interval, delay) VALUES (?, ?, ?, ?, ?)', [c.name, c.type, JSON.stringify(c.data), c.interval, c.delay]);
+    if (c.minRegions === undefined) await admin.query('INSERT INTO checks (name, type, data, check_interval, delay) VALUES (?, ?, ?, ?, ?)', [c.name, c.type, JSON.stringify(c.data), c.interval, c.delay]);
+    else await admin.query('INSERT INTO checks (name, type, data, check_interval, delay, min_regions) VALUES (?, ?, ?, ?, ?, ?)', [c.name, c.type, JSON.stringify(c.data), c.interval, c.delay, c.minRegions]);
   }
   for (const sql of options.rows ?? []) await admin.query(sql);
   await admin.end();
@@ -143,12 +147,12 @@ export async function startCluster(options: {
     return { handle, writer };
   };
   const workers = new Map<string, WorkerHandle>();
-  const start = (id: string, sourceAddress: string) => {
-    const worker = startWorker({ nc, id, numThreads: 4, sourceAddress, dnsServer: '127.0.0.1:53', log: logs.log, heartbeatMs: HEARTBEAT_MS, now: options.clocks?.[id], viewZeroController: 'ctl0' });
+  const start = (id: string, sourceAddress: string, region?: string) => {
+    const worker = startWorker({ nc, id, numThreads: 4, sourceAddress, ...(region !== undefined && { region }), dnsServer: '127.0.0.1:53', log: logs.log, heartbeatMs: HEARTBEAT_MS, now: options.clocks?.[id], viewZeroController: 'ctl0' });
     workers.set(id, worker);
     return worker;
   };
-  for (const [id, address] of options.workers) start(id, address);
+  for (const [id, address, region] of options.workers) start(id, address, region);
   const first = await launch(options.view ?? 0);
   let controller = first.handle;
   onTestFinished(async () => {

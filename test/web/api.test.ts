@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
-import { login, PASSWORD, startWebFixture } from './fixture.ts';
+import { EU, login, PASSWORD, startWebFixture } from './fixture.ts';
 
 let nats: NatsServerHandle;
 beforeAll(async () => {
@@ -55,7 +55,7 @@ function openEvents(url: string, cookie: string) {
 }
 
 describe('bearmon web: the JSON API on a real cluster', () => {
-  it('refuses requests without a session, validates input, streams a check going offline live, explains the incident, pauses through the CLI code', async () => {
+  it('refuses requests without a session, validates input, streams a partial outage beginning and ending and a check going offline live, explains the incident, pauses through the CLI code', async () => {
     const { url, target, cluster } = await startWebFixture(nats);
 
     // No session: the API says 401 naming the session, the dashboard sends to the login page.
@@ -106,8 +106,8 @@ describe('bearmon web: the JSON API on a real cluster', () => {
     const one = (await get('/api/checks/1')).body.check;
     expect(one.lastResults[0]).toMatchObject({ ageMs: expect.any(Number) });
     expect(one.nextRunInMs).toEqual(expect.any(Number));
-    // No partial outage: both workers are of one region.
-    expect(one.partial).toBeNull();
+    // No partial outage: both regions reach the target.
+    expect(one).toMatchObject({ minRegions: 2, partial: null });
     expect((await get('/api/checks?name=SHOP')).body.checks.map((c: any) => c.id)).toEqual([1]);
     expect((await get('/api/checks?state=offline')).body.checks).toEqual([]);
 
@@ -119,6 +119,29 @@ describe('bearmon web: the JSON API on a real cluster', () => {
       ['w1', true, 2],
       ['w2', true, 0],
     ]);
+
+    // A partial outage: the target refuses eu's worker, us's still reaches it. shop needs two
+    // regions to flip, so it stays online, partially down from eu (the stream says so as it
+    // begins, the API while it lasts); it ends when eu reaches the target again.
+    const regional = openEvents(url, cookie);
+    await regional.opened;
+    const shop = () => regional.events.filter((e) => e.event === 'checks').flatMap((e) => e.data.changed.filter((c: any) => c.id === 1));
+    target.refuse.add(EU.address);
+    await regional.until(() => shop().some((c) => c.partial && c.state === 'online'));
+    const began = shop().find((c) => c.partial && c.state === 'online');
+    expect(began).toMatchObject({ status: 'online', minRegions: 2, partial: { down: ['eu'], up: ['us'], since: expect.any(String) } });
+    expect(Date.parse(began.partial.since)).not.toBeNaN();
+    const during = (await get('/api/checks/1')).body.check;
+    expect(during).toMatchObject({ status: 'online', partial: began.partial });
+    expect(['online', 'pending']).toContain(during.state);
+    target.refuse.delete(EU.address);
+    const ended = (changes: any[]) => changes.slice(changes.findIndex((c) => c.partial) + 1).find((c) => c.partial === null && c.state === 'online');
+    await regional.until(() => ended(shop()) !== undefined);
+    await regional.close();
+    // It only ever was partial: shop never went offline, nothing was recorded.
+    expect(shop().every((c) => c.status === 'online')).toBe(true);
+    expect((await get('/api/checks/1')).body.check).toMatchObject({ partial: null, status: 'online' });
+    expect(await cluster.checkEvents(1)).toEqual([]);
 
     // The target dies: the stream shows shop pending with the agreeing workers, then offline.
     const stream = openEvents(url, cookie);
@@ -142,8 +165,8 @@ describe('bearmon web: the JSON API on a real cluster', () => {
     expect(incident).toMatchObject({ checkId: 1, check: 'shop', to: 'offline' });
     expect(incident.evidence).toMatchObject({ from: 'online', rounds: 3, delay: 2, confirmations: 2 });
     expect(incident.evidence.explanation).toMatch(/^check 1 \(shop\) went offline at .* \(was online\): 3 round\(s\) of 2 distinct worker\(s\) disagreed, delay 2/);
-    expect(incident.evidence.explanation).toMatch(/w1 +offline/);
-    expect(incident.evidence.explanation).toMatch(/w2 +offline/);
+    expect(incident.evidence.explanation).toMatch(/w1 +eu +offline/);
+    expect(incident.evidence.explanation).toMatch(/w2 +us +offline/);
     expect(incident.notifications).toEqual([expect.objectContaining({ contactId: 1, contactType: 'webhook', contact: 'http://127.0.0.1:9', status: 'offline' })]);
     expect(JSON.stringify(incident)).not.toContain('s3cr3t');
     const detail = (await get('/api/checks/1')).body;

@@ -5,7 +5,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchBrowser } from '../helpers/browser.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
-import { PASSWORD, startWebFixture, USER } from './fixture.ts';
+import { EU, PASSWORD, startWebFixture, USER } from './fixture.ts';
 
 /** BEARMON_SCREENSHOTS=1 (npm run screenshots) writes docs/dashboard.png and docs/status-page.png; otherwise a temporary directory. */
 const SHOTS = process.env.BEARMON_SCREENSHOTS === '1' ? new URL('../../docs/', import.meta.url).pathname : mkdtempSync(join(tmpdir(), 'bearmon-shots-'));
@@ -21,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('the dashboard and the status page in Chromium', () => {
-  it('logs in, shows the checks, follows a check going offline live with its confirming workers, explains the incident; the status page hides a non-public check', async () => {
+  it('logs in, shows the checks, follows a partial outage (one region refused) and a check going offline live with its confirming workers, explains the incident; the status page hides a non-public check', async () => {
     const { url, target } = await startWebFixture(nats, { loginLimit: { max: 5, windowMs: 60_000 } });
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
@@ -54,9 +54,21 @@ describe('the dashboard and the status page in Chromium', () => {
     expect(await page.$$eval('#checks tbody tr', (trs) => trs.map((tr) => tr.getAttribute('data-check-id')))).toEqual(['2']);
     await page.fill('#filter-name', '');
 
+    // From here on, every change shows without a reload.
+    await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    // A partial outage: the target refuses eu's worker, us's still reaches it. shop (two regions
+    // needed to flip) stays online with a "partial: eu" badge, gone when eu reaches it again.
+    target.refuse.add(EU.address);
+    const badge = await page.waitForSelector('tr[data-check-id="1"] .state-partial');
+    expect(await badge.textContent()).toBe('partial: eu');
+    expect(await badge.getAttribute('title')).toMatch(/^partially down since \S+: offline from eu, online from us$/);
+    expect(await page.textContent('tr[data-check-id="1"] .state:not(.state-partial)')).toMatch(/^(online|pending)$/);
+    target.refuse.delete(EU.address);
+    await page.waitForSelector('tr[data-check-id="1"] .state-partial', { state: 'detached' });
+    await page.waitForSelector('tr[data-check-id="1"][data-state="online"]');
+
     // The target goes down: without a reload the row turns pending with the agreeing
     // workers, then offline.
-    await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
     target.up = false;
     // Round 1 is completed by both workers at once (the second runs as soon as the first
     // disagrees); rounds 2 and 3 wait an interval each, so the row shows the last round's workers meanwhile.
@@ -71,8 +83,8 @@ describe('the dashboard and the status page in Chromium', () => {
     const evidence = await page.waitForSelector('#detail [data-incident] details[open] pre.evidence');
     const text = (await evidence.textContent())!;
     expect(text).toMatch(/^check 1 \(shop\) went offline at .* \(was online\): 3 round\(s\) of 2 distinct worker\(s\) disagreed, delay 2/);
-    expect(text).toMatch(/w1 +offline/);
-    expect(text).toMatch(/w2 +offline/);
+    expect(text).toMatch(/w1 +eu +offline/);
+    expect(text).toMatch(/w2 +us +offline/);
     expect(await page.textContent('#detail [data-incident] .notified')).toMatch(/^webhook http:\/\/127\.0\.0\.1:9: (pending|sending)/);
     await page.waitForSelector('#chart .uplot');
     await page.screenshot({ path: join(SHOTS, 'dashboard.png'), fullPage: true });

@@ -45,11 +45,16 @@ export interface WebFixture {
   url: string;
 }
 
+/** The fixture's workers: id, source address (what the target's `refuse` set names), region. */
+export const EU = { worker: 'w1', address: '127.0.0.2', region: 'eu' } as const;
+export const US = { worker: 'w2', address: '127.0.0.3', region: 'us' } as const;
+
 /**
- * A real cluster (controller + workers w1, w2 on a real nats-server and a fresh MariaDB
- * database), two checks — `shop` (public, an HTTP target the test switches off) and
- * `secret-admin` (not public, its URL carries a token) — a webhook contact for shop, and the
- * web role connected as the `operator` NATS user.
+ * A real cluster (controller + workers w1 in region eu and w2 in region us, each binding its
+ * checks to its own source address, on a real nats-server and a fresh MariaDB database), two
+ * checks — `shop` (public, an HTTP target the test switches off, or refuses to one region:
+ * min_regions 2) and `secret-admin` (not public, its URL carries a token) — a webhook contact
+ * for shop, and the web role connected as the `operator` NATS user.
  */
 export async function startWebFixture(nats: NatsServerHandle, options: { loginLimit?: { max: number; windowMs: number } } = {}): Promise<WebFixture> {
   const target = await switchableTarget();
@@ -58,12 +63,12 @@ export async function startWebFixture(nats: NatsServerHandle, options: { loginLi
     confirmations: 2,
     checks: [
       // delay 2: rounds 2 and 3 each wait an interval, so a page sees the change pending for ~2 s.
-      { name: 'shop', type: 'http', data: { url: target.url, expect_status: 200 }, interval: 1, delay: 2 },
+      { name: 'shop', type: 'http', data: { url: target.url, expect_status: 200 }, interval: 1, delay: 2, minRegions: 2 },
       { name: 'secret-admin', type: 'http', data: { url: `${target.url}admin?token=hunter2` }, interval: 1, delay: 1 },
     ],
     workers: [
-      ['w1', '127.0.0.1'],
-      ['w2', '127.0.0.1'],
+      [EU.worker, EU.address, EU.region],
+      [US.worker, US.address, US.region],
     ],
     rows: ["INSERT INTO contacts (id, type, data) VALUES (1, 'webhook', 'http://127.0.0.1:9/hook/s3cr3t')", "INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, 'both')"],
   });

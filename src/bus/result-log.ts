@@ -95,6 +95,10 @@ function differingSettings(config: StreamConfig, wanted: ReturnType<typeof resul
 const isPermissionError = (err: Error) => /permissions violation|authorization/i.test(err.message) || err.name === 'PermissionViolationError';
 
 function rethrowSetup(err: Error, what: string): never {
+  // One server holds one bearmon log: another stream already takes these subjects.
+  if (/subjects overlap/i.test(err.message)) {
+    throw new ResultLogSetupError(`${what} and cannot be made: another stream on this server already keeps bearmon's subjects (${RESULT_LOG_SUBJECTS.join(', ')}); use that stream's name in [nats] stream, or delete it (${err.message})`);
+  }
   if (isPermissionError(err)) {
     throw new ResultLogSetupError(`${what}, and this credential may not change streams: run \`bearmon setup\` with the admin credentials (${err.message})`);
   }

@@ -63,6 +63,17 @@ async function writeOutage(stream: string): Promise<string[]> {
 
 const bearmon = (args: string[], input?: string) => runBearmon(args, { BEARMON_NATS_URL: natsUrl() }, input);
 
+describe('a second log on one server', () => {
+  it('is refused with a message naming the stream, the subjects taken and what to do', async () => {
+    const first = uniqueStream();
+    const second = uniqueStream();
+    await ensureResultLog(nc, { stream: first, retentionMs: 3_600_000 });
+    await expect(ensureResultLog(nc, { stream: second, retentionMs: 3_600_000 })).rejects.toThrow(
+      new RegExp(`^stream ${second} does not exist and cannot be made: another stream on this server already keeps bearmon's subjects \\(bearmon\\.result\\.>, .*\\); use that stream's name in \\[nats\\] stream, or delete it`),
+    );
+  });
+});
+
 describe('the result log (JetStream)', () => {
   it('creates the stream with every logged family, retention and a duplicate window', async () => {
     const stream = uniqueStream();

@@ -76,6 +76,8 @@ interface InFlight {
   checkId: number;
   worker: string;
   expiresAt: number;
+  /** An audit run of a quarantined worker: its expiry hands nothing on. */
+  audit?: boolean;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -150,7 +152,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       publishLogged(subject.decision(deps.id, line.checkId), line, `cancelled:${line.checkId}:${line.at}`),
     partial: (line: Extract<DerivedLine, { type: 'partial' }>) => {
       const fields = { checkId: line.checkId, phase: line.phase, down: line.down, up: line.up, since: line.since };
-      if (line.phase === 'ended') log.info(fields, `check ${line.checkId} is no longer partially down (${line.reason === 'offline' ? 'the check itself is offline now' : 'online from every region'})`);
+      const why = { offline: 'the check itself is offline now', discounted: 'the workers that saw it offline were flagged as faulty probes', recovered: 'online from every region' };
+      if (line.phase === 'ended') log.info(fields, `check ${line.checkId} is no longer partially down (${why[line.reason ?? 'recovered']})`);
       else log.warn(fields, `check ${line.checkId} is partially down: offline from ${line.down.join(', ')}, online from ${line.up.join(', ')}`);
       const transition = partialTransitionOf(line, view);
       if (transition) deps.writer.enqueue(transition);
@@ -164,7 +167,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       else log.info(fields, `worker ${line.worker} agrees with the others again (${pct} % contradictions): ${quarantine === 'exclude' ? 'its votes count again' : 'no longer flagged'}`);
       notice({ kind: line.verdict === 'flagged' ? 'probe-flagged' : 'probe-released', worker: line.worker, ratio: line.ratio, samples: line.samples, excluded: line.excluded });
       publishLogged(subject.decision(deps.id, line.checkId), line, `probe:${line.worker}:${line.at}:${line.verdict}`);
-      if (quarantine === 'exclude') judgeQuorum(now(), true);
+      // Said at once, not at the next tick — but not inside the start-up grace, before the other workers' heartbeats are in.
+      if (quarantine === 'exclude') judgeQuorum(now(), now() - startedAt >= workerTimeoutMs);
     },
   };
   const effect = (lines: DerivedLine[]) => {
@@ -178,8 +182,12 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const deadline = at + check.expireAfterMs;
     const line: AssignLine = { type: 'assign', checkId: check.id, worker, assignment, at, deadline };
     if (audit) line.audit = true;
+    // The region its heartbeats name, logged with the run: the fold counts the result for it,
+    // whatever region the result itself claims.
+    const region = workers.regionOf(worker);
+    if (region !== undefined) line.region = region;
     fold.apply(line);
-    inFlight.set(assignment, { checkId: check.id, worker, expiresAt: deadline });
+    inFlight.set(assignment, audit ? { checkId: check.id, worker, expiresAt: deadline, audit } : { checkId: check.id, worker, expiresAt: deadline });
     workers.reserve(worker);
     if (!audit) check.lastWorker = worker;
     // The assignment goes to the log before the worker hears of it, on the same connection:
@@ -253,16 +261,18 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
   const auditEveryMs = Math.max(200, probePolicy.windowMs / (2 * probePolicy.minSamples));
   const lastAudit = new Map<string, number>();
   let auditCursor = 0;
+  /** The checks' ids, for audits to go round (rebuilt at each reload, not copied every tick). */
+  let checkOrder: number[] = [];
   const audit = (at: number) => {
     const excluded = fold.excludedWorkers();
-    if (excluded.length === 0 || checks.size === 0) return;
-    const ids = [...checks.keys()];
+    if (excluded.length === 0 || checkOrder.length === 0) return;
+    const ids = checkOrder;
     for (const worker of workers.alive(at)) {
       if (!excluded.includes(worker.id) || worker.inFlight >= worker.capacity || at - (lastAudit.get(worker.id) ?? -Infinity) < auditEveryMs) continue;
       for (let tries = 0; tries < Math.min(ids.length, 16); tries++) {
         const check = checks.get(ids[auditCursor++ % ids.length]!);
         const context = check && fold.contextOf(check.id);
-        if (!check || !context || isPending(context) || fold.outstandingWorkers(check.id).includes(worker.id)) continue;
+        if (!check || !context || isPending(context) || fold.hasAudit(check.id, worker.id) || fold.outstandingWorkers(check.id).includes(worker.id)) continue;
         assign(check, worker.id, at, at, true);
         lastAudit.set(worker.id, at);
         break;
@@ -276,6 +286,8 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const line: ExpireLine = { type: 'expire', checkId: flight.checkId, worker: flight.worker, assignment, at };
     fold.apply(line);
     publishLogged(subject.assign(deps.id, flight.checkId), { ...line, at: iso(at) }, `expire:${assignment}`);
+    // An audit run is no vote: nobody else needs to run it (a quarantined worker hanging is no news).
+    if (flight.audit) return void log.debug({ checkId: flight.checkId, worker: flight.worker, assignment }, 'audit run not answered in time');
     log.warn({ checkId: flight.checkId, worker: flight.worker, assignment }, 'run not answered in time: handing it to another worker');
     const check = checks.get(flight.checkId);
     if (check && !runDue(check, at)) due.set(check.id, at);
@@ -569,6 +581,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       }
     }
     misconfigured = nextMisconfigured;
+    checkOrder = [...checks.keys()];
     maxMinRegions = 1;
     for (const check of checks.values()) maxMinRegions = Math.max(maxMinRegions, check.minRegions ?? 1);
     return { checks: checks.size, misconfigured: misconfigured.size };

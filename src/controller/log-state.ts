@@ -113,9 +113,12 @@ export function partialTransitionOf(line: Extract<DerivedLine, { type: 'partial'
       ? `offline from ${line.down.join(', ')} (online from ${line.up.join(', ')})`
       : line.reason === 'offline'
         ? `the check itself is offline now (was offline from ${line.down.join(', ')})`
+        : line.reason === 'discounted'
+          ? `no longer counted: the workers that saw it offline from ${line.down.join(', ')} were flagged as faulty probes`
         : `online from every region again (was offline from ${line.down.join(', ')})`;
   // At the end: recovered, no region is down any more; gone offline, no region is up.
-  const regions = line.phase === 'began' ? { down: line.down, up: line.up } : line.reason === 'offline' ? { down: line.down, up: [] } : { down: [], up: line.up };
+  const regions =
+    line.phase === 'began' || line.reason === 'discounted' ? { down: line.down, up: line.up } : line.reason === 'offline' ? { down: line.down, up: [] } : { down: [], up: line.up };
   return {
     checkId: line.checkId,
     to: line.phase === 'began' ? 'offline' : 'online',

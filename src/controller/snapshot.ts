@@ -70,7 +70,8 @@ const image = z.object({
   checks: z.array(
     z.object({
       context,
-      outstanding: z.array(z.tuple([z.string(), z.string(), z.number().nullish(), z.number().nullish()])).optional(),
+      // The fifth element (an audit run, the region it was handed out for) is absent in older images.
+      outstanding: z.array(z.tuple([z.string(), z.string(), z.number().nullish(), z.number().nullish(), z.object({ audit: z.boolean().optional(), region: z.string().optional() }).nullish()])).optional(),
       views: z.array(z.tuple([z.string(), z.string(), status, z.number(), z.number().int().min(0), z.number()])).optional(),
       partial: z.object({ since: z.number(), down: z.array(z.string()), up: z.array(z.string()) }).optional(),
     }),

@@ -58,6 +58,11 @@ export class WorkerTable {
     return false;
   }
 
+  /** The region a worker's heartbeats name (undefined: not heard from). */
+  regionOf(id: string): string | undefined {
+    return this.workers.get(id)?.region;
+  }
+
   isAlive(id: string, now: number): boolean {
     const worker = this.workers.get(id);
     return worker !== undefined && now - worker.lastSeen < this.timeoutMs;

@@ -65,15 +65,16 @@ export function createHeldOutbox(cluster: Cluster): HeldOutbox {
             const [current] = await c.query<RowDataPacket[]>({ sql: "SELECT held_by FROM bearmon_notifications WHERE id = ? AND state = 'held' FOR UPDATE", timeout }, [row.id]);
             if (current.length === 0) return null;
             const [checks] = await c.query<RowDataPacket[]>({ sql: 'SELECT status FROM checks WHERE id = ?', timeout }, [row.check.id]);
-            // A later notification row of the check means a later transition (any contact's).
+            // A later notification row of the check means a later transition (any contact's); a
+            // partial outage's rows are no change of the check's status.
             const [later] = await c.query<RowDataPacket[]>(
-              { sql: 'SELECT 1 FROM bearmon_notifications WHERE check_id = ? AND transition_at > ? AND transition_key <> ? LIMIT 1', timeout },
+              { sql: 'SELECT 1 FROM bearmon_notifications WHERE check_id = ? AND transition_at > ? AND transition_key <> ? AND partial IS NULL LIMIT 1', timeout },
               [row.check.id, row.transitionAt, row.transitionKey],
             );
             // The contact's last notification of an outage before this one, if any.
             const [outage] = await c.query<RowDataPacket[]>(
               {
-                sql: "SELECT state FROM bearmon_notifications WHERE check_id = ? AND contact_id = ? AND status = 'offline' AND transition_at < ? ORDER BY transition_at DESC, id DESC LIMIT 1",
+                sql: "SELECT state FROM bearmon_notifications WHERE check_id = ? AND contact_id = ? AND status = 'offline' AND partial IS NULL AND transition_at < ? ORDER BY transition_at DESC, id DESC LIMIT 1",
                 timeout,
               },
               [row.check.id, row.contactId, row.transitionAt],

@@ -229,11 +229,11 @@ async function untoldOfPartialStart(connection: PoolConnection, t: Transition, c
 async function partialBeganAt(connection: PoolConnection, t: Transition, timeout: number): Promise<Date | null> {
   const [rows] = await connection.query<RowDataPacket[]>(
     {
-      sql: `SELECT transition_at FROM bearmon_notifications WHERE check_id = ? AND partial LIKE '{"phase":"began"%' AND transition_at <= ?
-            ORDER BY transition_at DESC, id DESC LIMIT 1`,
+      // This outage's own start (keys name it), not any earlier one's.
+      sql: `SELECT transition_at FROM bearmon_notifications WHERE transition_key = ? AND state <> 'skipped' ORDER BY id LIMIT 1`,
       timeout,
     },
-    [t.checkId, t.at],
+    [t.key.replace(/:ended$/, ':began')],
   );
   const at = rows[0]?.transition_at;
   return at instanceof Date ? at : null;

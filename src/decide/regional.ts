@@ -43,6 +43,8 @@ export interface RegionalJudgement {
   down: string[];
   /** Regions where a fresh verdict agrees with the status (sorted). */
   up: string[];
+  /** Regions with any fresh verdict, counted or ignored: a region not in it has gone unobserved. */
+  seen: Set<string>;
 }
 
 export interface RegionalOptions {
@@ -55,14 +57,17 @@ export interface RegionalOptions {
 export function judgeRegions(views: Views, status: Status, at: number, options: RegionalOptions): RegionalJudgement {
   const agreeing = new Set<string>();
   const disagreeing = new Map<string, number>();
+  const seen = new Set<string>();
   for (const [worker, view] of views) {
-    if (at - view.at > options.freshMs || options.ignore?.(worker)) continue;
+    if (at - view.at > options.freshMs) continue;
+    seen.add(view.region);
+    if (options.ignore?.(worker)) continue;
     if (view.status === status) agreeing.add(view.region);
     else disagreeing.set(view.region, (disagreeing.get(view.region) ?? 0) + view.count);
   }
   const down: string[] = [];
   for (const [region, count] of disagreeing) if (!agreeing.has(region) && count >= options.delay + 1) down.push(region);
-  return { down: down.sort(), up: [...agreeing].sort() };
+  return { down: down.sort(), up: [...agreeing].sort(), seen };
 }
 
 export const isPartial = (status: Status, judgement: RegionalJudgement) => status === 'online' && judgement.down.length > 0 && judgement.up.length > 0;

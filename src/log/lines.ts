@@ -79,6 +79,12 @@ export const assignLine = z.object({
    * the others again?) and never counted as a vote.
    */
   audit: z.boolean().optional(),
+  /**
+   * The worker's region as the controller knew it when it handed the run out (from the
+   * worker's heartbeats): the fold counts the result for this region, whatever the result
+   * itself claims. Absent in older logs: the result's own region.
+   */
+  region: z.string().regex(REGION_PATTERN, 'expected a region').optional(),
 });
 /** The run was not answered in time: a late result for it is rejected. */
 export const expireLine = z.object({ type: z.literal('expire'), checkId, worker, assignment, at: timestamp });

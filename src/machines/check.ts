@@ -138,6 +138,17 @@ function withWorker(turn: string[], worker: string): string[] {
   return turn.includes(worker) ? turn : [...turn, worker];
 }
 
+/** The distinct regions of the turn's workers, from their latest evidence. */
+function regionsOfTurn(context: CheckContext): string[] {
+  const regions: string[] = [];
+  for (const worker of context.turn) {
+    let region = DEFAULT_EVENT_REGION;
+    for (const e of context.evidence) if (e.worker === worker) region = e.region ?? DEFAULT_EVENT_REGION;
+    if (!regions.includes(region)) regions.push(region);
+  }
+  return regions;
+}
+
 /** Results without a region (older workers, hand-written logs) are all one region. */
 export const DEFAULT_EVENT_REGION = 'default';
 
@@ -246,6 +257,9 @@ export const checkMachine = setup({
         interval: event.interval ?? context.interval,
         confirmations: event.confirmations ?? context.confirmations,
         minRegions: event.minRegions ?? context.minRegions,
+        // The turn's regions are only kept while a check asks for several: asked for now, they
+        // are rebuilt from the turn's evidence, or a round in progress could never complete.
+        turnRegions: (event.minRegions ?? context.minRegions) > 1 && context.minRegions <= 1 ? regionsOfTurn(context) : context.turnRegions,
       };
     }),
   },

@@ -39,7 +39,12 @@ export function explainPartial(p: PartialLine, names?: CheckNames): string {
   const regions = `offline from ${regionList(p.down)} (online from ${regionList(p.up)})`;
   if (p.phase === 'began') return `${check} partially down since ${clock(p.since)}: ${regions}`;
   if (p.phase === 'changed') return `${check} partial outage (since ${clock(p.since)}) changed at ${clock(p.at)}: ${regions}`;
-  const how = p.reason === 'offline' ? 'the check itself went offline (the decision rule flipped it)' : `recovered: online again from ${regionList(p.down)}`;
+  const how =
+    p.reason === 'offline'
+      ? 'the check itself went offline (the decision rule flipped it)'
+      : p.reason === 'discounted'
+        ? `the workers that saw it offline from ${regionList(p.down)} were flagged as faulty probes`
+        : `recovered: online again from ${regionList(p.down)}`;
   return `${check} partial outage (since ${clock(p.since)}, offline from ${regionList(p.down)}) ended at ${clock(p.at)}: ${how}`;
 }
 

@@ -57,7 +57,7 @@ export type DerivedLine =
       up: string[];
       since: string;
       at: string;
-      reason?: 'recovered' | 'offline';
+      reason?: 'recovered' | 'offline' | 'discounted';
     }
   | {
       /** A worker's verdicts contradict the others' too often (flagged), or agree again (released). Published on the subject of the check whose result tipped it. */
@@ -114,6 +114,8 @@ interface Tracked extends Omit<CheckSummary, 'type'> {
   views: Views | undefined;
   /** A fresh verdict disagreed with the status at the last look: the regions must be judged again. */
   watch: boolean;
+  /** Overruled votes waiting for their region's next verdict on this check (faulty-probe scoring). */
+  overruled?: Map<string, { at: number; status: Status; region: string }>;
   partial: PartialOutage | undefined;
 }
 
@@ -124,6 +126,8 @@ export interface OutstandingRun {
   deadline: number;
   /** An audit run of a quarantined worker: scored, never a vote. */
   audit?: boolean;
+  /** The worker's region as the controller knew it (the assign line): what its result counts for. */
+  region?: string;
 }
 
 /** The window of a run whose assign line names no deadline (logs written before deadlines were): the longest check timeout plus margins. */
@@ -159,7 +163,7 @@ function store(tracked: Tracked, snapshot: CheckSnapshot): void {
 /** One check in a stored fold image: its machine context and its runs still out. */
 export interface FoldImageCheck {
   context: CheckContext;
-  outstanding?: [assignment: string, worker: string, at?: number | null, deadline?: number | null][];
+  outstanding?: [assignment: string, worker: string, at?: number | null, deadline?: number | null, run?: { audit?: boolean; region?: string } | null][];
   /** Each worker's latest verdict (regions and scoring): worker, region, status, since, count, at. */
   views?: [worker: string, region: string, status: Status, since: number, count: number, at: number][];
   /** A partial outage in progress: kept so a successor does not begin (and notify) it again. */
@@ -290,12 +294,22 @@ export class ReplayFold {
 
   /** Whether a run of this check is outstanding (the scheduler asks for every due check). */
   hasOutstanding(checkId: number): boolean {
-    return this.checks.get(checkId)?.outstanding !== undefined;
+    const outstanding = this.checks.get(checkId)?.outstanding;
+    if (!outstanding) return false;
+    // An audit run of a quarantined worker is no vote: it must not hold the check's regular run back.
+    for (const run of outstanding.values()) if (!run.audit) return true;
+    return false;
   }
 
-  /** Workers with a run of this check outstanding. */
+  /** Workers with a run (a vote, not an audit) of this check outstanding. */
   outstandingWorkers(checkId: number): string[] {
-    return [...(this.checks.get(checkId)?.outstanding?.values() ?? [])].map((run) => run.worker);
+    return [...(this.checks.get(checkId)?.outstanding?.values() ?? [])].filter((run) => !run.audit).map((run) => run.worker);
+  }
+
+  /** Whether this worker has an audit run of the check out (one at a time is enough). */
+  hasAudit(checkId: number, worker: string): boolean {
+    for (const run of this.checks.get(checkId)?.outstanding?.values() ?? []) if (run.audit && run.worker === worker) return true;
+    return false;
   }
 
   private assign(line: AssignLine): { lines: DerivedLine[]; error?: string } {
@@ -303,6 +317,7 @@ export class ReplayFold {
     if (!tracked) return { lines: [], error: unknownCheck(line.checkId, 'assignment') };
     const run: OutstandingRun = { worker: line.worker, at: line.at, deadline: line.deadline ?? line.at + DEFAULT_RESULT_WINDOW_MS };
     if (line.audit) run.audit = true;
+    if (line.region !== undefined) run.region = line.region;
     (tracked.outstanding ??= new Map()).set(line.assignment, run);
     return NOTHING;
   }
@@ -319,12 +334,12 @@ export class ReplayFold {
    * late, duplicate or foreign result changes nothing. Results without an assignment id
    * (hand-written logs, SPEC §6) are always taken.
    */
-  private accept(tracked: Tracked, line: ResultLine): { rejected: DerivedLine } | { at: number; audit?: boolean } {
+  private accept(tracked: Tracked, line: ResultLine): { rejected: DerivedLine } | { at: number; audit?: boolean; region?: string } {
     if (line.assignment === undefined) return { at: line.at };
     const run = tracked.outstanding?.get(line.assignment);
     if (run?.worker === line.worker) {
       forget(tracked, line.assignment);
-      return { at: clampResultTime(line.at, run, line.receivedAt), audit: run.audit };
+      return { at: clampResultTime(line.at, run, line.receivedAt), audit: run.audit, region: run.region };
     }
     const reason = run === undefined ? 'not an outstanding run (late, duplicate or expired)' : `run was assigned to ${run.worker}`;
     return { rejected: { type: 'rejected', checkId: line.checkId, worker: line.worker, assignment: line.assignment, reason, at: iso(line.at) } };
@@ -372,6 +387,9 @@ export class ReplayFold {
     const accepted = this.accept(tracked, line);
     if ('rejected' in accepted) return { lines: [accepted.rejected] };
     if (accepted.at !== line.at) line = { ...line, at: accepted.at };
+    // A worker speaks for the region the controller knows it in (its heartbeats, logged with
+    // the run), not for whatever region its result claims.
+    if (accepted.region !== undefined && accepted.region !== line.region) line = { ...line, region: accepted.region };
     if (accepted.audit || this.isExcluded(line.worker)) return this.quarantined(tracked, line, accepted.audit === true);
     this.firstAt ??= line.at;
     this.lastAt = Math.max(this.lastAt ?? line.at, line.at);
@@ -383,12 +401,13 @@ export class ReplayFold {
     this.sawRegion(region);
     const views = this.viewsOf(tracked);
     if (views) observe(views, line.worker, region, status, line.at);
+    if (tracked.overruled) this.settleOverruled(tracked, line, region, status);
     // Fast path: in an idle state the machine provably ignores a result that agrees (the
     // same guard the machine uses); most of a log is such results.
     if (!tracked.pending && rule.agrees(tracked.context, line)) {
       const verdict = this.scorer?.record(line.worker, line.at, true);
       if (verdict) this.pendingVerdicts.push(this.probeLine(line.checkId, verdict));
-      return tracked.watch || tracked.partial || verdict ? { lines: this.judgeRegions(tracked, line.at, false) } : NOTHING;
+      return tracked.watch || tracked.partial || this.pendingVerdicts.length > 0 ? { lines: this.judgeRegions(tracked, line.at, false) } : NOTHING;
     }
     const before = tracked.context;
     const event: ResultEvent = { type: 'RESULT', worker: line.worker, status: line.status, at: line.at, message: line.message };
@@ -433,11 +452,35 @@ export class ReplayFold {
     const fresh = tracked.views ? freshness(tracked.views, tracked.context.interval) : 0;
     for (const worker of new Set(overruled)) {
       const region = tracked.views?.get(worker)?.region ?? DEFAULT_REGION;
-      if (tracked.views && corroborated(tracked.views, worker, region, suspected, line.at, fresh)) continue;
-      note(scorer.record(worker, line.at, false));
+      // Its region says the same: it measured right (a regional outage, not a faulty probe).
+      if (tracked.views && corroborated(tracked.views, worker, region, suspected, line.at, fresh)) note(scorer.record(worker, line.at, true));
+      // Not yet known: its region's next verdict on this check (or none within a rotation) decides.
+      else (tracked.overruled ??= new Map()).set(worker, { at: line.at, status: suspected, region });
     }
     this.pendingVerdicts.push(...verdicts.map((v) => this.probeLine(line.checkId, v)));
     return verdicts;
+  }
+
+  /**
+   * Settles overruled votes waiting for their region: a verdict of another worker of that
+   * region saying the same corroborates it (an agreement), one saying otherwise contradicts
+   * it, and a rotation without any makes it a contradiction. Driven by results, so a replay
+   * settles them exactly as the controller did.
+   */
+  private settleOverruled(tracked: Tracked, line: ResultLine, region: string, status: Status): void {
+    const waiting = tracked.overruled;
+    const scorer = this.scorer;
+    if (!waiting || !scorer) return;
+    const fresh = tracked.views ? freshness(tracked.views, tracked.context.interval) : 0;
+    for (const [worker, vote] of waiting) {
+      const expired = line.at - vote.at > fresh;
+      const peer = !expired && worker !== line.worker && vote.region === region;
+      if (!peer && !expired) continue;
+      const verdict = scorer.record(worker, vote.at, peer && status === vote.status);
+      if (verdict) this.pendingVerdicts.push(this.probeLine(line.checkId, verdict));
+      waiting.delete(worker);
+    }
+    if (waiting.size === 0) tracked.overruled = undefined;
   }
 
   /** Probe lines derived while applying the current result (emitted after its own lines). */
@@ -470,12 +513,17 @@ export class ReplayFold {
     const before = tracked.partial;
     const status = tracked.context.status;
     if (!views || (status === 'offline' && !before)) return out;
-    const judgement = judgeRegions(views, status, at, { delay: tracked.context.delay, freshMs: freshness(views, tracked.context.interval), ignore: this.scorer ? (w) => this.scorer!.isFlagged(w) : undefined });
+    const freshMs = freshness(views, tracked.context.interval);
+    pruneViews(views, at, freshMs);
+    const judgement = judgeRegions(views, status, at, { delay: tracked.context.delay, freshMs, ignore: this.scorer ? (w) => this.scorer!.isFlagged(w) : undefined });
+    // A region that was down and has gone unobserved (its workers stopped reporting) stays
+    // down: only its own fresh verdicts, or the check flipping, end it.
+    if (before && !flipped) for (const region of before.down) if (!judgement.seen.has(region) && !judgement.down.includes(region)) judgement.down = [...judgement.down, region].sort();
     tracked.watch = judgement.down.length > 0 || hasDisagreeing(views, status);
     // It begins with a region up and one down; it lasts while a region is down (spreading to
     // every region, it ends as offline when the rule flips the check).
     const partial = before ? status === 'online' && judgement.down.length > 0 : isPartial(status, judgement);
-    const line = (phase: 'began' | 'changed' | 'ended', since: number, down: string[], up: string[], reason?: 'recovered' | 'offline'): DerivedLine => ({
+    const line = (phase: 'began' | 'changed' | 'ended', since: number, down: string[], up: string[], reason?: 'recovered' | 'offline' | 'discounted'): DerivedLine => ({
       type: 'partial',
       checkId: tracked.checkId,
       phase,
@@ -492,7 +540,10 @@ export class ReplayFold {
     } else if (before && !partial) {
       tracked.partial = undefined;
       const offline = flipped && status === 'offline';
-      out.push(line('ended', before.since, before.down, offline ? [] : judgement.up, offline ? 'offline' : 'recovered'));
+      // Recovered: every region that was down sees it online again; discounted: the only
+      // workers that saw it offline were flagged as faulty probes.
+      const recovered = before.down.every((region) => judgement.up.includes(region));
+      out.push(line('ended', before.since, before.down, offline ? [] : judgement.up, offline ? 'offline' : recovered ? 'recovered' : 'discounted'));
     } else if (before && partial && !sameRegions(before.down, judgement.down)) {
       tracked.partial = { since: before.since, down: judgement.down, up: judgement.up };
       out.push(line('changed', before.since, judgement.down, judgement.up));
@@ -532,6 +583,7 @@ export class ReplayFold {
       interval: context.interval,
       delay: context.delay,
       status: context.status,
+      ...(context.minRegions > 1 ? { minRegions: context.minRegions } : {}),
       at,
     }));
   }
@@ -554,7 +606,7 @@ export class ReplayFold {
   exportImage(): FoldImageCheck[] {
     return [...this.checks.values()].map((t) => {
       const image: FoldImageCheck = { context: t.context };
-      if (t.outstanding) image.outstanding = [...t.outstanding].map(([assignment, run]) => [assignment, run.worker, run.at, run.deadline] as [string, string, number, number]);
+      if (t.outstanding) image.outstanding = [...t.outstanding].map(([assignment, run]) => (run.audit || run.region ? [assignment, run.worker, run.at, run.deadline, { audit: run.audit, region: run.region }] : [assignment, run.worker, run.at, run.deadline]));
       if (t.views && t.views.size > 0) image.views = [...t.views].map(([worker, v]) => [worker, v.region, v.status, v.since, v.count, v.at]);
       if (t.partial) image.partial = t.partial;
       return image;
@@ -591,7 +643,12 @@ export class ReplayFold {
         outstanding:
           outstanding && outstanding.length > 0
             ? // An image from before runs had windows: its results keep their own times.
-              new Map(outstanding.map(([assignment, worker, at, deadline]) => [assignment, { worker, at: at ?? -Infinity, deadline: deadline ?? Infinity }]))
+              new Map(
+                outstanding.map(([assignment, worker, at, deadline, run]) => [
+                  assignment,
+                  { worker, at: at ?? -Infinity, deadline: deadline ?? Infinity, ...(run?.audit ? { audit: true } : {}), ...(run?.region ? { region: run.region } : {}) },
+                ]),
+              )
             : undefined,
       });
     }
@@ -615,4 +672,9 @@ function restartRuns(views: Views, at: number): void {
 function hasDisagreeing(views: Views, status: Status): boolean {
   for (const view of views.values()) if (view.status !== status && view.count > 0) return true;
   return false;
+}
+
+/** Verdicts of workers gone for several rotations (left the cluster) are dropped: they would only widen the freshness window. */
+function pruneViews(views: Views, at: number, freshMs: number): void {
+  for (const [worker, view] of views) if (at - view.at > 4 * freshMs) views.delete(worker);
 }

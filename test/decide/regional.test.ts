@@ -22,14 +22,18 @@ describe('judgeRegions', () => {
     ['a stale verdict speaks for nobody', [['a1', 'eu', 'offline', 5, 100], ['b1', 'us', 'online', 5, -20_000]], ['eu'], [], false],
   ] as [string, [string, string, Status, number, number][], string[], string[], boolean][])('%s', (_name, rows, down, up, partial) => {
     const judgement = judgeRegions(views(rows), 'online', 100, opts);
-    expect(judgement).toEqual({ down, up });
+    expect({ down: judgement.down, up: judgement.up }).toEqual({ down, up });
     expect(isPartial('online', judgement)).toBe(partial);
   });
 
   it('an offline check is never partial, and ignored workers do not count', () => {
     const v = views([['a1', 'eu', 'offline', 5, 100], ['b1', 'us', 'online', 5, 100]]);
     expect(isPartial('offline', judgeRegions(v, 'offline', 100, opts))).toBe(false);
-    expect(judgeRegions(v, 'online', 100, { ...opts, ignore: (w) => w === 'a1' })).toEqual({ down: [], up: ['us'] });
+    const ignored = judgeRegions(v, 'online', 100, { ...opts, ignore: (w) => w === 'a1' });
+    expect({ down: ignored.down, up: ignored.up }).toEqual({ down: [], up: ['us'] });
+    // An ignored worker's region is still seen (not unobserved): a stale one is not.
+    expect(ignored.seen).toEqual(new Set(['eu', 'us']));
+    expect(judgeRegions(v, 'online', 100_000, opts).seen).toEqual(new Set());
   });
 });
 

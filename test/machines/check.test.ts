@@ -234,3 +234,14 @@ describe('check machine: regions (issue 17)', () => {
     expect(snapshot.context.minRegions).toBe(3);
   });
 });
+
+describe('check machine: min_regions raised while a change is pending', () => {
+  it('the turn\'s regions are rebuilt from its evidence, so the round can complete', () => {
+    const rr = (worker: string, region: string, status: string, at: number): CheckEvent => ({ type: 'RESULT', worker, status, at, region });
+    const { transitions, snapshot } = run(input(2, 0), [rr('w1', 'eu', 'offline', 1), { type: 'CONFIGURE', minRegions: 2, at: 2 }, rr('w2', 'us', 'offline', 3)]);
+    expect(transitions).toEqual([['offline', 3]]);
+    expect(snapshot.value).toBe('offline');
+    const pendingOnly = run(input(2, 0), [rr('w1', 'eu', 'offline', 1), { type: 'CONFIGURE', minRegions: 2, at: 2 }]);
+    expect(pendingOnly.snapshot.context.turnRegions).toEqual(['eu']);
+  });
+});

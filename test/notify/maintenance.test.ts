@@ -4,7 +4,7 @@
  * contact is told once (also across a change of controller); back online inside it, never.
  * The delivery clock is injected, so the window's end is a step of the test, not a wait.
  */
-import { describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createContactContext, createContactRegistry } from '../../src/contacts/registry.ts';
 import { createHeldOutbox } from '../../src/db/maintenance-outbox.ts';
 import { createOutbox } from '../../src/db/outbox.ts';
@@ -58,10 +58,23 @@ async function setup() {
     await d.idle();
   };
   const rows = async () => (await sql('SELECT check_id, status, state, held_by, outcome FROM bearmon_notifications ORDER BY id')).map((r) => ({ ...r }));
-  return { hook, events, deliver, transition, at, rows, sql };
+  return { hook, events, deliver, transition, at, rows, sql, recordRaw: (t: Transition) => store.recordTransition(t) };
 }
 
 describe('maintenance windows hold notifications', () => {
+  it('a partial outage inside the window is no change of the check: a held offline notification is still sent at the window end', async () => {
+    const h = await setup();
+    await h.sql(`INSERT INTO alerts (check_id, contact_id, type) VALUES (1, 1, 'partial')`);
+    const d = h.deliver(1);
+    await h.transition(1, 'offline', '2026-01-01T10:15:00Z');
+    // A partial-outage record of the same check later inside the window (skipped: nobody is told).
+    const partial: Transition = { checkId: 1, to: 'offline', at: new Date('2026-01-01T10:40:00Z'), key: `partial:1:${Date.parse('2026-01-01T10:40:00Z')}:began`, view: 1, message: 'x', workers: [], partial: { phase: 'began', down: ['eu'], up: ['us'] } };
+    await h.sql("UPDATE checks SET status = 'offline' WHERE id = 1");
+    expect(await h.recordRaw(partial)).toBe('written');
+    await h.at(d, '2026-01-01T11:00:00Z');
+    await vi.waitFor(() => expect(h.hook.posts.map((p) => [p.fields.check_id, p.fields.status])).toEqual([['1', 'offline']]), { timeout: 10_000, interval: 50 });
+  });
+
   it('a transition inside the window notifies nobody; still offline at its end, the contact is told exactly once, also by a successor controller', async () => {
     const h = await setup();
     const first = h.deliver(1);

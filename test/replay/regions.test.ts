@@ -139,8 +139,12 @@ describe('fold: faulty probes', () => {
     }
     const { fold: f, derived } = fold({ confirmations: 2, regions: 2, quarantine: 'exclude', probe }, lines);
     expect(derived.some((l) => l.type === 'probe')).toBe(false);
-    // Overruled, but corroborated by each other: no contradiction (and no sample) for a1 and a2.
-    expect(f.probeScores().map((s) => [s.worker, s.samples, s.contradictions])).toEqual([['b1', 6, 0]]);
+    // Overruled, but corroborated by each other: agreements (their region sees it so), no contradiction.
+    expect(f.probeScores().map((s) => [s.worker, s.samples, s.contradictions])).toEqual([
+      ['b1', 6, 0],
+      ['a1', 6, 0],
+      ['a2', 6, 0],
+    ]);
     expect(f.partialOf(1)).toMatchObject({ down: ['eu'], up: ['us'] });
   });
 });
@@ -154,8 +158,9 @@ describe('fold image: a take-over from a stored snapshot keeps partial outages a
     // Two workers in eu, so their overruled votes corroborate each other (a regional outage, not a faulty probe).
     before.push(result(1, 'a1', 'eu', 'offline', 1), result(1, 'a2', 'eu', 'offline', 1.5), result(1, 'b1', 'us', 'online', 2));
     before.push(result(1, 'a1', 'eu', 'offline', 11), result(1, 'a2', 'eu', 'offline', 11.5), result(1, 'b1', 'us', 'online', 12));
-    // c1 (ap) overruled on check 2, four times: flagged and excluded.
-    for (let i = 0; i < 4; i++) before.push(result(2, 'c1', 'ap', 'offline', 20 + i * 2), result(2, 'b1', 'us', 'online', 21 + i * 2));
+    // c1 (us, like b1) overruled on check 2 and contradicted by its own region: flagged and excluded
+    // (each overruled vote is settled by b1's next verdict, so five rounds give four samples).
+    for (let i = 0; i < 5; i++) before.push(result(2, 'c1', 'us', 'offline', 20 + i * 2), result(2, 'b1', 'us', 'online', 21 + i * 2));
     const first = fold(options, before);
     expect(first.fold.partialOf(1)).toMatchObject({ down: ['eu'], up: ['us'] });
     expect(first.fold.excludedWorkers()).toEqual(['c1']);
@@ -167,17 +172,83 @@ describe('fold image: a take-over from a stored snapshot keeps partial outages a
     expect(restored.excludedWorkers()).toEqual(['c1']);
     expect(restored.probeScores()).toEqual(first.fold.probeScores());
 
-    const after: InputLine[] = [result(1, 'a1', 'eu', 'offline', 31), result(1, 'a2', 'eu', 'offline', 31.5), result(1, 'b1', 'us', 'online', 32), result(2, 'c1', 'ap', 'offline', 33), result(1, 'a1', 'eu', 'online', 41)];
+    const after: InputLine[] = [result(1, 'a1', 'eu', 'offline', 31), result(1, 'a2', 'eu', 'offline', 31.5), result(1, 'b1', 'us', 'online', 32), result(2, 'c1', 'us', 'offline', 33), result(1, 'a1', 'eu', 'online', 41)];
     const derived = after.flatMap((line) => restored.apply(line).lines);
     expect(types(derived)).toEqual(['pending', 'cancelled', 'rejected', 'partial ended']);
     expect(derived.at(-1)).toMatchObject({ phase: 'ended', since: new Date(1_500).toISOString() });
   });
 
   it('windows scored over another probe window are not taken', () => {
-    const f = fold(options, [check(2, { delay: 0 }), ...[0, 1, 2, 3].flatMap((i) => [result(2, 'c1', undefined, 'offline', i * 2), result(2, 'b1', undefined, 'online', i * 2 + 1)])]);
+    const f = fold(options, [check(2, { delay: 0 }), ...[0, 1, 2, 3, 4].flatMap((i) => [result(2, 'c1', undefined, 'offline', i * 2), result(2, 'b1', undefined, 'online', i * 2 + 1)])]);
     const extras = f.fold.exportExtras();
     const other = ReplayFold.fromImage({ ...options, probe: { ...probe, windowMs: 120_000 } }, f.fold.exportImage(), extras);
     expect(other.excludedWorkers()).toEqual([]);
     expect(ReplayFold.fromImage(options, f.fold.exportImage(), extras).excludedWorkers()).toEqual(['c1']);
+  });
+});
+
+describe('fold: review fixes', () => {
+  const probe = { windowMs: 600_000, minSamples: 4, threshold: 0.5, release: 0.2 };
+
+  it('a whole region losing every target: its workers corroborate each other later, are never flagged, and its partial outages stay open', () => {
+    const lines: InputLine[] = [];
+    for (let id = 1; id <= 10; id++) lines.push(check(id, { minRegions: 2 }));
+    // us (b1, b2) sees nothing; eu (a1, a2) sees everything. Each round one worker of each region runs each check.
+    for (let round = 0; round < 8; round++) {
+      const [b, a] = round % 2 === 0 ? ['b1', 'a1'] : ['b2', 'a2'];
+      for (let id = 1; id <= 10; id++) {
+        const s = round * 10 + id * 0.1;
+        lines.push(result(id, b!, 'us', 'offline', s), result(id, a!, 'eu', 'online', s + 0.05));
+      }
+    }
+    const { derived, fold: f } = fold({ confirmations: 2, quarantine: 'exclude', probe }, lines);
+    expect(derived.filter((l) => l.type === 'probe')).toEqual([]);
+    for (const worker of ['b1', 'b2']) expect(f.probeScores().find((s) => s.worker === worker)).toMatchObject({ contradictions: 0, flagged: false });
+    expect(derived.filter((l) => l.type === 'partial' && l.phase === 'ended')).toEqual([]);
+    expect(f.partialChecks()).toHaveLength(10);
+    expect(f.partialOf(1)).toMatchObject({ down: ['us'], up: ['eu'] });
+  });
+
+  it('a region that stops reporting keeps its partial outage open; its own verdict online ends it as recovered', () => {
+    const lines: InputLine[] = [check(1, { minRegions: 2 }), result(1, 'a1', 'eu', 'online', 0), result(1, 'b1', 'us', 'online', 0)];
+    lines.push(result(1, 'b1', 'us', 'offline', 10), result(1, 'a1', 'eu', 'online', 11), result(1, 'b1', 'us', 'offline', 20), result(1, 'a1', 'eu', 'online', 21));
+    // us goes silent for far longer than a rotation; eu keeps reporting.
+    for (let s = 30; s < 300; s += 10) lines.push(result(1, 'a1', 'eu', 'online', s));
+    const silent = fold({ confirmations: 2 }, lines);
+    expect(types(silent.derived).filter((t) => t.startsWith('partial'))).toEqual(['partial began']);
+    expect(silent.fold.partialOf(1)).toMatchObject({ down: ['us'] });
+    const back = fold({ confirmations: 2 }, [...lines, result(1, 'b1', 'us', 'online', 300)]);
+    expect(back.derived.at(-1)).toMatchObject({ type: 'partial', phase: 'ended', reason: 'recovered' });
+  });
+
+  it('log export --since keeps a check\'s min_regions in its check lines', () => {
+    const f = fold({ confirmations: 2 }, [check(1, { minRegions: 3 }), check(2)]);
+    expect(f.fold.currentChecks(5).map((c) => [c.checkId, c.minRegions])).toEqual([
+      [1, 3],
+      [2, undefined],
+    ]);
+  });
+
+  it('an audit run is no vote for the schedule (no held-back regular run, not a confirmer) and survives a stored image', () => {
+    const f = new ReplayFold({ confirmations: 2, quarantine: 'exclude', probe });
+    f.apply(check(1));
+    f.apply({ type: 'assign', checkId: 1, worker: 'q', assignment: 'x1', at: 1000, deadline: 5000, audit: true, region: 'eu' });
+    expect(f.hasOutstanding(1)).toBe(false);
+    expect(f.outstandingWorkers(1)).toEqual([]);
+    expect(f.hasAudit(1, 'q')).toBe(true);
+    const image = JSON.parse(JSON.stringify(f.exportImage()));
+    expect(ReplayFold.fromImage({ confirmations: 2 }, image).hasAudit(1, 'q')).toBe(true);
+  });
+
+  it('a result counts for the region its run was handed out for, not the one it claims', () => {
+    const f = new ReplayFold({ confirmations: 2 });
+    f.apply(check(1, { minRegions: 2, delay: 0 }));
+    f.apply({ type: 'assign', checkId: 1, worker: 'a1', assignment: 'r1', at: 1000, deadline: 9000, region: 'eu' });
+    f.apply({ type: 'assign', checkId: 1, worker: 'a2', assignment: 'r2', at: 1000, deadline: 9000, region: 'eu' });
+    f.apply({ ...(result(1, 'a1', 'eu', 'offline', 2) as object), assignment: 'r1' } as InputLine);
+    // a2 lies about its region: the round still spans eu only, no flip.
+    const { lines } = f.apply({ ...(result(1, 'a2', 'us', 'offline', 3) as object), assignment: 'r2' } as InputLine);
+    expect(lines.map((l) => l.type)).toEqual([]);
+    expect(f.contextOf(1)).toMatchObject({ status: 'online', turn: ['a1', 'a2'], turnRegions: ['eu'] });
   });
 });

@@ -120,18 +120,28 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
   const firstAttempt = hold ? hold.until : new Date(t.at.getTime() + (t.partial ? 0 : (options.groupWaitMs ?? 0)));
   // A recovery says how long the outage lasted: from the check's last offline event before it
   // (for a partial outage: from when it began, if that was notified).
-  const offlineSince = t.to !== 'online' ? null : t.partial ? await partialBeganAt(connection, t, timeout) : await lastOfflineAt(connection, t, timeout);
+  // Each contact's own partial-outage story so far (partial records only).
+  const told = t.partial ? await toldOfPartialOutage(connection, t, timeout) : new Map<number, Date>();
+  const offlineSince = t.to !== 'online' ? null : t.partial ? null : await lastOfflineAt(connection, t, timeout);
   const held: Record<string, unknown> = !hold
     ? {}
     : t.partial
       ? { state: 'skipped', held_by: hold.name, outcome: `partial outage inside maintenance ${hold.name}: nobody is told`, finished_at: t.at }
       : { state: 'held', held_by: hold.name };
-  // The end of a partial outage goes only to the contacts its beginning reached (or was
-  // going to): one told nothing of the start (skipped in a window, or its alert made since)
-  // would hear "no longer partially down" about an outage it never heard of.
-  const untold = t.partial?.phase === 'ended' && !hold ? await untoldOfPartialStart(connection, t, routes.map((r) => r.contactId), timeout) : new Set<number>();
-  const stateOf = (contactId: number): Record<string, unknown> =>
-    hold ? held : untold.has(contactId) ? { state: 'skipped', held_by: null, outcome: 'the start of this partial outage was not notified to this contact: nor is its end', finished_at: t.at } : { state: 'pending', held_by: null, outcome: null, finished_at: null };
+  // Judged per contact from what it was told, not by key (a successor may date the same
+  // outage's start a little differently): the end goes only to a contact told of a start
+  // (one told nothing — skipped in a window, or its alert made since — would hear "no longer
+  // partially down" about an outage it never heard of), and a start only to one not already
+  // told of an outage in progress.
+  const skip = (outcome: string) => ({ state: 'skipped', held_by: null, outcome, finished_at: t.at });
+  const stateOf = (contactId: number): Record<string, unknown> => {
+    if (hold) return held;
+    const since = told.get(contactId);
+    if (t.partial?.phase === 'ended' && since === undefined) return skip('the start of this partial outage was not notified to this contact: nor is its end');
+    if (t.partial?.phase === 'began' && since !== undefined) return skip(`already told of a partial outage in progress since ${since.toISOString()}`);
+    return { state: 'pending', held_by: null, outcome: null, finished_at: null };
+  };
+  const partialSince = (contactId: number) => (t.partial?.phase === 'ended' ? (told.get(contactId) ?? null) : offlineSince);
   const stateColumns = hold ? Object.keys(held) : ['state', 'held_by', 'outcome', 'finished_at'];
   const values = routes.map((r) => [
     `${t.key}/${r.contactId}`,
@@ -148,16 +158,16 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
     clip(t.message ?? '', MESSAGE_MAX),
     workersJson(t.workers ?? []),
     t.at,
-    offlineSince,
+    partialSince(r.contactId),
     firstAttempt,
     t.partial ? partialJson(t.partial) : null,
-    ...(hold || t.partial?.phase === 'ended' ? Object.values(stateOf(r.contactId)) : []),
+    ...(hold || t.partial ? Object.values(stateOf(r.contactId)) : []),
   ]);
   await connection.query(
     {
       sql: `INSERT INTO bearmon_notifications (notification_key, transition_key, check_id, alert_id, contact_id, contact_type,
               contact_data, check_name, check_type, check_data, status, message, workers, transition_at, offline_since, next_attempt_at,
-              partial${(hold || t.partial?.phase === 'ended' ? stateColumns : []).map((c) => `, ${c}`).join('')}) VALUES ?`,
+              partial${(hold || t.partial ? stateColumns : []).map((c) => `, ${c}`).join('')}) VALUES ?`,
       timeout,
     },
     [values],
@@ -214,29 +224,29 @@ async function lastOfflineAt(connection: PoolConnection, t: Transition, timeout:
   return at instanceof Date ? at : null;
 }
 
-/** Contacts (of `contactIds`) with no row of the matching 'began' record that was not skipped. */
-async function untoldOfPartialStart(connection: PoolConnection, t: Transition, contactIds: number[], timeout: number): Promise<Set<number>> {
-  const beganKey = t.key.replace(/:ended$/, ':began');
-  const [rows] = await connection.query<RowDataPacket[]>(
-    { sql: `SELECT contact_id FROM bearmon_notifications WHERE transition_key = ? AND state <> 'skipped'`, timeout },
-    [beganKey],
-  );
-  const told = new Set(rows.map((row) => Number(row.contact_id)));
-  return new Set(contactIds.filter((id) => !told.has(id)));
-}
-
-/** When the partial outage a 'ended' record ends began: its latest notified 'began' not after it (null: none notified). */
-async function partialBeganAt(connection: PoolConnection, t: Transition, timeout: number): Promise<Date | null> {
+/**
+ * The contacts told of a partial outage of this check that has not ended for them: each
+ * contact's latest partial row not skipped, before this record, if it is a start — with
+ * when that start was.
+ */
+async function toldOfPartialOutage(connection: PoolConnection, t: Transition, timeout: number): Promise<Map<number, Date>> {
   const [rows] = await connection.query<RowDataPacket[]>(
     {
-      // This outage's own start (keys name it), not any earlier one's.
-      sql: `SELECT transition_at FROM bearmon_notifications WHERE transition_key = ? AND state <> 'skipped' ORDER BY id LIMIT 1`,
+      sql: `SELECT contact_id, partial, transition_at FROM bearmon_notifications
+            WHERE check_id = ? AND partial IS NOT NULL AND state <> 'skipped' AND transition_at <= ? AND transition_key <> ?
+            ORDER BY transition_at, id`,
       timeout,
     },
-    [t.key.replace(/:ended$/, ':began')],
+    [t.checkId, t.at, t.key],
   );
-  const at = rows[0]?.transition_at;
-  return at instanceof Date ? at : null;
+  const told = new Map<number, Date>();
+  for (const row of rows) {
+    const contactId = Number(row.contact_id);
+    const began = String(row.partial).startsWith('{"phase":"began"');
+    if (began && row.transition_at instanceof Date) told.set(contactId, row.transition_at);
+    else told.delete(contactId);
+  }
+  return told;
 }
 
 /** The confirming workers as JSON that fits the column: with 100 confirmations of long ids it would not. */

@@ -140,6 +140,23 @@ describe('partial outages: recording', () => {
     ]);
   });
 
+  it('a successor dating the same outage a little differently (another key) tells nobody twice, and its end still reaches who heard the start', async () => {
+    const h = await setup();
+    expect(await h.store.recordTransition(began())).toBe('written');
+    // The same outage re-derived with a start one second later: a second key.
+    expect(await h.store.recordTransition(began('2026-01-01T09:00:01Z'))).toBe('written');
+    expect(await h.store.recordTransition(ended('2026-01-01T09:05:00Z', '2026-01-01T09:00:01Z'))).toBe('written');
+    const states = await h.sql('SELECT CAST(notification_key AS CHAR) AS k, state, outcome, offline_since FROM bearmon_notifications ORDER BY id');
+    expect(states.map((r) => ({ ...r }))).toEqual([
+      { k: `partial:1:${Date.parse(T0)}:began/1`, state: 'pending', outcome: null, offline_since: null },
+      { k: `partial:1:${Date.parse('2026-01-01T09:00:01Z')}:began/1`, state: 'skipped', outcome: `already told of a partial outage in progress since ${T0.replace('Z', '.000Z')}`, offline_since: null },
+      { k: `partial:1:${Date.parse('2026-01-01T09:00:01Z')}:ended/1`, state: 'pending', outcome: null, offline_since: new Date(T0) },
+    ]);
+    // A new outage after that end is told again.
+    expect(await h.store.recordTransition(began('2026-01-01T09:30:00Z'))).toBe('written');
+    expect((await h.rows()).at(-1)).toMatchObject({ state: 'pending' });
+  });
+
   it('inside a maintenance window its rows are skipped, naming the window', async () => {
     const h = await setup();
     await h.sql(`INSERT INTO bearmon_maintenance (name, check_id, kind, spec, time_zone) VALUES ('nightly', 1, 'once', ?, 'UTC')`, [
@@ -173,7 +190,9 @@ describe('partial outages: recording', () => {
     // The partial ended row says how long the partial outage lasted (from its notified start).
     const endedRow = (await h.rows()).find((r) => String(r.notification_key).includes(':ended'));
     expect(endedRow).toMatchObject({ status: 'online', partial: '{"phase":"ended","down":[],"up":["eu-west","us-east","ap-south"]}' });
-    expect(endedRow!.offline_since).toEqual(new Date('2026-01-01T09:01:00Z'));
+    // Two starts without an end between are one outage in progress (the second told nobody):
+    // the end quotes the start its contact was told of.
+    expect(endedRow!.offline_since).toEqual(new Date('2026-01-01T08:00:00Z'));
   });
 });
 

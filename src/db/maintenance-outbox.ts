@@ -6,7 +6,7 @@
  */
 import type { PoolConnection, ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { activeWindow } from '../maintenance/windows.ts';
-import { holdDecision, type HoldDecision } from '../notify/hold.ts';
+import { holdDecision, type HoldDecision, type HoldFacts } from '../notify/hold.ts';
 import { clip } from '../text.ts';
 import type { Cluster } from './cluster.ts';
 import { maintenanceWindows, ROW_COLUMNS, toOutboxRow, type Claimant, type OutboxRow } from './outbox.ts';
@@ -79,7 +79,9 @@ export function createHeldOutbox(cluster: Cluster): HeldOutbox {
               },
               [row.check.id, row.contactId, row.transitionAt],
             );
+            const partial = row.partial === null ? undefined : await partialHoldFacts(c, row, timeout);
             const decision = holdDecision({
+              ...(partial ? { partial } : {}),
               outageUntold: outage.length > 0 && ['held', 'skipped'].includes(String(outage[0]!.state)),
               status: row.status,
               heldBy: row.heldBy ?? '?',
@@ -107,4 +109,24 @@ export function createHeldOutbox(cluster: Cluster): HeldOutbox {
         ),
       ),
   };
+}
+
+/** The facts a held partial-outage row is decided on (src/notify/hold.ts). */
+async function partialHoldFacts(c: PoolConnection, row: OutboxRow, timeout: number): Promise<NonNullable<HoldFacts['partial']>> {
+  const phase = String(row.partial).startsWith('{"phase":"ended"') ? 'ended' : 'began';
+  const [later] = await c.query<RowDataPacket[]>(
+    { sql: 'SELECT 1 FROM bearmon_notifications WHERE check_id = ? AND partial IS NOT NULL AND transition_at > ? AND transition_key <> ? LIMIT 1', timeout },
+    [row.check.id, row.transitionAt, row.transitionKey],
+  );
+  // The contact's latest start before this end: told only if it was not held or skipped.
+  const [start] = await c.query<RowDataPacket[]>(
+    {
+      sql: `SELECT state FROM bearmon_notifications WHERE check_id = ? AND contact_id = ? AND partial LIKE '{"phase":"began"%' AND transition_at <= ?
+            ORDER BY transition_at DESC, id DESC LIMIT 1`,
+      timeout,
+    },
+    [row.check.id, row.contactId, row.transitionAt],
+  );
+  const startUntold = start.length === 0 || ['held', 'skipped'].includes(String(start[0]!.state));
+  return { phase, over: later.length > 0, startUntold };
 }

@@ -94,9 +94,9 @@ export interface OweOptions {
  * outbox row per contact to notify. Returns how many are owed. Inside a maintenance window
  * the rows are inserted 'held' until its end: decided in the transition's own transaction,
  * so a successor controller finds the same rows and nothing is decided twice. A partial
- * outage (t.partial) goes to `partial` alerts only, and inside a window its rows are
- * 'skipped' at once (held_by names the window): a partial outage that is over by the
- * window's end is no news.
+ * outage (t.partial) goes to `partial` alerts only; inside a window its rows are held too,
+ * and at the window's end a start is told only if the outage is still in progress, an end
+ * only if its start was told (src/notify/hold.ts).
  */
 export async function insertOwedNotifications(connection: PoolConnection, t: Transition, timeout: number, options: OweOptions = {}): Promise<number> {
   const [checks] = await connection.query<RowDataPacket[]>({ sql: 'SELECT name, type, data FROM checks WHERE id = ?', timeout }, [t.checkId]);
@@ -123,11 +123,9 @@ export async function insertOwedNotifications(connection: PoolConnection, t: Tra
   // Each contact's own partial-outage story so far (partial records only).
   const told = t.partial ? await toldOfPartialOutage(connection, t, timeout) : new Map<number, Date>();
   const offlineSince = t.to !== 'online' ? null : t.partial ? null : await lastOfflineAt(connection, t, timeout);
-  const held: Record<string, unknown> = !hold
-    ? {}
-    : t.partial
-      ? { state: 'skipped', held_by: hold.name, outcome: `partial outage inside maintenance ${hold.name}: nobody is told`, finished_at: t.at }
-      : { state: 'held', held_by: hold.name };
+  // Held like a status change: at the window's end a partial outage still in progress is told
+  // (src/notify/hold.ts); one over by then is not.
+  const held: Record<string, unknown> = !hold ? {} : { state: 'held', held_by: hold.name, outcome: null, finished_at: null };
   // Judged per contact from what it was told, not by key (a successor may date the same
   // outage's start a little differently): the end goes only to a contact told of a start
   // (one told nothing — skipped in a window, or its alert made since — would hear "no longer
@@ -233,7 +231,7 @@ async function toldOfPartialOutage(connection: PoolConnection, t: Transition, ti
   const [rows] = await connection.query<RowDataPacket[]>(
     {
       sql: `SELECT contact_id, partial, transition_at FROM bearmon_notifications
-            WHERE check_id = ? AND partial IS NOT NULL AND state <> 'skipped' AND transition_at <= ? AND transition_key <> ?
+            WHERE check_id = ? AND partial IS NOT NULL AND state NOT IN ('skipped', 'held') AND transition_at <= ? AND transition_key <> ?
             ORDER BY transition_at, id`,
       timeout,
     },

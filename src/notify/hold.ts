@@ -20,6 +20,12 @@ export interface HoldFacts {
   outageUntold: boolean;
   /** A window covering the check now (the same one extended, or another): keep holding. */
   windowNow: ActiveWindow | null;
+  /**
+   * A partial-outage notification (its status is only its severity): `over`, the outage
+   * ended (or another partial row of the check came since); `startUntold`, for an end, the
+   * contact was never told of the start.
+   */
+  partial?: { phase: 'began' | 'ended'; over: boolean; startUntold: boolean };
 }
 
 export type HoldDecision =
@@ -35,6 +41,7 @@ export type HoldDecision =
 export function holdDecision(f: HoldFacts): HoldDecision {
   if (f.windowNow) return { result: 'extended', name: f.windowNow.name, until: f.windowNow.until, detail: `held: maintenance ${f.windowNow.name} until ${f.windowNow.until.toISOString()}` };
   if (f.checkStatus === null) return { result: 'skipped', detail: `held by maintenance ${f.heldBy}; the check no longer exists when it ended` };
+  if (f.partial) return partialHoldDecision(f.partial, f.heldBy);
   if (f.changedSince || f.checkStatus !== f.status) {
     return { result: 'skipped', detail: `held by maintenance ${f.heldBy}; the check changed again before it ended (now ${f.checkStatus}): not sent` };
   }
@@ -42,4 +49,11 @@ export function holdDecision(f: HoldFacts): HoldDecision {
     return { result: 'skipped', detail: `held by maintenance ${f.heldBy}; the outage it ends was held too, nobody heard of it: not sent` };
   }
   return { result: 'released', detail: `held by maintenance ${f.heldBy}; still ${f.status} when it ended: sending` };
+}
+
+/** A partial outage held by a window: told at its end only if still in progress (a start) or if its start was told (an end). */
+function partialHoldDecision(p: NonNullable<HoldFacts['partial']>, heldBy: string): HoldDecision {
+  if (p.phase === 'began' && p.over) return { result: 'skipped', detail: `held by maintenance ${heldBy}; the partial outage was over before it ended: not sent` };
+  if (p.phase === 'ended' && p.startUntold) return { result: 'skipped', detail: `held by maintenance ${heldBy}; nobody heard of the partial outage it ends: not sent` };
+  return { result: 'released', detail: p.phase === 'began' ? `held by maintenance ${heldBy}; still partially down when it ended: sending` : `held by maintenance ${heldBy}; sending` };
 }

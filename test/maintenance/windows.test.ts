@@ -64,6 +64,14 @@ describe('holdDecision (pure)', () => {
   it('offline, online and offline again: only the last is sent', () => expect(holdDecision({ ...base, changedSince: true }).result).toBe('skipped'));
   it('a recovery whose outage was held too: not sent', () => expect(holdDecision({ ...base, status: 'online', checkStatus: 'online', outageUntold: true }).result).toBe('skipped'));
   it('a recovery from an outage the contact heard of: sent', () => expect(holdDecision({ ...base, status: 'online', checkStatus: 'online' }).result).toBe('released'));
+  // A partial outage's rows: its status is only its severity; the check's status and changes do not decide it.
+  const partial = (phase: 'began' | 'ended', over: boolean, startUntold: boolean) => ({ ...base, checkStatus: 'online', changedSince: true, partial: { phase, over, startUntold } });
+  it.each([
+    ['a partial outage still in progress at the end: sent', partial('began', false, false), 'released'],
+    ['a partial outage over before the end: not sent', partial('began', true, false), 'skipped'],
+    ['the end of a partial outage the contact heard of: sent', partial('ended', false, false), 'released'],
+    ['the end of a partial outage nobody heard of: not sent', partial('ended', false, true), 'skipped'],
+  ] as const)('%s', (_name, facts, result) => expect(holdDecision(facts).result).toBe(result));
   it('another window covers it now: held until that one ends', () =>
     expect(holdDecision({ ...base, windowNow: { name: 'next', start: at('2026-01-01T00:00Z'), until: at('2026-01-01T02:00Z') } })).toMatchObject({ result: 'extended', name: 'next' }));
 });

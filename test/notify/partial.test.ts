@@ -122,19 +122,19 @@ describe('partial outages: recording', () => {
     expect((await h.rows()).map((r) => r.contact_id)).toEqual([2, 2]);
   });
 
-  it('the end of an outage whose start a contact was not told (skipped in a window, or never recorded) is not sent to it either', async () => {
+  it('the end of an outage whose start a contact was not told (held in a window and over by its end, or never recorded) is not sent to it either', async () => {
     const h = await setup();
     await h.sql(`INSERT INTO bearmon_maintenance (name, check_id, kind, spec, time_zone) VALUES ('nightly', 1, 'once', ?, 'UTC')`, [
       JSON.stringify({ start: '2026-01-01T08:30', end: '2026-01-01T09:30' }),
     ]);
     expect(await h.store.recordTransition(began())).toBe('written');
-    // Ends after the window: its start was skipped, so is its end.
+    // Ends after the window, its start still held (not told): its end is not sent either.
     expect(await h.store.recordTransition(ended('2026-01-01T10:00:00Z'))).toBe('written');
-    // An end whose start was never recorded at all (keys name the start).
+    // An end whose start was never recorded at all.
     expect(await h.store.recordTransition(ended('2026-01-01T11:00:00Z', '2026-01-01T10:30:00Z'))).toBe('written');
     const states = await h.sql('SELECT CAST(notification_key AS CHAR) AS k, state, held_by, outcome FROM bearmon_notifications ORDER BY id');
     expect(states.map((r) => ({ ...r }))).toEqual([
-      { k: `partial:1:${Date.parse(T0)}:began/1`, state: 'skipped', held_by: 'nightly', outcome: 'partial outage inside maintenance nightly: nobody is told' },
+      { k: `partial:1:${Date.parse(T0)}:began/1`, state: 'held', held_by: 'nightly', outcome: null },
       { k: `partial:1:${Date.parse(T0)}:ended/1`, state: 'skipped', held_by: null, outcome: 'the start of this partial outage was not notified to this contact: nor is its end' },
       { k: `partial:1:${Date.parse('2026-01-01T10:30:00Z')}:ended/1`, state: 'skipped', held_by: null, outcome: 'the start of this partial outage was not notified to this contact: nor is its end' },
     ]);
@@ -157,15 +157,30 @@ describe('partial outages: recording', () => {
     expect((await h.rows()).at(-1)).toMatchObject({ state: 'pending' });
   });
 
-  it('inside a maintenance window its rows are skipped, naming the window', async () => {
+  it('inside a maintenance window its rows are held: still partially down at the window end, the contact is told once; over by then, nobody is', async () => {
     const h = await setup();
     await h.sql(`INSERT INTO bearmon_maintenance (name, check_id, kind, spec, time_zone) VALUES ('nightly', 1, 'once', ?, 'UTC')`, [
       JSON.stringify({ start: '2026-01-01T08:30', end: '2026-01-01T09:30' }),
     ]);
+    const { createHeldOutbox } = await import('../../src/db/maintenance-outbox.ts');
+    const held = createHeldOutbox(h.store.cluster);
+    const who = { view: 1, controller: 'ctl-1' };
     expect(await h.store.recordTransition(began())).toBe('written');
-    const [row] = await h.sql('SELECT state, held_by, outcome, finished_at FROM bearmon_notifications');
-    expect(row).toMatchObject({ state: 'skipped', held_by: 'nightly', outcome: 'partial outage inside maintenance nightly: nobody is told' });
-    expect(row!.finished_at).toBeInstanceOf(Date);
+    expect(await h.rows()).toEqual([expect.objectContaining({ state: 'held', held_by: 'nightly' })]);
+    // The window ends with the outage in progress: released (sent by the ordinary claim).
+    const [row] = await held.held(new Date('2026-01-01T09:30:00Z'), 10);
+    expect(await held.releaseHeld(row!, who, new Date('2026-01-01T09:30:00Z'))).toMatchObject({ result: 'released' });
+    expect((await h.rows())[0]).toMatchObject({ state: 'pending' });
+
+    // A second outage begins and ends inside a later window: both rows skipped at its end.
+    await h.sql(`INSERT INTO bearmon_maintenance (name, check_id, kind, spec, time_zone) VALUES ('later', 1, 'once', ?, 'UTC')`, [
+      JSON.stringify({ start: '2026-01-01T12:00', end: '2026-01-01T13:00' }),
+    ]);
+    expect(await h.store.recordTransition(ended('2026-01-01T11:00:00Z'))).toBe('written');
+    expect(await h.store.recordTransition(began('2026-01-01T12:10:00Z'))).toBe('written');
+    expect(await h.store.recordTransition(ended('2026-01-01T12:20:00Z', '2026-01-01T12:10:00Z'))).toBe('written');
+    for (const r of await held.held(new Date('2026-01-01T13:00:00Z'), 10)) expect(await held.releaseHeld(r, who, new Date('2026-01-01T13:00:00Z'))).toMatchObject({ result: 'skipped' });
+    expect((await h.rows()).map((r) => r.state)).toEqual(['pending', 'pending', 'skipped', 'skipped']);
   });
 
   it('queues no reminders for a partial row, and neither hides nor skips the reminders of the check\'s real outage', async () => {

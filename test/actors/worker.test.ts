@@ -69,6 +69,19 @@ function results(workerId: string, conn = nc): ResultMessage[] {
   return seen;
 }
 
+/** Every heartbeat of one worker, decoded (subscribed before the worker starts). */
+function heartbeats(workerId: string): Heartbeat[] {
+  const beats: Heartbeat[] = [];
+  const sub = nc.subscribe(subject.worker(workerId), {
+    callback: (_err, msg) => {
+      const decoded = decode(heartbeat, msg.data);
+      if (decoded.ok) beats.push(decoded.value);
+    },
+  });
+  onTestFinished(() => sub.unsubscribe());
+  return beats;
+}
+
 let assignments = 0;
 function runRequest(checkId: number, checkType: string, data: unknown, extra: Record<string, unknown> = {}) {
   return {
@@ -299,14 +312,7 @@ describe('worker actor', () => {
 
   it('sends a heartbeat at once and then periodically, with capacity and running count', async () => {
     const id = uniqueWorker();
-    const beats: Heartbeat[] = [];
-    const sub = nc.subscribe(subject.worker(id), {
-      callback: (_err, msg) => {
-        const decoded = decode(heartbeat, msg.data);
-        if (decoded.ok) beats.push(decoded.value);
-      },
-    });
-    onTestFinished(() => sub.unsubscribe());
+    const beats = heartbeats(id);
     const target = await holdingServer();
     const HEARTBEAT_MS = 50;
     worker({ id, log: capturedLog().log, numThreads: 3, heartbeatMs: HEARTBEAT_MS });
@@ -322,14 +328,7 @@ describe('worker actor', () => {
 
   it('names its region and site in every heartbeat and result', async () => {
     const id = uniqueWorker();
-    const beats: Heartbeat[] = [];
-    const sub = nc.subscribe(subject.worker(id), {
-      callback: (_err, msg) => {
-        const decoded = decode(heartbeat, msg.data);
-        if (decoded.ok) beats.push(decoded.value);
-      },
-    });
-    onTestFinished(() => sub.unsubscribe());
+    const beats = heartbeats(id);
     const seen = results(id);
     const target = await tcpServer(() => {});
     worker({ id, log: capturedLog().log, region: 'eu-west', site: 'rack7', heartbeatMs: 50 });

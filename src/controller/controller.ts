@@ -637,7 +637,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
         inFlight.set(run.assignment, { checkId: run.checkId, worker: run.worker, expiresAt: at + DEFAULT_RESULT_WINDOW_MS });
         continue;
       }
-      inFlight.set(run.assignment, { checkId: run.checkId, worker: run.worker, expiresAt: at + check.expireAfterMs });
+      inFlight.set(run.assignment, { checkId: run.checkId, worker: run.worker, expiresAt: at + check.expireAfterMs, ...(run.audit ? { audit: true } : {}) });
       workers.reserve(run.worker);
       sendRun(check, run.worker, run.assignment, at);
       resent += 1;

@@ -281,9 +281,9 @@ export class ReplayFold {
   }
 
   /** Every run handed out and not yet answered or expired (what a new controller inherits). */
-  outstandingRuns(): { checkId: number; assignment: string; worker: string }[] {
-    const runs: { checkId: number; assignment: string; worker: string }[] = [];
-    for (const [checkId, tracked] of this.checks) for (const [assignment, run] of tracked.outstanding ?? []) runs.push({ checkId, assignment, worker: run.worker });
+  outstandingRuns(): { checkId: number; assignment: string; worker: string; audit?: boolean }[] {
+    const runs: { checkId: number; assignment: string; worker: string; audit?: boolean }[] = [];
+    for (const [checkId, tracked] of this.checks) for (const [assignment, run] of tracked.outstanding ?? []) runs.push(run.audit ? { checkId, assignment, worker: run.worker, audit: true } : { checkId, assignment, worker: run.worker });
     return runs;
   }
 

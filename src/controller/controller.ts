@@ -614,6 +614,11 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     fold.setQuarantine(quarantine, probePolicy);
     rebuiltResults = state.recent.after(subscribedAfter);
     for (const transition of state.owed.values()) deps.writer.enqueue({ ...transition, view });
+    // Transitions the log never got a line for (the controller that decided them went first):
+    // published now, under the message id their first controller used (a copy is dropped).
+    const unlogged = state.transitions?.missing() ?? [];
+    for (const line of unlogged) publishLogged(subject.transition(deps.id, line.checkId), line, `transition:${transitionOf(line, view).key}`);
+    if (unlogged.length > 0) log.warn({ transitions: unlogged.length, checks: unlogged.map((l) => l.checkId) }, 'the result log lacked the line of transitions its results decide: published them');
     log.info(
       { records: state.records - startedAt.records, standbyRecords: startedAt.records, standbySeq: startedAt.seq, seq: state.seq, checks: fold.checkIds().length, transitions: state.owed.size, ms: now() - began },
       'rebuilt the check machines from the result log',

@@ -22,6 +22,29 @@ export interface LogState {
   created?: string;
   /** Who may say what: the view in force so far, and what was skipped (src/bus/trust.ts). */
   trust: StreamTrust;
+  /** Each check's latest transition derived by the fold and latest one found in the log (absent: none seen yet). */
+  transitions?: TransitionLines;
+}
+
+/**
+ * A controller that died (or was replaced) between deciding a transition and getting its
+ * line into the log leaves the log without it (MySQL has it). Its successor, folding the
+ * log, derives it again: when the log holds no line for it, the successor publishes it.
+ * Per check, the latest of each — bounded by the checks.
+ */
+export class TransitionLines {
+  readonly derived = new Map<number, Extract<DerivedLine, { type: 'transition' }>>();
+  readonly logged = new Map<number, { to: string; at: number }>();
+
+  /** Transitions derived with no logged line for the same change within `toleranceMs` (the live and the log's fold may date it a little apart). */
+  missing(toleranceMs = 10_000): Extract<DerivedLine, { type: 'transition' }>[] {
+    const out: Extract<DerivedLine, { type: 'transition' }>[] = [];
+    for (const [checkId, line] of this.derived) {
+      const logged = this.logged.get(checkId);
+      if (!logged || logged.to !== line.to || logged.at < Date.parse(line.at) - toleranceMs) out.push(line);
+    }
+    return out;
+  }
 }
 
 /** How the fold judges faulty probes (the controller's `[controller] quarantine` and probe settings). */
@@ -59,6 +82,7 @@ export function applyRecord(state: LogState, record: StreamRecord, onSkip?: Skip
   const { parsed } = admitted;
   if (!parsed.line) {
     if ('recorded' in parsed && parsed.recorded) settle(state.owed, parsed.recorded);
+    if ('transition' in parsed && parsed.transition) (state.transitions ??= new TransitionLines()).logged.set(parsed.transition.checkId, { to: parsed.transition.to, at: Date.parse(parsed.transition.at) });
     return;
   }
   state.records += 1;
@@ -68,6 +92,7 @@ export function applyRecord(state: LogState, record: StreamRecord, onSkip?: Skip
   for (const line of lines) {
     const transition = line.type === 'transition' ? transitionOf(line) : line.type === 'partial' ? partialTransitionOf(line) : undefined;
     if (transition) state.owed.set(transition.key, transition);
+    if (line.type === 'transition') (state.transitions ??= new TransitionLines()).derived.set(line.checkId, line);
   }
 }
 

@@ -127,6 +127,13 @@ export const notifyLine = z.object({
 });
 export type NotifyLine = z.output<typeof notifyLine>;
 
+/** A transition line as the log holds it: which check went where, when (a successor republishes one that never reached the log). */
+export interface LoggedTransition {
+  checkId: number;
+  to: 'online' | 'offline';
+  at: string;
+}
+
 /** A transition is in MySQL (written now or before): a successor need not write it again. */
 export const recordedLine = z.object({ type: z.literal('recorded'), checkId, key: z.string().min(1), transitionAt: timestamp.optional() });
 export type RecordedLine = z.output<typeof recordedLine>;
@@ -142,7 +149,7 @@ export interface LineHeader {
 
 export type ParsedLine =
   | ({ ok: true; line: InputLine } & { header: LineHeader })
-  | ({ ok: true; line: null; notify?: NotifyLine; recorded?: RecordedLine } & { header: LineHeader })
+  | ({ ok: true; line: null; notify?: NotifyLine; recorded?: RecordedLine; transition?: LoggedTransition } & { header: LineHeader })
   | { ok: false; error: string };
 
 function headerOf(json: unknown): LineHeader {
@@ -172,6 +179,11 @@ export function parseLine(text: string): ParsedLine {
   if (type === 'recorded') {
     const recorded = recordedLine.safeParse(json);
     return recorded.success ? { ok: true, line: null, recorded: recorded.data, header } : { ok: true, line: null, header };
+  }
+  if (type === 'transition') {
+    const { checkId: id, to, at } = json as Record<string, unknown>;
+    const transition: LoggedTransition | undefined = Number.isSafeInteger(id) && (to === 'online' || to === 'offline') && typeof at === 'string' ? { checkId: id as number, to, at } : undefined;
+    return transition ? { ok: true, line: null, transition, header } : { ok: true, line: null, header };
   }
   if (typeof type === 'string' && DERIVED_TYPES.has(type)) return { ok: true, line: null, header };
   const schema = typeof type === 'string' ? INPUT_SCHEMAS.get(type) : undefined;

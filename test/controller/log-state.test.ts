@@ -36,6 +36,16 @@ describe('log state (what a controller takes over)', () => {
     expect([...state.owed.keys()]).toEqual(['2:late', '1:late']);
   });
 
+  it('knows which derived transitions the log holds no line for (their controller went first), within a tolerance of their time', () => {
+    expect(fold(outage).transitions!.missing().map((l) => [l.checkId, l.to, l.at])).toEqual([[1, 'offline', '2026-01-01T00:00:02.000Z']]);
+    // The line is in the log (the live controller may date it a little apart): nothing missing.
+    const line = { type: 'transition', checkId: 1, from: 'online', to: 'offline', at: '2026-01-01T00:00:03.000Z' };
+    expect(fold([...outage, line]).transitions!.missing()).toEqual([]);
+    // A line of an older change of the check (back online long before) does not count for this one.
+    expect(fold([...outage, { ...line, to: 'online' }]).transitions!.missing()).toHaveLength(1);
+    expect(fold([...outage, { ...line, at: '2025-12-31T00:00:00.000Z' }]).transitions!.missing()).toHaveLength(1);
+  });
+
   it('tracks its position, the records applied and the results by sequence', () => {
     const state = fold([...outage, { type: 'pending' }, 'not json']);
     expect(state.seq).toBe(7);

@@ -114,7 +114,7 @@ describe('bearmon on a three-server NATS cluster (real processes)', () => {
     // retried after the client's timeout (src/bus/log-publisher.ts), and may land after MySQL
     // has the transition — so wait for it, then make sure there is exactly one.
     const transitionLines = async () => Object.values((await jsm.streams.info(STREAM, { subjects_filter: 'bearmon.transition.>' })).state.subjects ?? {});
-    await expect.poll(transitionLines, { timeout: 60_000, interval: 250 }).toEqual([1]);
+    await expect.poll(transitionLines, { timeout: 100_000, interval: 250 }).toEqual([1]);
     await expect.poll(() => hook.posts.length, { timeout: 60_000 }).toBe(1);
 
     // Back online: the second notification is being delivered when the leader of the moment dies.

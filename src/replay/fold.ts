@@ -438,9 +438,10 @@ export class ReplayFold {
   }
 
   /**
-   * A decision was reached: the workers it bears out agreed, the ones it overruled
-   * contradicted it — unless another worker of their region says what they said (their
-   * region sees it so: a regional outage, not a faulty probe).
+   * A decision was reached: the workers it bears out agreed. The ones it overruled agreed
+   * too if another worker of their region says what they said now (their region sees it so:
+   * a regional outage, not a faulty probe); otherwise their vote waits for the region's next
+   * verdict on the check (settleOverruled).
    */
   private scoreDecision(tracked: Tracked, agreed: string[], overruled: string[], line: ResultLine): ProbeVerdict[] {
     const scorer = this.scorer;

@@ -8,7 +8,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { natsOptions } from '../../src/bus/connect.ts';
 import { DEVELOPMENT_HEADER, developmentUsers, renderNatsConf } from '../../src/bus/permissions.ts';
-import { devPassword } from './nats-server.ts';
+import { devPassword, waitForReady } from './nats-server.ts';
 
 const BINARY = process.env.NATS_SERVER ?? 'nats-server';
 
@@ -43,24 +43,6 @@ async function freePorts(n: number): Promise<number[]> {
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   return ports;
-}
-
-function waitForReady(child: ChildProcess): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Server is ready')) {
-        child.stderr?.off('data', onData);
-        child.stderr?.resume();
-        child.off('exit', onExit);
-        resolve();
-      }
-    };
-    const onExit = (code: number | null) => reject(new Error(`nats-server exited with ${code}: ${output}`));
-    child.stderr?.on('data', onData);
-    child.once('exit', onExit);
-  });
 }
 
 /**

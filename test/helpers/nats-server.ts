@@ -29,18 +29,25 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function waitForReady(child: ChildProcess): Promise<void> {
+/**
+ * Resolves when nats-server says it is ready (rejects if it exits first, with what it said).
+ * Its stderr keeps flowing afterwards, so a chatty server never blocks on a full pipe.
+ */
+export function waitForReady(child: ChildProcess): Promise<void> {
   return new Promise((resolve, reject) => {
     let output = '';
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       if (output.includes('Server is ready')) {
         child.stderr?.off('data', onData);
+        child.stderr?.resume();
+        child.off('exit', onExit);
         resolve();
       }
     };
+    const onExit = (code: number | null) => reject(new Error(`nats-server exited with ${code}: ${output}`));
     child.stderr?.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`nats-server exited with ${code}: ${output}`)));
+    child.once('exit', onExit);
   });
 }
 

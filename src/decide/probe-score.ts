@@ -181,11 +181,6 @@ export interface ProbeWindowImage {
 
 const finite = (n: number) => (Number.isFinite(n) ? n : null);
 
-/** The scorer's windows, for a stored snapshot: a cold take-over keeps every worker's score and flag. */
-export function exportProbeWindows(scorer: ProbeScorer): ProbeWindowImage[] {
-  return scorer.exportWindows();
-}
-
 const ratioOf = ({ samples, contradictions }: WindowCounts) => (samples === 0 ? 0 : contradictions / samples);
 
 /** The window's bucket width, for a reference model in tests and for docs. */

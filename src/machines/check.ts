@@ -1,4 +1,6 @@
 import { assign, setup, type SnapshotFrom } from 'xstate';
+// Results without a region (older workers, hand-written logs) are all one region: the default one.
+import { DEFAULT_REGION } from '../region.ts';
 
 /**
  * The decision rule of SPEC §3 as an XState machine, one per check.
@@ -142,20 +144,17 @@ function withWorker(turn: string[], worker: string): string[] {
 function regionsOfTurn(context: CheckContext): string[] {
   const regions: string[] = [];
   for (const worker of context.turn) {
-    let region = DEFAULT_EVENT_REGION;
-    for (const e of context.evidence) if (e.worker === worker) region = e.region ?? DEFAULT_EVENT_REGION;
+    let region = DEFAULT_REGION;
+    for (const e of context.evidence) if (e.worker === worker) region = e.region ?? DEFAULT_REGION;
     if (!regions.includes(region)) regions.push(region);
   }
   return regions;
 }
 
-/** Results without a region (older workers, hand-written logs) are all one region. */
-export const DEFAULT_EVENT_REGION = 'default';
-
 /** The turn's regions with this result's: a worker already in the turn adds nothing (one worker, one vantage point). */
 function turnRegionsWith(context: CheckContext, event: ResultEvent): string[] {
   if (context.minRegions <= 1 || context.turn.includes(event.worker)) return context.turnRegions;
-  const region = event.region ?? DEFAULT_EVENT_REGION;
+  const region = event.region ?? DEFAULT_REGION;
   return context.turnRegions.includes(region) ? context.turnRegions : [...context.turnRegions, region];
 }
 

@@ -15,6 +15,11 @@ export const HARD_EXIT_MS = 9_500;
 /** A drain flushes what is already handed to NATS; with the server gone it would wait forever. */
 export const DRAIN_TIMEOUT_MS = 2_000;
 const CLOSE_TIMEOUT_MS = 1_000;
+/**
+ * Less time than this left counts as none. Timers fire up to a millisecond early, so a
+ * step that used up its share can leave the next a sliver that only times out.
+ */
+const MIN_STEP_MS = 10;
 /** What drainThenClose takes at most: reserve it for the step that closes the connection. */
 export const CLOSE_BUS_MS = DRAIN_TIMEOUT_MS + CLOSE_TIMEOUT_MS;
 
@@ -69,7 +74,7 @@ export async function stopWithin(steps: readonly StopStep[], options: StopOption
     const reservedLater = steps.slice(index + 1).reduce((sum, later) => sum + (later.reserveMs ?? 0), 0);
     const left = deadline - reservedLater - Date.now();
     const ms = Math.min(left, step.timeoutMs ?? Infinity);
-    if (left <= 0) {
+    if (left < MIN_STEP_MS) {
       void settleWithin(() => step.run(), 0);
       unfinished.push(step.name);
       log.warn({ step: step.name }, `shutdown: no time left for "${step.name}"; started it without waiting`);

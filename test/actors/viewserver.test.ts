@@ -127,7 +127,7 @@ describe('viewserver', () => {
     expect(vs.view()).toEqual(first);
     // Asked (bearmon.view.get), it says the view again where only it may speak: bearmon.view.current.
     nc.publish(subject.view('get'));
-    await expect.poll(() => views.seen.length, { timeout: 2000 }).toBe(2);
+    await expect.poll(() => views.seen.length, { timeout: timeoutFor() }).toBe(2);
     expect(views.seen[1]).toEqual(first);
     views.seen.splice(1);
 
@@ -221,9 +221,9 @@ describe('viewserver', () => {
     await views.waitFor(naming(a));
     // Two pings in a row unanswered (an event loop blocked for ~0.3 s), then answers again: no new view.
     skip = 2;
-    await expect.poll(() => skip, { timeout: 5000 }).toBe(0);
+    await expect.poll(() => skip, { timeout: timeoutFor() }).toBe(0);
     const resumed = answered;
-    await expect.poll(() => answered - resumed, { timeout: 5000 }).toBeGreaterThanOrEqual(5);
+    await expect.poll(() => answered - resumed, { timeout: timeoutFor() }).toBeGreaterThanOrEqual(5);
     expect(views.seen.map((v) => v.controller)).toEqual([a]);
     // Silent for good: replaced after three timeouts.
     skip = Number.POSITIVE_INFINITY;
@@ -465,7 +465,7 @@ describe('followView', () => {
     // The new viewserver keeps the answering controller: no new view, the stored one said again.
     const pingsToA = await pingsTo(a);
     await viewserver({ log, candidates: [a] });
-    await expect.poll(() => got, { timeout: 5000 }).toEqual([stored]);
+    await expect.poll(() => got, { timeout: timeoutFor() }).toEqual([stored]);
     await moreRounds(pingsToA, 2);
     expect(got).toEqual([stored]);
     expect(views.seen.every((v) => v.view === stored.view && v.controller === a)).toBe(true);

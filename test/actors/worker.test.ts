@@ -136,14 +136,14 @@ describe('worker actor', () => {
     const handle = worker({ id, log });
     const request = runRequest(70, 'tcp', { address: target.address, expect: 'GO' });
     sendRun(id, request);
-    await expect.poll(() => target.held(), { timeout: 5000 }).toBe(1);
+    await expect.poll(() => target.held(), { timeout: timeoutFor() }).toBe(1);
     sendRun(id, request); // while the first is running
-    await expect.poll(() => handle.stats().dropped, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => handle.stats().dropped, { timeout: timeoutFor() }).toBe(1);
     target.release();
-    await expect.poll(() => seen.map((r) => r.assignment), { timeout: 5000 }).toEqual([request.assignment]);
+    await expect.poll(() => seen.map((r) => r.assignment), { timeout: timeoutFor() }).toEqual([request.assignment]);
     // Done, the same assignment again is a new run (the control: only queued or running ones are ignored).
     sendRun(id, request);
-    await expect.poll(() => seen.length, { timeout: 5000 }).toBe(2);
+    await expect.poll(() => seen.length, { timeout: timeoutFor() }).toBe(2);
     expect(target.maxHeld()).toBe(1);
   });
 
@@ -155,7 +155,7 @@ describe('worker actor', () => {
     const handle = worker({ id, log, viewZeroController: undefined });
     nc.publish(subject.run(id, 'w1'), JSON.stringify(runRequest(60, 'tcp', { address: target.address })));
     nc.publish(subject.run(id, 'ctl'), JSON.stringify(runRequest(61, 'tcp', { address: target.address })));
-    await expect.poll(() => handle.stats().dropped, { timeout: 5000 }).toBe(2);
+    await expect.poll(() => handle.stats().dropped, { timeout: timeoutFor() }).toBe(2);
     expect(lines.filter((l) => l.level === 'warn').map((l) => [l.reason, l.sender])).toEqual([
       ['not-from-controller', 'w1'],
       ['not-from-controller', 'ctl'],
@@ -163,7 +163,7 @@ describe('worker actor', () => {
     // Once a view names ctl, its requests of that view run (the control).
     handle.observeView({ view: 1, controller: 'ctl' });
     nc.publish(subject.run(id, 'ctl'), JSON.stringify(runRequest(62, 'tcp', { address: target.address }, { view: 1 })));
-    await expect.poll(() => seen.map((r) => r.checkId), { timeout: 5000 }).toEqual([62]);
+    await expect.poll(() => seen.map((r) => r.checkId), { timeout: timeoutFor() }).toEqual([62]);
   });
 
   it('obeys only the controller the view names, at that view; a forged request cannot raise its fence (attack 3)', async () => {
@@ -181,18 +181,18 @@ describe('worker actor', () => {
     // The real request of the view in force still runs: the fence did not move.
     const real = runRequest(43, 'tcp', { address: target.address }, { view: 2 });
     sendRun(id, real);
-    await expect.poll(() => seen.map((r) => r.checkId), { timeout: 5000 }).toEqual([43]);
+    await expect.poll(() => seen.map((r) => r.checkId), { timeout: timeoutFor() }).toEqual([43]);
     expect(handle.stats()).toMatchObject({ completed: 1, dropped: 3 });
     expect(lines.filter((l) => l.level === 'warn').map((l) => l.reason)).toEqual(['not-from-controller', 'old-view', 'old-view']);
     // Only a newer view from the viewserver moves it.
     handle.observeView({ view: 3, controller: 'w1' });
     nc.publish(subject.run(id, 'w1'), JSON.stringify(runRequest(44, 'tcp', { address: target.address }, { view: 3 })));
-    await expect.poll(() => seen.map((r) => r.checkId), { timeout: 5000 }).toEqual([43, 44]);
+    await expect.poll(() => seen.map((r) => r.checkId), { timeout: timeoutFor() }).toEqual([43, 44]);
     // A stale view (delayed message) does not move it back.
     handle.observeView({ view: 2, controller: 'ctl' });
     sendRun(id, runRequest(45, 'tcp', { address: target.address }, { view: 2 }));
     nc.publish(subject.run(id, 'w1'), JSON.stringify(runRequest(46, 'tcp', { address: target.address }, { view: 3 })));
-    await expect.poll(() => seen.map((r) => r.checkId), { timeout: 5000 }).toEqual([43, 44, 46]);
+    await expect.poll(() => seen.map((r) => r.checkId), { timeout: timeoutFor() }).toEqual([43, 44, 46]);
     // Requests are handled in order: 46 ran, so 45 was judged before it — and dropped, not queued.
     expect(handle.stats()).toMatchObject({ completed: 3, dropped: 4 });
   });

@@ -11,6 +11,7 @@ import { setupBus } from '../../src/bus/setup.ts';
 import { subject } from '../../src/bus/subjects.ts';
 import { VIEW_BUCKET } from '../../src/actors/viewserver.ts';
 import { SNAPSHOT_STREAM } from '../../src/controller/snapshot.ts';
+import { timeoutFor } from '../helpers/bounds.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 
 /**
@@ -82,7 +83,7 @@ describe('roles and permissions from nats.conf', () => {
         w1.nc.publish(subject.result('w1', 1), result('w1', 1)); // its own: the control
         await w1.nc.flush();
       },
-      () => expect.poll(() => w1.violations.length, { timeout: 5000 }).toBe(forged.length),
+      () => expect.poll(() => w1.violations.length, { timeout: timeoutFor() }).toBe(forged.length),
     );
     expect(seen).toEqual([subject.result('w1', 1)]);
     for (const name of forged) expect(w1.violations).toContainEqual(expect.stringContaining(`Publish to "${name}"`));
@@ -92,7 +93,7 @@ describe('roles and permissions from nats.conf', () => {
     const w1 = await as('w1');
     for (const name of [subject.run('w2', 'w3'), subject.ping('w2'), '_INBOX.>', '_INBOX_w2.>', 'bearmon.pong.>']) w1.nc.subscribe(name);
     await w1.nc.flush().catch(() => {});
-    await expect.poll(() => w1.violations.length, { timeout: 5000 }).toBe(5);
+    await expect.poll(() => w1.violations.length, { timeout: timeoutFor() }).toBe(5);
     expect(w1.violations.every((v) => /Permissions Violation for Subscription/.test(v))).toBe(true);
   });
 
@@ -141,12 +142,12 @@ describe('roles and permissions from nats.conf', () => {
     const forged = [subject.result('w1', 1), subject.pong('w1', 'n1'), subject.view('current'), '_INBOX.x', '_INBOX_viewserver.x'];
     for (const name of forged) operator.nc.publish(name, '{}');
     await operator.nc.flush();
-    await expect.poll(() => operator.violations.length, { timeout: 5000 }).toBe(forged.length);
+    await expect.poll(() => operator.violations.length, { timeout: timeoutFor() }).toBe(forged.length);
     // It may ask the controller for status (no violation for that); a forbidden publish after it is the marker that the server has answered both.
     operator.nc.publish(subject.control('status'));
     operator.nc.publish(subject.result('w1', 2), '{}');
     await operator.nc.flush();
-    await expect.poll(() => operator.violations.length, { timeout: 5000 }).toBe(forged.length + 1);
+    await expect.poll(() => operator.violations.length, { timeout: timeoutFor() }).toBe(forged.length + 1);
     expect(operator.violations.at(-1)).toContain('Publish to "bearmon.result.w1.2"');
   });
 
@@ -162,7 +163,7 @@ describe('roles and permissions from nats.conf', () => {
     operator.nc.subscribe('bearmon.>', { callback: answer });
     operator.nc.subscribe(subject.ping('w2'), { callback: answer });
     await operator.nc.flush().catch(() => {});
-    await expect.poll(() => operator.violations, { timeout: 5000 }).toEqual([expect.stringContaining('Subscription to "bearmon.ping.w2"')]);
+    await expect.poll(() => operator.violations, { timeout: timeoutFor() }).toEqual([expect.stringContaining('Subscription to "bearmon.ping.w2"')]);
     const viewserver = await as('viewserver');
     const { createPinger, respondToPings } = await import('../../src/actors/ping-responder.ts');
     const { createLogger } = await import('../../src/log.ts');
@@ -185,9 +186,9 @@ describe('roles and permissions from nats.conf', () => {
     onTestFinished(() => void socket.destroy());
     let text = '';
     socket.on('data', (chunk) => (text += chunk.toString()));
-    await expect.poll(() => text, { timeout: 5000 }).toMatch(/^INFO .*"max_payload":131072/);
+    await expect.poll(() => text, { timeout: timeoutFor() }).toMatch(/^INFO .*"max_payload":131072/);
     socket.write(`CONNECT {"user":"w1","pass":"bearmon-dev-w1","verbose":false}\r\nPUB bearmon.result.w1.1 ${200 * 1024}\r\n${'x'.repeat(200 * 1024)}\r\n`);
-    await expect.poll(() => text, { timeout: 5000 }).toMatch(/-ERR 'Maximum Payload Violation'/);
+    await expect.poll(() => text, { timeout: timeoutFor() }).toMatch(/-ERR 'Maximum Payload Violation'/);
   });
 
   it('no credential may answer on another subject through a reply: a worker echoing its own heartbeat cannot publish a view', async () => {
@@ -201,7 +202,7 @@ describe('roles and permissions from nats.conf', () => {
         w1.nc.publish(subject.worker('w1'), '{}', { reply: subject.view('current') });
         await w1.nc.flush();
       },
-      () => expect.poll(() => w1.violations, { timeout: 5000 }).toEqual([expect.stringContaining('Publish to "bearmon.view.current"')]),
+      () => expect.poll(() => w1.violations, { timeout: timeoutFor() }).toEqual([expect.stringContaining('Publish to "bearmon.view.current"')]),
     );
     expect(seen).toEqual([]);
   });
@@ -222,11 +223,11 @@ describe('roles and permissions from nats.conf', () => {
     await jetstream(w1.nc).publish('bearmon.snapshot.w1.EVIL.meta', forged);
     const jsm = await jetstreamManager(w1.nc, { checkAPI: false });
     await jsm.consumers.add(SNAPSHOT_STREAM, { deliver_subject: subject.view('current'), ack_policy: AckPolicy.None, filter_subject: 'bearmon.snapshot.w1.EVIL.meta' });
-    await expect.poll(() => logs.matching(/delivered on the view subject but published elsewhere/).length, { timeout: 5000 }).toBeGreaterThanOrEqual(1);
+    await expect.poll(() => logs.matching(/delivered on the view subject but published elsewhere/).length, { timeout: timeoutFor() }).toBeGreaterThanOrEqual(1);
     // The real view, published there by the viewserver (the control), is taken.
     const viewserver = await as('viewserver');
     viewserver.nc.publish(subject.view('current'), JSON.stringify({ type: 'view', view: 3, controller: 'w1', at: new Date().toISOString() }));
-    await expect.poll(() => got, { timeout: 5000 }).toEqual([3]);
+    await expect.poll(() => got, { timeout: timeoutFor() }).toEqual([3]);
   });
 
   it("a pinger's answer comes only on its own pong subject: no responders is seen even while an operator reads bearmon.>", async () => {
@@ -254,7 +255,7 @@ describe('roles and permissions from nats.conf', () => {
     const before = (await (await jetstreamManager(admin)).streams.info(STREAM)).state.messages;
     for (let i = 0; i < 3; i++) viewserver.nc.publish(subject.view('current'), JSON.stringify({ type: 'view', view: 999, controller: 'w1', at: new Date().toISOString() }), { headers: h });
     await viewserver.nc.flush();
-    await expect.poll(async () => (await (await jetstreamManager(admin)).streams.info(STREAM)).state.messages, { timeout: 5000 }).toBe(before + 1);
+    await expect.poll(async () => (await (await jetstreamManager(admin)).streams.info(STREAM)).state.messages, { timeout: timeoutFor() }).toBe(before + 1);
     expect(viewserver.violations).toEqual([]);
   });
 });

@@ -310,7 +310,7 @@ describe('bearmon trace [SUBJECT] [--json]', () => {
       ['bearmon.foreign.thing', 'not json at all'],
     ];
     for (const [name, payload] of events) admin.publish(name, payload);
-    await expect.poll(() => trace.lines.slice(from).filter((l) => !l.includes('"worker":"probe"')), { timeout: 10_000 }).toEqual(events.map(([name, payload]) => `${name} ${payload}`));
+    await expect.poll(() => trace.lines.slice(from).filter((l) => !l.includes('"worker":"probe"')), { timeout: 20_000 }).toEqual(events.map(([name, payload]) => `${name} ${payload}`));
     expect(await trace.stop('SIGINT')).toEqual({ code: 0, signal: null });
   });
 
@@ -321,7 +321,7 @@ describe('bearmon trace [SUBJECT] [--json]', () => {
     const from = trace.lines.length;
     admin.publish(subject.result('w1', 5), JSON.stringify({ type: 'result', checkId: 5, worker: 'w1', status: 'offline', at: '2026-01-01T00:00:00.000Z' }));
     admin.publish(subject.transition('ctl', 5), JSON.stringify({ type: 'transition', checkId: 5, from: 'online', to: 'offline', rounds: 3, at: '2026-01-01T09:15:47.836Z' }));
-    await expect.poll(() => trace.lines.slice(from).filter((l) => !l.includes('check 999')), { timeout: 10_000 }).toEqual([
+    await expect.poll(() => trace.lines.slice(from).filter((l) => !l.includes('check 999')), { timeout: 20_000 }).toEqual([
       '09:15:47.836  TRANSITION  check 5       -              online->offline after 3 round(s)',
     ]);
     expect(await trace.stop('SIGINT')).toEqual({ code: 0, signal: null });

@@ -125,7 +125,7 @@ describe('bearmon trace', () => {
     const traces = [plain, heartbeats, all];
     await expect.poll(() => (publishLivenessThen('probe', 900), traces.every((t) => seen(t, 'check 900 '))), { timeout: 20_000, interval: 200 }).toBe(true);
     publishLivenessThen('probe2', 901);
-    await expect.poll(() => traces.every((t) => seen(t, 'check 901 ')), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => traces.every((t) => seen(t, 'check 901 ')), { timeout: 20_000 }).toBe(true);
     // (nats.conf never delivers the viewserver's pings to the operator: --all shows the pongs.)
     expect(traces.map((t) => kindsAbout(t, 'probe2', 901))).toEqual([['TRANSITION'], ['heartbeat', 'TRANSITION'], ['heartbeat', 'pong', 'TRANSITION']]);
     // Nor the real worker's heartbeats (one a second) nor the viewserver-less controller's traffic.

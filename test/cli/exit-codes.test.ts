@@ -62,7 +62,7 @@ describe('exitCodeFor: 3 when a service could not be reached', () => {
 describe('exitCodeFor: 78 for configuration, including credentials a server refuses', () => {
   it('NATS: a wrong password; a subject the credential may not use', async () => {
     expect(exitCodeFor(await failure(() => connect({ servers: `127.0.0.1:${nats.port}`, user: 'operator', pass: 'wrong' })))).toBe(EXIT.config);
-    expect(exitCodeFor(await failure(() => operator.request('bearmon.result.w1.1', '', { timeout: 2000 })))).toBe(EXIT.config);
+    expect(exitCodeFor(await failure(() => operator.request('bearmon.result.w1.1', '', { timeout: 10_000 })))).toBe(EXIT.config);
   });
 
   it('MySQL: a wrong password', async () => {

@@ -8,6 +8,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { inboxPrefix } from '../../src/bus/permissions.ts';
 import { subject } from '../../src/bus/subjects.ts';
+import { timeoutFor } from '../helpers/bounds.ts';
 import { runBearmon } from '../helpers/bearmon.ts';
 import { refusedPort } from '../helpers/servers.ts';
 
@@ -69,7 +70,7 @@ describe('bearmon nats-conf', () => {
     b.nc.publish(subject.assign('probe-b', 1), '{}'); // not a candidate: refused
     await a.nc.flush();
     await b.nc.flush();
-    await expect.poll(() => [...a.violations, ...b.violations].length, { timeout: 5000 }).toBe(2);
+    await expect.poll(() => [...a.violations, ...b.violations].length, { timeout: timeoutFor() }).toBe(2);
     expect(a.violations).toEqual([expect.stringContaining('bearmon.result.probe-b.1')]);
     expect(b.violations).toEqual([expect.stringContaining('bearmon.assign.probe-b.1')]);
     await expect(as(port, 'probe-a', 'wrong')).rejects.toThrow(/Authorization Violation/i);

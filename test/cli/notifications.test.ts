@@ -295,7 +295,7 @@ describe('bearmon notifications retry (the binary)', () => {
 describe('a requeued notification is delivered again (in process)', () => {
   const CHECK = { id: 7, name: 'shop api', type: 'http', data: '{"url":"http://127.0.0.1:9/health","expect_status":200}' };
   const KEY = 'evt-7-1-offline';
-  const WAIT = { timeout: 10_000, interval: 20 };
+  const WAIT = { timeout: 20_000, interval: 20 };
 
   /** Check 7 alerting webhook contact 1 (the receiver), a transition to offline, and a delivery actor. */
   async function deliveringTo(receiver: WebhookReceiver, policy: DeliveryPolicy) {

@@ -6,6 +6,7 @@ import { natsOptions } from '../../src/bus/connect.ts';
 import { inboxPrefix } from '../../src/bus/permissions.ts';
 import { subject } from '../../src/bus/subjects.ts';
 import { SNAPSHOT_STREAM } from '../../src/controller/snapshot.ts';
+import { timeoutFor } from '../helpers/bounds.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 import { startRoleCluster } from '../helpers/role-cluster.ts';
 import { startWebhookReceiver } from '../helpers/webhook.ts';
@@ -95,7 +96,7 @@ describe('a stolen worker credential and the operator against a running cluster'
     expect(await events()).toEqual([]);
     expect(workers.get(victim)!.logs.some((l) => l.msg === 'dropped a run request from a worker the view does not name controller')).toBe(true);
     // No worker took the forged view: each saw it delivered on the view subject and dropped it.
-    await expect.poll(() => [...workers.values()].every((w) => w.logs.some((l) => /delivered on the view subject but published elsewhere/.test(String(l.msg)))), { timeout: 5000 }).toBe(true);
+    await expect.poll(() => [...workers.values()].every((w) => w.logs.some((l) => /delivered on the view subject but published elsewhere/.test(String(l.msg)))), { timeout: timeoutFor() }).toBe(true);
     for (const w of workers.values()) expect(w.logs.filter((l) => l.msg === 'new view' && Number(l.view) > first.view)).toEqual([]);
 
     // 5: the operator answers pings for the controller it is about to lose; kill -9 the controller.
@@ -106,10 +107,10 @@ describe('a stolen worker credential and the operator against a running cluster'
     operator.subscribe('bearmon.ping.>', { callback: (err, m) => void (err || pong(m)) });
     await operator.flush();
     workers.get(controller)!.child.kill('SIGKILL');
-    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+    await expect.poll(() => views.at(-1)!.view, { timeout: 20_000 }).toBeGreaterThan(first.view);
     const second = views.at(-1)!;
     expect(second.controller).not.toBe(controller);
-    await expect.poll(() => workers.get(second.controller!)!.logs.some((l) => l.msg === 'controller started' && l.view === second.view), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => workers.get(second.controller!)!.logs.some((l) => l.msg === 'controller started' && l.view === second.view), { timeout: 20_000 }).toBe(true);
     // Its view is in the log despite the squatted id: the successor did not wait in vain, and its lines count.
     expect(workers.get(second.controller!)!.logs.some((l) => /does not hold the view that named this controller/.test(String(l.msg)))).toBe(false);
     // The successor folded the log, forged lines included: none counted.

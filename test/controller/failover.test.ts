@@ -25,12 +25,12 @@ describe('controller fail-over (real processes, kill -9)', () => {
 
     // kill -9 the controller.
     workers.get(first.controller!)!.child.kill('SIGKILL');
-    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+    await expect.poll(() => views.at(-1)!.view, { timeout: 20_000 }).toBeGreaterThan(first.view);
     const second = views.at(-1)!;
     expect(second.controller).not.toBe(first.controller);
     expect(second.controller).not.toBeNull();
     await expect
-      .poll(() => workers.get(second.controller!)!.logs.some((l) => l.msg === 'controller started' && l.view === second.view), { timeout: 10_000 })
+      .poll(() => workers.get(second.controller!)!.logs.some((l) => l.msg === 'controller started' && l.view === second.view), { timeout: 20_000 })
       .toBe(true);
     // It took over from its warm standby (which followed the log under nats.conf's worker rights): only the tail was read.
     const rebuilt = workers.get(second.controller!)!.logs.find((l) => l.msg === 'rebuilt the check machines from the result log' && l.view === second.view);
@@ -43,7 +43,7 @@ describe('controller fail-over (real processes, kill -9)', () => {
 
     // The old process comes back: it follows the current view and does not act as controller.
     const back = startWorker(first.controller, '127.0.0.5');
-    await expect.poll(() => back.logs.some((l) => l.msg === 'worker started'), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => back.logs.some((l) => l.msg === 'worker started'), { timeout: 20_000 }).toBe(true);
     target.up = true;
     await expect.poll(statusOf, { timeout: 30_000, interval: 250 }).toBe('online');
     // Nothing of a controller's: not named, no controller role, no step down from one. (A run request

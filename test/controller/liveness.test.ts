@@ -26,18 +26,18 @@ describe('liveness under a busy event loop (real processes)', () => {
     });
     const first = await firstView();
     const controller = workers.get(first.controller)!;
-    await expect.poll(() => controller.logs.some((l) => l.msg === 'controller started'), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => controller.logs.some((l) => l.msg === 'controller started'), { timeout: 20_000 }).toBe(true);
 
     const before = viewserver.logs.length;
     controller.child.kill('SIGUSR2');
     // The viewserver saw the stall (the liveness thread reported the loop's lag) and the loop came back.
-    await expect.poll(() => viewserver.logs.some((l) => l.msg === 'candidate answers from its liveness thread while its main loop is busy' && l.worker === first.controller), { timeout: 10_000 }).toBe(true);
-    await expect.poll(() => controller.logs.some((l) => l.msg === 'fault injection: main event loop free again'), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => viewserver.logs.some((l) => l.msg === 'candidate answers from its liveness thread while its main loop is busy' && l.worker === first.controller), { timeout: 20_000 }).toBe(true);
+    await expect.poll(() => controller.logs.some((l) => l.msg === 'fault injection: main event loop free again'), { timeout: 20_000 }).toBe(true);
     expect(views.filter((v) => v.view > first.view)).toEqual([]);
     expect(viewserver.logs.slice(before).filter((l) => l.msg === 'candidate missed a ping' && l.worker === first.controller)).toEqual([]);
 
     // The control: killed, it is replaced.
     controller.child.kill('SIGKILL');
-    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+    await expect.poll(() => views.at(-1)!.view, { timeout: 20_000 }).toBeGreaterThan(first.view);
   }, 90_000);
 });

@@ -56,16 +56,16 @@ describe('notifications end to end (real processes)', () => {
 
     // kill -9 the controller; the successor rebuilds from the log and must not notify again.
     workers.get(first.controller!)!.child.kill('SIGKILL');
-    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+    await expect.poll(() => views.at(-1)!.view, { timeout: 20_000 }).toBeGreaterThan(first.view);
     const second = views.at(-1)!;
     await expect
-      .poll(() => workers.get(second.controller!)!.logs.some((l) => l.msg === 'controller started' && l.view === second.view), { timeout: 10_000 })
+      .poll(() => workers.get(second.controller!)!.logs.some((l) => l.msg === 'controller started' && l.view === second.view), { timeout: 20_000 })
       .toBe(true);
 
     // The target is back: only the alert asking for online news (the webhook) is told.
     target.up = true;
     await expect.poll(async () => (await rows()).length, { timeout: 30_000, interval: 200 }).toBe(3);
-    await expect.poll(async () => (await rows())[2], { timeout: 10_000, interval: 200 }).toEqual({ contact_id: 1, status: 'online', state: 'delivered', attempts: 1 });
+    await expect.poll(async () => (await rows())[2], { timeout: 20_000, interval: 200 }).toEqual({ contact_id: 1, status: 'online', state: 'delivered', attempts: 1 });
     expect(hook.posts.map((p) => p.fields.status)).toEqual(['offline', 'online']);
     expect(smtp.mails).toHaveLength(1);
     expect(disabledHook.posts).toEqual([]);

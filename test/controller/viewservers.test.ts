@@ -39,11 +39,11 @@ describe('several viewservers (real processes): one active, chosen by a lease in
     first.child.kill('SIGKILL');
     await expect.poll(() => took(second), { timeout: 20_000 }).toBe(true);
     console.log(`viewserver takeover after kill -9: ${Date.now() - killedAt} ms (log-observed)`);
-    await expect.poll(() => second.logs.find((l) => l.msg === 'viewserver active'), { timeout: 10_000 }).toMatchObject({ view: start.view, controller: start.controller });
+    await expect.poll(() => second.logs.find((l) => l.msg === 'viewserver active'), { timeout: 20_000 }).toMatchObject({ view: start.view, controller: start.controller });
 
     // kill -9 of the controller: the new active viewserver names a live worker in a newer view.
     workers.get(start.controller)!.child.kill('SIGKILL');
-    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(start.view);
+    await expect.poll(() => views.at(-1)!.view, { timeout: 20_000 }).toBeGreaterThan(start.view);
     const next = views.at(-1)!;
     expect(next.controller).not.toBeNull();
     expect(next.controller).not.toBe(start.controller);
@@ -60,7 +60,7 @@ describe('several viewservers (real processes): one active, chosen by a lease in
       .toBe(true);
     // While the partition lasts, the controller dies: only the third can name its successor.
     workers.get(next.controller!)!.child.kill('SIGKILL');
-    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(next.view);
+    await expect.poll(() => views.at(-1)!.view, { timeout: 20_000 }).toBeGreaterThan(next.view);
     const last = views.at(-1)!;
     expect(last.controller).not.toBeNull();
     expect([start.controller, next.controller]).not.toContain(last.controller);
@@ -73,7 +73,7 @@ describe('several viewservers (real processes): one active, chosen by a lease in
     // Standbys and the active one answer a request for the view with the stored one.
     const before = said.length;
     admin.publish(subject.view('get'));
-    await expect.poll(() => said.slice(before).some((v) => v.view === last.view), { timeout: 10_000 }).toBe(true);
+    await expect.poll(() => said.slice(before).some((v) => v.view === last.view), { timeout: 20_000 }).toBe(true);
 
     // The fence: no view number said with two controllers; the numbers said by the active ones only grow.
     const byNumber = new Map<number, string | null>();

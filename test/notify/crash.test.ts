@@ -64,7 +64,7 @@ describe('a controller killed mid-delivery (real processes, kill -9)', () => {
     // The POST is in flight (held by the receiver): now the controller dies.
     await expect.poll(() => receiver.posts.length, { timeout: 30_000 }).toBe(1);
     workers.get(first.controller!)!.child.kill('SIGKILL');
-    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+    await expect.poll(() => views.at(-1)!.view, { timeout: 20_000 }).toBeGreaterThan(first.view);
 
     // The successor sends it again (after 2 × notifyTimeout), with the same key; the receiver answers.
     const row = async () => (await conn.query<RowDataPacket[]>('SELECT state, attempts FROM bearmon_notifications'))[0].map((r) => ({ ...r }));
@@ -124,7 +124,7 @@ describe('a controller killed while a mail is being sent (real processes, kill -
     // The mail's data reached the server, which has not answered: now the controller dies.
     await expect.poll(() => smtp.mails.length, { timeout: 30_000 }).toBe(1);
     workers.get(first.controller!)!.child.kill('SIGKILL');
-    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+    await expect.poll(() => views.at(-1)!.view, { timeout: 20_000 }).toBeGreaterThan(first.view);
 
     const row = async () => (await conn.query<RowDataPacket[]>('SELECT state, attempts, send_started_at IS NOT NULL AS started FROM bearmon_notifications'))[0].map((r) => ({ ...r }));
     await expect.poll(row, { timeout: 30_000, interval: 250 }).toEqual([{ state: 'unconfirmed', attempts: 1, started: 1 }]);
@@ -162,7 +162,7 @@ describe('a controller killed after its claim, before the send started (real pro
     await expect.poll(row, { timeout: 30_000, interval: 50 }).toEqual([{ state: 'sending', attempts: 1, started: 0 }]);
     workers.get(first.controller!)!.child.kill('SIGKILL');
     await conn.query('DROP TRIGGER slow_send_start');
-    await expect.poll(() => views.at(-1)!.view, { timeout: 10_000 }).toBeGreaterThan(first.view);
+    await expect.poll(() => views.at(-1)!.view, { timeout: 20_000 }).toBeGreaterThan(first.view);
 
     // The successor finds a claim whose send never started: it sends, under the same key.
     await expect.poll(row, { timeout: 60_000, interval: 250 }).toEqual([{ state: 'delivered', attempts: 2, started: 1 }]);

@@ -30,7 +30,7 @@ const CHECK = { id: 7, name: 'shop api', type: 'http', data: '{"url":"http://127
 const KEY = 'evt-7-1-offline';
 const MESSAGE = 'HTTP 503 in 4 ms';
 const WORKERS = ['probe-ams1', 'probe-fra2'];
-const WAIT = { timeout: 10_000, interval: 20 };
+const WAIT = { timeout: 20_000, interval: 20 };
 
 interface Harness {
   db: Db;

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { createCheckRegistry } from '../../src/checks/registry.ts';
 import { DEADLINE_MARGIN_MS, prepareCheck, runCheck, runPrepared } from '../../src/checks/run.ts';
 import { defineCheck, type CheckResult } from '../../src/checks/types.ts';
+import { timeoutFor } from '../helpers/bounds.ts';
 import { check } from '../helpers/check.ts';
 import { dnsServer } from '../helpers/dns-server.ts';
 import { tcpServer } from '../helpers/servers.ts';
@@ -35,7 +36,7 @@ afterEach(() => {
  * timers installed it advances them on every retry, which would move the clock under test.
  */
 const realSetTimeout = globalThis.setTimeout;
-async function until(ready: () => boolean, message: string, timeoutMs = 5000): Promise<void> {
+async function until(ready: () => boolean, message: string, timeoutMs = timeoutFor()): Promise<void> {
   const started = performance.now();
   while (!ready()) {
     if (performance.now() - started > timeoutMs) throw new Error(`${message} (waited ${timeoutMs} ms)`);

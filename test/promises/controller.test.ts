@@ -15,6 +15,7 @@ import { createMetrics } from '../../src/metrics/metrics.ts';
 import { replay, type LogRecord } from '../../src/replay/run.ts';
 import { captureLogs } from '../helpers/logs.ts';
 import { freshDatabase } from '../helpers/mysql.ts';
+import { timeoutFor } from '../helpers/bounds.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 import { tcpServer } from '../helpers/servers.ts';
 
@@ -107,11 +108,11 @@ describe('README: a run not answered within its deadline + 3 s expires, even on 
     const controller = await startController(deps);
     onTestFinished(() => controller.stop());
     nc.publish(subject.worker('fw'), JSON.stringify({ type: 'heartbeat', worker: 'fw', capacity: 1, running: 0, startedAt: iso(T0 - 60_000), at: iso(T0) }));
-    await expect.poll(() => controller.status().workers.map((w) => w.id), { timeout: 5000 }).toEqual(['fw']);
+    await expect.poll(() => controller.status().workers.map((w) => w.id), { timeout: timeoutFor() }).toEqual(['fw']);
 
     // The first run is due within the first interval.
     clock = T0 + 60_000;
-    await expect.poll(() => runs.length, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => runs.length, { timeout: timeoutFor() }).toBe(1);
     const first = runs[0]!;
     const assignedAt = Date.parse(first.at);
     const assign = await waitForRecord((p) => p.type === 'assign' && p.assignment === first.assignment);
@@ -121,16 +122,16 @@ describe('README: a run not answered within its deadline + 3 s expires, even on 
     // One millisecond before: many ticks pass (each reads the clock), and the run stays out.
     clock = assignedAt + 7999;
     const readsBefore = reads;
-    await expect.poll(() => reads - readsBefore, { timeout: 5000 }).toBeGreaterThanOrEqual(30);
+    await expect.poll(() => reads - readsBefore, { timeout: timeoutFor() }).toBeGreaterThanOrEqual(30);
     expect(logs.matching(/run not answered in time/)).toEqual([]);
     expect(runs).toHaveLength(1);
 
     // At the deadline + 3 s it expires and is handed out again (fw is the only worker, and alive).
     clock = assignedAt + 8000;
-    await expect.poll(() => logs.matching(/run not answered in time: handing it to another worker/).length, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => logs.matching(/run not answered in time: handing it to another worker/).length, { timeout: timeoutFor() }).toBe(1);
     expect(logs.matching(/worker stopped sending heartbeats/)).toEqual([]);
     await waitForRecord((p, s) => p.type === 'expire' && p.assignment === first.assignment && s === subject.assign('ctl', 1));
-    await expect.poll(() => runs.length, { timeout: 5000 }).toBe(2);
+    await expect.poll(() => runs.length, { timeout: timeoutFor() }).toBe(2);
     expect(runs[1]!.assignment).not.toBe(first.assignment);
 
     // The worker answers the expired run late: offline, which would flip the check (C=1, delay 0) were it counted.
@@ -139,7 +140,7 @@ describe('README: a run not answered within its deadline + 3 s expires, even on 
       subject.result('fw', 1),
       JSON.stringify({ type: 'result', checkId: 1, worker: 'fw', assignment: first.assignment, status: 'offline', message: 'late', durationMs: 8900, at: iso(clock), view: 0 }),
     );
-    await expect.poll(() => logs.matching(/^result rejected: not an outstanding run/).length, { timeout: 5000 }).toBe(1);
+    await expect.poll(() => logs.matching(/^result rejected: not an outstanding run/).length, { timeout: timeoutFor() }).toBe(1);
     const rejected = await waitForRecord((p, s) => p.type === 'rejected' && s === subject.decision('ctl', 1));
     expect(rejected).toMatchObject({ checkId: 1, worker: 'fw', assignment: first.assignment, reason: 'not an outstanding run (late, duplicate or expired)' });
     expect(controller.status().checks[0]).toMatchObject({ state: 'online' });

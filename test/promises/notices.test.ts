@@ -115,7 +115,7 @@ describe('README: admin notices end to end', () => {
     const noticeLines = worker.logs.filter((l) => String(l.msg).startsWith('admin notice: configuration reload failed'));
     expect(noticeLines).toEqual([expect.objectContaining({ level: 'warn', notice: expect.objectContaining({ kind: 'reload-failed', consecutive: 10 }) })]);
     expect(worker.logs.indexOf(noticeLines[0]!)).toBeGreaterThan(worker.logs.indexOf(failures[8]!));
-    await expect.poll(() => smtp.mails.map((m) => m.headers.subject), { timeout: 10_000 }).toContain('[bearmon] configuration reload failed 10 time(s) in a row');
+    await expect.poll(() => smtp.mails.map((m) => m.headers.subject), { timeout: 20_000 }).toContain('[bearmon] configuration reload failed 10 time(s) in a row');
     const reloadMail = smtp.mails.find((m) => m.headers['x-bearmon-admin-notice'] === 'reload-failed')!;
     expect(reloadMail.text).toContain('Monitoring goes on with the last configuration it loaded.');
     expect(reloadMail.text).toMatch(/^Consecutive failures: 10$/m);

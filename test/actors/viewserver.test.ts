@@ -217,9 +217,11 @@ describe('viewserver', () => {
     onTestFinished(() => sub.unsubscribe());
     candidate(b, hoursAgo(1), log);
     const views = publishedViews();
-    await viewserver({ log, candidates: [a, b], periodMs: 100, timeoutMs: 100, misses: 3 });
+    // The file's ping timeout (TIMEOUT_MS, 500 ms), not 100 ms: with two pings skipped on purpose,
+    // one answered ping that a busy machine delivers a little late would make the third miss in a row.
+    await viewserver({ log, candidates: [a, b], misses: 3 });
     await views.waitFor(naming(a));
-    // Two pings in a row unanswered (an event loop blocked for ~0.3 s), then answers again: no new view.
+    // Two pings in a row unanswered (an event loop blocked for ~1 s), then answers again: no new view.
     skip = 2;
     await expect.poll(() => skip, { timeout: timeoutFor() }).toBe(0);
     const resumed = answered;

@@ -91,7 +91,12 @@ describe('exitIfShutdownHangs', () => {
 /**
  * SIGTERM ends every role within the bound even with NATS or MySQL gone. The bound is the
  * poll's timeout; the test's own timeout leaves room for starting the servers and process.
+ * That room is generous (STARTUP_WAIT_MS for the process to say it started, plus the 10 s
+ * bound, plus the servers): on a loaded machine a tsx-compiled child alone can take seconds
+ * to start, and a 15 s test timeout was less than the waits inside it.
  */
+const STARTUP_WAIT_MS = 30_000;
+const PROCESS_TEST_MS = STARTUP_WAIT_MS + SHUTDOWN_BOUND_MS + 20_000;
 describe('SIGTERM with a server gone', () => {
   const exitedWithinBound = async (process: BearmonProcess) => {
     process.child.kill('SIGTERM');
@@ -102,7 +107,7 @@ describe('SIGTERM with a server gone', () => {
     expect(process.child.signalCode).toBeNull();
   };
   const logged = (process: BearmonProcess, msg: string) =>
-    expect.poll(() => process.logs.some((line) => line.msg === msg), { timeout: 10_000, interval: 50 }).toBe(true);
+    expect.poll(() => process.logs.some((line) => line.msg === msg), { timeout: STARTUP_WAIT_MS, interval: 50 }).toBe(true);
 
   /** A worker acting as controller, reaching MariaDB through a proxy the test can cut. */
   async function controllerProcess(nats: NatsServerHandle) {
@@ -124,7 +129,7 @@ describe('SIGTERM with a server gone', () => {
     const { worker } = await controllerProcess(nats);
     await nats.stop();
     await exitedWithinBound(worker);
-  }, 15_000);
+  }, PROCESS_TEST_MS);
 
   it('bearmon worker --controller exits with MySQL unreachable', async () => {
     const nats = await startNatsServer();
@@ -132,7 +137,7 @@ describe('SIGTERM with a server gone', () => {
     const { worker, mysql } = await controllerProcess(nats);
     mysql.cut();
     await exitedWithinBound(worker);
-  }, 15_000);
+  }, PROCESS_TEST_MS);
 
   it('bearmon worker --controller exits with both NATS and MySQL gone', async () => {
     const nats = await startNatsServer();
@@ -141,7 +146,7 @@ describe('SIGTERM with a server gone', () => {
     mysql.cut();
     await nats.stop();
     await exitedWithinBound(worker);
-  }, 15_000);
+  }, PROCESS_TEST_MS);
 
   it('bearmon worker exits after nats-server stops', async () => {
     const nats = await startNatsServer();
@@ -150,7 +155,7 @@ describe('SIGTERM with a server gone', () => {
     await logged(worker, 'worker started');
     await nats.stop();
     await exitedWithinBound(worker);
-  }, 15_000);
+  }, PROCESS_TEST_MS);
 
   it('bearmon viewserver exits after nats-server stops', async () => {
     const nats = await startNatsServer();
@@ -161,5 +166,5 @@ describe('SIGTERM with a server gone', () => {
     await logged(viewserver, 'viewserver started');
     await nats.stop();
     await exitedWithinBound(viewserver);
-  }, 15_000);
+  }, PROCESS_TEST_MS);
 });

@@ -36,7 +36,7 @@ describe('bearmon maintenance add|list|rm', () => {
     ]);
     expect(await bearmon('maintenance', 'rm', 'weekend')).toMatchObject({ code: 0, stdout: 'maintenance window weekend deleted\n' });
     expect((await rows()).map((r) => r.name)).toEqual(['upgrade', 'backup']);
-  });
+  }, 90_000);
 
   it('refuses invalid input with exit 2, naming the field and the value, and writes nothing', async () => {
     const { bearmon, rows } = await managed();
@@ -52,7 +52,7 @@ describe('bearmon maintenance add|list|rm', () => {
     }
     expect(await bearmon('maintenance', 'rm', 'nope')).toMatchObject({ code: 2, stderr: 'bearmon: window: no maintenance window with that id or name (value "nope")\n' });
     expect(await rows()).toEqual([]);
-  });
+  }, 90_000);
 });
 
 describe('bearmon apply: the maintenance section', () => {
@@ -93,5 +93,5 @@ describe('bearmon apply: the maintenance section', () => {
     const unknown = join(dir, 'unknown.yaml');
     await writeFile(unknown, ['maintenance:', '  - { name: gone, check: nope, start: "2026-01-01T00:00", end: "2026-01-01T01:00" }', ''].join('\n'));
     expect(await bearmon('apply', unknown)).toMatchObject({ code: 2, stderr: expect.stringContaining(`${unknown}:2: maintenance window gone: check: no check named "nope" in the file or the database`) });
-  });
+  }, 90_000);
 });

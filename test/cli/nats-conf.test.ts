@@ -76,7 +76,7 @@ describe('bearmon nats-conf', () => {
     await expect(as(port, 'probe-a', 'wrong')).rejects.toThrow(/Authorization Violation/i);
     // The viewserver's node lines name the candidates.
     expect(run.stdout).toMatch(/# --- viewserver: its bearmon.cfg ---[\s\S]*\[viewserver\]\ncontroller = probe-a\n/);
-  });
+  }, 90_000);
 
   it('refuses bad ids with exit 2, naming the option and the value', async () => {
     const bad = await runBearmon(['nats-conf', '--worker', 'a.b']);
@@ -87,5 +87,5 @@ describe('bearmon nats-conf', () => {
     expect(unknown.stderr).toContain('--controller: "y" is not among the --worker ids');
     expect((await runBearmon(['nats-conf'])).code).toBe(2);
     expect((await runBearmon(['nats-conf', '--worker', 'admin'])).stderr).toContain('"admin" is the name of another role');
-  });
+  }, 90_000);
 });

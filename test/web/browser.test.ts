@@ -121,5 +121,5 @@ describe('the dashboard and the status page in Chromium', () => {
     expect(Number(retryAfter)).toBeGreaterThan(0);
     await stranger.close();
     await context.close();
-  });
+  }, 90_000);
 });

@@ -104,9 +104,10 @@ export function registerLogCommands(program: Command, loadConfig: () => { config
     .option('--summary', 'print only a per-check summary: transitions, time offline, partial outages; and the workers flagged as faulty probes')
     .action(async (file: string | undefined, flags: WindowFlags & { confirmations?: number; delay?: number; regions?: number; quarantine?: QuarantineMode; explain?: boolean; summary?: boolean }) => {
       const { config } = loadConfig();
-      const [{ replay }, { fileRecords }] = await Promise.all([import('../replay/run.ts'), import('../replay/sources.ts')]);
+      const [{ replay }, { fileRecordBatches }] = await Promise.all([import('../replay/run.ts'), import('../replay/sources.ts')]);
       const mode: ReplayMode = flags.summary ? 'summary' : flags.explain ? 'explain' : 'ndjson';
-      const records = file ? fileRecords(file) : streamRecords(config);
+      // A file is read a chunk of lines at a time (src/replay/sources.ts): replay takes each batch without an await per line.
+      const records = file ? fileRecordBatches(file) : streamRecords(config);
       const viewless = file ? true : !(await streamHasViews(config));
       const skipped = await replay(
         records,

@@ -57,6 +57,75 @@ export interface WindowedLine {
 }
 
 /**
+ * Parses records one at a time, synchronously, reports bad ones (with where they were) and
+ * gives the good ones with their position relative to the window. `take` returns the line,
+ * or undefined for a record that yields nothing, or STOP at the first line after the window
+ * (reading ends there); `inWindow`/`opensWindow` then describe the line it returned.
+ */
+export class LineWindow {
+  static readonly STOP = Symbol('stop');
+  /** The last line taken is inside the window. */
+  inWindow: boolean;
+  /** The last line taken is the first inside the window (callers emit window-start state then). */
+  opensWindow = false;
+  private first = true;
+  private readonly trust: StreamTrust;
+  private readonly since: number | undefined;
+  private readonly until: number | undefined;
+
+  constructor(
+    private readonly window: WindowOptions,
+    private readonly onSkip: (where: string, error: string) => void,
+    private readonly onNotify?: (line: NotifyLine, inWindow: boolean) => void,
+    private readonly onUntrusted?: (where: string, reason: string) => void,
+  ) {
+    this.inWindow = window.since === undefined;
+    this.since = window.since?.getTime();
+    this.until = window.until?.getTime();
+    // Replaying the stream: a single controller without a viewserver (view 0) is trusted until the log holds a view.
+    this.trust = new StreamTrust({ viewless: window.viewless ?? true });
+  }
+
+  take(record: LogRecord): InputLine | undefined | typeof LineWindow.STOP {
+    const text = record.text;
+    if (text.length === 0 || (isSpace(text.charCodeAt(0)) && text.trim() === '')) return undefined;
+    let parsed: ParsedLine;
+    if (record.subject !== undefined) {
+      const admitted = this.trust.admit(record.subject, text, record.seq ?? 0);
+      if (admitted.kind === 'view') return undefined;
+      if (admitted.kind === 'skip') {
+        this.onUntrusted?.(record.where, `${admitted.reason}${admitted.detail ? ` (${admitted.detail})` : ''}`);
+        return undefined;
+      }
+      parsed = admitted.parsed;
+    } else parsed = parseLine(text);
+    if (!parsed.ok) {
+      this.onSkip(record.where, parsed.error);
+      return undefined;
+    }
+    const line = parsed.line;
+    const checkId = this.window.checkId;
+    if (!line && 'notify' in parsed && parsed.notify && (checkId === undefined || parsed.notify.checkId === checkId)) {
+      if (this.until !== undefined && parsed.notify.at > this.until) return LineWindow.STOP;
+      this.onNotify?.(parsed.notify, this.inWindow);
+    }
+    if (!line || (checkId !== undefined && line.checkId !== checkId)) return undefined;
+    const at = timeOf(record, line);
+    if (this.until !== undefined && at !== undefined && at > this.until) return LineWindow.STOP;
+    const opensWindow = !this.inWindow && at !== undefined && at >= this.since!;
+    if (opensWindow) this.inWindow = true;
+    this.opensWindow = opensWindow || (this.inWindow && this.first);
+    this.first = false;
+    return line;
+  }
+}
+
+/** Whether a UTF-16 code unit may start a line that is all white space (what String.prototype.trim removes). */
+function isSpace(code: number): boolean {
+  return code <= 32 || code === 0xa0 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) || code === 0x2028 || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000 || code === 0xfeff;
+}
+
+/**
  * Parses records, reports bad ones on stderr (with where they were) and yields the good
  * ones with their position relative to the window. Shared by replay and log export.
  */
@@ -67,38 +136,11 @@ export async function* windowed(
   onNotify?: (line: NotifyLine, inWindow: boolean) => void,
   onUntrusted?: (where: string, reason: string) => void,
 ): AsyncGenerator<WindowedLine> {
-  let open = window.since === undefined;
-  let first = true;
-  // Replaying the stream: a single controller without a viewserver (view 0) is trusted until the log holds a view.
-  const trust = new StreamTrust({ viewless: window.viewless ?? true });
+  const lines = new LineWindow(window, onSkip, onNotify, onUntrusted);
   for await (const record of records) {
-    if (record.text.trim() === '') continue;
-    let parsed: ParsedLine;
-    if (record.subject !== undefined) {
-      const admitted = trust.admit(record.subject, record.text, record.seq ?? 0);
-      if (admitted.kind === 'view') continue;
-      if (admitted.kind === 'skip') {
-        onUntrusted?.(record.where, `${admitted.reason}${admitted.detail ? ` (${admitted.detail})` : ''}`);
-        continue;
-      }
-      parsed = admitted.parsed;
-    } else parsed = parseLine(record.text);
-    if (!parsed.ok) {
-      onSkip(record.where, parsed.error);
-      continue;
-    }
-    const line = parsed.line;
-    if (!line && 'notify' in parsed && parsed.notify && (window.checkId === undefined || parsed.notify.checkId === window.checkId)) {
-      if (window.until && parsed.notify.at > window.until.getTime()) break;
-      onNotify?.(parsed.notify, open);
-    }
-    if (!line || (window.checkId !== undefined && line.checkId !== window.checkId)) continue;
-    const at = timeOf(record, line);
-    if (window.until && at !== undefined && at > window.until.getTime()) break;
-    const opensWindow = !open && at !== undefined && at >= window.since!.getTime();
-    if (opensWindow) open = true;
-    yield { line, record, inWindow: open, opensWindow: opensWindow || (open && first) };
-    first = false;
+    const line = lines.take(record);
+    if (line === LineWindow.STOP) break;
+    if (line) yield { line, record, inWindow: lines.inWindow, opensWindow: lines.opensWindow };
   }
 }
 
@@ -112,8 +154,9 @@ const PRINTERS: Record<ReplayMode, (line: DerivedLine, names: CheckNames) => str
 /**
  * Drives the fold over a log and prints what it derives. A bad record is reported on
  * stderr with where it was and skipped; the run goes on. Returns the number skipped.
+ * `records` gives records one by one or in batches (arrays), as `fileRecordBatches` does.
  */
-export async function replay(records: AsyncIterable<LogRecord>, options: ReplayOptions, io: ReplayIo): Promise<number> {
+export async function replay(records: AsyncIterable<LogRecord | LogRecord[]>, options: ReplayOptions, io: ReplayIo): Promise<number> {
   const fold = new ReplayFold(options);
   let skipped = 0;
   const skip = (where: string, error: string) => {
@@ -131,19 +174,32 @@ export async function replay(records: AsyncIterable<LogRecord>, options: ReplayO
   const flagged: FlaggedWorker[] = [];
   // Notification outcomes are observations, not derivable: --explain prints them as they come.
   const onNotify = options.mode === 'explain' ? (line: NotifyLine, inWindow: boolean) => inWindow && io.out(explainNotify(line, names)) : undefined;
-  for await (const { line, record, inWindow, opensWindow } of windowed(records, options, skip, onNotify, distrust)) {
+  const window = new LineWindow(options, skip, onNotify, distrust);
+  const print = PRINTERS[options.mode];
+  /** One record through the window and the fold; false at the end of the window. */
+  const take = (record: LogRecord): boolean => {
+    const line = window.take(record);
+    if (line === LineWindow.STOP) return false;
+    if (!line) return true;
     if (line.type === 'check' && line.name !== undefined) names.set(line.checkId, line.name);
-    if (opensWindow && options.since) fold.startWindow(options.since.getTime());
+    if (window.opensWindow && options.since) fold.startWindow(options.since.getTime());
     // From the stream, a result is dated no later than its receipt there (as the controller's own fold does).
     const received = line.type === 'result' && record.subject !== undefined && record.time ? { ...line, receivedAt: record.time.getTime() } : line;
     const { lines, error } = fold.apply(received);
     if (error) skip(record.where, error);
-    if (!inWindow) continue;
+    if (!window.inWindow) return true;
     for (const derived of lines) {
       if (derived.type === 'probe') noteProbe(flagged, derived);
-      const text = PRINTERS[options.mode](derived, names);
+      const text = print(derived, names);
       if (text !== undefined) io.out(text);
     }
+    return true;
+  };
+  // A source may give records in batches (a file: one per chunk read), taken without an await each.
+  reading: for await (const item of records) {
+    if (Array.isArray(item)) {
+      for (const record of item) if (!take(record)) break reading;
+    } else if (!take(item)) break;
   }
   const summaries = fold.summaries();
   if (options.mode === 'summary') io.out(summaryTable(summaries, options, flagged));

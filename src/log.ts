@@ -1,5 +1,5 @@
 import { createRequire } from 'node:module';
-import { pino, type Logger, type DestinationStream } from 'pino';
+import type { Logger, DestinationStream, pino as Pino } from 'pino';
 
 export type { Logger };
 
@@ -22,6 +22,7 @@ export interface LogOptions {
  * any field named like a password or token is redacted wherever it appears.
  */
 export function createLogger(options: LogOptions = {}): Logger {
+  const pino = loadPino();
   return pino(
     {
       level: options.level ?? 'info',
@@ -37,6 +38,31 @@ export function createLogger(options: LogOptions = {}): Logger {
   );
 }
 
+/**
+ * A logger whose pino instance is made on first use: a command that logs nothing (`bearmon
+ * check list` with a clean configuration) never loads pino. Every property and method is the
+ * real logger's, the lines identical.
+ */
+export function lazyLogger(options: LogOptions = {}): Logger {
+  let real: Logger | undefined;
+  const logger = () => (real ??= createLogger(options));
+  return new Proxy({} as Logger, {
+    get: (_, key) => {
+      const target = logger();
+      const value: unknown = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+    set: (_, key, value) => Reflect.set(logger(), key, value),
+    has: (_, key) => Reflect.has(logger(), key),
+  });
+}
+
+let pinoModule: typeof Pino | undefined;
+/** pino (CommonJS), required when the first logger is made rather than when this module loads. */
+function loadPino(): typeof Pino {
+  return (pinoModule ??= (createRequire(import.meta.url)('pino') as { pino: typeof Pino }).pino);
+}
+
 /** The errors of a stderr nobody reads any more: a closed pipe (EPIPE), a closed descriptor (`2>&-`). */
 const GONE = new Set(['EPIPE', 'EBADF']);
 
@@ -47,7 +73,7 @@ const GONE = new Set(['EPIPE', 'EBADF']);
  * (and sonic-boom would otherwise keep every unwritten line in memory to retry it).
  */
 function stderrDestination(pretty: boolean): DestinationStream {
-  const stream = pretty ? prettyStream() : pino.destination({ dest: 2, sync: true });
+  const stream = pretty ? prettyStream() : loadPino().destination({ dest: 2, sync: true });
   let gone = false;
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (!GONE.has(err.code ?? '')) throw err;

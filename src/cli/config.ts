@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, loadConfigFile, type LoadedConfig } from '../config/load.ts';
-import { createLogger, type Logger } from '../log.ts';
+import { lazyLogger, type Logger } from '../log.ts';
 import { installEpipeHandler } from './epipe.ts';
 import type { Config } from '../config/schema.ts';
 
@@ -23,7 +23,8 @@ export function loadCommandConfig(explicitPath: string | undefined, env: NodeJS.
     process.exit(EXIT_CONFIG);
   }
   const { config, warnings } = loaded;
-  const log = createLogger({ level: config.default.debug ? 'debug' : config.default.logLevel });
+  // Made on first use: a command that logs nothing does not load pino (start-up of `bearmon check list`).
+  const log = lazyLogger({ level: config.default.debug ? 'debug' : config.default.logLevel });
   for (const warning of warnings) log.warn({ configFile: path }, warning);
   return { config, log };
 }

@@ -13,8 +13,19 @@
  * and the one common cron library that walks backwards with prev(), which "is now inside
  * an occurrence?" needs); a weekly window is the cron expression of its start times.
  */
-import { CronExpressionParser } from 'cron-parser';
+import { createRequire } from 'node:module';
+import type { CronExpressionParser as CronParser } from 'cron-parser';
 import { showValue } from '../validation.ts';
+
+let cronParser: typeof CronParser | undefined;
+/**
+ * cron-parser (and luxon under it), required on first use: the commands that load this
+ * module without a recurring window to evaluate (`bearmon check list` reads the
+ * maintenance table through it) do not pay for loading them at start-up.
+ */
+function cronExpressions(): typeof CronParser {
+  return (cronParser ??= (createRequire(import.meta.url)('cron-parser') as typeof import('cron-parser')).CronExpressionParser);
+}
 
 export const MAINTENANCE_KINDS = ['once', 'weekly', 'cron'] as const;
 export type MaintenanceKind = (typeof MAINTENANCE_KINDS)[number];
@@ -79,7 +90,7 @@ export function occurrenceAt(w: MaintenanceWindow, now: Date): { start: Date; un
   }
   const { expression, durationMs } = recurrence(w);
   // prev() is strictly before its start date: start just after now so an occurrence starting at now counts.
-  const cron = CronExpressionParser.parse(expression, { currentDate: new Date(now.getTime() + 1), tz: w.timeZone });
+  const cron = cronExpressions().parse(expression, { currentDate: new Date(now.getTime() + 1), tz: w.timeZone });
   const start = cron.prev().toDate();
   const until = new Date(start.getTime() + durationMs);
   return start <= now && now < until ? { start, until } : null;
@@ -199,7 +210,7 @@ export function judgeWindow(input: { name?: unknown; checkId?: unknown; kind?: u
     let valid = expression !== '' && expression.split(/\s+/).length >= 5;
     if (valid) {
       try {
-        CronExpressionParser.parse(expression, { tz: zone, strict: false });
+        cronExpressions().parse(expression, { tz: zone, strict: false });
       } catch {
         valid = false;
       }

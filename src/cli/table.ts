@@ -1,4 +1,5 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type TableType from 'cli-table3';
 import { oneLine } from '../text.ts';
 
 /** A cell: text or a number; null and undefined print as `-`. */
@@ -52,19 +53,55 @@ const printable = (cell: Cell): string => (cell === null || cell === undefined ?
 export function renderTable(headers: readonly string[], rows: readonly (readonly Cell[])[], options: TableOptions = {}): string {
   const columns = Math.max(headers.length, ...rows.map((r) => r.length));
   const cells = rows.map((row) => Array.from({ length: columns }, (_, i) => wrap(printable(row[i]), options.maxWidths?.[i])));
+  const head = headers.map(printable);
+  if ([head, ...cells].every((row) => row.every((cell) => PLAIN.test(cell)))) return plainTable(head, cells, columns, options);
+  return drawnTable(head, cells, columns, options);
+}
+
+/** The table as cli-table3 draws it, lines without trailing spaces (exported for the test of plainTable). */
+export function drawnTable(head: readonly string[], cells: readonly (readonly string[])[], columns: number, options: TableOptions = {}): string {
+  const Table = loadTable();
   const table = new Table({
-    ...(headers.length > 0 ? { head: headers.map(printable) } : {}),
+    ...(head.length > 0 ? { head: [...head] } : {}),
     chars: BORDERLESS,
     // No colours (the output is often piped) and no padding: COLUMN_GAP alone separates.
     style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0, compact: true },
     colAligns: Array.from({ length: columns }, (_, i) => options.align?.[i] ?? 'left'),
   });
-  table.push(...cells);
+  table.push(...cells.map((row) => [...row]));
   return table
     .toString()
     .split('\n')
     .map((line) => line.trimEnd())
     .join('\n');
+}
+
+/** One line of printable ASCII, not empty (cli-table3 sizes an empty cell its own way): one column per character. */
+const PLAIN = /^[\x20-\x7e]+$/;
+
+/**
+ * The table cli-table3 draws (the same text: test/cli/table.test.ts compares them) when
+ * every cell is one line of printable ASCII, without loading cli-table3 and its width
+ * tables: `bearmon check list` and most tables print no other text.
+ */
+export function plainTable(head: readonly string[], cells: readonly (readonly string[])[], columns: number, options: TableOptions): string {
+  const all = head.length > 0 ? [head, ...cells] : cells;
+  const widths = Array.from({ length: columns }, (_, i) => Math.max(0, ...all.map((row) => (row[i] ?? '').length)));
+  const line = (row: readonly string[]) =>
+    widths
+      .map((width, i) => {
+        const cell = row[i] ?? '';
+        return options.align?.[i] === 'right' ? cell.padStart(width) : cell.padEnd(width);
+      })
+      .join(COLUMN_GAP)
+      .trimEnd();
+  return all.map(line).join('\n');
+}
+
+let tableClass: typeof TableType | undefined;
+/** cli-table3 (CommonJS), required by the first table that needs it. */
+function loadTable(): typeof TableType {
+  return (tableClass ??= createRequire(import.meta.url)('cli-table3') as typeof TableType);
 }
 
 /**

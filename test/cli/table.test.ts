@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { renderTable, wrap } from '../../src/cli/table.ts';
+import { drawnTable, plainTable, renderTable, wrap } from '../../src/cli/table.ts';
 
 describe('renderTable', () => {
   it('sizes each column to its widest value, two spaces apart, without trailing spaces; numbers may align right', () => {
@@ -33,5 +34,42 @@ describe('wrap', () => {
     expect(wrap('a bb ccc dddd', 4)).toBe('a bb\nccc\ndddd');
     expect(wrap('😀😀😀', 2)).toBe('😀😀\n😀');
     expect(wrap('short', undefined)).toBe('short');
+  });
+});
+
+describe('plainTable (one-line ASCII tables without cli-table3)', () => {
+  it('draws exactly what cli-table3 draws', () => {
+    const cell = fc.stringMatching(/^[\x20-\x7e]{1,12}$/);
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 5 }).chain((columns) =>
+          fc.record({
+            columns: fc.constant(columns),
+            head: fc.oneof(fc.constant([] as string[]), fc.array(cell, { minLength: columns, maxLength: columns })),
+            rows: fc.array(fc.array(cell, { minLength: columns, maxLength: columns }), { maxLength: 6 }),
+            align: fc.array(fc.constantFrom('left' as const, 'right' as const), { minLength: columns, maxLength: columns }),
+          }),
+        ),
+        ({ columns, head, rows, align }) => {
+          expect(plainTable(head, rows, columns, { align })).toBe(drawnTable(head, rows, columns, { align }));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('leaves every other table to cli-table3: renderTable draws what cli-table3 draws, empty cells and wide characters included', () => {
+    const cell = fc.oneof(fc.stringMatching(/^[\x20-\x7e]{0,6}$/), fc.constantFrom('', '監視', 'é', '😀'));
+    fc.assert(
+      fc.property(fc.array(fc.array(cell, { minLength: 3, maxLength: 3 }), { maxLength: 5 }), fc.array(cell, { minLength: 3, maxLength: 3 }), (rows, head) => {
+        expect(renderTable(head, rows)).toBe(drawnTable(head, rows, 3));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('is what renderTable uses for such tables', () => {
+    const rows = [[1, 'web', 'http', null], [12, 'db', 'tcp', 'x y']];
+    expect(renderTable(['ID', 'NAME', 'TYPE', 'DATA'], rows, { align: ['right'] })).toBe(drawnTable(['ID', 'NAME', 'TYPE', 'DATA'], [['1', 'web', 'http', '-'], ['12', 'db', 'tcp', 'x y']], 4, { align: ['right'] }));
   });
 });

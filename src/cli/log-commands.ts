@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { probeSettings, type Config } from '../config/schema.ts';
+import type { Config } from '../config/schema.ts';
 import { QUARANTINE_MODES, type QuarantineMode } from '../decide/probe-score.ts';
 import type { LogRecord, ReplayIo, ReplayMode } from '../replay/run.ts';
 import { EXIT } from './exit-codes.ts';
@@ -104,7 +104,8 @@ export function registerLogCommands(program: Command, loadConfig: () => { config
     .option('--summary', 'print only a per-check summary: transitions, time offline, partial outages; and the workers flagged as faulty probes')
     .action(async (file: string | undefined, flags: WindowFlags & { confirmations?: number; delay?: number; regions?: number; quarantine?: QuarantineMode; explain?: boolean; summary?: boolean }) => {
       const { config } = loadConfig();
-      const [{ replay }, { fileRecordBatches }] = await Promise.all([import('../replay/run.ts'), import('../replay/sources.ts')]);
+      // config/schema.ts (and zod) only now: --version and every other command's start-up do without it.
+      const [{ replay }, { fileRecordBatches }, { probeSettings }] = await Promise.all([import('../replay/run.ts'), import('../replay/sources.ts'), import('../config/schema.ts')]);
       const mode: ReplayMode = flags.summary ? 'summary' : flags.explain ? 'explain' : 'ndjson';
       // A file is read a chunk of lines at a time (src/replay/sources.ts): replay takes each batch without an await per line.
       const records = file ? fileRecordBatches(file) : streamRecords(config);

@@ -1,5 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { familyOf, type SubjectFamily } from './bus/subjects.ts';
+import { basisWords } from './decide/probe-score.ts';
 import { checkLabel } from './text.ts';
 
 type Payload = Record<string, unknown>;
@@ -34,7 +35,7 @@ function partialLine(p: Payload, names?: CheckNames): string {
 function probeLine(p: Payload, names?: CheckNames): string {
   const ratio = typeof p.ratio === 'number' ? ` (${Math.round(p.ratio * 100)} %)` : '';
   const votes = p.verdict === 'flagged' ? (p.excluded ? ', votes excluded' : ', votes still count') : '';
-  return line(p.at, 'probe', label(p.checkId, names), str(p.worker), str(p.verdict), `${str(p.contradictions)}/${str(p.samples)} verdicts overruled${ratio}${votes}`);
+  return line(p.at, 'probe', label(p.checkId, names), str(p.worker), str(p.verdict), `${str(p.contradictions)}/${str(p.samples)} verdicts${p.basis === 'down' || p.basis === 'up' ? basisWords(p.basis) : ''} overruled${ratio}${votes}`);
 }
 
 /** One readable line per event family: time, kind, check, worker, status, message. */

@@ -57,10 +57,14 @@ export function formatStatus(status: ControllerStatus): string {
   ].join('\n');
 }
 
-/** A worker's faulty-probe score: "2/20 overruled (10 %)", and whether it is flagged or quarantined (its votes not counted). */
+/**
+ * A worker's faulty-probe score: "2/20 overruled (10 %)", with "; 4/4 on down checks" when it
+ * has verdicts on checks that were down, and whether it is flagged or quarantined (its votes not counted).
+ */
 function probeScore(w: WorkerStatus): string | undefined {
   if (!w.probe) return undefined;
-  const score = `${w.probe.contradictions}/${w.probe.samples} overruled (${Math.round(w.probe.ratio * 100)} %)`;
+  const down = w.probe.down && w.probe.down.samples > 0 ? `; ${w.probe.down.contradictions}/${w.probe.down.samples} on down checks` : '';
+  const score = `${w.probe.contradictions}/${w.probe.samples} overruled (${Math.round(w.probe.ratio * 100)} %)${down}`;
   return w.probe.excluded ? `${score}, QUARANTINED` : w.probe.flagged ? `${score}, FLAGGED` : score;
 }
 

@@ -9,6 +9,12 @@ export interface CheckDefinition extends LoadedCheck {
   /** How long a run may take before its assignment expires and is handed to another worker. */
   expireAfterMs: number;
   lastWorker?: string;
+  /**
+   * The worker asked last to confirm a suspicion of this check: the next suspicion asks
+   * another first, so one worker (a captive proxy that says "online" about everything)
+   * cannot cancel every suspicion of a check while the others are never asked.
+   */
+  lastConfirmer?: string;
 }
 
 /** Extra time past a run's own deadline before the controller gives up on the assignment. */

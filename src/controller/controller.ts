@@ -19,7 +19,7 @@ import { DueHeap } from './heap.ts';
 import { RoundClock } from './next-round.ts';
 import { partialTransitionOf, resultKey, transitionOf, type LogState } from './log-state.ts';
 import { pickConfirmers } from './pick.ts';
-import { DEFAULT_PROBE_POLICY, type ProbePolicy, type QuarantineMode } from '../decide/probe-score.ts';
+import { basisWords, DEFAULT_PROBE_POLICY, type ProbePolicy, type QuarantineMode } from '../decide/probe-score.ts';
 import { awaitViewRecord, lastSequence, takeOverLogState } from './takeover.ts';
 import { createLogPublisher } from '../bus/log-publisher.ts';
 import { unguessableId } from '../bus/message-id.ts';
@@ -161,11 +161,13 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
       publishLogged(subject.decision(deps.id, line.checkId), line, `partial:${line.checkId}:${line.since}:${line.phase}:${line.at}`);
     },
     probe: (line: Extract<DerivedLine, { type: 'probe' }>) => {
-      const fields = { worker: line.worker, checkId: line.checkId, samples: line.samples, contradictions: line.contradictions, ratio: line.ratio, excluded: line.excluded };
+      const fields = { worker: line.worker, checkId: line.checkId, samples: line.samples, contradictions: line.contradictions, ratio: line.ratio, excluded: line.excluded, ...(line.basis ? { basis: line.basis } : {}) };
       const pct = Math.round(line.ratio * 100);
-      if (line.verdict === 'flagged') log.error(fields, `worker ${line.worker} is a faulty probe: ${pct} % of its last ${line.samples} verdicts contradict the others${line.excluded ? '; its votes no longer count (quarantine = exclude)' : ''}`);
+      if (line.verdict === 'flagged') log.error(fields, `worker ${line.worker} is a faulty probe: ${pct} % of its last ${line.samples} verdicts${basisWords(line.basis)} contradict the others${line.excluded ? '; its votes no longer count (quarantine = exclude)' : ''}`);
       else log.info(fields, `worker ${line.worker} agrees with the others again (${pct} % contradictions): ${quarantine === 'exclude' ? 'its votes count again' : 'no longer flagged'}`);
-      notice({ kind: line.verdict === 'flagged' ? 'probe-flagged' : 'probe-released', worker: line.worker, ratio: line.ratio, samples: line.samples, excluded: line.excluded });
+      const basis = line.basis ? { basis: line.basis } : {};
+      if (line.verdict === 'flagged') notice({ kind: 'probe-flagged', worker: line.worker, ratio: line.ratio, samples: line.samples, excluded: line.excluded, ...basis });
+      else notice({ kind: 'probe-released', worker: line.worker, ratio: line.ratio, samples: line.samples, excluded: line.excluded });
       publishLogged(subject.decision(deps.id, line.checkId), line, `probe:${line.worker}:${line.at}:${line.verdict}`);
       // Said at once, not at the next tick — but not inside the start-up grace, before the other workers' heartbeats are in.
       if (quarantine === 'exclude') judgeQuorum(now(), now() - startedAt >= workerTimeoutMs);
@@ -239,9 +241,10 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
     const alive = voters(at);
     const covered = new Set(context.turnRegions);
     if (context.minRegions > 1) for (const w of alive) if (busy.has(w.id)) covered.add(w.region);
-    const chosen = pickConfirmers(alive, { workers: context.confirmations - busy.size, minRegions: context.minRegions, covered, busy, cursor });
+    const chosen = pickConfirmers(alive, { workers: context.confirmations - busy.size, minRegions: context.minRegions, covered, busy, avoid: check.lastConfirmer, cursor });
     cursor += chosen.length + 1;
     for (const worker of chosen) assign(check, worker.id, at);
+    if (chosen.length > 0) check.lastConfirmer = chosen[0]!.id;
   };
 
   /** A whole round of a suspected change at once: `confirmations` distinct workers, runs of this check still out or not. */
@@ -550,7 +553,7 @@ export async function startController(deps: ControllerDeps): Promise<ControllerH
         continue;
       }
       seen.add(row.id);
-      checks.set(row.id, { ...definition, lastWorker: before?.lastWorker });
+      checks.set(row.id, { ...definition, lastWorker: before?.lastWorker, lastConfirmer: before?.lastConfirmer });
       // A take-over: the fold (from the log) already holds this check as configured — no
       // line to log, no burst of thousands of republished checks.
       const known = fold.contextOf(row.id);

@@ -84,6 +84,8 @@ const image = z.object({
         index: z.array(z.number().nullable()),
         samples: z.array(z.number().int().min(0)),
         contradictions: z.array(z.number().int().min(0)),
+        downSamples: z.array(z.number().int().min(0)).optional(),
+        downContradictions: z.array(z.number().int().min(0)).optional(),
         newest: z.number().nullable(),
         flaggedSince: z.number().optional(),
       }),

@@ -62,7 +62,8 @@ export interface WorkerStatus {
   region?: string;
   site?: string;
   /** Its verdicts against the others' over the probe window (absent with quarantine off or no samples yet). */
-  probe?: { samples: number; contradictions: number; ratio: number; flagged: boolean; excluded: boolean };
+  /** `down`: of the samples, those on checks that were down (a worker that misses outages shows there). */
+  probe?: { samples: number; contradictions: number; ratio: number; down?: { samples: number; contradictions: number }; flagged: boolean; excluded: boolean };
 }
 
 interface StatusInput {
@@ -139,7 +140,7 @@ function workerStatuses(input: StatusInput): WorkerStatus[] {
       upMs: input.now - w.startedAt,
       region: w.region,
       ...(w.site !== undefined ? { site: w.site } : {}),
-      ...(score ? { probe: { samples: score.samples, contradictions: score.contradictions, ratio: Math.round(score.ratio * 1000) / 1000, flagged: score.flagged, excluded: excluded.has(w.id) } } : {}),
+      ...(score ? { probe: { samples: score.samples, contradictions: score.contradictions, ratio: Math.round(score.ratio * 1000) / 1000, down: score.down, flagged: score.flagged, excluded: excluded.has(w.id) } } : {}),
     };
   });
 }

@@ -81,6 +81,15 @@ export function corroborated(views: Views, worker: string, region: string, statu
   return false;
 }
 
+/**
+ * Whether another worker of `region` than `worker` and `overruler` has a fresh verdict on the
+ * check: then the overruler is no witness against the vote it overruled (see the fold).
+ */
+export function hasWitness(views: Views, worker: string, overruler: string, region: string, at: number, freshMs: number): boolean {
+  for (const [other, view] of views) if (other !== worker && other !== overruler && view.region === region && at - view.at <= freshMs) return true;
+  return false;
+}
+
 /** A verdict speaks for its worker for about one rotation through every worker, plus one interval. */
 export function freshness(views: Views, intervalSeconds: number): number {
   return (views.size + 1) * intervalSeconds * 1000;

@@ -1,6 +1,7 @@
 import { mailFailure } from '../contacts/email.ts';
 import { errorText, redact } from '../contacts/outcome.ts';
 import type { ContactContext, SendOutcome } from '../contacts/types.ts';
+import { basisWords } from '../decide/probe-score.ts';
 import type { Logger } from '../log.ts';
 import { admitNotice, DEFAULT_MAX_PER_WINDOW, initialNoticeState, mailFailed, type HeldCounts, type NoticePolicy, type NoticeState } from './policy.ts';
 import { ADMIN_NOTICE_KINDS, type AdminNotice } from './types.ts';
@@ -223,8 +224,8 @@ function describe(notice: AdminNotice): { explanation: string; facts: [string, s
       return { explanation: `The live workers span enough regions again (${notice.regions.join(', ')}): every check can change state.`, facts: [['Regions', notice.regions.join(', ')]] };
     case 'probe-flagged':
       return {
-        explanation: `Worker ${notice.worker} is a faulty probe: ${Math.round(notice.ratio * 100)} % of its last ${notice.samples} verdicts contradict the decision the other workers reach (its own network or host is likely broken). ${notice.excluded ? 'Its votes no longer count and it gets only audit runs until it agrees again (quarantine = exclude).' : 'Its votes still count ([controller] quarantine = flag).'}`,
-        facts: [['Worker', notice.worker], ['Contradictions', `${Math.round(notice.ratio * 100)} % of ${notice.samples}`], ['Excluded', notice.excluded ? 'yes' : 'no']],
+        explanation: `Worker ${notice.worker} is a faulty probe: ${Math.round(notice.ratio * 100)} % of its last ${notice.samples} verdicts${basisWords(notice.basis)} contradict the decision the other workers reach (${notice.basis === 'down' ? 'it does not see outages the others see: a captive proxy or a cache in its path is likely' : 'its own network or host is likely broken'}). ${notice.excluded ? 'Its votes no longer count and it gets only audit runs until it agrees again (quarantine = exclude).' : 'Its votes still count ([controller] quarantine = flag).'}`,
+        facts: [['Worker', notice.worker], ['Contradictions', `${Math.round(notice.ratio * 100)} % of ${notice.samples}${basisWords(notice.basis)}`], ['Excluded', notice.excluded ? 'yes' : 'no']],
       };
     case 'probe-released':
       return {

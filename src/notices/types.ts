@@ -1,3 +1,5 @@
+import type { ProbeBasis } from '../decide/probe-score.ts';
+
 /**
  * Something the operator (`[smtp] admin`) must hear about: the cluster cannot do its job,
  * or did not do part of it. Each is logged; admitted ones are also mailed (see policy.ts).
@@ -27,7 +29,7 @@ export type AdminNotice =
   /** More runs are due than the live workers have free slots for: checks run late, every one in turn. */
   | { kind: 'overloaded'; backlog: number; oldestLateMs: number; capacity: number }
   /** A worker's verdicts contradict the others' too often (a faulty probe); `excluded`: its votes stop counting. */
-  | { kind: 'probe-flagged'; worker: string; ratio: number; samples: number; excluded: boolean }
+  | { kind: 'probe-flagged'; worker: string; ratio: number; samples: number; excluded: boolean; basis?: ProbeBasis }
   /** The live workers whose votes count span fewer regions than a check asks for (checks.min_regions): such checks cannot change state. */
   | { kind: 'regions-short'; regions: string[]; needed: number }
   /** Enough regions again (mailed only if the shortfall was). */

@@ -1,3 +1,4 @@
+import { basisWords } from '../decide/probe-score.ts';
 import type { NotifyLine } from '../log/lines.ts';
 import { DEFAULT_REGION } from '../region.ts';
 import { checkLabel } from '../text.ts';
@@ -53,7 +54,7 @@ export function explainPartial(p: PartialLine, names?: CheckNames): string {
  * last 20 verdicts overruled; its votes no longer count" (with quarantine = exclude), or released.
  */
 export function explainProbe(p: ProbeLine, names?: CheckNames): string {
-  const share = `${Math.round(p.ratio * 100)} % of its last ${p.samples} verdicts overruled`;
+  const share = `${Math.round(p.ratio * 100)} % of its last ${p.samples} verdicts${basisWords(p.basis)} overruled`;
   const tipped = `(tipped by a result of ${checkLabel(p.checkId, names?.get(p.checkId))})`;
   if (p.verdict === 'flagged') {
     const consequence = p.excluded ? 'its votes no longer count' : 'its votes still count (quarantine = flag)';

@@ -2,7 +2,7 @@ import { transition } from 'xstate';
 import { checkMachine, initialSnapshot, isPending, rule, settledSnapshot, snapshotFromContext, type CheckContext, type CheckSnapshot, type Evidence, type ResultEvent, type Status } from '../machines/check.ts';
 import type { AssignLine, CheckLine, ExpireLine, InputLine, ResultLine } from '../log/lines.ts';
 import { DEFAULT_PROBE_POLICY, ProbeScorer, type ProbePolicy, type ProbeScore, type ProbeVerdict, type ProbeWindowImage, type QuarantineMode } from '../decide/probe-score.ts';
-import { corroborated, freshness, isPartial, judgeRegions, observe, sameRegions, type Views } from '../decide/regional.ts';
+import { corroborated, freshness, hasWitness, isPartial, judgeRegions, observe, sameRegions, type Views } from '../decide/regional.ts';
 import { DEFAULT_REGION } from '../region.ts';
 
 /**
@@ -66,9 +66,12 @@ export type DerivedLine =
       worker: string;
       verdict: 'flagged' | 'released';
       excluded: boolean;
+      /** Of the verdicts `basis` names (absent: all of them). */
       samples: number;
       contradictions: number;
       ratio: number;
+      /** The verdicts on checks that were up, or down (a worker that misses outages), when not all of them. */
+      basis?: 'up' | 'down';
       at: string;
     };
 
@@ -114,8 +117,11 @@ interface Tracked extends Omit<CheckSummary, 'type'> {
   views: Views | undefined;
   /** A fresh verdict disagreed with the status at the last look: the regions must be judged again. */
   watch: boolean;
-  /** Overruled votes waiting for their region's next verdict on this check (faulty-probe scoring). */
-  overruled?: Map<string, { at: number; status: Status; region: string }>;
+  /**
+   * Overruled votes waiting for their region's next verdict on this check (faulty-probe
+   * scoring); `by`: the worker that overruled it, when another worker of the region can witness instead.
+   */
+  overruled?: Map<string, { at: number; status: Status; region: string; by?: string }>;
   partial: PartialOutage | undefined;
 }
 
@@ -405,7 +411,7 @@ export class ReplayFold {
     // Fast path: in an idle state the machine provably ignores a result that agrees (the
     // same guard the machine uses); most of a log is such results.
     if (!tracked.pending && rule.agrees(tracked.context, line)) {
-      const verdict = this.scorer?.record(line.worker, line.at, true);
+      const verdict = this.scorer?.record(line.worker, line.at, true, tracked.context.status);
       if (verdict) this.pendingVerdicts.push(this.probeLine(line.checkId, verdict));
       return tracked.watch || tracked.partial || this.pendingVerdicts.length > 0 ? { lines: this.judgeRegions(tracked, line.at, false) } : NOTHING;
     }
@@ -421,6 +427,7 @@ export class ReplayFold {
         flipped = true;
         this.count(tracked, derived.to, line.at);
         this.scoreDecision(tracked, derived.evidence.map((e) => e.worker), [], line);
+        this.settleBorneOut(tracked, derived.to as Status, line.checkId);
       } else if (derived.type === 'cancelled') {
         this.scoreDecision(tracked, [line.worker], before.evidence.map((e) => e.worker), line);
       }
@@ -448,15 +455,22 @@ export class ReplayFold {
     if (!scorer) return [];
     const verdicts: ProbeVerdict[] = [];
     const note = (verdict: ProbeVerdict | undefined) => verdict && verdicts.push(verdict);
-    for (const worker of new Set(agreed)) note(scorer.record(worker, line.at, true));
-    const suspected: Status = tracked.context.status === 'online' ? 'offline' : 'online';
+    // Judged against the status the decision left (a flip: the new one; a cancel: the old one).
+    const settled = tracked.context.status;
+    for (const worker of new Set(agreed)) note(scorer.record(worker, line.at, true, settled));
+    const suspected: Status = settled === 'online' ? 'offline' : 'online';
     const fresh = tracked.views ? freshness(tracked.views, tracked.context.interval) : 0;
     for (const worker of new Set(overruled)) {
       const region = tracked.views?.get(worker)?.region ?? DEFAULT_REGION;
       // Its region says the same: it measured right (a regional outage, not a faulty probe).
-      if (tracked.views && corroborated(tracked.views, worker, region, suspected, line.at, fresh)) note(scorer.record(worker, line.at, true));
+      if (tracked.views && corroborated(tracked.views, worker, region, suspected, line.at, fresh)) note(scorer.record(worker, line.at, true, settled));
       // Not yet known: its region's next verdict on this check (or none within a rotation) decides.
-      else (tracked.overruled ??= new Map()).set(worker, { at: line.at, status: suspected, region });
+      else {
+        // The worker that overruled the vote is no witness against it when the region has another:
+        // a worker behind a captive proxy that cancels a suspicion must not also condemn the vote.
+        const other = tracked.views && hasWitness(tracked.views, worker, line.worker, region, line.at, fresh);
+        (tracked.overruled ??= new Map()).set(worker, { at: line.at, status: suspected, region, ...(other ? { by: line.worker } : {}) });
+      }
     }
     this.pendingVerdicts.push(...verdicts.map((v) => this.probeLine(line.checkId, v)));
     return verdicts;
@@ -465,8 +479,11 @@ export class ReplayFold {
   /**
    * Settles overruled votes waiting for their region: a verdict of another worker of that
    * region saying the same corroborates it (an agreement), one saying otherwise contradicts
-   * it, and a rotation without any makes it a contradiction. Driven by results, so a replay
-   * settles them exactly as the controller did.
+   * it. A rotation without any makes it a contradiction when nobody but the overruler could
+   * have spoken for it (a lone worker of its region); when a witness was there but did not
+   * run the check in time, it is dropped unjudged — a witness kept away by a captive proxy
+   * winning the confirmations must not turn an honest worker's votes into contradictions.
+   * Driven by results, so a replay settles them exactly as the controller did.
    */
   private settleOverruled(tracked: Tracked, line: ResultLine, region: string, status: Status): void {
     const waiting = tracked.overruled;
@@ -475,10 +492,29 @@ export class ReplayFold {
     const fresh = tracked.views ? freshness(tracked.views, tracked.context.interval) : 0;
     for (const [worker, vote] of waiting) {
       const expired = line.at - vote.at > fresh;
-      const peer = !expired && worker !== line.worker && vote.region === region;
+      const peer = !expired && worker !== line.worker && line.worker !== vote.by && vote.region === region;
       if (!peer && !expired) continue;
-      const verdict = scorer.record(worker, vote.at, peer && status === vote.status);
+      waiting.delete(worker);
+      if (!peer && vote.by !== undefined) continue;
+      // The vote was overruled by the status it suspected was wrong: that is what it is judged against.
+      const verdict = scorer.record(worker, vote.at, peer && status === vote.status, vote.status === 'online' ? 'offline' : 'online');
       if (verdict) this.pendingVerdicts.push(this.probeLine(line.checkId, verdict));
+    }
+    if (waiting.size === 0) tracked.overruled = undefined;
+  }
+
+  /**
+   * The check flipped to what overruled votes still waiting suspected: the decision bears
+   * them out after all (an agreement each), whatever a peer said in between.
+   */
+  private settleBorneOut(tracked: Tracked, to: Status, checkId: number): void {
+    const waiting = tracked.overruled;
+    const scorer = this.scorer;
+    if (!waiting || !scorer) return;
+    for (const [worker, vote] of waiting) {
+      if (vote.status !== to) continue;
+      const verdict = scorer.record(worker, vote.at, true, vote.status === 'online' ? 'offline' : 'online');
+      if (verdict) this.pendingVerdicts.push(this.probeLine(checkId, verdict));
       waiting.delete(worker);
     }
     if (waiting.size === 0) tracked.overruled = undefined;
@@ -488,8 +524,20 @@ export class ReplayFold {
   private pendingVerdicts: DerivedLine[] = [];
 
   private probeLine(checkId: number, verdict: ProbeVerdict): DerivedLine {
-    const { worker, samples, contradictions, ratio, at } = verdict;
-    return { type: 'probe', checkId, worker, verdict: verdict.verdict, excluded: verdict.verdict === 'flagged' && this.quarantine === 'exclude', samples, contradictions, ratio: Math.round(ratio * 1000) / 1000, at: iso(at) };
+    const { worker, samples, contradictions, ratio, at, basis } = verdict;
+    return {
+      type: 'probe',
+      checkId,
+      worker,
+      verdict: verdict.verdict,
+      excluded: verdict.verdict === 'flagged' && this.quarantine === 'exclude',
+      samples,
+      contradictions,
+      ratio: Math.round(ratio * 1000) / 1000,
+      // Only when not every verdict: lines of a worker judged on all its verdicts read as before.
+      ...(basis !== 'all' ? { basis } : {}),
+      at: iso(at),
+    };
   }
 
   /**
@@ -500,7 +548,7 @@ export class ReplayFold {
     const lines: DerivedLine[] = [];
     if (!audit) lines.push({ type: 'rejected', checkId: line.checkId, worker: line.worker, assignment: line.assignment ?? '', reason: 'worker is quarantined: its votes do not count', at: iso(line.at) });
     if (!rule.isIgnored(line) && !tracked.pending) {
-      const verdict = this.scorer?.record(line.worker, line.at, line.status === tracked.context.status);
+      const verdict = this.scorer?.record(line.worker, line.at, line.status === tracked.context.status, tracked.context.status);
       if (verdict) lines.push(this.probeLine(line.checkId, verdict));
     }
     return { lines };

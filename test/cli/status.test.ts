@@ -56,6 +56,9 @@ describe('bearmon status: regions, partial outages and faulty probes', () => {
     const flagOnly = formatStatus({ ...status, quarantine: 'flag', workers: [{ ...status.workers[2]!, probe: { ...status.workers[2]!.probe!, excluded: false } }] });
     expect(flagOnly).toMatch(/^quarantine: flag \(a worker overruled too often is flagged; its votes still count\); flagged: w3$/m);
     expect(rows(flagOnly, /^workers \(1 alive\):$/)[1]!.at(-1)).toBe('20/20 overruled (100 %), FLAGGED');
+    // A captive proxy: fine over all its verdicts, always overruled on checks that were down.
+    const captive = formatStatus({ ...status, quarantine: 'flag', workers: [{ ...status.workers[2]!, probe: { samples: 40, contradictions: 6, ratio: 0.15, down: { samples: 6, contradictions: 6 }, flagged: true, excluded: false } }] });
+    expect(rows(captive, /^workers \(1 alive\):$/)[1]!.at(-1)).toBe('6/40 overruled (15 %); 6/6 on down checks, FLAGGED');
   });
 
   it('a status from a controller without regions or scoring prints as before, without a quarantine line', () => {

@@ -19,6 +19,11 @@ describe('bearmon trace: partial outages and faulty probes', () => {
     expect(fields(decision(flagged))).toEqual(['03:15:00.000', 'probe', 'check 7 (shop)', 'w3', 'flagged', '20/20 verdicts overruled (100 %), votes excluded']);
     const released = { ...flagged, verdict: 'released', excluded: false, contradictions: 3, ratio: 0.15 };
     expect(fields(decision(released))).toEqual(['03:15:00.000', 'probe', 'check 7 (shop)', 'w3', 'released', '3/20 verdicts overruled (15 %)']);
+    // A captive proxy: flagged on its verdicts about checks that were down.
+    const captive = { ...flagged, excluded: false, basis: 'down', samples: 4, contradictions: 4 };
+    expect(fields(decision(captive))).toEqual(['03:15:00.000', 'probe', 'check 7 (shop)', 'w3', 'flagged', '4/4 verdicts on checks that were down overruled (100 %), votes still count']);
+    // A basis it does not know is not printed (a line from the wire is untrusted).
+    expect(fields(decision({ ...captive, basis: '<script>' }))).toEqual(['03:15:00.000', 'probe', 'check 7 (shop)', 'w3', 'flagged', '4/4 verdicts overruled (100 %), votes still count']);
   });
 
   it('other decision lines print as before', () => {

@@ -30,16 +30,18 @@ export const TICK_MS = 100;
 
 /**
  * An HTTP target the test switches off and on. `refuse` lists source addresses whose
- * connections are reset (a target only one worker cannot reach).
+ * connections are reset (a target only one worker cannot reach); `captive` those that get
+ * 200 whatever `up` says (a worker behind a captive proxy that answers for everything).
  */
-export async function switchableTarget(): Promise<{ url: string; up: boolean; refuse: Set<string>; hits: Map<string, number> }> {
-  const state = { up: true, refuse: new Set<string>(), hits: new Map<string, number>() };
+export async function switchableTarget(): Promise<{ url: string; up: boolean; refuse: Set<string>; captive: Set<string>; hits: Map<string, number> }> {
+  const state = { up: true, refuse: new Set<string>(), captive: new Set<string>(), hits: new Map<string, number>() };
   const sockets = new Set<net.Socket>();
   const server = http.createServer((req, res) => {
     const from = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     state.hits.set(from, (state.hits.get(from) ?? 0) + 1);
     if (state.refuse.has(from)) return void req.socket.destroy();
-    res.writeHead(state.up ? 200 : 503).end(state.up ? 'ok' : 'down');
+    const up = state.up || state.captive.has(from);
+    res.writeHead(up ? 200 : 503).end(up ? 'ok' : 'down');
   });
   server.on('connection', (s) => {
     sockets.add(s);

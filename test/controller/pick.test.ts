@@ -31,4 +31,18 @@ describe('pickConfirmers', () => {
     expect(ids(pickConfirmers(full, { workers: 1, minRegions: 3, covered: new Set(['eu']), busy: new Set(['a2']), cursor: 0 }))).toEqual([]);
     expect(ids(pickConfirmers(full, { workers: 2, minRegions: 2, covered: new Set(), busy: new Set(), cursor: 0 }))).toEqual(['a2']);
   });
+
+  it('successive suspicions of a check ask the confirmers in turn, whatever the shared cursor does (one worker cannot veto every round)', () => {
+    // The controller passes the check's last first confirmer as `avoid`; a cursor that moves in
+    // steps of the pool's size would otherwise pick the same worker every time.
+    const three = [worker('w1', 'eu'), worker('w2', 'eu'), worker('w3', 'eu')];
+    let last: string | undefined;
+    const asked: string[] = [];
+    for (let round = 0; round < 4; round++) {
+      const [first] = pickConfirmers(three, { workers: 1, minRegions: 1, covered: new Set(), busy: new Set(['w1']), avoid: last, cursor: round * 2 });
+      asked.push(first!.id);
+      last = first!.id;
+    }
+    expect(asked.slice(1)).toEqual(asked[0] === 'w2' ? ['w3', 'w2', 'w3'] : ['w2', 'w3', 'w2']);
+  });
 });

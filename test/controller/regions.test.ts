@@ -19,6 +19,10 @@
  *    offline votes never flip a check (w1 and w2's verdicts stand: every check stays online, no
  *    check_events). Its network heals: its audits agree, it is released (log,
  *    'probe-released' notice) and gets regular runs again.
+ * e) A captive proxy. w3 gets 200 from every target whatever it says (127.0.0.4 is
+ *    "captive"); two of eight checks go down. w1 and w2 flip them offline; w3 agrees with
+ *    nearly every verdict (six checks stay up) and is flagged on its verdicts about the down
+ *    checks alone (log, notice and status say so), then excluded.
  * c) Quorum lost through quarantine. confirmations = 3 with three workers: once w3 is
  *    quarantined only two voters are left; the controller says so (log naming w3, a
  *    'quorum-lost' notice with quarantined ['w3'], status quorum false), and quorum comes back
@@ -306,6 +310,37 @@ describe('regions, partial outages and faulty probes (controller role, in-proces
     expect((await cluster.status()).quorum).toBe(true);
     expect(cluster.notices.filter((n) => n.kind === 'quorum-lost')).toHaveLength(1);
     expect(await cluster.query('SELECT type FROM check_events')).toEqual([]);
+  }, 90_000);
+
+  it('e) a captive proxy (200 from everything) is flagged on its verdicts about down checks, though it agrees with most verdicts', async () => {
+    const targets = await Promise.all(Array.from({ length: 8 }, () => switchableTarget()));
+    const cluster = await startRegionCluster({
+      stream: 'BEARMON_REGIONS_E',
+      confirmations: 2,
+      workers: ONE_REGION,
+      // delay 0: one round flips a check. With delay 1 the second round (two of the three
+      // workers) nearly always includes w3, whose one dissent cancels the suspicion (gobearmon's
+      // rule): the checks would not go down, and w3 would never be judged on down checks.
+      rows: targets.map((t, i) => [`INSERT INTO checks (name, type, data, check_interval, delay) VALUES (?, 'http', ?, 1, 0)`, [`site${i + 1}`, JSON.stringify({ url: t.url, expect_status: 200 })]]),
+      env: PROBE_ENV,
+    });
+    for (const t of targets) t.captive.add('127.0.0.4');
+    await expect.poll(async () => (await cluster.status()).checks.map((c) => c.status), { timeout: timeoutFor() }).toEqual(Array(8).fill('online'));
+    targets[0]!.up = false;
+    targets[1]!.up = false;
+
+    // w3 cancels some of the others' suspicions before the checks flip; then each of its runs of a down check is overruled.
+    await expect.poll(() => cluster.notices.filter((n) => n.kind === 'probe-flagged').length, { timeout: timeoutFor(6 * PROBE_WINDOW_MS) }).toBe(1);
+    expect(cluster.notices.filter((n) => n.kind === 'probe-flagged')).toEqual([{ kind: 'probe-flagged', worker: 'w3', ratio: 1, samples: expect.any(Number), excluded: true, basis: 'down' }]);
+    expect(cluster.logs.matching(/^worker w3 is a faulty probe: 100 % of its last \d+ verdicts on checks that were down contradict the others; its votes no longer count \(quarantine = exclude\)$/)).toHaveLength(1);
+    const w3 = (await cluster.status()).workers.find((w) => w.id === 'w3')!.probe!;
+    expect(w3).toMatchObject({ flagged: true, excluded: true });
+    // Judged over all its verdicts it would pass: it agrees about the six checks that are up.
+    expect(w3.ratio).toBeLessThan(0.5);
+    expect(w3.down!.contradictions).toBeGreaterThan(0);
+    // The others were never flagged, and the down checks went offline on their word.
+    expect(cluster.logs.matching(/^worker w[12] is a faulty probe/)).toEqual([]);
+    await expect.poll(async () => (await cluster.status()).checks.map((c) => c.status), { timeout: timeoutFor() }).toEqual(['offline', 'offline', ...Array(6).fill('online')]);
   }, 90_000);
 
   it('d) a check asking for more regions than the live workers span: said once (log, regions-short notice); a reload that asks for fewer ends it', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ReplayFold, type DerivedLine, type FoldOptions } from '../../src/replay/fold.ts';
 import type { InputLine } from '../../src/log/lines.ts';
+import { explainProbe } from '../../src/replay/explain.ts';
 
 /** Folds the lines; returns every derived line. */
 function fold(options: FoldOptions, lines: InputLine[]): { derived: DerivedLine[]; fold: ReplayFold } {
@@ -131,6 +132,76 @@ describe('fold: faulty probes', () => {
     expect(healed.derived.slice(broken.derived.length).map((l) => l.type)).toEqual(['probe']);
   });
 
+  it('a captive proxy (online about everything) is flagged on its verdicts about down checks, though it agrees with most verdicts', () => {
+    const lines: InputLine[] = [...checks];
+    const round = (r: number, honest: string) => {
+      for (const id of [1, 2, 3]) {
+        const s = r * 10 + id;
+        lines.push(result(id, 'w1', undefined, honest, s), result(id, 'w2', undefined, honest, s), result(id, 'w3', undefined, 'online', s));
+      }
+    };
+    for (let r = 0; r < 6; r++) round(r, 'online'); // quiet: w3 agrees 18 times
+    for (let r = 6; r < 9; r++) round(r, 'offline'); // every check down: w3 keeps saying online
+    const { derived, fold: f } = fold({ confirmations: 2, quarantine: 'flag', probe }, lines);
+    expect(derived.filter((l) => l.type === 'transition').length).toBe(3);
+    const probes = derived.filter((l) => l.type === 'probe');
+    expect(probes).toEqual([{ type: 'probe', checkId: 1, worker: 'w3', verdict: 'flagged', excluded: false, basis: 'down', samples: 4, contradictions: 4, ratio: 1, at: new Date(81_000).toISOString() }]);
+    expect(explainProbe(probes[0] as Extract<DerivedLine, { type: 'probe' }>)).toContain('100 % of its last 4 verdicts on checks that were down overruled');
+    // Over all its verdicts it looks fine: it would not have been flagged on those.
+    const w3 = f.probeScores().find((s) => s.worker === 'w3')!;
+    expect(w3.ratio).toBeLessThan(probe.threshold);
+    expect(w3).toMatchObject({ flagged: true, samples: 15, contradictions: 6, down: { samples: 6, contradictions: 6 } });
+    for (const honest of ['w1', 'w2']) expect(f.probeScores().find((s) => s.worker === honest)).toMatchObject({ flagged: false, contradictions: 0 });
+  });
+
+  it('a vote overruled by a captive proxy is not condemned by that proxy\'s next verdict; another peer settles it', () => {
+    const lines: InputLine[] = [
+      check(1, { delay: 0 }),
+      result(1, 'w2', undefined, 'online', 0), // w2 is heard from: the region has a witness besides w3
+      result(1, 'w1', undefined, 'offline', 1), // suspicion
+      result(1, 'w3', undefined, 'online', 2), // the captive proxy cancels it: w1 overruled, by w3
+      result(1, 'w3', undefined, 'online', 3), // w3 again: no witness against the vote it cancelled
+      result(1, 'w2', undefined, 'offline', 4), // a peer saying what w1 said: corroborated
+    ];
+    const { fold: f } = fold({ confirmations: 3, quarantine: 'flag', probe }, lines);
+    expect(f.probeScores().find((s) => s.worker === 'w1')).toMatchObject({ samples: 1, contradictions: 0 });
+  });
+
+  it('a vote whose witness does not run the check within a rotation is dropped unjudged, not counted against it', () => {
+    const lines: InputLine[] = [
+      check(1, { delay: 0, interval: 1 }),
+      result(1, 'w2', undefined, 'online', 0), // the witness, heard from once
+      result(1, 'w1', undefined, 'offline', 1),
+      result(1, 'w3', undefined, 'online', 2), // cancelled by w3; w2 could witness
+      ...[3, 4, 5, 6, 7, 8].map((s) => result(1, 'w3', undefined, 'online', s)), // only w3 runs the check: the rotation (4 s) passes
+    ];
+    const { fold: f } = fold({ confirmations: 3, quarantine: 'flag', probe }, lines);
+    // Never scored: its one vote was dropped (a contradiction before this rule).
+    expect(f.probeScores().find((s) => s.worker === 'w1')).toBeUndefined();
+    expect(f.probeScores().find((s) => s.worker === 'w3')).toMatchObject({ contradictions: 0 });
+  });
+
+  it('with no other worker in the region the one that overruled a vote is its witness (a broken worker beside one healthy one is still caught)', () => {
+    const lines: InputLine[] = [check(1, { delay: 0 }), result(1, 'w3', undefined, 'offline', 1), result(1, 'w1', undefined, 'online', 2), result(1, 'w1', undefined, 'online', 3)];
+    const { fold: f } = fold({ confirmations: 2, quarantine: 'flag', probe }, lines);
+    expect(f.probeScores().find((s) => s.worker === 'w3')).toMatchObject({ samples: 1, contradictions: 1 });
+  });
+
+  it('a vote overruled and then borne out by the check flipping to what it suspected is an agreement', () => {
+    const lines: InputLine[] = [
+      check(1, { delay: 0 }),
+      result(1, 'w1', 'eu', 'offline', 1),
+      result(1, 'w3', 'eu', 'online', 2), // cancelled: w1 waits for its region (eu)
+      result(1, 'w1', 'eu', 'offline', 3),
+      result(1, 'w2', 'us', 'offline', 4), // not of w1's region, but the check flips offline: w1 was right
+    ];
+    const { fold: f, derived } = fold({ confirmations: 2, quarantine: 'flag', probe }, lines);
+    expect(derived.filter((l) => l.type === 'transition')).toHaveLength(1);
+    // The overruled vote and the flip's evidence: two agreements, no contradiction (it used to wait and expire as one).
+    expect(f.probeScores().find((s) => s.worker === 'w1')).toMatchObject({ samples: 2, contradictions: 0 });
+    expect(f.probeScores().find((s) => s.worker === 'w3')).toMatchObject({ contradictions: 0 });
+  });
+
   it('a regional outage corroborated by a second worker of the region is not a faulty probe', () => {
     const lines: InputLine[] = [check(1)];
     for (let round = 0; round < 6; round++) {
@@ -158,9 +229,9 @@ describe('fold image: a take-over from a stored snapshot keeps partial outages a
     // Two workers in eu, so their overruled votes corroborate each other (a regional outage, not a faulty probe).
     before.push(result(1, 'a1', 'eu', 'offline', 1), result(1, 'a2', 'eu', 'offline', 1.5), result(1, 'b1', 'us', 'online', 2));
     before.push(result(1, 'a1', 'eu', 'offline', 11), result(1, 'a2', 'eu', 'offline', 11.5), result(1, 'b1', 'us', 'online', 12));
-    // c1 (us, like b1) overruled on check 2 and contradicted by its own region: flagged and excluded
-    // (each overruled vote is settled by b1's next verdict, so five rounds give four samples).
-    for (let i = 0; i < 5; i++) before.push(result(2, 'c1', 'us', 'offline', 20 + i * 2), result(2, 'b1', 'us', 'online', 21 + i * 2));
+    // c1 (us, like b1 and d1) overruled on check 2 by b1 and contradicted by d1, of its own
+    // region (the worker that overruled a vote is no witness against it): flagged and excluded.
+    for (let i = 0; i < 5; i++) before.push(result(2, 'c1', 'us', 'offline', 20 + i * 2), result(2, 'b1', 'us', 'online', 21 + i * 2), result(2, 'd1', 'us', 'online', 21.5 + i * 2));
     const first = fold(options, before);
     expect(first.fold.partialOf(1)).toMatchObject({ down: ['eu'], up: ['us'] });
     expect(first.fold.excludedWorkers()).toEqual(['c1']);
@@ -179,7 +250,7 @@ describe('fold image: a take-over from a stored snapshot keeps partial outages a
   });
 
   it('windows scored over another probe window are not taken', () => {
-    const f = fold(options, [check(2, { delay: 0 }), ...[0, 1, 2, 3, 4].flatMap((i) => [result(2, 'c1', undefined, 'offline', i * 2), result(2, 'b1', undefined, 'online', i * 2 + 1)])]);
+    const f = fold(options, [check(2, { delay: 0 }), ...[0, 1, 2, 3, 4].flatMap((i) => [result(2, 'c1', undefined, 'offline', i * 2), result(2, 'b1', undefined, 'online', i * 2 + 1), result(2, 'd1', undefined, 'online', i * 2 + 1.5)])]);
     const extras = f.fold.exportExtras();
     const other = ReplayFold.fromImage({ ...options, probe: { ...probe, windowMs: 120_000 } }, f.fold.exportImage(), extras);
     expect(other.excludedWorkers()).toEqual([]);

@@ -4,13 +4,28 @@
 // bin/bearmon runs JavaScript instead of compiling TypeScript at every start. Idempotent.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(root, 'src');
 const dist = join(root, 'dist');
 const stamp = join(dist, '.built');
+
+/**
+ * What dist/ is built from: the sources, and the lock file — dist/vendor/zod.js is a copy of
+ * the installed zod, so a lock file that changes (an upgrade of zod) must rebuild it too.
+ */
+function newestInput() {
+  let lock = 0;
+  try {
+    lock = statSync(join(root, 'package-lock.json')).mtimeMs;
+  } catch {
+    // no lock file: the sources alone
+  }
+  return Math.max(newestSource(), lock);
+}
 
 export function newestSource(dir = src) {
   let newest = 0;
@@ -50,7 +65,10 @@ function copyPlainJs(dir = src) {
 async function bundleZod() {
   const target = join(dist, 'vendor', 'zod.js');
   try {
-    const { build } = await import('esbuild');
+    // Resolved from tsx, whose dependency it is: npm may nest it under tsx rather than hoist it.
+    const fromRoot = createRequire(join(root, 'package.json'));
+    const esbuild = createRequire(fromRoot.resolve('tsx/package.json')).resolve('esbuild');
+    const { build } = await import(pathToFileURL(esbuild).href);
     await build({
       stdin: { contents: "export * from 'zod';\nexport { default } from 'zod';\n", resolveDir: root, loader: 'js' },
       bundle: true,
@@ -82,7 +100,7 @@ function pointAt(dir, bundle) {
   }
 }
 
-const sources = newestSource();
+const sources = newestInput();
 if (process.argv.includes('--force') || builtAt() < sources) {
   process.stderr.write('bearmon: building dist/ (tsc)\n');
   // No stamp while dist/ is being written: bin/bearmon runs the sources meanwhile.

@@ -413,6 +413,7 @@ export class ReplayFold {
     if (!tracked.pending && rule.agrees(tracked.context, line)) {
       const verdict = this.scorer?.record(line.worker, line.at, true, tracked.context.status);
       if (verdict) this.pendingVerdicts.push(this.probeLine(line.checkId, verdict));
+      if (tracked.overruled) this.settleExpired(tracked, line);
       return tracked.watch || tracked.partial || this.pendingVerdicts.length > 0 ? { lines: this.judgeRegions(tracked, line.at, false) } : NOTHING;
     }
     const before = tracked.context;
@@ -432,6 +433,7 @@ export class ReplayFold {
         this.scoreDecision(tracked, [line.worker], before.evidence.map((e) => e.worker), line);
       }
     }
+    if (tracked.overruled) this.settleExpired(tracked, line);
     if (flipped && views) restartRuns(views, line.at);
     lines.push(...this.judgeRegions(tracked, line.at, flipped));
     return { lines };
@@ -494,10 +496,28 @@ export class ReplayFold {
       const expired = line.at - vote.at > fresh;
       const peer = !expired && worker !== line.worker && line.worker !== vote.by && vote.region === region;
       if (!peer && !expired) continue;
+      // Expired with nobody but the overruler to speak for it: judged after this result's own
+      // decision (settleExpired), which may still bear it out.
+      if (!peer && vote.by === undefined) continue;
       waiting.delete(worker);
-      if (!peer && vote.by !== undefined) continue;
+      if (!peer) continue;
       // The vote was overruled by the status it suspected was wrong: that is what it is judged against.
-      const verdict = scorer.record(worker, vote.at, peer && status === vote.status, vote.status === 'online' ? 'offline' : 'online');
+      const verdict = scorer.record(worker, vote.at, status === vote.status, vote.status === 'online' ? 'offline' : 'online');
+      if (verdict) this.pendingVerdicts.push(this.probeLine(line.checkId, verdict));
+    }
+    if (waiting.size === 0) tracked.overruled = undefined;
+  }
+
+  /** Votes of a worker alone in its region that a whole rotation did not bear out: contradictions. */
+  private settleExpired(tracked: Tracked, line: ResultLine): void {
+    const waiting = tracked.overruled;
+    const scorer = this.scorer;
+    if (!waiting || !scorer) return;
+    const fresh = tracked.views ? freshness(tracked.views, tracked.context.interval) : 0;
+    for (const [worker, vote] of waiting) {
+      if (vote.by !== undefined || line.at - vote.at <= fresh) continue;
+      waiting.delete(worker);
+      const verdict = scorer.record(worker, vote.at, false, vote.status === 'online' ? 'offline' : 'online');
       if (verdict) this.pendingVerdicts.push(this.probeLine(line.checkId, verdict));
     }
     if (waiting.size === 0) tracked.overruled = undefined;

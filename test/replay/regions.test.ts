@@ -181,6 +181,19 @@ describe('fold: faulty probes', () => {
     expect(f.probeScores().find((s) => s.worker === 'w3')).toMatchObject({ contradictions: 0 });
   });
 
+  it('a lone worker\'s overruled vote, expired, is still borne out by the result that flips the check to what it suspected', () => {
+    const lines: InputLine[] = [
+      check(1, { delay: 0, interval: 1 }),
+      result(1, 'a1', 'eu', 'offline', 1), // a1 alone in eu
+      result(1, 'b1', 'us', 'online', 2), // cancelled: a1's vote waits, no witness in eu
+      result(1, 'b2', 'us', 'offline', 4), // within the rotation (three workers seen: 4 s); suspects offline too
+      result(1, 'b1', 'us', 'offline', 7), // past it, and the flip to offline: a1 was right
+    ];
+    const { fold: f, derived } = fold({ confirmations: 2, quarantine: 'flag', probe }, lines);
+    expect(derived.filter((l) => l.type === 'transition')).toHaveLength(1);
+    expect(f.probeScores().find((s) => s.worker === 'a1')).toMatchObject({ contradictions: 0 });
+  });
+
   it('with no other worker in the region the one that overruled a vote is its witness (a broken worker beside one healthy one is still caught)', () => {
     const lines: InputLine[] = [check(1, { delay: 0 }), result(1, 'w3', undefined, 'offline', 1), result(1, 'w1', undefined, 'online', 2), result(1, 'w1', undefined, 'online', 3)];
     const { fold: f } = fold({ confirmations: 2, quarantine: 'flag', probe }, lines);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { corroborated, freshness, isPartial, judgeRegions, observe, type Views } from '../../src/decide/regional.ts';
+import { corroborated, freshness, hasWitness, isPartial, judgeRegions, observe, type Views } from '../../src/decide/regional.ts';
 import type { Status } from '../../src/machines/check.ts';
 
 /** Views from [worker, region, status, count, at]. */
@@ -53,5 +53,13 @@ describe('observe, corroborated, freshness', () => {
     expect(corroborated(v, 'b1', 'us', 'offline', 100, 1000)).toBe(false);
     expect(corroborated(v, 'a1', 'eu', 'offline', 5000, 1000)).toBe(false);
     expect(freshness(v, 60)).toBe(5 * 60_000);
+  });
+
+  it('a witness for an overruled vote: another fresh worker of its region than the voter and the overruler, whatever it said', () => {
+    const v = views([['a1', 'eu', 'offline', 1, 100], ['a2', 'eu', 'online', 1, 100], ['a3', 'eu', 'online', 1, 100], ['b1', 'us', 'online', 1, 100]]);
+    expect(hasWitness(v, 'a1', 'a2', 'eu', 100, 1000)).toBe(true); // a3
+    expect(hasWitness(views([['a1', 'eu', 'offline', 1, 100], ['a2', 'eu', 'online', 1, 100], ['b1', 'us', 'online', 1, 100]]), 'a1', 'a2', 'eu', 100, 1000)).toBe(false); // only the overruler
+    expect(hasWitness(v, 'b1', 'a2', 'us', 100, 1000)).toBe(false); // alone in us
+    expect(hasWitness(v, 'a1', 'a2', 'eu', 5000, 1000)).toBe(false); // a3's verdict is stale
   });
 });

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { oneLine } from '../text.ts';
 import { detailLines, headline } from './message.ts';
 import type { ContactContext, Notification, SendOutcome } from './types.ts';
 import { defineContact } from './types.ts';
@@ -12,13 +13,27 @@ import { judgeReply, networkFailure, postBody, urlSecrets, webhookUrlSchema, typ
 export const schema = webhookUrlSchema;
 
 /**
+ * Untrusted text (check name, the target's message, worker ids) for a TextBlock or a Fact:
+ * Adaptive Cards render a Markdown subset there (links `[x](url)`, `**bold**`, `_italic_`,
+ * lists `- ` and `1. `, line breaks), and an outage message must not become a link to a
+ * phishing page. Each run of control characters (line breaks) becomes one space, then every
+ * one of \ * _ [ ] ( ) ` # + - . ! | < > ~ gets a backslash before it, wherever it stands;
+ * so a list marker ("- x", "+ x", "1. x", "1) x"), heading or quote at the start is escaped
+ * too, and `<at>` is no mention. Teams drops the backslashes when rendering; letters, digits,
+ * spaces and other punctuation (: , ; / & ' " @ = ?) are left as they are.
+ */
+export function escapeTeamsText(text: string): string {
+  return oneLine(text).replace(/[\\*_[\]()`#+\-.!|<>~]/g, '\\$&');
+}
+
+/**
  * A message with one Adaptive Card: Workflows accept only Adaptive Cards, and legacy
  * connectors accept them too in this envelope, so one payload serves both.
  */
 export function teamsPayload(n: Notification): unknown {
   const facts = detailLines(n).map((line) => {
     const colon = line.indexOf(': ');
-    return { title: line.slice(0, colon), value: line.slice(colon + 2) };
+    return { title: escapeTeamsText(line.slice(0, colon)), value: escapeTeamsText(line.slice(colon + 2)) };
   });
   return {
     type: 'message',
@@ -31,7 +46,7 @@ export function teamsPayload(n: Notification): unknown {
           type: 'AdaptiveCard',
           version: '1.4',
           body: [
-            { type: 'TextBlock', text: headline(n), weight: 'Bolder', wrap: true, color: n.status === 'online' ? 'Good' : 'Attention' },
+            { type: 'TextBlock', text: escapeTeamsText(headline(n)), weight: 'Bolder', wrap: true, color: n.status === 'online' ? 'Good' : 'Attention' },
             { type: 'FactSet', facts },
           ],
         },

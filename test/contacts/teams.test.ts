@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { refusedPort } from '../helpers/servers.ts';
 import { expectNoSecrets, sendVia, startVendorServer } from '../helpers/vendor-server.ts';
+import { escapeTeamsText } from '../../src/contacts/teams.ts';
 import { notification, testContext } from './fixtures.ts';
 
 /** A Workflows trigger URL: the `sig` query parameter is the secret. */
@@ -30,13 +31,13 @@ describe('teams contact', () => {
             type: 'AdaptiveCard',
             version: '1.4',
             body: [
-              { type: 'TextBlock', text: 'Check [shop <front> & api] is now offline: HTTP 503 in 4 ms', weight: 'Bolder', wrap: true, color: 'Attention' },
+              { type: 'TextBlock', text: String.raw`Check \[shop \<front\> & api\] is now offline: HTTP 503 in 4 ms`, weight: 'Bolder', wrap: true, color: 'Attention' },
               {
                 type: 'FactSet',
                 facts: [
-                  { title: 'Time', value: '2026-11-03T09:15:47.836Z' },
-                  { title: 'Confirmed by', value: 'probe-ams1, probe-fra2' },
-                  { title: 'Notification', value: 'notif-7-1793705747836-offline' },
+                  { title: 'Time', value: String.raw`2026\-11\-03T09:15:47\.836Z` },
+                  { title: 'Confirmed by', value: String.raw`probe\-ams1, probe\-fra2` },
+                  { title: 'Notification', value: String.raw`notif\-7\-1793705747836\-offline` },
                 ],
               },
             ],
@@ -45,6 +46,41 @@ describe('teams contact', () => {
       ],
     });
     expectNoSecrets(outcome, logs, [SIG]);
+  });
+
+  it('escapes Markdown in the check name, the message and the worker ids, so none renders as a link, bold text, mention or list', async () => {
+    const teams = await startVendorServer(() => ({ status: 202 }));
+    const n = notification({
+      check: { id: 7, name: '[click](http://evil.example)', type: 'http', data: '{}' },
+      message: 'HTTP 500: **bold** _it_ <at>user</at> C:\\temp\\x ~~gone~~ `code` # h ![img](x) a|b\n1. reset your password\n- at [login](https://evil.example/login)',
+      workers: ['1. first', '- second', '+ third', '# fourth', '> fifth', 'probe\nams1'],
+    });
+
+    await sendVia('teams', teams.url + PATH, n, testContext().ctx);
+
+    const card = (teams.requests[0]!.json as { attachments: [{ content: { body: [{ text: string }, { facts: { title: string; value: string }[] }] } }] }).attachments[0].content;
+    expect(card.body[0].text).toBe(
+      String.raw`Check \[\[click\]\(http://evil\.example\)\] is now offline: HTTP 500: \*\*bold\*\* \_it\_ \<at\>user\</at\> C:\\temp\\x \~\~gone\~\~ \`code\` \# h \!\[img\]\(x\) a\|b 1\. reset your password \- at \[login\]\(https://evil\.example/login\)`,
+    );
+    expect(card.body[1].facts[1]).toEqual({ title: 'Confirmed by', value: String.raw`1\. first, \- second, \+ third, \# fourth, \> fifth, probe ams1` });
+  });
+
+  it('leaves ordinary names, messages and worker ids without Markdown characters as they are', async () => {
+    const teams = await startVendorServer(() => ({ status: 202 }));
+    const n = notification({ check: { id: 7, name: 'shop api', type: 'http', data: '{}' }, message: 'connection refused: 10 s, 3 tries; "no route" @ eu/west?', workers: ['ams1', 'fra2'] });
+
+    await sendVia('teams', teams.url + PATH, n, testContext().ctx);
+
+    const card = (teams.requests[0]!.json as { attachments: [{ content: { body: [{ text: string }, { facts: { title: string; value: string }[] }] } }] }).attachments[0].content;
+    expect(card.body[0].text).toBe(String.raw`Check \[shop api\] is now offline: connection refused: 10 s, 3 tries; "no route" @ eu/west?`);
+    expect(card.body[1].facts[1]).toEqual({ title: 'Confirmed by', value: 'ams1, fra2' });
+  });
+
+  it('escapeTeamsText backslash-escapes exactly \\ * _ [ ] ( ) ` # + - . ! | < > ~ and turns line breaks into spaces', () => {
+    expect(escapeTeamsText('\\*_[]()`#+-.!|<>~')).toBe(String.raw`\\\*\_\[\]\(\)\`\#\+\-\.\!\|\<\>\~`);
+    expect(escapeTeamsText('1. one\r\n2) two\n\n- three')).toBe(String.raw`1\. one 2\) two \- three`);
+    expect(escapeTeamsText('plain text, with: punctuation; & "quotes" @ 42 % = ? / ok')).toBe('plain text, with: punctuation; & "quotes" @ 42 % = ? / ok');
+    expect(escapeTeamsText('')).toBe('');
   });
 
   it('is delivered on a legacy connector\'s 200 "1"', async () => {

@@ -74,6 +74,7 @@ const image = z.object({
       outstanding: z.array(z.tuple([z.string(), z.string(), z.number().nullish(), z.number().nullish(), z.object({ audit: z.boolean().optional(), region: z.string().optional() }).nullish()])).optional(),
       views: z.array(z.tuple([z.string(), z.string(), status, z.number(), z.number().int().min(0), z.number()])).optional(),
       partial: z.object({ since: z.number(), down: z.array(z.string()), up: z.array(z.string()) }).optional(),
+      overruled: z.array(z.tuple([z.string(), z.number(), status, z.string(), z.string().nullish()])).optional(),
     }),
   ),
   // Faulty-probe windows (quarantine on): a cold take-over keeps every worker's score and flag.

@@ -174,6 +174,8 @@ export interface FoldImageCheck {
   views?: [worker: string, region: string, status: Status, since: number, count: number, at: number][];
   /** A partial outage in progress: kept so a successor does not begin (and notify) it again. */
   partial?: PartialOutage;
+  /** Overruled votes still waiting to be judged: worker, at, status suspected, region, overruler (when a witness could speak instead). */
+  overruled?: [worker: string, at: number, status: Status, region: string, by?: string | null][];
 }
 
 /** What a stored snapshot keeps beyond the checks: the faulty-probe windows. */
@@ -678,6 +680,8 @@ export class ReplayFold {
       if (t.outstanding) image.outstanding = [...t.outstanding].map(([assignment, run]) => (run.audit || run.region ? [assignment, run.worker, run.at, run.deadline, { audit: run.audit, region: run.region }] : [assignment, run.worker, run.at, run.deadline]));
       if (t.views && t.views.size > 0) image.views = [...t.views].map(([worker, v]) => [worker, v.region, v.status, v.since, v.count, v.at]);
       if (t.partial) image.partial = t.partial;
+      // So a successor judges them as a replay of the whole log would.
+      if (t.overruled && t.overruled.size > 0) image.overruled = [...t.overruled].map(([worker, v]) => (v.by !== undefined ? [worker, v.at, v.status, v.region, v.by] : [worker, v.at, v.status, v.region]));
       return image;
     });
   }
@@ -692,7 +696,7 @@ export class ReplayFold {
     const fold = new ReplayFold(options);
     if (extras.probes) fold.restoredProbes = { windows: extras.probes, windowMs: extras.probeWindowMs };
     fold.importProbes();
-    for (const { context, outstanding, views, partial } of image) {
+    for (const { context, outstanding, views, partial, overruled } of image) {
       const restoredViews: Views | undefined = views && views.length > 0 ? new Map(views.map(([worker, region, status, since, count, at]) => [worker, { region, status, since, count, at }])) : undefined;
       for (const [, region] of views ?? []) fold.sawRegion(region);
       fold.checks.set(context.checkId, {
@@ -709,6 +713,7 @@ export class ReplayFold {
         views: restoredViews,
         watch: restoredViews !== undefined,
         partial,
+        ...(overruled && overruled.length > 0 ? { overruled: new Map(overruled.map(([worker, at, status, region, by]) => [worker, { at, status, region, ...(by ? { by } : {}) }])) } : {}),
         outstanding:
           outstanding && outstanding.length > 0
             ? // An image from before runs had windows: its results keep their own times.

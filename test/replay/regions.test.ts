@@ -262,6 +262,19 @@ describe('fold image: a take-over from a stored snapshot keeps partial outages a
     expect(derived.at(-1)).toMatchObject({ phase: 'ended', since: new Date(1_500).toISOString() });
   });
 
+  it('overruled votes still waiting are kept: the successor judges them as a replay of the whole log does', () => {
+    const before: InputLine[] = [check(1, { delay: 0 }), result(1, 'w2', undefined, 'online', 0), result(1, 'w1', undefined, 'offline', 1), result(1, 'w3', undefined, 'online', 2)];
+    const after: InputLine[] = [result(1, 'w2', undefined, 'offline', 3)]; // the witness corroborates w1
+    const whole = fold(options, [...before, ...after]);
+    const first = fold(options, before);
+    const image = JSON.parse(JSON.stringify({ checks: first.fold.exportImage(), ...first.fold.exportExtras() }));
+    expect(image.checks[0].overruled).toEqual([['w1', 2000, 'offline', 'default', 'w3']]); // overruled at the cancel
+    const restored = ReplayFold.fromImage(options, image.checks, { probes: image.probes, probeWindowMs: image.probeWindowMs });
+    for (const line of after) restored.apply(line);
+    expect(restored.probeScores().find((s) => s.worker === 'w1')).toMatchObject({ samples: 1, contradictions: 0 });
+    expect(restored.probeScores()).toEqual(whole.fold.probeScores());
+  });
+
   it('windows scored over another probe window are not taken', () => {
     const f = fold(options, [check(2, { delay: 0 }), ...[0, 1, 2, 3, 4].flatMap((i) => [result(2, 'c1', undefined, 'offline', i * 2), result(2, 'b1', undefined, 'online', i * 2 + 1), result(2, 'd1', undefined, 'online', i * 2 + 1.5)])]);
     const extras = f.fold.exportExtras();

@@ -92,7 +92,3 @@ export async function* fileRecordBatches(path: string): AsyncGenerator<LogRecord
   if (lines.length > 0) yield batch();
 }
 
-/** Lines of a file (or stdin for "-") as records numbered from 1, streamed. */
-export async function* fileRecords(path: string): AsyncGenerator<LogRecord> {
-  for await (const records of fileRecordBatches(path)) yield* records;
-}

@@ -12,7 +12,7 @@ import { ensureResultLog, publishLogged, readLog } from '../../src/bus/result-lo
 import { subject } from '../../src/bus/subjects.ts';
 import { asRecords } from '../helpers/log-records.ts';
 import { replay } from '../../src/replay/run.ts';
-import { fileRecords } from '../../src/replay/sources.ts';
+import { fileRecordBatches } from '../../src/replay/sources.ts';
 import { BIN, runBearmon } from '../helpers/bearmon.ts';
 import { startNatsServer, type NatsServerHandle } from '../helpers/nats-server.ts';
 
@@ -134,7 +134,7 @@ describe('the result log (JetStream)', () => {
       return { skipped, out, err };
     };
     const fromStream = await replayOf(readLog(nc, { stream }));
-    const fromFile = await replayOf(fileRecords(file));
+    const fromFile = await replayOf(fileRecordBatches(file)); // as `bearmon replay FILE` reads it
     // Every derived line and the summary, in order, and no complaint from either.
     expect(fromStream).toEqual(fromFile);
     expect(fromFile.skipped).toBe(0);
